@@ -1,0 +1,230 @@
+package switchboard
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Role is what a user may do; see the permission matrix in the design.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"
+	RoleSupervisor Role = "supervisor"
+	RoleAgent      Role = "agent"
+)
+
+// Roles lists every role, most powerful first.
+var Roles = []Role{RoleAdmin, RoleSupervisor, RoleAgent}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent
+}
+
+// UserStatus says whether a user may sign in.
+type UserStatus string
+
+const (
+	UserActive   UserStatus = "active"
+	UserDisabled UserStatus = "disabled"
+)
+
+// Valid reports whether s is a known status.
+func (s UserStatus) Valid() bool { return s == UserActive || s == UserDisabled }
+
+// User is a person who signs in: an administrator, a supervisor, or a human
+// agent. E-mail addresses are unique regardless of case and stored lower-case.
+type User struct {
+	ID          string
+	Email       string
+	Name        string
+	Role        Role
+	Status      UserStatus
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt *time.Time
+
+	// Version grows with every change and is the basis of the ETag.
+	Version int
+	// AuthVersion grows whenever the user's credentials or standing change
+	// (password, role, status). A browser session remembers the AuthVersion it
+	// was created with and is void once they differ.
+	AuthVersion int
+}
+
+// Limits on user input.
+const (
+	MaxEmailLength    = 254
+	MaxNameLength     = 200
+	MinPasswordLength = 12
+	MaxPasswordLength = 256
+)
+
+// NewUser is the input for creating a user. Password is plain text and is
+// hashed before it is stored.
+type NewUser struct {
+	Email    string
+	Name     string
+	Role     Role
+	Password string
+}
+
+// Normalize trims the input and lower-cases the e-mail address.
+func (u *NewUser) Normalize() {
+	u.Email = NormalizeEmail(u.Email)
+	u.Name = strings.TrimSpace(u.Name)
+	u.Role = Role(strings.TrimSpace(string(u.Role)))
+}
+
+// Validate checks every field and reports all problems at once.
+func (u *NewUser) Validate() error {
+	var v Validation
+	ValidateName(&v, "name", u.Name)
+	ValidateEmail(&v, "email", u.Email)
+	if !u.Role.Valid() {
+		v.Add("role", "Role must be one of admin, supervisor or agent.")
+	}
+	ValidatePassword(&v, "password", u.Password)
+	return v.Err()
+}
+
+// UserUpdate changes some fields of a user; nil fields stay as they are.
+// IfVersion, when non-zero, makes the update conditional on the stored
+// version (If-Match), failing with EPRECONDITION when it has moved on.
+type UserUpdate struct {
+	Name      *string
+	Role      *Role
+	Status    *UserStatus
+	IfVersion int
+}
+
+// UserFilter selects and orders users for a list.
+type UserFilter struct {
+	Query  string     // substring of e-mail or name
+	Role   Role       // empty = any
+	Status UserStatus // empty = any
+	Sort   string     // one of UserSorts; empty = "email"
+	Limit  int        // 1..MaxPageLimit; 0 = DefaultPageLimit
+	Cursor string     // from a previous page's NextCursor
+}
+
+// UserSorts are the orders a user list can be sorted in.
+var UserSorts = []string{"email", "-email", "created_at", "-created_at"}
+
+// UserService manages users and their passwords.
+type UserService interface {
+	// FindUserByID returns one user. ENOTFOUND.
+	FindUserByID(ctx context.Context, id string) (*User, error)
+
+	// FindUserByEmail returns the user with an e-mail address, in any case;
+	// admins only. ENOTFOUND, EFORBIDDEN.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+
+	// FindUsers returns one page of users. Admins only. EINVALID, EFORBIDDEN.
+	FindUsers(ctx context.Context, filter UserFilter) (*Page[*User], error)
+
+	// CountUsers returns the number of users, of any status.
+	CountUsers(ctx context.Context) (int, error)
+
+	// CreateUser creates a user; admins only (or the system actor).
+	// EINVALID, ECONFLICT (e-mail taken), EFORBIDDEN.
+	CreateUser(ctx context.Context, u NewUser) (*User, error)
+
+	// CreateFirstAdmin creates the first administrator while no user exists,
+	// for first-run set-up. ECONFLICT once set-up is done. EINVALID.
+	CreateFirstAdmin(ctx context.Context, u NewUser) (*User, error)
+
+	// UpdateUser changes a user; admins only. An admin cannot disable or
+	// demote themselves, nor leave the system without an active admin.
+	// EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT, EPRECONDITION.
+	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
+
+	// ChangePassword sets a new password for the calling user after checking
+	// the current one, and returns the updated user. Every browser session of
+	// the user ends but the caller's, which the caller renews with the
+	// returned AuthVersion.
+	// EINVALID (with field current_password when it is wrong), EUNAUTHORIZED.
+	ChangePassword(ctx context.Context, current, next string) (*User, error)
+
+	// AuthenticateSession returns the actor of a browser session made for
+	// user id at authVersion. EUNAUTHORIZED when the user is gone, disabled,
+	// or their credentials or role changed since.
+	AuthenticateSession(ctx context.Context, id string, authVersion int) (*Actor, error)
+
+	// Authenticate checks an e-mail address and password for sign-in, with
+	// throttling per account: after MaxSignInFailures failures within
+	// SignInFailureWindow the account is locked for SignInLockout, even for
+	// the right password. Unknown e-mail and wrong password give the same
+	// EUNAUTHORIZED. ERATELIMIT while locked.
+	Authenticate(ctx context.Context, email, password string) (*User, error)
+}
+
+// Sign-in throttling per account.
+const (
+	MaxSignInFailures   = 10
+	SignInFailureWindow = 15 * time.Minute
+	SignInLockout       = 15 * time.Minute
+)
+
+// ErrBadCredentials is the one error for every failed sign-in, so that a caller
+// cannot tell an unknown e-mail from a wrong password.
+var ErrBadCredentials = &Error{Code: EUNAUTHORIZED, Message: "The e-mail address or password is incorrect."}
+
+// NormalizeEmail trims an e-mail address and lower-cases it; addresses are
+// unique regardless of case.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// ValidateEmail checks that email is a plain address (no display name).
+func ValidateEmail(v *Validation, field, email string) {
+	switch {
+	case email == "":
+		v.Add(field, "E-mail address is required.")
+	case len(email) > MaxEmailLength:
+		v.Add(field, "E-mail address must be at most %d characters.", MaxEmailLength)
+	default:
+		addr, err := mail.ParseAddress(email)
+		if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+			v.Add(field, "Enter a valid e-mail address, like name@example.com.")
+		}
+	}
+}
+
+// ValidateName checks a display name.
+func ValidateName(v *Validation, field, name string) {
+	switch {
+	case name == "":
+		v.Add(field, "Name is required.")
+	case utf8.RuneCountInString(name) > MaxNameLength:
+		v.Add(field, "Name must be at most %d characters.", MaxNameLength)
+	case strings.ContainsFunc(name, isControl):
+		v.Add(field, "Name must not contain control characters.")
+	}
+}
+
+// ValidatePassword checks a new password's length. Length is what makes a
+// password strong; composition rules only make it harder to remember.
+func ValidatePassword(v *Validation, field, password string) {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < MinPasswordLength:
+		v.Add(field, "Password must be at least %d characters.", MinPasswordLength)
+	case n > MaxPasswordLength:
+		v.Add(field, "Password must be at most %d characters.", MaxPasswordLength)
+	}
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// PasswordHasher turns passwords into self-describing hashes and checks them.
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	// Verify reports whether password matches hash. An error means the hash
+	// could not be read, not that the password is wrong.
+	Verify(hash, password string) (bool, error)
+}
