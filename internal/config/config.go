@@ -1,0 +1,248 @@
+// Package config reads Switchboard's settings from command-line flags and
+// SWITCHBOARD_* environment variables (a flag wins over its variable) and
+// validates them, with messages that name the flag or variable at fault.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server. The zero value is not useful; use
+// Load, which applies defaults.
+type Config struct {
+	Addr        string
+	DatabaseURL string
+	BaseURL     *url.URL // nil when unset
+	TLSCert     string
+	TLSKey      string
+	LogLevel    slog.Level
+	LogFormat   string // "json" or "text"
+
+	// AutoMigrate applies pending migrations when the server starts.
+	AutoMigrate bool
+
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header is believed when finding a client's address.
+	TrustedProxies []netip.Prefix
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+// A Setting binds one configuration value to a flag and an environment
+// variable.
+type Setting struct {
+	Flag    string
+	Env     string
+	Default string
+	Usage   string
+	apply   func(c *Config, value string) error
+}
+
+// The settings, grouped as subcommands use them.
+var (
+	Addr = &Setting{"addr", "SWITCHBOARD_ADDR", "127.0.0.1:8080", "`address` to listen on, host:port",
+		func(c *Config, v string) error {
+			host, port, err := net.SplitHostPort(v)
+			if err != nil {
+				return fmt.Errorf("must be host:port, like 127.0.0.1:8080 or :8080")
+			}
+			if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+				return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+			}
+			if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+				return fmt.Errorf("host %q is not a host name or IP address", host)
+			}
+			c.Addr = v
+			return nil
+		}}
+	Database = &Setting{"database", "SWITCHBOARD_DATABASE_URL", "sqlite:switchboard.db",
+		"database `URL`: sqlite:PATH, postgres://user:pass@host:5432/db or mysql://user:pass@host:3306/db",
+		func(c *Config, v string) error {
+			scheme, rest, ok := strings.Cut(v, ":")
+			switch strings.ToLower(scheme) {
+			case "sqlite", "sqlite3", "postgres", "postgresql", "mysql", "mariadb":
+			default:
+				return fmt.Errorf("must start with sqlite:, postgres:// or mysql://")
+			}
+			if !ok || strings.TrimPrefix(rest, "//") == "" {
+				return fmt.Errorf("names no database")
+			}
+			c.DatabaseURL = v
+			return nil
+		}}
+	BaseURL = &Setting{"base-url", "SWITCHBOARD_BASE_URL", "",
+		"public `URL` of the server, like https://switchboard.example.com, for links in messages and as a trusted origin behind a proxy",
+		func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("must be an absolute http:// or https:// URL")
+			}
+			if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+				return fmt.Errorf("must not have a path, query or fragment: Switchboard is served at the root")
+			}
+			u.Path = ""
+			c.BaseURL = u
+			return nil
+		}}
+	TLSCert = &Setting{"tls-cert", "SWITCHBOARD_TLS_CERT", "", "PEM certificate `file`; with --tls-key, serve HTTPS",
+		func(c *Config, v string) error { c.TLSCert = v; return readable(v) }}
+	TLSKey = &Setting{"tls-key", "SWITCHBOARD_TLS_KEY", "", "PEM private key `file` for --tls-cert",
+		func(c *Config, v string) error { c.TLSKey = v; return readable(v) }}
+	LogLevel = &Setting{"log-level", "SWITCHBOARD_LOG_LEVEL", "info", "least severe log `level` to write: debug, info, warn or error",
+		func(c *Config, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return fmt.Errorf("must be debug, info, warn or error")
+			}
+			return nil
+		}}
+	LogFormat = &Setting{"log-format", "SWITCHBOARD_LOG_FORMAT", "text", "log `format`: text or json",
+		func(c *Config, v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("must be text or json")
+			}
+			c.LogFormat = v
+			return nil
+		}}
+	AutoMigrate = &Setting{"migrate", "SWITCHBOARD_MIGRATE", "true", "apply pending database migrations at start: `true|false`",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.AutoMigrate = b
+			return nil
+		}}
+	SessionIdleTimeout = &Setting{"session-idle-timeout", "SWITCHBOARD_SESSION_IDLE_TIMEOUT", "2h",
+		"sign browsers out after this `duration` without a request",
+		func(c *Config, v string) error { return positiveDuration(&c.SessionIdleTimeout, v) }}
+	SessionLifetime = &Setting{"session-lifetime", "SWITCHBOARD_SESSION_LIFETIME", "24h",
+		"sign browsers out this `duration` after sign-in, active or not",
+		func(c *Config, v string) error { return positiveDuration(&c.SessionLifetime, v) }}
+	TrustedProxies = &Setting{"trusted-proxies", "SWITCHBOARD_TRUSTED_PROXIES", "",
+		"comma-separated `networks` (CIDR) of reverse proxies whose X-Forwarded-For is trusted",
+		func(c *Config, v string) error {
+			c.TrustedProxies = nil
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					addr, aerr := netip.ParseAddr(s)
+					if aerr != nil {
+						return fmt.Errorf("%q is not a network like 10.0.0.0/8 or an address", s)
+					}
+					p = netip.PrefixFrom(addr, addr.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}}
+)
+
+// ServerSettings are the settings of `switchboard serve`.
+var ServerSettings = []*Setting{Addr, Database, BaseURL, TLSCert, TLSKey, AutoMigrate,
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, LogLevel, LogFormat}
+
+// DatabaseSettings are the settings of commands that only use the database.
+var DatabaseSettings = []*Setting{Database}
+
+func readable(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	return f.Close()
+}
+
+func positiveDuration(dst *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("must be a positive duration, like 30m or 12h")
+	}
+	*dst = d
+	return nil
+}
+
+// Binding holds the flags registered for some settings until Load reads them.
+type Binding struct {
+	fs       *flag.FlagSet
+	settings []*Setting
+	values   map[*Setting]*string
+}
+
+// Bind registers a flag for each setting on fs. Call it before fs.Parse and
+// Load after.
+func Bind(fs *flag.FlagSet, settings []*Setting) *Binding {
+	b := &Binding{fs: fs, settings: settings, values: make(map[*Setting]*string)}
+	for _, s := range settings {
+		b.values[s] = fs.String(s.Flag, s.Default, s.Usage)
+	}
+	return b
+}
+
+// Load fills a Config from the parsed flags, then the environment, then the
+// defaults, and validates it. The error names every bad flag or variable.
+func (b *Binding) Load(getenv func(string) string) (*Config, error) {
+	set := map[string]bool{}
+	b.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	c := &Config{}
+	// Defaults first, so that settings a command does not bind still have
+	// their documented values.
+	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime} {
+		if err := s.apply(c, s.Default); err != nil {
+			panic("config: bad default for " + s.Flag + ": " + err.Error())
+		}
+	}
+	var errs []error
+	for _, s := range b.settings {
+		value, source := s.Default, "default of --"+s.Flag
+		switch {
+		case set[s.Flag]:
+			value, source = *b.values[s], "--"+s.Flag
+		case getenv(s.Env) != "":
+			value, source = getenv(s.Env), s.Env
+		}
+		if err := s.apply(c, value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", source, err))
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key must be given together"))
+	}
+	if c.SessionLifetime < c.SessionIdleTimeout {
+		errs = append(errs, errors.New("--session-lifetime must not be shorter than --session-idle-timeout"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Environment returns the help text that lists the environment variables of
+// settings.
+func Environment(settings []*Setting) string {
+	var sb strings.Builder
+	for _, s := range settings {
+		fmt.Fprintf(&sb, "  %-34s --%s\n", s.Env, s.Flag)
+	}
+	return sb.String()
+}
