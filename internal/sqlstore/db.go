@@ -1,0 +1,212 @@
+// Package sqlstore implements the domain's services on a relational database:
+// SQLite (embedded, the default), PostgreSQL and MySQL/MariaDB. It owns the
+// schema and its migrations, translates driver errors into domain error codes,
+// and enforces object-level permissions in each service method.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/mysqldialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// Engine names a supported database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+	MySQL    Engine = "mysql"
+)
+
+// DB is a connection pool to one Switchboard database.
+type DB struct {
+	bun    *bun.DB
+	engine Engine
+
+	// Now is the clock; tests replace it to move time.
+	Now func() time.Time
+	// Hasher hashes and checks passwords.
+	Hasher switchboard.PasswordHasher
+}
+
+// Open connects to the database named by a URL: sqlite:PATH,
+// postgres://... (or postgresql://...) or mysql://user:pass@host:port/db. It
+// checks that the server answers but does not migrate.
+func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHasher) (*DB, error) {
+	engine, driver, dsn, err := ParseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	sqldb, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", engine, err)
+	}
+	db := &DB{engine: engine, Hasher: hasher, Now: func() time.Time { return time.Now().UTC() }}
+	switch engine {
+	case SQLite:
+		// One writer at a time is all SQLite allows; readers proceed in
+		// parallel under WAL. A small pool keeps readers concurrent without
+		// piling up connections that each hold a page cache.
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
+		sqldb.SetConnMaxLifetime(0)
+		db.bun = bun.NewDB(sqldb, sqlitedialect.New())
+	case Postgres:
+		sqldb.SetMaxOpenConns(32)
+		sqldb.SetMaxIdleConns(16)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		db.bun = bun.NewDB(sqldb, pgdialect.New())
+	case MySQL:
+		sqldb.SetMaxOpenConns(32)
+		sqldb.SetMaxIdleConns(16)
+		sqldb.SetConnMaxLifetime(30 * time.Minute)
+		db.bun = bun.NewDB(sqldb, mysqldialect.New())
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqldb.PingContext(pingCtx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", engine, err)
+	}
+	return db, nil
+}
+
+// ParseURL validates a database URL and returns the engine, the database/sql
+// driver name and the driver's DSN.
+func ParseURL(databaseURL string) (engine Engine, driver, dsn string, err error) {
+	scheme, rest, ok := strings.Cut(databaseURL, ":")
+	if !ok {
+		return "", "", "", fmt.Errorf("database URL %q has no scheme: use sqlite:PATH, postgres://... or mysql://...", redactURL(databaseURL))
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		return SQLite, "sqlite", sqliteDSN(rest), sqlitePathError(rest)
+	case "postgres", "postgresql":
+		u, err := url.Parse(databaseURL)
+		if err != nil || u.Host == "" {
+			return "", "", "", fmt.Errorf("database URL %q is not a valid postgres:// URL", redactURL(databaseURL))
+		}
+		return Postgres, "pgx", databaseURL, nil
+	case "mysql", "mariadb":
+		dsn, err := mysqlDSN(databaseURL)
+		return MySQL, "mysql", dsn, err
+	}
+	return "", "", "", fmt.Errorf("database URL scheme %q is not supported: use sqlite:PATH, postgres://... or mysql://...", scheme)
+}
+
+func sqlitePathError(path string) error {
+	path = strings.TrimPrefix(path, "//")
+	if p, _, _ := strings.Cut(path, "?"); p == "" {
+		return errors.New("database URL sqlite: needs a file path, like sqlite:switchboard.db")
+	}
+	return nil
+}
+
+// sqliteDSN turns the part after "sqlite:" into a modernc.org/sqlite DSN with
+// the pragmas every connection needs. _txlock=immediate takes the write lock
+// at BEGIN, so a transaction that reads and then writes cannot fail half way
+// with SQLITE_BUSY when another writer got there first.
+func sqliteDSN(path string) string {
+	path = strings.TrimPrefix(path, "//")
+	path, query, _ := strings.Cut(path, "?")
+	params := url.Values{}
+	if query != "" {
+		params, _ = url.ParseQuery(query)
+	}
+	for _, pragma := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		params.Add("_pragma", pragma)
+	}
+	params.Set("_txlock", "immediate")
+	return "file:" + path + "?" + params.Encode()
+}
+
+// mysqlDSN turns mysql://user:pass@host:port/db?params into the driver's
+// user:pass@tcp(host:port)/db?params, with UTC times parsed into time.Time.
+func mysqlDSN(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("database URL %q is not a valid mysql://user:pass@host:port/db URL", redactURL(databaseURL))
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" {
+		return "", fmt.Errorf("database URL %q names no database: add /dbname", redactURL(databaseURL))
+	}
+	// The driver parses its own options from the query string; user and
+	// password come from the URL so that they may hold any character.
+	cfg, err := mysql.ParseDSN("tcp(" + u.Host + ")/" + db + "?" + u.RawQuery)
+	if err != nil {
+		return "", fmt.Errorf("database URL %q: %v", redactURL(databaseURL), err)
+	}
+	if u.Port() == "" {
+		cfg.Addr = u.Host + ":3306"
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.MultiStatements = true // a migration file holds several statements
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	return cfg.FormatDSN(), nil
+}
+
+// redactURL hides a password in a URL so that it can be shown in errors.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable>"
+	}
+	return u.Redacted()
+}
+
+// Engine reports which database engine db talks to.
+func (db *DB) Engine() Engine { return db.engine }
+
+// SQL returns the underlying pool, for tools and tests that need plain SQL.
+func (db *DB) SQL() *sql.DB { return db.bun.DB }
+
+// Ping checks that the database answers, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.bun.Close() }
+
+// now returns the current time from db's clock, in UTC and at the microsecond
+// precision every engine stores.
+func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
+
+// tx runs fn in a transaction, retrying a few times when the engine reports a
+// deadlock or a serialization failure: those are the database telling two
+// transactions to try again in order, not errors of the request.
+func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = db.bun.RunInTx(ctx, nil, fn)
+		if !isRetryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return translate(err)
+}

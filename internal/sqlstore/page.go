@@ -1,0 +1,112 @@
+package sqlstore
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// listOrder is the order of a keyset-paginated list: one column, ascending or
+// descending, with the row ID breaking ties so that every row has a unique
+// place and no row is skipped or repeated between pages, whatever is inserted
+// meanwhile.
+type listOrder struct {
+	sort   string // the API's name of the order, e.g. "-created_at"
+	column string // the column behind it, e.g. "u.created_at"
+	id     string // the ID column, e.g. "u.id"
+	desc   bool
+	isTime bool
+}
+
+// newListOrder reads a sort name like "name" or "-created_at"; columns maps
+// sort names to columns, and timeColumns says which of them hold times.
+func newListOrder(sort, id string, columns map[string]string, timeColumns ...string) listOrder {
+	name := strings.TrimPrefix(sort, "-")
+	o := listOrder{sort: sort, column: columns[name], id: id, desc: strings.HasPrefix(sort, "-")}
+	for _, c := range timeColumns {
+		o.isTime = o.isTime || c == name
+	}
+	return o
+}
+
+// cursor is what a page's NextCursor encodes: the order it belongs to and the
+// last row's sort value and ID.
+type cursor struct {
+	Sort  string `json:"s"`
+	Value string `json:"v"`
+	ID    string `json:"i"`
+}
+
+// apply adds the order, the position after the cursor and the limit to q. It
+// fetches one row more than limit, which tells whether a next page exists.
+func (o listOrder) apply(q *bun.SelectQuery, cursorText string, limit int) (*bun.SelectQuery, error) {
+	dir := " ASC"
+	op := ">"
+	if o.desc {
+		dir, op = " DESC", "<"
+	}
+	if cursorText != "" {
+		c, err := decodeCursor(cursorText)
+		if err != nil || c.Sort != o.sort {
+			return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "The cursor is not valid for this list; start again without it.",
+				Fields: []switchboard.FieldError{{Field: "cursor", Message: "The cursor is not valid for this list."}}}
+		}
+		var value any = c.Value
+		if o.isTime {
+			t, err := time.Parse(time.RFC3339Nano, c.Value)
+			if err != nil {
+				return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "The cursor is not valid for this list; start again without it.",
+					Fields: []switchboard.FieldError{{Field: "cursor", Message: "The cursor is not valid for this list."}}}
+			}
+			value = t.UTC()
+		}
+		q = q.Where("("+o.column+" "+op+" ? OR ("+o.column+" = ? AND "+o.id+" "+op+" ?))", value, value, c.ID)
+	}
+	return q.OrderExpr(o.column + dir).OrderExpr(o.id + dir).Limit(int64(limit + 1)), nil
+}
+
+// page trims rows fetched by apply to limit and computes the next cursor from
+// the last row kept.
+func page[T any](o listOrder, rows []T, limit int, key func(T) (value any, id string)) *switchboard.Page[T] {
+	p := &switchboard.Page[T]{Items: rows}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	if len(rows) > limit {
+		p.Items = rows[:limit]
+		value, id := key(rows[limit-1])
+		c := cursor{Sort: o.sort, ID: id}
+		switch v := value.(type) {
+		case time.Time:
+			c.Value = v.UTC().Format(time.RFC3339Nano)
+		case string:
+			c.Value = v
+		}
+		b, _ := json.Marshal(c)
+		p.NextCursor = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return p
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, err
+	}
+	err = json.Unmarshal(b, &c)
+	return c, err
+}
+
+// likePattern returns a LIKE pattern matching s anywhere, with LIKE's own
+// wildcards in s escaped by '!' (every engine accepts ESCAPE '!', unlike a
+// backslash, whose meaning in string literals differs between engines).
+func likePattern(s string) string {
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	return "%" + r.Replace(s) + "%"
+}

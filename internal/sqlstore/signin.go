@@ -1,0 +1,123 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type signInFailureRow struct {
+	bun.BaseModel `bun:"table:sign_in_failures,alias:sf"`
+
+	Email           string     `bun:"email,pk"`
+	Failures        int        `bun:"failures"`
+	WindowStartedAt time.Time  `bun:"window_started_at"`
+	LockedUntil     *time.Time `bun:"locked_until"`
+}
+
+// Authenticate checks credentials for sign-in, throttled per e-mail address.
+func (s *UserService) Authenticate(ctx context.Context, email, password string) (*switchboard.User, error) {
+	email = switchboard.NormalizeEmail(email)
+	if len(email) > switchboard.MaxEmailLength || len(password) > 4*switchboard.MaxPasswordLength {
+		return nil, switchboard.ErrBadCredentials
+	}
+	now := s.db.now()
+	if err := s.checkLock(ctx, email, now); err != nil {
+		return nil, err
+	}
+
+	var row userRow
+	err := s.db.bun.NewSelect().Model(&row).Where("u.email = ?", email).Scan(ctx)
+	if err != nil && !errors.Is(err, errNoRows) {
+		return nil, translate(err)
+	}
+	known := err == nil
+	hash := row.PasswordHash
+	if !known {
+		// Verify against a throw-away hash, so that an unknown address takes
+		// as long to reject as a wrong password and reveals nothing.
+		s.dummyOnce.Do(func() { s.dummyHash, _ = s.db.Hasher.Hash("not anyone's password") })
+		hash = s.dummyHash
+	}
+	ok, err := s.db.Hasher.Verify(hash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !known || !ok {
+		return nil, s.recordFailure(ctx, email, now)
+	}
+
+	if row.Status != string(switchboard.UserActive) {
+		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "This account is disabled; ask an administrator to enable it."}
+	}
+	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("email = ?", email).Exec(ctx); err != nil {
+			return err
+		}
+		row.LastLoginAt = &now
+		_, err := tx.NewUpdate().Model(&row).Column("last_login_at").WherePK().Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+func errLocked(until, now time.Time) error {
+	return &switchboard.Error{
+		Code:       switchboard.ERATELIMIT,
+		Message:    "Too many failed sign-in attempts for this account; try again later.",
+		RetryAfter: until.Sub(now),
+	}
+}
+
+func (s *UserService) checkLock(ctx context.Context, email string, now time.Time) error {
+	var f signInFailureRow
+	err := s.db.bun.NewSelect().Model(&f).Where("sf.email = ?", email).Scan(ctx)
+	switch {
+	case errors.Is(err, errNoRows):
+		return nil
+	case err != nil:
+		return translate(err)
+	case f.LockedUntil != nil && f.LockedUntil.After(now):
+		return errLocked(*f.LockedUntil, now)
+	}
+	return nil
+}
+
+// recordFailure counts a failed attempt within the current window and locks
+// the address when the count reaches the maximum. It returns the error the
+// caller should see: the generic one, whether or not this attempt locked it.
+func (s *UserService) recordFailure(ctx context.Context, email string, now time.Time) error {
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		// Make sure the row exists, then lock it: concurrent failures for one
+		// address must each be counted.
+		_, err := tx.NewInsert().Model(&signInFailureRow{Email: email, WindowStartedAt: now}).Ignore().Exec(ctx)
+		if err != nil {
+			return err
+		}
+		var f signInFailureRow
+		if err := s.db.forUpdate(tx.NewSelect().Model(&f).Where("sf.email = ?", email)).Scan(ctx); err != nil {
+			return err
+		}
+		if now.Sub(f.WindowStartedAt) >= switchboard.SignInFailureWindow || (f.LockedUntil != nil && !f.LockedUntil.After(now)) {
+			f.Failures, f.WindowStartedAt, f.LockedUntil = 0, now, nil
+		}
+		f.Failures++
+		if f.Failures >= switchboard.MaxSignInFailures {
+			until := now.Add(switchboard.SignInLockout)
+			f.LockedUntil = &until
+		}
+		_, err = tx.NewUpdate().Model(&f).Column("failures", "window_started_at", "locked_until").WherePK().Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return switchboard.ErrBadCredentials
+}

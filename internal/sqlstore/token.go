@@ -1,0 +1,201 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type tokenRow struct {
+	bun.BaseModel `bun:"table:api_tokens,alias:t"`
+
+	ID         string     `bun:"id,pk"`
+	Kind       string     `bun:"kind"`
+	Name       string     `bun:"name"`
+	UserID     *string    `bun:"user_id"`
+	Prefix     string     `bun:"prefix"`
+	SecretHash string     `bun:"secret_hash"`
+	CreatedAt  time.Time  `bun:"created_at"`
+	ExpiresAt  *time.Time `bun:"expires_at"`
+	LastUsedAt *time.Time `bun:"last_used_at"`
+	RevokedAt  *time.Time `bun:"revoked_at"`
+}
+
+func (r *tokenRow) domain() *switchboard.APIToken {
+	t := &switchboard.APIToken{
+		ID:         r.ID,
+		Kind:       switchboard.TokenKind(r.Kind),
+		Name:       r.Name,
+		Prefix:     r.Prefix,
+		CreatedAt:  r.CreatedAt.UTC(),
+		ExpiresAt:  utcPtr(r.ExpiresAt),
+		LastUsedAt: utcPtr(r.LastUsedAt),
+		RevokedAt:  utcPtr(r.RevokedAt),
+	}
+	if r.UserID != nil {
+		t.UserID = *r.UserID
+	}
+	return t
+}
+
+// lastUsedResolution is how stale a token's last-used time may get. Writing
+// it on every request would turn each authenticated read into a write.
+const lastUsedResolution = time.Minute
+
+// TokenService implements switchboard.TokenService.
+type TokenService struct {
+	db *DB
+}
+
+var _ switchboard.TokenService = (*TokenService)(nil)
+
+// NewTokenService returns the token service on db.
+func NewTokenService(db *DB) *TokenService { return &TokenService{db: db} }
+
+func errTokenNotFound() error {
+	return &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "No such token."}
+}
+
+// CreateToken creates a personal token for its owner.
+func (s *TokenService) CreateToken(ctx context.Context, nt switchboard.NewToken) (*switchboard.APIToken, string, error) {
+	actor := switchboard.ActorFromContext(ctx)
+	switch {
+	case actor == nil:
+		return nil, "", errNoActor
+	case !actor.IsSystem() && actor.UserID() != nt.UserID:
+		return nil, "", &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "You can only create tokens for yourself."}
+	}
+	now := s.db.now()
+	if nt.ExpiresAt != nil {
+		t := nt.ExpiresAt.UTC().Truncate(time.Microsecond)
+		nt.ExpiresAt = &t
+	}
+	if err := nt.Validate(now); err != nil {
+		return nil, "", err
+	}
+	secret := switchboard.NewSecret(switchboard.PersonalTokenPrefix)
+	row := &tokenRow{
+		ID:         uuid.Must(uuid.NewV7()).String(),
+		Kind:       string(switchboard.PersonalToken),
+		Name:       nt.Name,
+		UserID:     &nt.UserID,
+		Prefix:     switchboard.SecretPrefix(secret),
+		SecretHash: switchboard.HashSecret(secret),
+		CreatedAt:  now,
+		ExpiresAt:  nt.ExpiresAt,
+	}
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var status string
+		err := tx.NewSelect().Model((*userRow)(nil)).Column("status").Where("u.id = ?", nt.UserID).Scan(ctx, &status)
+		if errors.Is(err, errNoRows) {
+			return errUserNotFound()
+		} else if err != nil {
+			return err
+		}
+		if status != string(switchboard.UserActive) {
+			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The user is disabled; enable them before creating a token."}
+		}
+		_, err = tx.NewInsert().Model(row).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return row.domain(), secret, nil
+}
+
+// FindTokens lists a user's personal tokens, newest first.
+func (s *TokenService) FindTokens(ctx context.Context, f switchboard.TokenFilter) (*switchboard.Page[*switchboard.APIToken], error) {
+	actor := switchboard.ActorFromContext(ctx)
+	switch {
+	case actor == nil:
+		return nil, errNoActor
+	case !actor.IsAdmin() && actor.UserID() != f.UserID:
+		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "You can only list your own tokens."}
+	}
+	var v switchboard.Validation
+	limit := switchboard.PageLimit(&v, f.Limit)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var rows []*tokenRow
+	q := s.db.bun.NewSelect().Model(&rows).Where("t.user_id = ? AND t.kind = ?", f.UserID, switchboard.PersonalToken)
+	order := newListOrder("-created_at", "t.id", map[string]string{"created_at": "t.created_at"}, "created_at")
+	q, err := order.apply(q, f.Cursor, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	tokens := make([]*switchboard.APIToken, len(rows))
+	for i, r := range rows {
+		tokens[i] = r.domain()
+	}
+	return page(order, tokens, limit, func(t *switchboard.APIToken) (any, string) { return t.CreatedAt, t.ID }), nil
+}
+
+// RevokeToken revokes a token of the actor's, or any personal token for an admin.
+func (s *TokenService) RevokeToken(ctx context.Context, id string) error {
+	actor := switchboard.ActorFromContext(ctx)
+	if actor == nil {
+		return errNoActor
+	}
+	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var row tokenRow
+		err := s.db.forUpdate(tx.NewSelect().Model(&row).Where("t.id = ?", id)).Scan(ctx)
+		if errors.Is(err, errNoRows) {
+			return errTokenNotFound()
+		} else if err != nil {
+			return err
+		}
+		owner := row.UserID != nil && *row.UserID == actor.UserID()
+		if !owner && !actor.IsAdmin() {
+			return errTokenNotFound()
+		}
+		if row.RevokedAt != nil {
+			return nil
+		}
+		now := s.db.now()
+		_, err = tx.NewUpdate().Model(&row).Set("revoked_at = ?", now).WherePK().Exec(ctx)
+		return err
+	})
+}
+
+// Authenticate resolves a bearer secret to its actor.
+func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switchboard.Actor, error) {
+	errBad := &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The token is invalid, expired or revoked."}
+	if len(secret) > 200 {
+		return nil, errBad
+	}
+	var row tokenRow
+	err := s.db.bun.NewSelect().Model(&row).Where("t.secret_hash = ?", switchboard.HashSecret(secret)).Scan(ctx)
+	if errors.Is(err, errNoRows) {
+		return nil, errBad
+	} else if err != nil {
+		return nil, translate(err)
+	}
+	now := s.db.now()
+	token := row.domain()
+	if token.Status(now) != "active" || row.UserID == nil {
+		return nil, errBad
+	}
+	user, err := (&UserService{db: s.db}).findRow(ctx, s.db.bun, *row.UserID, false)
+	if err != nil || user.Status != string(switchboard.UserActive) {
+		return nil, errBad
+	}
+	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= lastUsedResolution {
+		// Conditional, so that concurrent requests with one token write once.
+		_, err := s.db.bun.NewUpdate().Model((*tokenRow)(nil)).Set("last_used_at = ?", now).
+			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", row.ID, now.Add(-lastUsedResolution)).Exec(ctx)
+		if err != nil {
+			return nil, translate(err)
+		}
+	}
+	return &switchboard.Actor{User: user.domain(), TokenID: row.ID}, nil
+}
