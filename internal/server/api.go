@@ -1,0 +1,196 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// apiVersion is the version of the API contract (not of the binary): it
+// changes with the contract, so the committed copy does not churn per build.
+const apiVersion = "1.0.0"
+
+// maxBodyBytes bounds every JSON request body.
+const maxBodyBytes = 1 << 20
+
+// newAPI creates the huma API on r: OpenAPI 3.1 at /api/v1/openapi.json,
+// strict JSON, no documentation page (it would load scripts from a CDN,
+// which the CSP forbids; the contract is served and committed instead).
+func (s *Server) newAPI(r chi.Router) huma.API {
+	cfg := huma.DefaultConfig("Switchboard API", apiVersion)
+	cfg.Info.Description = "Register agents, route work to them, and watch them live. " +
+		"Errors are RFC 9457 problem documents. Lists are keyset-paginated: pass next_cursor back as cursor."
+	cfg.OpenAPIPath = "/api/v1/openapi"
+	cfg.DocsPath = ""
+	cfg.SchemasPath = ""
+	// No $schema links in bodies and no Link headers: clients rely on the
+	// contract, not on per-response hints.
+	cfg.CreateHooks = nil
+	cfg.Formats = map[string]huma.Format{"application/json": strictJSON, "json": strictJSON}
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "A personal API token (sbp_...) or agent token (sba_...)."},
+		"session": {Type: "apiKey", In: "cookie", Name: "switchboard_session",
+			Description: "A browser session from POST /api/v1/session, for same-origin calls."},
+	}
+	return humachi.New(r, cfg)
+}
+
+// strictJSON decodes request bodies strictly: invalid UTF-8 and trailing data
+// are errors (Go's decoder would silently replace or ignore them), and so are
+// fields a struct does not have. Unknown fields are also caught, with their
+// location, by schema validation, since every object schema forbids
+// additional properties.
+var strictJSON = huma.Format{
+	Marshal: func(w io.Writer, v any) error {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	},
+	Unmarshal: func(data []byte, v any) error {
+		if !utf8.Valid(data) {
+			return errors.New("the request body is not valid UTF-8")
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("the request body is not valid JSON: %w", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return errors.New("the request body has data after its JSON value")
+		}
+		return nil
+	},
+}
+
+// access says who may call an operation.
+type access struct {
+	anonymous bool               // anyone, signed in or not
+	agents    bool               // agent tokens too, not only users
+	roles     []switchboard.Role // empty: any role
+}
+
+var (
+	anyone    = access{anonymous: true}
+	signedIn  = access{agents: true}
+	usersOnly = access{}
+	admins    = access{roles: []switchboard.Role{switchboard.RoleAdmin}}
+)
+
+// handle registers an operation with its access rule, documents its
+// security and errors, and maps service errors to problem documents.
+func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h func(context.Context, *I) (*O, error)) {
+	if !who.anonymous {
+		op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
+		op.Errors = append(op.Errors, http.StatusUnauthorized)
+		if len(who.roles) > 0 || !who.agents {
+			op.Errors = append(op.Errors, http.StatusForbidden)
+		}
+	}
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = maxBodyBytes
+	}
+	op.Middlewares = append(op.Middlewares, s.guard(api, who))
+	location := "body"
+	if op.Method == http.MethodGet || op.Method == http.MethodDelete {
+		location = "query"
+	}
+	huma.Register(api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.apiError(ctx, err, location)
+		}
+		return out, nil
+	})
+}
+
+// guard refuses a request before its input is read when the caller may not
+// make it: 401 without credentials, 403 with the wrong role.
+func (s *Server) guard(api huma.API, who access) func(huma.Context, func(huma.Context)) {
+	return func(hctx huma.Context, next func(huma.Context)) {
+		if who.anonymous {
+			next(hctx)
+			return
+		}
+		actor := switchboard.ActorFromContext(hctx.Context())
+		switch {
+		case actor == nil:
+			hctx.SetHeader("WWW-Authenticate", `Bearer realm="switchboard"`)
+			_ = huma.WriteErr(api, hctx, http.StatusUnauthorized, "Sign in or send Authorization: Bearer <token>.")
+		case actor.User == nil && !who.agents:
+			_ = huma.WriteErr(api, hctx, http.StatusForbidden, "Only users may do this, not agents.")
+		case len(who.roles) > 0 && !slices.Contains(who.roles, actor.Role()):
+			_ = huma.WriteErr(api, hctx, http.StatusForbidden, "Your role may not do this.")
+		default:
+			next(hctx)
+		}
+	}
+}
+
+// ListQuery are the query parameters every list takes.
+type ListQuery struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page."`
+}
+
+// ListBody is the shape of every list.
+type ListBody[T any] struct {
+	Items      []T    `json:"items" nullable:"false"`
+	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
+}
+
+func listBody[T, D any](p *switchboard.Page[D], convert func(D) T) ListBody[T] {
+	items := make([]T, len(p.Items))
+	for i, d := range p.Items {
+		items[i] = convert(d)
+	}
+	return ListBody[T]{Items: items, NextCursor: p.NextCursor}
+}
+
+// etag is the ETag of a versioned object.
+func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
+// ifMatchVersion reads an If-Match header into the version an update must
+// find: 0 when absent or "*", -1 (matching nothing) when it names no version
+// of ours.
+func ifMatchVersion(h string) int {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return 0
+	}
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if n, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && n > 0 && strings.HasPrefix(tag, `"`) {
+			return n
+		}
+	}
+	return -1
+}
+
+// apiTime formats an optional time for JSON.
+func apiTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// OpenAPIYAML returns the API contract as served at /api/v1/openapi.yaml.
+func OpenAPIYAML() ([]byte, error) {
+	return New(Deps{}, Options{}).api.OpenAPI().YAML()
+}

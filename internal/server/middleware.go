@@ -1,0 +1,333 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	actorHolderKey
+	sessionLoadedKey
+)
+
+// markSessionLoaded notes in the context that the session middleware ran,
+// so that code shared with session-less routes knows whether it may use it.
+func markSessionLoaded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionLoadedKey, true)))
+	})
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// requestInfo gives every request an ID (kept from X-Request-ID when a proxy
+// sent a sane one), finds the client's address, and puts both in the context
+// for logs and the audit trail.
+func (s *Server) requestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = switchboard.NewContextWithRequestInfo(ctx, switchboard.RequestInfo{
+			ID:        id,
+			IP:        s.clientIP(r),
+			UserAgent: truncate(r.UserAgent(), 256),
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// clientIP returns the address of the client. X-Forwarded-For is believed
+// only as far as it was written by trusted proxies: walking from the right,
+// the first address not in a trusted network is the client.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(addr) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		addr = hop.Unmap()
+		if !s.trusted(addr) {
+			break
+		}
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(addr netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusRecorder remembers the status and size of a response for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusRecorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (for flushing
+// and deadlines).
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// actorHolder lets the logger, outside the authentication middleware, learn
+// who made the request.
+type actorHolder struct{ actor *switchboard.Actor }
+
+// logRequests writes one log line per request, after it is served, with the
+// route pattern rather than the path so that lines group by endpoint. It
+// never logs headers, bodies or query strings, where secrets travel.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		holder := &actorHolder{}
+		r = r.WithContext(context.WithValue(r.Context(), actorHolderKey, holder))
+		defer func() {
+			route := "unmatched"
+			if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
+				route = rctx.RoutePattern()
+			}
+			level := slog.LevelInfo
+			switch {
+			case rec.status >= 500:
+				level = slog.LevelError
+			case strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+				level = slog.LevelDebug
+			}
+			s.Logger.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status),
+				slog.Int("bytes", rec.bytes),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("actor", holder.actor.String()),
+				slog.String("ip", switchboard.RequestInfoFromContext(r.Context()).IP),
+				slog.String("request_id", requestIDFrom(r.Context())),
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a logged error with a stack
+// and a 500 answer that reveals nothing of it.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Logger.ErrorContext(r.Context(), "panic serving request",
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()),
+				"method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+			if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
+				return // too late for a clean answer; the client sees a cut response
+			}
+			s.renderError(w, r, http.StatusInternalServerError, "An internal error has occurred.")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// contentSecurityPolicy allows nothing inline and nothing from elsewhere.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every response carries.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if r.TLS != nil || s.opts.secure() {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate finds the actor of a request: from an Authorization: Bearer
+// token, else from the browser session. A bad token is refused at once; no
+// credentials at all leaves the request anonymous for the routes to judge.
+// Responses to signed-in requests must not be cached anywhere.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		var actor *switchboard.Actor
+		if h := r.Header.Get("Authorization"); h != "" {
+			scheme, secret, _ := strings.Cut(h, " ")
+			if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+				writeProblem(w, r, http.StatusUnauthorized, "The Authorization header must be: Bearer <token>.")
+				return
+			}
+			a, err := s.Tokens.Authenticate(ctx, strings.TrimSpace(secret))
+			if err != nil {
+				if switchboard.ErrorCode(err) != switchboard.EUNAUTHORIZED {
+					s.internalError(w, r, err)
+					return
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard", error="invalid_token"`)
+				writeProblem(w, r, http.StatusUnauthorized, switchboard.ErrorMessage(err))
+				return
+			}
+			actor = a
+		} else if id := s.sessions.GetString(ctx, sessionUserID); id != "" {
+			a, err := s.Users.AuthenticateSession(ctx, id, s.sessions.GetInt(ctx, sessionAuthVersion))
+			switch {
+			case err == nil:
+				actor = a
+			case switchboard.ErrorCode(err) == switchboard.EUNAUTHORIZED:
+				// The user was disabled or changed credentials: the
+				// session is void. Forget it rather than fail the request.
+				if err := s.sessions.Destroy(ctx); err != nil {
+					s.internalError(w, r, err)
+					return
+				}
+			default:
+				s.internalError(w, r, err)
+				return
+			}
+		}
+		if actor != nil {
+			w.Header().Set("Cache-Control", "no-store")
+			ctx = switchboard.NewContextWithActor(ctx, actor)
+			if holder, ok := ctx.Value(actorHolderKey).(*actorHolder); ok {
+				holder.actor = actor
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requireSetup keeps everything but set-up, static files and health checks
+// out of reach until the first admin exists.
+func (s *Server) requireSetup(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done, err := s.isSetUp(r.Context())
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		if done {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch p := r.URL.Path; {
+		case p == "/setup", p == "/api/v1/setup", p == "/api/v1/openapi.json", p == "/api/v1/openapi.yaml", strings.HasPrefix(p, "/static/"):
+			next.ServeHTTP(w, r)
+		case wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			http.Redirect(w, r, "/setup", http.StatusSeeOther)
+		default:
+			writeProblem(w, r, http.StatusForbidden, "Switchboard is not set up yet: create the first admin at /setup or with POST /api/v1/setup.")
+		}
+	})
+}
+
+// isSetUp reports whether a user exists. Once one does, set-up can never be
+// needed again, so the answer is cached from then on.
+func (s *Server) isSetUp(ctx context.Context) (bool, error) {
+	if s.setupDone.Load() {
+		return true, nil
+	}
+	n, err := s.Users.CountUsers(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		s.setupDone.Store(true)
+	}
+	return n > 0, nil
+}
+
+// allowSignInAttempt applies the per-address throttle to credential checks.
+func (s *Server) allowSignInAttempt(ctx context.Context) error {
+	ok, wait := s.signInLimiter.Allow(switchboard.RequestInfoFromContext(ctx).IP)
+	if ok {
+		return nil
+	}
+	return &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
+		Message: "Too many sign-in attempts from your address; wait a little and try again."}
+}

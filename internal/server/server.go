@@ -1,0 +1,125 @@
+// Package server is Switchboard's HTTP surface: the REST API under /api/v1
+// (with its OpenAPI contract), the server-rendered web UI, and the operational
+// endpoints. Handlers are thin: they decode, call one domain service, and
+// encode; rules live in the services.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/auth"
+)
+
+// Deps are the services the server calls.
+type Deps struct {
+	Users        switchboard.UserService
+	Tokens       switchboard.TokenService
+	SessionStore scs.Store
+	// Ready reports whether the server can serve: the database answers.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// Now is the clock (time.Now in production).
+	Now func() time.Time
+}
+
+// Options are the server's settings.
+type Options struct {
+	Version            string
+	BaseURL            *url.URL // nil when unset
+	TLS                bool     // the server terminates TLS: cookies are Secure, HSTS is sent
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+	TrustedProxies     []netip.Prefix
+}
+
+// Server is the HTTP handler of Switchboard.
+type Server struct {
+	Deps
+	opts Options
+
+	router   chi.Router
+	handler  http.Handler
+	api      huma.API
+	sessions *scs.SessionManager
+	views    *views
+
+	// signInLimiter throttles credential checks per client address.
+	signInLimiter *auth.Limiter
+	// setupDone caches that a user exists; once true it stays true.
+	setupDone atomic.Bool
+}
+
+// Sign-in throttling per client address: a burst, then one attempt every
+// few seconds. Per-account lockout is the database's job (UserService).
+const (
+	signInBurst    = 20
+	signInInterval = 3 * time.Second
+)
+
+// New returns the server. It panics if the embedded templates are broken,
+// which tests catch.
+func New(deps Deps, opts Options) *Server {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SessionIdleTimeout == 0 {
+		opts.SessionIdleTimeout = 2 * time.Hour
+	}
+	if opts.SessionLifetime == 0 {
+		opts.SessionLifetime = 24 * time.Hour
+	}
+	s := &Server{
+		Deps:          deps,
+		opts:          opts,
+		signInLimiter: auth.NewLimiter(signInBurst, signInInterval, deps.Now),
+		views:         mustParseViews(opts.Version),
+	}
+	s.sessions = newSessionManager(deps.SessionStore, opts)
+	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		s.internalError(w, r, err)
+	}
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// newSessionManager configures browser sessions: the cookie is HttpOnly and
+// SameSite=Lax, Secure under TLS, and lives until the idle timeout or the
+// absolute lifetime, whichever comes first.
+func newSessionManager(store scs.Store, opts Options) *scs.SessionManager {
+	m := scs.New()
+	m.Store = store
+	m.IdleTimeout = opts.SessionIdleTimeout
+	m.Lifetime = opts.SessionLifetime
+	m.Cookie.Name = "switchboard_session"
+	m.Cookie.HttpOnly = true
+	m.Cookie.SameSite = http.SameSiteLaxMode
+	m.Cookie.Secure = opts.secure()
+	m.Cookie.Path = "/"
+	m.Cookie.Persist = true
+	return m
+}
+
+// secure reports whether browsers reach the server over HTTPS, directly or
+// through a proxy that terminates TLS.
+func (o Options) secure() bool {
+	return o.TLS || (o.BaseURL != nil && o.BaseURL.Scheme == "https")
+}

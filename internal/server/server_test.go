@@ -1,0 +1,271 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/server"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// testServer is a real server on a real database, over real HTTP.
+type testServer struct {
+	*httptest.Server
+	db   *sqlstore.DB
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newTestServer(tb testing.TB, engine sqlstore.Engine) *testServer {
+	tb.Helper()
+	db := sqlstoretest.Open(tb, engine)
+	return newTestServerOn(tb, db, server.Options{})
+}
+
+func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testServer {
+	tb.Helper()
+	logs := &syncBuffer{}
+	store, stop := db.SessionStore(0)
+	tb.Cleanup(stop)
+	opts.Version = "test"
+	srv := server.New(server.Deps{
+		Users:        sqlstore.NewUserService(db),
+		Tokens:       sqlstore.NewTokenService(db),
+		SessionStore: store,
+		Ready:        db.Ping,
+		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}, opts)
+	ts := httptest.NewServer(srv)
+	tb.Cleanup(ts.Close)
+	return &testServer{Server: ts, db: db, logs: logs}
+}
+
+// systemCtx acts as the system, like the command line does.
+func systemCtx() context.Context {
+	return switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
+}
+
+const testPassword = "correct horse battery"
+
+// MustCreateUser creates a user with testPassword.
+func (ts *testServer) MustCreateUser(tb testing.TB, email string, role switchboard.Role) *switchboard.User {
+	tb.Helper()
+	u, err := sqlstore.NewUserService(ts.db).CreateUser(systemCtx(), switchboard.NewUser{
+		Email: email, Name: "Test " + strings.Split(email, "@")[0], Role: role, Password: testPassword,
+	})
+	if err != nil {
+		tb.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// MustCreateToken returns a personal token secret for u.
+func (ts *testServer) MustCreateToken(tb testing.TB, u *switchboard.User) (string, *switchboard.APIToken) {
+	tb.Helper()
+	t, secret, err := sqlstore.NewTokenService(ts.db).CreateToken(systemCtx(), switchboard.NewToken{UserID: u.ID, Name: "test"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return secret, t
+}
+
+// browser is a client with a cookie jar that sends the headers a browser
+// sends on same-origin navigation, and does not follow redirects, so that
+// tests see them.
+type browser struct {
+	ts     *testServer
+	client *http.Client
+	origin string
+}
+
+func (ts *testServer) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{ts: ts, origin: ts.URL, client: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) get(tb testing.TB, path string) *response {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.ts.URL+path, nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return do(tb, b.client, req)
+}
+
+// post submits a form the way a browser does, with its Origin and
+// Sec-Fetch-Site headers.
+func (b *browser) post(tb testing.TB, path string, form url.Values) *response {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.ts.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	req.Header.Set("Origin", b.origin)
+	fetchSite := "same-origin"
+	if b.origin != b.ts.URL {
+		fetchSite = "cross-site"
+	}
+	req.Header.Set("Sec-Fetch-Site", fetchSite)
+	return do(tb, b.client, req)
+}
+
+func (b *browser) signIn(tb testing.TB, email string) {
+	tb.Helper()
+	res := b.post(tb, "/signin", url.Values{"email": {email}, "password": {testPassword}})
+	res.wantStatus(tb, http.StatusSeeOther)
+}
+
+type response struct {
+	*http.Response
+	body []byte
+}
+
+func do(tb testing.TB, c *http.Client, req *http.Request) *response {
+	tb.Helper()
+	res, err := c.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &response{Response: res, body: body}
+}
+
+func (r *response) wantStatus(tb testing.TB, status int) *response {
+	tb.Helper()
+	if r.StatusCode != status {
+		tb.Fatalf("%s %s: status = %d, want %d; body: %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, truncate(r.body))
+	}
+	return r
+}
+
+func (r *response) wantContains(tb testing.TB, parts ...string) *response {
+	tb.Helper()
+	for _, p := range parts {
+		if !bytes.Contains(r.body, []byte(p)) {
+			tb.Errorf("%s %s: body lacks %q; body: %s", r.Request.Method, r.Request.URL.Path, p, truncate(r.body))
+		}
+	}
+	return r
+}
+
+func (r *response) wantNotContains(tb testing.TB, parts ...string) *response {
+	tb.Helper()
+	for _, p := range parts {
+		if bytes.Contains(r.body, []byte(p)) {
+			tb.Errorf("%s %s: body contains %q", r.Request.Method, r.Request.URL.Path, p)
+		}
+	}
+	return r
+}
+
+// problem decodes a problem document, checking its media type.
+func (r *response) problem(tb testing.TB) server.Problem {
+	tb.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		tb.Fatalf("Content-Type = %q, want application/problem+json; body: %s", ct, truncate(r.body))
+	}
+	var p server.Problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		tb.Fatalf("problem: %v", err)
+	}
+	if p.Status != r.StatusCode {
+		tb.Errorf("problem status %d, response status %d", p.Status, r.StatusCode)
+	}
+	return p
+}
+
+func (r *response) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		tb.Fatalf("decode %s: %v", truncate(r.body), err)
+	}
+}
+
+func truncate(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "…"
+	}
+	return string(b)
+}
+
+// apiClient calls the API with an optional bearer token.
+type apiClient struct {
+	ts    *testServer
+	token string
+}
+
+func (ts *testServer) api(token string) *apiClient { return &apiClient{ts: ts, token: token} }
+
+func (c *apiClient) call(tb testing.TB, method, path string, body any, headers ...string) *response {
+	tb.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, c.ts.URL+path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return do(tb, http.DefaultClient, req)
+}
+
+// setUp creates the first admin directly, so that the set-up gate is open.
+func (ts *testServer) setUp(tb testing.TB) *switchboard.User {
+	tb.Helper()
+	u, err := sqlstore.NewUserService(ts.db).CreateFirstAdmin(context.Background(), switchboard.NewUser{
+		Email: "admin@example.com", Name: "Admin", Password: testPassword,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}

@@ -1,0 +1,249 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// TestSetupThenSignIn walks the first run as a browser does, on every
+// engine: everything leads to set-up until an admin exists, set-up signs the
+// admin in, and afterwards set-up is gone.
+func TestSetupThenSignIn(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		b := ts.browser()
+
+		res := b.get(t, "/")
+		res.wantStatus(t, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); loc != "/setup" {
+			t.Fatalf("before set-up / redirects to %q, want /setup", loc)
+		}
+		ts.api("").call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusForbidden).problem(t)
+		b.get(t, "/setup").wantStatus(t, http.StatusOK).wantContains(t, "Set up Switchboard", `name="password_confirm"`)
+
+		// A mistake keeps what was typed (but not the password) and names the fields.
+		res = b.post(t, "/setup", url.Values{"name": {"Ada"}, "email": {"ada@example"}, "password": {"short"}, "password_confirm": {"other"}})
+		res.wantStatus(t, http.StatusUnprocessableEntity).
+			wantContains(t, "There is a problem", `value="Ada"`, "Enter a valid e-mail address", "at least 12 characters", "do not match", `aria-invalid="true"`).
+			wantNotContains(t, `value="short"`)
+
+		res = b.post(t, "/setup", url.Values{"name": {"Ada"}, "email": {"Ada@Example.com"}, "password": {testPassword}, "password_confirm": {testPassword}})
+		res.wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/").wantStatus(t, http.StatusOK).wantContains(t, "Dashboard", "Welcome, Ada", "Sign out")
+
+		// Set-up is gone for good.
+		b.get(t, "/setup").wantStatus(t, http.StatusNotFound)
+		res = ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "eve@example.com", "name": "Eve", "password": testPassword})
+		res.wantStatus(t, http.StatusNotFound).problem(t)
+
+		// Sign out (POST), then sign in through the form with the Origin a browser sends.
+		b.post(t, "/signout", nil).wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/").wantStatus(t, http.StatusSeeOther)
+		res = b.post(t, "/signin", url.Values{"email": {"ada@example.com"}, "password": {testPassword}, "next": {"/account"}})
+		res.wantStatus(t, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); loc != "/account" {
+			t.Errorf("sign-in redirects to %q, want /account", loc)
+		}
+		b.get(t, "/account").wantStatus(t, http.StatusOK).wantContains(t, "My account", "ada@example.com")
+	})
+}
+
+func TestSetup_API(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	res := ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "x", "name": "", "password": "short"})
+	res.wantStatus(t, http.StatusUnprocessableEntity)
+	p := res.problem(t)
+	if len(p.Errors) == 0 {
+		t.Fatalf("no field errors in %+v", p)
+	}
+	for _, e := range p.Errors {
+		if e.Value != nil {
+			t.Errorf("error echoes the input: %+v", e)
+		}
+	}
+
+	res = ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "root@example.com", "name": "Root", "password": testPassword})
+	res.wantStatus(t, http.StatusCreated).wantContains(t, `"role":"admin"`, `"email":"root@example.com"`)
+	res.wantNotContains(t, "password")
+	ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "two@example.com", "name": "Two", "password": testPassword}).
+		wantStatus(t, http.StatusNotFound)
+}
+
+func TestSessionCookie(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	b := ts.browser()
+
+	// A session that exists before sign-in (here: holding a flash message
+	// from a failed attempt) must not survive it: the token is renewed.
+	b.post(t, "/signin", url.Values{"email": {"admin@example.com"}, "password": {"wrong"}}).wantStatus(t, http.StatusUnauthorized)
+	res := b.post(t, "/signin", url.Values{"email": {"admin@example.com"}, "password": {testPassword}})
+	res.wantStatus(t, http.StatusSeeOther)
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "switchboard_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatal("no session cookie after sign-in")
+	}
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Secure {
+		t.Errorf("cookie HttpOnly=%v SameSite=%v Secure=%v; want HttpOnly, Lax, not Secure over plain HTTP", cookie.HttpOnly, cookie.SameSite, cookie.Secure)
+	}
+
+	// Another browser holding a copy of the pre-sign-in cookie gets nothing.
+	old := ts.browser()
+	u, _ := url.Parse(ts.URL)
+	old.client.Jar.SetCookies(u, []*http.Cookie{{Name: "switchboard_session", Value: "fixated-session-token"}})
+	old.get(t, "/").wantStatus(t, http.StatusSeeOther)
+}
+
+func TestSessionCookie_SecureBehindHTTPS(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	opts := serverOptions()
+	opts.BaseURL, _ = url.Parse("https://switchboard.example.com")
+	ts := newTestServerOn(t, db, opts)
+	ts.setUp(t)
+	b := ts.browser()
+	res := b.post(t, "/signin", url.Values{"email": {"admin@example.com"}, "password": {testPassword}})
+	res.wantStatus(t, http.StatusSeeOther)
+	if c := res.Cookies(); len(c) == 0 || !c[0].Secure {
+		t.Errorf("cookies %v: want Secure", c)
+	}
+	if h := res.Header.Get("Strict-Transport-Security"); !strings.Contains(h, "max-age=") {
+		t.Errorf("HSTS = %q", h)
+	}
+}
+
+// TestCrossSitePOSTRefused: a form posted from another site, with a valid
+// session cookie, is refused and changes nothing.
+func TestCrossSitePOSTRefused(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+
+	b.origin = "https://evil.example"
+	res := b.post(t, "/account/tokens", url.Values{"name": {"stolen"}, "lifetime": {"0"}})
+	res.wantStatus(t, http.StatusForbidden).wantContains(t, "Cross-origin request refused")
+	res = b.post(t, "/users", url.Values{"name": {"Mallory"}, "email": {"mallory@example.com"}, "role": {"admin"}, "password": {testPassword}, "password_confirm": {testPassword}})
+	res.wantStatus(t, http.StatusForbidden)
+
+	b.origin = ts.URL
+	b.get(t, "/account").wantStatus(t, http.StatusOK).wantContains(t, "You have no API tokens yet").wantNotContains(t, "stolen")
+	b.get(t, "/users").wantStatus(t, http.StatusOK).wantNotContains(t, "mallory@example.com")
+
+	// The API's session-authenticated calls are protected the same way.
+	req := ts.api("")
+	res = req.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "admin@example.com", "password": testPassword},
+		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+	res.wantStatus(t, http.StatusForbidden).problem(t)
+}
+
+func TestSignInLockout(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		ts.setUp(t)
+		ts.MustCreateUser(t, "ada@example.com", switchboard.RoleAgent)
+		c := ts.api("")
+		for i := range switchboard.MaxSignInFailures {
+			res := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "ada@example.com", "password": "wrong" + strconv.Itoa(i)})
+			res.wantStatus(t, http.StatusUnauthorized)
+			if p := res.problem(t); p.Detail != switchboard.ErrBadCredentials.Message {
+				t.Fatalf("attempt %d: detail %q", i+1, p.Detail)
+			}
+		}
+		// The 11th attempt is refused even with the right password.
+		res := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "ada@example.com", "password": testPassword})
+		res.wantStatus(t, http.StatusTooManyRequests).problem(t)
+		if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 60 {
+			t.Errorf("Retry-After = %q, want minutes", res.Header.Get("Retry-After"))
+		}
+		// The same through the HTML form.
+		b := ts.browser()
+		b.post(t, "/signin", url.Values{"email": {"ada@example.com"}, "password": {testPassword}}).
+			wantStatus(t, http.StatusTooManyRequests).wantContains(t, "Too many failed sign-in attempts")
+		// An unknown and a known address fail alike.
+		unknown := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "nobody@example.com", "password": "wrong"})
+		known := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "admin@example.com", "password": "wrong"})
+		if unknown.StatusCode != known.StatusCode || unknown.problem(t).Detail != known.problem(t).Detail {
+			t.Errorf("unknown e-mail answers %d %q, wrong password %d %q", unknown.StatusCode, unknown.body, known.StatusCode, known.body)
+		}
+	})
+}
+
+func TestSignInThrottlePerAddress(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	c := ts.api("")
+	var last *response
+	for i := range 30 {
+		last = c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "user" + strconv.Itoa(i) + "@example.com", "password": "wrong"})
+		if last.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	last.wantStatus(t, http.StatusTooManyRequests)
+	if last.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	if p := last.problem(t); !strings.Contains(p.Detail, "your address") {
+		t.Errorf("detail %q", p.Detail)
+	}
+}
+
+func TestDisabledUserSessionEnds(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	admin := ts.setUp(t)
+	agent := ts.MustCreateUser(t, "agent@example.com", switchboard.RoleAgent)
+	b := ts.browser()
+	b.signIn(t, "agent@example.com")
+	b.get(t, "/account").wantStatus(t, http.StatusOK)
+
+	disabled := switchboard.UserDisabled
+	ctx := switchboard.NewContextWithActor(t.Context(), &switchboard.Actor{User: admin})
+	if _, err := sqlstore.NewUserService(ts.db).UpdateUser(ctx, agent.ID, switchboard.UserUpdate{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	b.get(t, "/account").wantStatus(t, http.StatusSeeOther)
+}
+
+func TestChangePassword_EndsOtherSessions(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	ts.MustCreateUser(t, "ada@example.com", switchboard.RoleSupervisor)
+	laptop, phone := ts.browser(), ts.browser()
+	laptop.signIn(t, "ada@example.com")
+	phone.signIn(t, "ada@example.com")
+
+	res := laptop.post(t, "/account/password", url.Values{"current_password": {"wrong"}, "new_password": {"a new long password"}, "new_password_confirm": {"a new long password"}})
+	res.wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "The current password is incorrect")
+
+	res = laptop.post(t, "/account/password", url.Values{"current_password": {testPassword}, "new_password": {"a new long password"}, "new_password_confirm": {"a new long password"}})
+	res.wantStatus(t, http.StatusSeeOther)
+	laptop.get(t, "/account").wantStatus(t, http.StatusOK).wantContains(t, "Your password has been changed")
+	phone.get(t, "/account").wantStatus(t, http.StatusSeeOther)
+}
+
+func TestSignInRedirectStaysLocal(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	for _, next := range []string{"https://evil.example/", "//evil.example", "/\\evil.example"} {
+		b := ts.browser()
+		res := b.post(t, "/signin", url.Values{"email": {"admin@example.com"}, "password": {testPassword}, "next": {next}})
+		res.wantStatus(t, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); loc != "/" {
+			t.Errorf("next=%q redirects to %q, want /", next, loc)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+// Switchboard's small progressive enhancements. Every page works without
+// this file; it only adds confirmations, copying and focus handling.
+(function () {
+  "use strict";
+
+  // Forms with data-confirm ask before they submit (destructive actions).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  // Buttons with data-copy copy the value of the element they name.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) return;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(done);
+    } else {
+      source.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // Move focus to a form's error summary, so that screen readers announce it
+  // and keyboard users start from it.
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.querySelector("[data-autofocus]");
+    if (summary) summary.focus();
+  });
+})();

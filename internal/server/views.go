@@ -1,0 +1,321 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// views holds the parsed templates: each page is parsed together with the
+// layout and the shared partials, so that every page defines its own
+// "content" block without clashing with the others.
+type views struct {
+	pages map[string]*template.Template
+	// staticVersion is a hash of the static files, appended to their URLs
+	// so that browsers may cache them for good and still see new releases.
+	staticVersion string
+}
+
+func mustParseViews(version string) *views {
+	v := &views{pages: make(map[string]*template.Template), staticVersion: hashStatic()}
+	funcs := template.FuncMap{
+		"static":  func(name string) string { return "/static/" + name + "?v=" + v.staticVersion },
+		"version": func() string { return version },
+		"datetime": func(t any) string {
+			if tt := timeOf(t); tt != nil {
+				return tt.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			return ""
+		},
+		"isotime": func(t any) string {
+			if tt := timeOf(t); tt != nil {
+				return tt.UTC().Format(time.RFC3339)
+			}
+			return ""
+		},
+		"ago":  func(t any) string { return relativeTime(timeOf(t), time.Now()) },
+		"join": strings.Join,
+		"options": func(pairs ...string) []option {
+			opts := make([]option, 0, len(pairs)/2)
+			for i := 0; i+1 < len(pairs); i += 2 {
+				opts = append(opts, option{Value: pairs[i], Label: pairs[i+1]})
+			}
+			return opts
+		},
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, fmt.Errorf("dict needs key-value pairs")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, fmt.Errorf("dict key %v is not a string", kv[i])
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+		"hasRole": func(a *switchboard.Actor, roles ...string) bool {
+			for _, r := range roles {
+				if string(a.Role()) == r {
+					return true
+				}
+			}
+			return false
+		},
+		"query": func(base url.Values, kv ...string) string {
+			q := url.Values{}
+			for k, vs := range base {
+				q[k] = vs
+			}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i+1] == "" {
+					q.Del(kv[i])
+				} else {
+					q.Set(kv[i], kv[i+1])
+				}
+			}
+			return q.Encode()
+		},
+		"initials": func(name string) string {
+			var out []rune
+			for _, w := range strings.Fields(name) {
+				out = append(out, []rune(strings.ToUpper(w))[0])
+				if len(out) == 2 {
+					break
+				}
+			}
+			return string(out)
+		},
+		"title": func(s string) string {
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + s[1:]
+		},
+	}
+	shared := []string{"templates/layout.html", "templates/partials.html"}
+	pages, err := fs.Glob(assets, "templates/pages/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range pages {
+		t := template.Must(template.New(path.Base(p)).Funcs(funcs).ParseFS(assets, append(shared, p)...))
+		v.pages[strings.TrimSuffix(path.Base(p), ".html")] = t
+	}
+	return v
+}
+
+func hashStatic() string {
+	h := sha256.New()
+	_ = fs.WalkDir(assets, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := assets.ReadFile(p)
+		h.Write([]byte(p))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+func timeOf(v any) *time.Time {
+	switch t := v.(type) {
+	case time.Time:
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	case *time.Time:
+		return t
+	}
+	return nil
+}
+
+// relativeTime says how long ago (or how far ahead) t is, in the largest
+// whole unit.
+func relativeTime(t *time.Time, now time.Time) string {
+	if t == nil {
+		return ""
+	}
+	d := now.Sub(*t)
+	suffix := " ago"
+	if d < 0 {
+		d, suffix = -d, " from now"
+	}
+	unit := func(n int, name string) string {
+		if n != 1 {
+			name += "s"
+		}
+		return fmt.Sprintf("%d %s%s", n, name, suffix)
+	}
+	switch {
+	case d < time.Minute:
+		if suffix == " ago" {
+			return "just now"
+		}
+		return "in a moment"
+	case d < time.Hour:
+		return unit(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return unit(int(d/time.Hour), "hour")
+	case d < 60*24*time.Hour:
+		return unit(int(d/(24*time.Hour)), "day")
+	case d < 2*365*24*time.Hour:
+		return unit(int(d/(30*24*time.Hour)), "month")
+	}
+	return unit(int(d/(365*24*time.Hour)), "year")
+}
+
+// option is one choice of a select field.
+type option struct{ Value, Label string }
+
+// page is what every template receives.
+type page struct {
+	Title     string
+	Section   string // the navigation entry to highlight
+	Actor     *switchboard.Actor
+	Flash     *flash
+	Form      *form
+	RequestID string
+	Data      any
+}
+
+type flash struct {
+	Kind    string // "success" or "error"
+	Message string
+}
+
+// render writes a page. It renders into a buffer first, so that a template
+// error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t, ok := s.views.pages[name]
+	if !ok {
+		s.internalError(w, r, fmt.Errorf("no template %q", name))
+		return
+	}
+	ctx := r.Context()
+	p.Actor = switchboard.ActorFromContext(ctx)
+	p.RequestID = requestIDFrom(ctx)
+	if p.Flash == nil && s.sessions != nil {
+		if f := s.popFlash(r); f != nil {
+			p.Flash = f
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.logInternal(ctx, fmt.Errorf("render %s: %w", name, err))
+		http.Error(w, "An internal error has occurred.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// setFlash leaves a message for the next page the browser sees.
+func (s *Server) setFlash(r *http.Request, kind, message string) {
+	s.sessions.Put(r.Context(), sessionFlash, kind+"|"+message)
+}
+
+func (s *Server) popFlash(r *http.Request) *flash {
+	if r.Context().Value(sessionLoadedKey) == nil {
+		return nil // a route without sessions, like a 404 for an unknown path
+	}
+	v := s.sessions.PopString(r.Context(), sessionFlash)
+	if v == "" {
+		return nil
+	}
+	kind, msg, _ := strings.Cut(v, "|")
+	return &flash{Kind: kind, Message: msg}
+}
+
+func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	s.render(w, r, status, "error", page{
+		Title: http.StatusText(status),
+		Data: struct {
+			Status int
+			Detail string
+		}{status, detail},
+	})
+}
+
+// form carries what a user typed and what was wrong with it back to the
+// page, so that errors show beside their fields and nothing typed is lost.
+type form struct {
+	Values  url.Values
+	Errors  map[string]string
+	Summary string
+	order   []string // fields in the order their errors arose: the page's order
+}
+
+func newForm(values url.Values) *form {
+	if values == nil {
+		values = url.Values{}
+	}
+	return &form{Values: values, Errors: map[string]string{}}
+}
+
+// Get returns a submitted value.
+func (f *form) Get(field string) string { return f.Values.Get(field) }
+
+// Error returns the error of a field, if any.
+func (f *form) Error(field string) string { return f.Errors[field] }
+
+// Add records an error on a field.
+func (f *form) Add(field, message string) {
+	if _, ok := f.Errors[field]; !ok {
+		f.Errors[field] = message
+		f.order = append(f.order, field)
+	}
+}
+
+// FieldErrors lists the errors in the order they were found, for the summary
+// at the top of the form.
+func (f *form) FieldErrors() []switchboard.FieldError {
+	out := make([]switchboard.FieldError, len(f.order))
+	for i, field := range f.order {
+		out[i] = switchboard.FieldError{Field: field, Message: f.Errors[field]}
+	}
+	return out
+}
+
+// HasErrors reports whether the form needs correcting.
+func (f *form) HasErrors() bool { return len(f.Errors) > 0 || f.Summary != "" }
+
+// fail records a service error on the form: field errors beside their
+// fields, anything else as the summary. It returns the status to answer.
+func (s *Server) fail(r *http.Request, f *form, err error) int {
+	code := switchboard.ErrorCode(err)
+	if code == switchboard.EINTERNAL {
+		s.logInternal(r.Context(), err)
+	}
+	fields := switchboard.ErrorFields(err)
+	for _, fe := range fields {
+		f.Add(fe.Field, fe.Message)
+	}
+	if len(fields) == 0 {
+		f.Summary = switchboard.ErrorMessage(err)
+	}
+	status, ok := httpStatus[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	return status
+}

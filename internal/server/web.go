@@ -1,0 +1,87 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// maxFormBytes bounds an ordinary form submission.
+const maxFormBytes = 64 << 10
+
+// parseForm reads a url-encoded form of bounded size with valid UTF-8. On
+// failure it has already answered, and returns false.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) (*form, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.renderError(w, r, http.StatusRequestEntityTooLarge, "The form is too large.")
+		} else {
+			s.renderError(w, r, http.StatusBadRequest, "The form could not be read.")
+		}
+		return nil, false
+	}
+	for _, vs := range r.PostForm {
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				s.renderError(w, r, http.StatusBadRequest, "The form holds text that is not valid UTF-8.")
+				return nil, false
+			}
+		}
+	}
+	return newForm(r.PostForm), true
+}
+
+// requireSignIn sends anonymous browsers to the sign-in page, remembering
+// where they were going.
+func (s *Server) requireSignIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if switchboard.ActorFromContext(r.Context()) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.renderError(w, r, http.StatusUnauthorized, "Your session has ended; sign in again.")
+			return
+		}
+		target := "/signin"
+		if r.URL.Path != "/" {
+			target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	})
+}
+
+// requireRole lets only users of the given roles through.
+func (s *Server) requireRole(roles ...switchboard.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !slices.Contains(roles, switchboard.ActorFromContext(r.Context()).Role()) {
+				s.renderError(w, r, http.StatusForbidden, "Your role does not give access to this page.")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// localPath returns next if it is a path on this site, else "/": a sign-in
+// link must not become an open redirect.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// seeOther redirects after a successful POST, so that reloading the page
+// does not submit it again.
+func seeOther(w http.ResponseWriter, r *http.Request, target string) {
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type usersData struct {
+	Filter url.Values // the list's query, for links that keep it
+	Page   *switchboard.Page[*switchboard.User]
+	Cursor string
+	Roles  []switchboard.Role
+}
+
+func (s *Server) webUsers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	filter := switchboard.UserFilter{
+		Query:  q.Get("q"),
+		Role:   switchboard.Role(q.Get("role")),
+		Status: switchboard.UserStatus(q.Get("status")),
+		Sort:   q.Get("sort"),
+		Limit:  limit,
+		Cursor: q.Get("cursor"),
+	}
+	p, err := s.Users.FindUsers(r.Context(), filter)
+	if err != nil {
+		if switchboard.ErrorCode(err) == switchboard.EINVALID {
+			s.renderError(w, r, http.StatusBadRequest, switchboard.ErrorMessage(err))
+			return
+		}
+		s.internalError(w, r, err)
+		return
+	}
+	base := url.Values{}
+	for _, k := range []string{"q", "role", "status", "sort", "limit"} {
+		if v := q.Get(k); v != "" {
+			base.Set(k, v)
+		}
+	}
+	s.render(w, r, http.StatusOK, "users", page{Title: "Users", Section: "users", Data: &usersData{
+		Filter: base, Page: p, Cursor: filter.Cursor, Roles: switchboard.Roles,
+	}})
+}
+
+func (s *Server) webNewUser(w http.ResponseWriter, r *http.Request) {
+	f := newForm(nil)
+	f.Values.Set("role", string(switchboard.RoleAgent))
+	s.render(w, r, http.StatusOK, "user_new", page{Title: "New user", Section: "users", Form: f, Data: switchboard.Roles})
+}
+
+func (s *Server) webCreateUser(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	nu := switchboard.NewUser{Email: f.Get("email"), Name: f.Get("name"), Role: switchboard.Role(f.Get("role")), Password: f.Get("password")}
+	if f.Get("password") != f.Get("password_confirm") {
+		f.Add("password_confirm", "The passwords do not match.")
+	}
+	var u *switchboard.User
+	var err error
+	if !f.HasErrors() {
+		u, err = s.Users.CreateUser(r.Context(), nu)
+	}
+	if err != nil || f.HasErrors() {
+		status := http.StatusUnprocessableEntity
+		if err != nil {
+			status = s.fail(r, f, err)
+		}
+		s.render(w, r, status, "user_new", page{Title: "New user", Section: "users", Form: f, Data: switchboard.Roles})
+		return
+	}
+	s.setFlash(r, "success", "User "+u.Email+" has been created. Give them their password by a safe channel.")
+	seeOther(w, r, "/users/"+u.ID)
+}
+
+type userData struct {
+	User  *switchboard.User
+	Roles []switchboard.Role
+	Self  bool
+}
+
+func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
+	u, err := s.Users.FindUserByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.userLoadFailed(w, r, err)
+		return
+	}
+	f := newForm(url.Values{
+		"name": {u.Name}, "role": {string(u.Role)}, "status": {string(u.Status)}, "version": {strconv.Itoa(u.Version)},
+	})
+	s.renderUser(w, r, http.StatusOK, u, f)
+}
+
+func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form) {
+	s.render(w, r, status, "user", page{Title: u.Name, Section: "users", Form: f, Data: &userData{
+		User: u, Roles: switchboard.Roles, Self: u.ID == switchboard.ActorFromContext(r.Context()).UserID(),
+	}})
+}
+
+func (s *Server) userLoadFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		s.notFound(w, r)
+		return
+	}
+	s.internalError(w, r, err)
+}
+
+func (s *Server) webUpdateUser(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	name := f.Get("name")
+	role := switchboard.Role(f.Get("role"))
+	status := switchboard.UserStatus(f.Get("status"))
+	version, _ := strconv.Atoi(f.Get("version"))
+	if version <= 0 {
+		version = -1 // a form without its version cannot prove it is current
+	}
+	u, err := s.Users.UpdateUser(ctx, id, switchboard.UserUpdate{Name: &name, Role: &role, Status: &status, IfVersion: version})
+	if err != nil {
+		current, ferr := s.Users.FindUserByID(ctx, id)
+		if ferr != nil {
+			s.userLoadFailed(w, r, ferr)
+			return
+		}
+		code := s.fail(r, f, err)
+		if switchboard.ErrorCode(err) == switchboard.EPRECONDITION {
+			f.Summary = "Someone else changed this user while you were editing. The page now shows their version; make your change again."
+			f.Values.Set("version", strconv.Itoa(current.Version))
+			f.Values.Set("name", current.Name)
+			f.Values.Set("role", string(current.Role))
+			f.Values.Set("status", string(current.Status))
+		}
+		s.renderUser(w, r, code, current, f)
+		return
+	}
+	s.setFlash(r, "success", "Changes to "+u.Email+" have been saved.")
+	seeOther(w, r, "/users/"+u.ID)
+}
