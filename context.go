@@ -3,9 +3,11 @@ package switchboard
 import "context"
 
 // Actor is whoever makes a request: a user (through a browser session or a
-// personal token), or the system itself (the command line, background jobs).
+// personal token), a machine agent (through an agent token), or the system
+// itself (the command line, background jobs).
 type Actor struct {
 	User    *User
+	Agent   *Agent
 	TokenID string // the token the request came with, if any
 	System  string // non-empty for the system actor: what part of it acts
 }
@@ -37,13 +39,15 @@ func (a *Actor) UserID() string {
 	return a.User.ID
 }
 
-// Kind is "user" or "system".
+// Kind is "user", "agent" or "system".
 func (a *Actor) Kind() string {
 	switch {
 	case a == nil:
 		return ""
 	case a.User != nil:
 		return "user"
+	case a.Agent != nil:
+		return "agent"
 	}
 	return "system"
 }
@@ -55,6 +59,8 @@ func (a *Actor) String() string {
 		return "anonymous"
 	case a.User != nil:
 		return "user:" + a.User.ID
+	case a.Agent != nil:
+		return "agent:" + a.Agent.ID
 	}
 	return "system:" + a.System
 }

@@ -3,6 +3,7 @@ package switchboard
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -31,13 +32,17 @@ type Error struct {
 
 	// RetryAfter is set with ERATELIMIT: how long until a new attempt may succeed.
 	RetryAfter time.Duration
+	// State is set with ECONFLICT when a lifecycle transition was refused.
+	State *StateConflict
 }
 
 // FieldError is one invalid input field. Field is the field's name as the
-// caller sent it (snake_case JSON name or form field name).
+// caller sent it (snake_case JSON name or form field name). Line is set for
+// input read from a file, like a CSV import: the line the field is on.
 type FieldError struct {
 	Field   string
 	Message string
+	Line    int
 }
 
 func (e *Error) Error() string {
@@ -98,6 +103,22 @@ func (v *Validation) Add(field, format string, args ...any) {
 	v.fields = append(v.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// AddLine records that field is invalid on a line of a file.
+func (v *Validation) AddLine(line int, field, format string, args ...any) {
+	v.fields = append(v.fields, FieldError{Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Merge records the errors of err (if it carries fields) on a line.
+func (v *Validation) Merge(line int, err error) {
+	for _, f := range ErrorFields(err) {
+		f.Line = line
+		v.fields = append(v.fields, f)
+	}
+}
+
+// Len returns the number of errors recorded.
+func (v *Validation) Len() int { return len(v.fields) }
+
 // Has reports whether field already has an error.
 func (v *Validation) Has(field string) bool {
 	for _, f := range v.fields {
@@ -108,11 +129,13 @@ func (v *Validation) Has(field string) bool {
 	return false
 }
 
-// Err returns an EINVALID error listing every recorded field, or nil.
+// Err returns an EINVALID error listing every recorded field (by line, for
+// errors from a file), or nil.
 func (v *Validation) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
+	sort.SliceStable(v.fields, func(i, j int) bool { return v.fields[i].Line < v.fields[j].Line })
 	msg := v.fields[0].Message
 	if len(v.fields) > 1 {
 		msg = fmt.Sprintf("%d fields are invalid.", len(v.fields))

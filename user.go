@@ -54,6 +54,9 @@ type User struct {
 	// (password, role, status). A browser session remembers the AuthVersion it
 	// was created with and is void once they differ.
 	AuthVersion int
+	// PasswordSet is false for an invited user who has not yet chosen a
+	// password, and so cannot sign in.
+	PasswordSet bool
 }
 
 // Limits on user input.
@@ -149,6 +152,20 @@ type UserService interface {
 	// returned AuthVersion.
 	// EINVALID (with field current_password when it is wrong), EUNAUTHORIZED.
 	ChangePassword(ctx context.Context, current, next string) (*User, error)
+
+	// InviteUser makes a new invitation link for a user who has not set a
+	// password yet; earlier links stop working. Admins, or supervisors for
+	// the user of an agent in their teams. ENOTFOUND, ECONFLICT (the
+	// password is set), EFORBIDDEN.
+	InviteUser(ctx context.Context, userID string) (*Invitation, error)
+
+	// FindInvitation returns the invitation of a link secret, with the
+	// user's e-mail and name. ENOTFOUND when unknown, used or expired.
+	FindInvitation(ctx context.Context, secret string) (*Invitation, error)
+
+	// AcceptInvitation sets the first password of an invited user and uses
+	// up the link. ENOTFOUND, EINVALID.
+	AcceptInvitation(ctx context.Context, secret, password string) (*User, error)
 
 	// AuthenticateSession returns the actor of a browser session made for
 	// user id at authVersion. EUNAUTHORIZED when the user is gone, disabled,

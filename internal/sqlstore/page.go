@@ -106,7 +106,9 @@ func decodeCursor(s string) (cursor, error) {
 // likePattern returns a LIKE pattern matching s anywhere, with LIKE's own
 // wildcards in s escaped by '!' (every engine accepts ESCAPE '!', unlike a
 // backslash, whose meaning in string literals differs between engines).
-func likePattern(s string) string {
-	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
-	return "%" + r.Replace(s) + "%"
-}
+func likePattern(s string) string { return "%" + likeEscaper.Replace(s) + "%" }
+
+// prefixPattern returns a LIKE pattern matching strings that start with s.
+func prefixPattern(s string) string { return likeEscaper.Replace(s) + "%" }
+
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")

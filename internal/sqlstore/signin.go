@@ -35,7 +35,8 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 	if err != nil && !errors.Is(err, errNoRows) {
 		return nil, translate(err)
 	}
-	known := err == nil
+	// An invited user without a password yet cannot sign in either.
+	known := err == nil && row.PasswordHash != ""
 	hash := row.PasswordHash
 	if !known {
 		// Verify against a throw-away hash, so that an unknown address takes
@@ -48,10 +49,21 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 		return nil, err
 	}
 	if !known || !ok {
-		return nil, s.recordFailure(ctx, email, now)
+		target := auditTarget{Type: "user", Name: email}
+		if known {
+			target.ID = row.ID
+		}
+		return nil, s.recordFailure(ctx, email, target, now)
 	}
 
 	if row.Status != string(switchboard.UserActive) {
+		err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			return s.db.auditAs(ctx, tx, auditActor{Type: "anonymous"}, switchboard.AuditSignInFailed, userTarget(&row), nil,
+				map[string]any{"reason": "disabled"})
+		})
+		if err != nil {
+			return nil, err
+		}
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "This account is disabled; ask an administrator to enable it."}
 	}
 	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -59,8 +71,11 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 			return err
 		}
 		row.LastLoginAt = &now
-		_, err := tx.NewUpdate().Model(&row).Column("last_login_at").WherePK().Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model(&row).Column("last_login_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		actor := auditActor{Type: "user", ID: row.ID, Name: row.Email}
+		return s.db.auditAs(ctx, tx, actor, switchboard.AuditSignedIn, userTarget(&row), nil, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -93,7 +108,7 @@ func (s *UserService) checkLock(ctx context.Context, email string, now time.Time
 // recordFailure counts a failed attempt within the current window and locks
 // the address when the count reaches the maximum. It returns the error the
 // caller should see: the generic one, whether or not this attempt locked it.
-func (s *UserService) recordFailure(ctx context.Context, email string, now time.Time) error {
+func (s *UserService) recordFailure(ctx context.Context, email string, target auditTarget, now time.Time) error {
 	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		// Make sure the row exists, then lock it: concurrent failures for one
 		// address must each be counted.
@@ -109,9 +124,16 @@ func (s *UserService) recordFailure(ctx context.Context, email string, now time.
 			f.Failures, f.WindowStartedAt, f.LockedUntil = 0, now, nil
 		}
 		f.Failures++
+		anonymous := auditActor{Type: "anonymous"}
+		if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditSignInFailed, target, nil, map[string]any{"failures": f.Failures}); err != nil {
+			return err
+		}
 		if f.Failures >= switchboard.MaxSignInFailures {
 			until := now.Add(switchboard.SignInLockout)
 			f.LockedUntil = &until
+			if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditLockedOut, target, nil, map[string]any{"locked_until": until}); err != nil {
+				return err
+			}
 		}
 		_, err = tx.NewUpdate().Model(&f).Column("failures", "window_started_at", "locked_until").WherePK().Exec(ctx)
 		return err

@@ -18,6 +18,7 @@ type tokenRow struct {
 	Kind       string     `bun:"kind"`
 	Name       string     `bun:"name"`
 	UserID     *string    `bun:"user_id"`
+	AgentID    *string    `bun:"agent_id"`
 	Prefix     string     `bun:"prefix"`
 	SecretHash string     `bun:"secret_hash"`
 	CreatedAt  time.Time  `bun:"created_at"`
@@ -37,10 +38,42 @@ func (r *tokenRow) domain() *switchboard.APIToken {
 		LastUsedAt: utcPtr(r.LastUsedAt),
 		RevokedAt:  utcPtr(r.RevokedAt),
 	}
-	if r.UserID != nil {
-		t.UserID = *r.UserID
-	}
+	t.UserID, t.AgentID = deref(r.UserID), deref(r.AgentID)
 	return t
+}
+
+func tokenTarget(t *switchboard.APIToken, owner string) auditTarget {
+	return auditTarget{Type: "token", ID: t.ID, Name: t.Name + " (" + owner + ")"}
+}
+
+// tokenSummary is what the audit log records of a token: its prefix, never
+// its secret or hash.
+func tokenSummary(t *switchboard.APIToken) map[string]any {
+	m := map[string]any{"name": t.Name, "kind": t.Kind, "prefix": t.Prefix}
+	if t.ExpiresAt != nil {
+		m["expires_at"] = t.ExpiresAt
+	}
+	if t.UserID != "" {
+		m["user_id"] = t.UserID
+	}
+	if t.AgentID != "" {
+		m["agent_id"] = t.AgentID
+	}
+	return m
+}
+
+// revoke marks a token revoked, once, with an audit entry.
+func (db *DB) revoke(ctx context.Context, tx bun.Tx, row *tokenRow) error {
+	if row.RevokedAt != nil {
+		return nil
+	}
+	now := db.now()
+	row.RevokedAt = &now
+	if _, err := tx.NewUpdate().Model(row).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	t := row.domain()
+	return db.audit(ctx, tx, switchboard.AuditTokenRevoked, tokenTarget(t, t.Prefix), nil, nil)
 }
 
 // lastUsedResolution is how stale a token's last-used time may get. Writing
@@ -100,8 +133,11 @@ func (s *TokenService) CreateToken(ctx context.Context, nt switchboard.NewToken)
 		if status != string(switchboard.UserActive) {
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The user is disabled; enable them before creating a token."}
 		}
-		_, err = tx.NewInsert().Model(row).Exec(ctx)
-		return err
+		if _, err = tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		t := row.domain()
+		return s.db.audit(ctx, tx, switchboard.AuditTokenCreated, tokenTarget(t, t.Prefix), nil, tokenSummary(t))
 	})
 	if err != nil {
 		return nil, "", err
@@ -158,12 +194,7 @@ func (s *TokenService) RevokeToken(ctx context.Context, id string) error {
 		if !owner && !actor.IsAdmin() {
 			return errTokenNotFound()
 		}
-		if row.RevokedAt != nil {
-			return nil
-		}
-		now := s.db.now()
-		_, err = tx.NewUpdate().Model(&row).Set("revoked_at = ?", now).WherePK().Exec(ctx)
-		return err
+		return s.db.revoke(ctx, tx, &row)
 	})
 }
 
@@ -181,12 +212,26 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 		return nil, translate(err)
 	}
 	now := s.db.now()
-	token := row.domain()
-	if token.Status(now) != "active" || row.UserID == nil {
+	if row.domain().Status(now) != "active" {
 		return nil, errBad
 	}
-	user, err := (&UserService{db: s.db}).findRow(ctx, s.db.bun, *row.UserID, false)
-	if err != nil || user.Status != string(switchboard.UserActive) {
+	actor := &switchboard.Actor{TokenID: row.ID}
+	switch {
+	case row.UserID != nil:
+		user, err := (&UserService{db: s.db}).findRow(ctx, s.db.bun, *row.UserID, false)
+		if err != nil || user.Status != string(switchboard.UserActive) {
+			return nil, errBad
+		}
+		actor.User = user.domain()
+	case row.AgentID != nil:
+		// Pending and suspended agents keep their tokens, so that they can
+		// learn their status; a retired agent's token is dead.
+		agent, err := (&AgentService{db: s.db}).find(ctx, s.db.bun, agentScope{all: true}, "a.id = ?", *row.AgentID, false)
+		if err != nil || agent.Status == switchboard.AgentRetired {
+			return nil, errBad
+		}
+		actor.Agent = agent
+	default:
 		return nil, errBad
 	}
 	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= lastUsedResolution {
@@ -197,5 +242,5 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 			return nil, translate(err)
 		}
 	}
-	return &switchboard.Actor{User: user.domain(), TokenID: row.ID}, nil
+	return actor, nil
 }

@@ -40,7 +40,17 @@ func (r *userRow) domain() *switchboard.User {
 		LastLoginAt: utcPtr(r.LastLoginAt),
 		Version:     r.Version,
 		AuthVersion: r.AuthVersion,
+		PasswordSet: r.PasswordHash != "",
 	}
+}
+
+func userTarget(r *userRow) auditTarget {
+	return auditTarget{Type: "user", ID: r.ID, Name: r.Email}
+}
+
+// userSummary is what the audit log records of a user: never the hash.
+func userSummary(r *userRow) map[string]any {
+	return map[string]any{"email": r.Email, "name": r.Name, "role": r.Role, "status": r.Status}
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -187,7 +197,10 @@ func (s *UserService) CreateUser(ctx context.Context, nu switchboard.NewUser) (*
 		return nil, err
 	}
 	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		return s.insert(ctx, tx, row)
+		if err := s.insert(ctx, tx, row); err != nil {
+			return err
+		}
+		return s.db.audit(ctx, tx, switchboard.AuditUserCreated, userTarget(row), nil, userSummary(row))
 	})
 	if err != nil {
 		return nil, err
@@ -219,7 +232,12 @@ func (s *UserService) CreateFirstAdmin(ctx context.Context, nu switchboard.NewUs
 		if n > 0 {
 			return errDone
 		}
-		return s.insert(ctx, tx, row)
+		if err := s.insert(ctx, tx, row); err != nil {
+			return err
+		}
+		// The new admin is the actor of their own creation.
+		actor := auditActor{Type: "user", ID: row.ID, Name: row.Email}
+		return s.db.auditAs(ctx, tx, actor, switchboard.AuditSetupCompleted, userTarget(row), nil, userSummary(row))
 	})
 	if err != nil {
 		return nil, err
@@ -299,6 +317,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 		if upd.IfVersion != 0 && upd.IfVersion != row.Version {
 			return errStale("user")
 		}
+		before := userSummary(row)
 		wasActiveAdmin := row.Role == string(switchboard.RoleAdmin) && row.Status == string(switchboard.UserActive)
 		changedStanding := false
 		if upd.Name != nil {
@@ -321,8 +340,11 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 			row.AuthVersion++
 		}
 		row.UpdatedAt = s.db.now()
-		_, err = tx.NewUpdate().Model(row).Column("name", "role", "status", "version", "auth_version", "updated_at").WherePK().Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model(row).Column("name", "role", "status", "version", "auth_version", "updated_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		b, a := changes(before, userSummary(row))
+		return s.db.audit(ctx, tx, switchboard.AuditUserUpdated, userTarget(row), b, a)
 	})
 	if err != nil {
 		return nil, err
@@ -382,7 +404,10 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 			Set("auth_version = auth_version + 1").
 			Set("updated_at = ?", row.UpdatedAt).
 			WherePK().Exec(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.db.audit(ctx, tx, switchboard.AuditUserPasswordChanged, userTarget(row), nil, nil)
 	})
 	if err != nil {
 		return nil, err

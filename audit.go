@@ -1,0 +1,80 @@
+package switchboard
+
+import (
+	"context"
+	"time"
+)
+
+// Audit actions. Each names the kind of object and what happened to it.
+const (
+	AuditSetupCompleted      = "setup.completed"
+	AuditUserCreated         = "user.created"
+	AuditUserUpdated         = "user.updated"
+	AuditUserPasswordChanged = "user.password_changed"
+	AuditUserInvited         = "user.invited"
+	AuditInvitationAccepted  = "user.invitation_accepted"
+	AuditSignedIn            = "auth.signed_in"
+	AuditSignInFailed        = "auth.sign_in_failed"
+	AuditLockedOut           = "auth.locked_out"
+	AuditTokenCreated        = "token.created"
+	AuditTokenRevoked        = "token.revoked"
+	AuditAgentCreated        = "agent.created"
+	AuditAgentUpdated        = "agent.updated"
+	AuditAgentStatusChanged  = "agent.status_changed"
+	AuditAgentDeleted        = "agent.deleted"
+	AuditAgentEnrolled       = "agent.enrolled"
+	AuditAgentsImported      = "agent.imported"
+	AuditTeamCreated         = "team.created"
+	AuditTeamUpdated         = "team.updated"
+	AuditTeamDeleted         = "team.deleted"
+	AuditKeyCreated          = "enrollment_key.created"
+	AuditKeyRevoked          = "enrollment_key.revoked"
+)
+
+// AuditActions lists every action, for filters.
+var AuditActions = []string{
+	AuditSetupCompleted, AuditUserCreated, AuditUserUpdated, AuditUserPasswordChanged, AuditUserInvited,
+	AuditInvitationAccepted, AuditSignedIn, AuditSignInFailed, AuditLockedOut, AuditTokenCreated,
+	AuditTokenRevoked, AuditAgentCreated, AuditAgentUpdated, AuditAgentStatusChanged, AuditAgentDeleted,
+	AuditAgentEnrolled, AuditAgentsImported, AuditTeamCreated, AuditTeamUpdated, AuditTeamDeleted,
+	AuditKeyCreated, AuditKeyRevoked,
+}
+
+// AuditEntry records one change or sign-in event: who did what to what, from
+// where. Entries are written in the same transaction as the change and never
+// altered. Before and After summarise the change with secrets removed.
+type AuditEntry struct {
+	ID         string
+	At         time.Time
+	ActorType  string // "user", "agent", "system", "enrollment_key" or "anonymous"
+	ActorID    string
+	ActorName  string // the actor's e-mail or name at the time
+	Action     string
+	TargetType string // "user", "agent", "team", "token", "enrollment_key"
+	TargetID   string
+	TargetName string
+	Before     map[string]any
+	After      map[string]any
+	IP         string
+	RequestID  string
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	ActorID    string
+	TargetID   string
+	TargetType string
+	Action     string // an action, or a prefix ending in "." like "agent."
+	Since      *time.Time
+	Until      *time.Time
+	Limit      int
+	Cursor     string
+}
+
+// AuditService reads the audit log; writing happens inside the services
+// that make the changes.
+type AuditService interface {
+	// FindAuditEntries returns one page of entries; admins only.
+	// EINVALID, EFORBIDDEN.
+	FindAuditEntries(ctx context.Context, filter AuditFilter) (*Page[*AuditEntry], error)
+}

@@ -1,0 +1,204 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type auditRow struct {
+	bun.BaseModel `bun:"table:audit_entries,alias:ae"`
+
+	ID         string    `bun:"id,pk"`
+	At         time.Time `bun:"at"`
+	ActorType  string    `bun:"actor_type"`
+	ActorID    string    `bun:"actor_id"`
+	ActorName  string    `bun:"actor_name"`
+	Action     string    `bun:"action"`
+	TargetType string    `bun:"target_type"`
+	TargetID   string    `bun:"target_id"`
+	TargetName string    `bun:"target_name"`
+	BeforeJSON *string   `bun:"before_json"`
+	AfterJSON  *string   `bun:"after_json"`
+	IP         string    `bun:"ip"`
+	RequestID  string    `bun:"request_id"`
+}
+
+func (r *auditRow) domain() *switchboard.AuditEntry {
+	e := &switchboard.AuditEntry{
+		ID: r.ID, At: r.At.UTC(), ActorType: r.ActorType, ActorID: r.ActorID, ActorName: r.ActorName,
+		Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, TargetName: r.TargetName,
+		IP: r.IP, RequestID: r.RequestID,
+	}
+	if r.BeforeJSON != nil {
+		_ = json.Unmarshal([]byte(*r.BeforeJSON), &e.Before)
+	}
+	if r.AfterJSON != nil {
+		_ = json.Unmarshal([]byte(*r.AfterJSON), &e.After)
+	}
+	return e
+}
+
+// auditActor is who an audit entry says acted.
+type auditActor struct{ Type, ID, Name string }
+
+// auditTarget is what an audit entry says was acted on.
+type auditTarget struct{ Type, ID, Name string }
+
+// actorOf describes the actor of ctx for the audit log.
+func actorOf(ctx context.Context) auditActor {
+	a := switchboard.ActorFromContext(ctx)
+	switch {
+	case a == nil:
+		return auditActor{Type: "anonymous"}
+	case a.User != nil:
+		return auditActor{Type: "user", ID: a.User.ID, Name: a.User.Email}
+	case a.Agent != nil:
+		return auditActor{Type: "agent", ID: a.Agent.ID, Name: a.Agent.Name}
+	}
+	return auditActor{Type: "system", ID: a.System, Name: a.System}
+}
+
+// newAuditRow builds an entry for action on target by the actor of ctx, with
+// the request's address and ID.
+func (db *DB) newAuditRow(ctx context.Context, actor auditActor, action string, target auditTarget, before, after map[string]any) *auditRow {
+	info := switchboard.RequestInfoFromContext(ctx)
+	return &auditRow{
+		ID:         uuid.Must(uuid.NewV7()).String(),
+		At:         db.now(),
+		ActorType:  actor.Type,
+		ActorID:    clip(actor.ID, 64),
+		ActorName:  clip(actor.Name, 254),
+		Action:     action,
+		TargetType: target.Type,
+		TargetID:   clip(target.ID, 64),
+		TargetName: clip(target.Name, 254),
+		BeforeJSON: jsonOrNil(before),
+		AfterJSON:  jsonOrNil(after),
+		IP:         clip(info.IP, 64),
+		RequestID:  clip(info.ID, 64),
+	}
+}
+
+// audit appends an entry in the transaction of the change it records, so
+// that the log holds exactly the changes that happened.
+func (db *DB) audit(ctx context.Context, tx bun.IDB, action string, target auditTarget, before, after map[string]any) error {
+	return db.auditAs(ctx, tx, actorOf(ctx), action, target, before, after)
+}
+
+func (db *DB) auditAs(ctx context.Context, tx bun.IDB, actor auditActor, action string, target auditTarget, before, after map[string]any) error {
+	_, err := tx.NewInsert().Model(db.newAuditRow(ctx, actor, action, target, before, after)).Exec(ctx)
+	return err
+}
+
+func jsonOrNil(m map[string]any) *string {
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// changes returns the fields whose values differ between before and after,
+// as two maps holding only those fields.
+func changes(before, after map[string]any) (map[string]any, map[string]any) {
+	b, a := map[string]any{}, map[string]any{}
+	for k, av := range after {
+		if bv, ok := before[k]; !ok || !reflect.DeepEqual(normalizeJSON(bv), normalizeJSON(av)) {
+			b[k], a[k] = before[k], av
+		}
+	}
+	return b, a
+}
+
+// normalizeJSON makes values comparable after a trip through JSON (where
+// every number is a float64 and every slice a []any).
+func normalizeJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// AuditService implements switchboard.AuditService.
+type AuditService struct {
+	db *DB
+}
+
+var _ switchboard.AuditService = (*AuditService)(nil)
+
+// NewAuditService returns the audit log reader on db.
+func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
+
+// FindAuditEntries returns entries newest first, to admins.
+func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.AuditFilter) (*switchboard.Page[*switchboard.AuditEntry], error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var v switchboard.Validation
+	limit := switchboard.PageLimit(&v, f.Limit)
+	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
+		v.Add("until", "The end of the time range must be after its start.")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var rows []*auditRow
+	q := s.db.bun.NewSelect().Model(&rows)
+	if f.ActorID != "" {
+		q = q.Where("ae.actor_id = ?", f.ActorID)
+	}
+	if f.TargetID != "" {
+		q = q.Where("ae.target_id = ?", f.TargetID)
+	}
+	if f.TargetType != "" {
+		q = q.Where("ae.target_type = ?", f.TargetType)
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			q = q.Where("ae.action LIKE ? ESCAPE '!'", prefixPattern(f.Action))
+		} else {
+			q = q.Where("ae.action = ?", f.Action)
+		}
+	}
+	if f.Since != nil {
+		q = q.Where("ae.at >= ?", f.Since.UTC())
+	}
+	if f.Until != nil {
+		q = q.Where("ae.at < ?", f.Until.UTC())
+	}
+	order := newListOrder("-at", "ae.id", map[string]string{"at": "ae.at"}, "at")
+	q, err := order.apply(q, f.Cursor, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	entries := make([]*switchboard.AuditEntry, len(rows))
+	for i, r := range rows {
+		entries[i] = r.domain()
+	}
+	return page(order, entries, limit, func(e *switchboard.AuditEntry) (any, string) { return e.At, e.ID }), nil
+}

@@ -1,0 +1,134 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// TestAudit: every change is recorded with its actor, target and request,
+// and secrets never are.
+func TestAudit(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		clock := newClock(db)
+		audit := sqlstore.NewAuditService(db)
+		users := sqlstore.NewUserService(db)
+		admin := MustCreateUser(t, db, "admin@example.com", switchboard.RoleAdmin)
+		ctx := switchboard.NewContextWithRequestInfo(asUser(admin), switchboard.RequestInfo{ID: "req-1", IP: "203.0.113.9"})
+
+		team, err := sqlstore.NewTeamService(db).CreateTeam(ctx, switchboard.NewTeam{Name: "Ops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		agent, _, err := sqlstore.NewAgentService(db).CreateAgent(ctx, switchboard.NewAgent{Name: "Bot", Kind: "machine", TeamIDs: []string{team.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		capacity := 5
+		if _, err := sqlstore.NewAgentService(db).UpdateAgent(ctx, agent.ID, switchboard.AgentUpdate{Capacity: &capacity}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		if _, err := sqlstore.NewAgentService(db).SetAgentStatus(ctx, agent.ID, switchboard.AgentSuspended, 0); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		_, secret, err := sqlstore.NewTokenService(db).CreateToken(ctx, switchboard.NewToken{UserID: admin.ID, Name: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		_, keySecret, err := sqlstore.NewEnrollmentService(db).CreateEnrollmentKey(ctx, switchboard.NewEnrollmentKey{Name: "fleet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		anon := switchboard.NewContextWithRequestInfo(context.Background(), switchboard.RequestInfo{ID: "req-2", IP: "198.51.100.7"})
+		users.Authenticate(anon, "admin@example.com", "wrong")
+		clock.Advance(time.Second)
+		if _, err := users.Authenticate(anon, "admin@example.com", "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+
+		p, err := audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range p.Items {
+			actions = append(actions, e.Action)
+		}
+		want := []string{"auth.signed_in", "auth.sign_in_failed", "enrollment_key.created", "token.created",
+			"agent.status_changed", "agent.updated", "agent.created", "team.created", "user.created"}
+		if strings.Join(actions, ",") != strings.Join(want, ",") {
+			t.Errorf("actions newest first:\n got %v\nwant %v", actions, want)
+		}
+		byAction := map[string]*switchboard.AuditEntry{}
+		for _, e := range p.Items {
+			byAction[e.Action] = e
+		}
+		upd := byAction["agent.updated"]
+		if upd.ActorType != "user" || upd.ActorID != admin.ID || upd.ActorName != "admin@example.com" || upd.RequestID != "req-1" ||
+			upd.IP != "203.0.113.9" || upd.TargetID != agent.ID || upd.Before["capacity"] != float64(1) || upd.After["capacity"] != float64(5) {
+			t.Errorf("agent.updated = %+v", upd)
+		}
+		if _, ok := upd.After["name"]; ok {
+			t.Error("unchanged fields recorded as changes")
+		}
+		failed := byAction["auth.sign_in_failed"]
+		if failed.ActorType != "anonymous" || failed.TargetID != admin.ID || failed.RequestID != "req-2" {
+			t.Errorf("sign_in_failed = %+v", failed)
+		}
+		for _, e := range p.Items {
+			all := fmt.Sprint(e.ActorName, " ", e.TargetName, " ", e.Before, " ", e.After)
+			for _, s := range []string{secret, keySecret, "argon2id", "correct horse"} {
+				if strings.Contains(all, s) {
+					t.Errorf("%s records a secret: %s", e.Action, all)
+				}
+			}
+		}
+
+		// Filters.
+		for _, tc := range []struct {
+			name   string
+			filter switchboard.AuditFilter
+			want   int
+		}{
+			{"Actor", switchboard.AuditFilter{ActorID: admin.ID}, 7},
+			{"Target", switchboard.AuditFilter{TargetID: agent.ID}, 3},
+			{"Action", switchboard.AuditFilter{Action: "agent.updated"}, 1},
+			{"ActionPrefix", switchboard.AuditFilter{Action: "agent."}, 3},
+			{"TimeRange", switchboard.AuditFilter{Since: ptr(clock.Now().Add(-2 * time.Second)), Until: ptr(clock.Now())}, 2},
+		} {
+			p, err := audit.FindAuditEntries(systemCtx(), tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Items) != tc.want {
+				t.Errorf("%s: %d entries, want %d", tc.name, len(p.Items), tc.want)
+			}
+		}
+		_, err = audit.FindAuditEntries(asUser(MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)), switchboard.AuditFilter{})
+		wantCode(t, err, switchboard.EFORBIDDEN)
+		_, err = audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{Since: ptr(clock.Now()), Until: ptr(clock.Now())})
+		wantCode(t, err, switchboard.EINVALID)
+
+		// Pages.
+		first, _ := audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{Limit: 4})
+		second, _ := audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{Limit: 4, Cursor: first.NextCursor})
+		if len(first.Items) != 4 || len(second.Items) != 4 || first.Items[3].ID == second.Items[0].ID {
+			t.Errorf("pages: %d then %d", len(first.Items), len(second.Items))
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,267 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type enrollmentKeyRow struct {
+	bun.BaseModel `bun:"table:enrollment_keys,alias:ek"`
+
+	ID          string     `bun:"id,pk"`
+	Name        string     `bun:"name"`
+	Prefix      string     `bun:"prefix"`
+	SecretHash  string     `bun:"secret_hash"`
+	TeamID      *string    `bun:"team_id"`
+	AutoApprove bool       `bun:"auto_approve"`
+	MaxUses     *int       `bun:"max_uses"`
+	Uses        int        `bun:"uses"`
+	ExpiresAt   *time.Time `bun:"expires_at"`
+	CreatedBy   *string    `bun:"created_by"`
+	CreatedAt   time.Time  `bun:"created_at"`
+	RevokedAt   *time.Time `bun:"revoked_at"`
+
+	TeamName *string `bun:"team_name,scanonly"`
+}
+
+func (r *enrollmentKeyRow) domain() *switchboard.EnrollmentKey {
+	k := &switchboard.EnrollmentKey{
+		ID: r.ID, Name: r.Name, Prefix: r.Prefix, TeamID: deref(r.TeamID), TeamName: deref(r.TeamName),
+		AutoApprove: r.AutoApprove, Uses: r.Uses, ExpiresAt: utcPtr(r.ExpiresAt), CreatedBy: deref(r.CreatedBy),
+		CreatedAt: r.CreatedAt.UTC(), RevokedAt: utcPtr(r.RevokedAt),
+	}
+	if r.MaxUses != nil {
+		k.MaxUses = *r.MaxUses
+	}
+	return k
+}
+
+func keyTarget(k *enrollmentKeyRow) auditTarget {
+	return auditTarget{Type: "enrollment_key", ID: k.ID, Name: k.Name}
+}
+
+// EnrollmentService implements switchboard.EnrollmentService.
+type EnrollmentService struct {
+	db *DB
+}
+
+var _ switchboard.EnrollmentService = (*EnrollmentService)(nil)
+
+// NewEnrollmentService returns the enrollment service on db.
+func NewEnrollmentService(db *DB) *EnrollmentService { return &EnrollmentService{db: db} }
+
+func errKeyNotFound() error {
+	return &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "No such enrollment key."}
+}
+
+// keyScope limits a query to the keys the actor may see: all for admins, the
+// keys of their teams for supervisors.
+func keyScope(ctx context.Context, q *bun.SelectQuery) (*bun.SelectQuery, error) {
+	sc, err := scopeOf(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case sc.all:
+		return q, nil
+	case sc.supervisorID != "":
+		return q.Where("ek.team_id IN (SELECT team_id FROM team_supervisors WHERE user_id = ?)", sc.supervisorID), nil
+	}
+	return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors manage enrollment keys."}
+}
+
+func (s *EnrollmentService) selectKeys(idb bun.IDB, model any) *bun.SelectQuery {
+	return idb.NewSelect().Model(model).ColumnExpr("ek.*").ColumnExpr("t.name AS team_name").
+		Join("LEFT JOIN teams AS t ON t.id = ek.team_id")
+}
+
+// CreateEnrollmentKey creates a key.
+func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchboard.NewEnrollmentKey) (*switchboard.EnrollmentKey, string, error) {
+	sc, err := scopeOf(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !sc.manages() {
+		return nil, "", &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors manage enrollment keys."}
+	}
+	now := s.db.now()
+	if nk.ExpiresAt != nil {
+		t := nk.ExpiresAt.UTC().Truncate(time.Microsecond)
+		nk.ExpiresAt = &t
+	}
+	if err := nk.Validate(now); err != nil {
+		return nil, "", err
+	}
+	if !sc.all && nk.TeamID == "" {
+		return nil, "", &switchboard.Error{Code: switchboard.EINVALID, Message: "Choose one of your teams for the agents that enroll with this key.",
+			Fields: []switchboard.FieldError{{Field: "team_id", Message: "Choose one of your teams."}}}
+	}
+	secret := switchboard.NewSecret(switchboard.EnrollmentKeyPrefix)
+	row := &enrollmentKeyRow{
+		ID: uuid.Must(uuid.NewV7()).String(), Name: nk.Name, Prefix: switchboard.SecretPrefix(secret),
+		SecretHash: switchboard.HashSecret(secret), TeamID: nilIfEmpty(nk.TeamID), AutoApprove: nk.AutoApprove,
+		ExpiresAt: nk.ExpiresAt, CreatedBy: nilIfEmpty(switchboard.ActorFromContext(ctx).UserID()), CreatedAt: now,
+	}
+	if nk.MaxUses > 0 {
+		row.MaxUses = &nk.MaxUses
+	}
+	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if nk.TeamID != "" {
+			var name string
+			err := tx.NewSelect().Table("teams").Column("name").Where("id = ?", nk.TeamID).Scan(ctx, &name)
+			if errors.Is(err, errNoRows) {
+				return &switchboard.Error{Code: switchboard.EINVALID, Message: "The team does not exist.",
+					Fields: []switchboard.FieldError{{Field: "team_id", Message: "The team does not exist."}}}
+			} else if err != nil {
+				return err
+			}
+			if !sc.all {
+				own, err := s.db.supervisedTeams(ctx, tx, sc.supervisorID)
+				if err != nil {
+					return err
+				}
+				if !own[nk.TeamID] {
+					return errNotYourTeam()
+				}
+			}
+			row.TeamName = &name
+		}
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		return s.db.audit(ctx, tx, switchboard.AuditKeyCreated, keyTarget(row), nil, map[string]any{
+			"name": row.Name, "prefix": row.Prefix, "team": deref(row.TeamName), "auto_approve": row.AutoApprove,
+			"max_uses": nk.MaxUses, "expires_at": row.ExpiresAt,
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return row.domain(), secret, nil
+}
+
+// FindEnrollmentKeys lists keys, newest first.
+func (s *EnrollmentService) FindEnrollmentKeys(ctx context.Context, f switchboard.EnrollmentKeyFilter) (*switchboard.Page[*switchboard.EnrollmentKey], error) {
+	var v switchboard.Validation
+	limit := switchboard.PageLimit(&v, f.Limit)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var rows []*enrollmentKeyRow
+	q, err := keyScope(ctx, s.selectKeys(s.db.bun, &rows))
+	if err != nil {
+		return nil, err
+	}
+	order := newListOrder("-created_at", "ek.id", map[string]string{"created_at": "ek.created_at"}, "created_at")
+	if q, err = order.apply(q, f.Cursor, limit); err != nil {
+		return nil, err
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	keys := make([]*switchboard.EnrollmentKey, len(rows))
+	for i, r := range rows {
+		keys[i] = r.domain()
+	}
+	return page(order, keys, limit, func(k *switchboard.EnrollmentKey) (any, string) { return k.CreatedAt, k.ID }), nil
+}
+
+// RevokeEnrollmentKey revokes a key.
+func (s *EnrollmentService) RevokeEnrollmentKey(ctx context.Context, id string) error {
+	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var row enrollmentKeyRow
+		q, err := keyScope(ctx, tx.NewSelect().Model(&row).Where("ek.id = ?", id))
+		if err != nil {
+			return err
+		}
+		if err := s.db.forUpdate(q).Scan(ctx); err != nil {
+			if errors.Is(err, errNoRows) {
+				return errKeyNotFound()
+			}
+			return err
+		}
+		if row.RevokedAt != nil {
+			return nil
+		}
+		now := s.db.now()
+		row.RevokedAt = &now
+		if _, err := tx.NewUpdate().Model(&row).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		return s.db.audit(ctx, tx, switchboard.AuditKeyRevoked, keyTarget(&row), nil, nil)
+	})
+}
+
+// Enroll registers a machine agent with a key. The key row is locked for the
+// transaction, so that concurrent enrollments cannot exceed its uses.
+func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment) (*switchboard.Agent, string, error) {
+	errBadKey := &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The enrollment key is invalid, expired, revoked or used up."}
+	if len(e.Key) > 200 || e.Key == "" {
+		return nil, "", errBadKey
+	}
+	na := switchboard.NewAgent{Name: e.Name, Kind: switchboard.MachineAgent, Skills: e.Skills}
+	na.Normalize()
+	var v switchboard.Validation
+	if err := na.Validate(); err != nil {
+		v.Merge(0, err)
+	}
+	switchboard.ValidateJSONObject(&v, "metadata", e.Metadata, switchboard.MaxMetadataBytes)
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
+	var agent *switchboard.Agent
+	var secret string
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var key enrollmentKeyRow
+		err := s.db.forUpdate(tx.NewSelect().Model(&key).Where("ek.secret_hash = ?", switchboard.HashSecret(e.Key))).Scan(ctx)
+		if errors.Is(err, errNoRows) {
+			return errBadKey
+		} else if err != nil {
+			return err
+		}
+		now := s.db.now()
+		if key.domain().Status(now) != "active" {
+			return errBadKey
+		}
+		if _, err := tx.NewUpdate().Model(&key).Set("uses = uses + 1").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		na.Status = switchboard.AgentPending
+		if key.AutoApprove {
+			na.Status = switchboard.AgentActive
+		}
+		if key.TeamID != nil {
+			na.TeamIDs = []string{*key.TeamID}
+		}
+		agents := &AgentService{db: s.db}
+		row := agents.newRow(na, now)
+		if e.Metadata != nil {
+			row.Metadata = mustJSON(e.Metadata)
+		}
+		if err := agents.insert(ctx, tx, row, na.Skills, na.TeamIDs); err != nil {
+			return err
+		}
+		var token *switchboard.APIToken
+		if token, secret, err = s.db.insertAgentToken(ctx, tx, row, "enrollment: "+key.Name, nil, now); err != nil {
+			return err
+		}
+		loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
+		if err != nil {
+			return err
+		}
+		agent = loaded[0]
+		summary := agentSummary(agent)
+		summary["token_prefix"] = token.Prefix
+		actor := auditActor{Type: "enrollment_key", ID: key.ID, Name: key.Name}
+		return s.db.auditAs(ctx, tx, actor, switchboard.AuditAgentEnrolled, agentTarget(agent), nil, summary)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return agent, secret, nil
+}

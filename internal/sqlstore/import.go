@@ -1,0 +1,205 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// importChunk is how many rows go into one multi-row INSERT: large enough to
+// make 10,000 agents a handful of statements, small enough to stay well
+// inside every engine's statement size limit.
+const importChunk = 500
+
+// ImportAgents creates every agent of rows, or none. Every row is checked
+// against the database before anything is written: team names must exist,
+// e-mail addresses must not repeat within the file, and a person must not
+// already have an agent.
+func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.ImportRow) (*switchboard.ImportResult, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var v switchboard.Validation
+	if len(rows) == 0 {
+		v.AddLine(2, "row", "The file has no agents.")
+		return nil, v.Err()
+	}
+	if len(rows) > switchboard.MaxImportRows {
+		v.AddLine(rows[switchboard.MaxImportRows].Line, "row", "An import holds at most %d agents; split the file.", switchboard.MaxImportRows)
+		return nil, v.Err()
+	}
+	for i := range rows {
+		rows[i].Agent.Normalize()
+		if err := rows[i].Agent.Validate(); err != nil {
+			v.Merge(rows[i].Line, err)
+		}
+	}
+
+	result := &switchboard.ImportResult{}
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		teamIDs, err := s.resolveTeamNames(ctx, tx, rows, &v)
+		if err != nil {
+			return err
+		}
+		users, err := s.existingUsers(ctx, tx, rows, &v)
+		if err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+
+		now := s.db.now()
+		var (
+			agentRows   []*agentRow
+			skillRows   []agentSkillRow
+			memberRows  []teamMemberRow
+			userRows    []*userRow
+			inviteRows  []*invitationRow
+			auditRows   []*auditRow
+			invitations []*switchboard.Invitation
+		)
+		actor := actorOf(ctx)
+		for _, r := range rows {
+			a := r.Agent
+			row := s.newRow(a, now)
+			if a.Kind == switchboard.HumanAgent {
+				if id, ok := users[a.Email]; ok {
+					row.UserID = &id
+				} else {
+					u := invitedUserRow(a.Email, a.Name, now)
+					inv, secret := s.db.newInvitation(u.ID, now)
+					userRows, inviteRows = append(userRows, u), append(inviteRows, inv)
+					invitations = append(invitations, &switchboard.Invitation{ID: inv.ID, UserID: u.ID, Email: u.Email, Name: u.Name, ExpiresAt: inv.ExpiresAt, Secret: secret})
+					auditRows = append(auditRows, s.db.newAuditRow(ctx, actor, switchboard.AuditUserInvited, userTarget(u), nil, userSummary(u)))
+					row.UserID = &u.ID
+					if a.Status == "" {
+						row.Status = string(switchboard.AgentPending)
+					}
+				}
+			}
+			agentRows = append(agentRows, row)
+			for _, name := range switchboard.SortedSkills(a.Skills) {
+				skillRows = append(skillRows, agentSkillRow{AgentID: row.ID, Skill: name, Level: a.Skills[name]})
+			}
+			summary := map[string]any{
+				"name": a.Name, "kind": a.Kind, "email": a.Email, "phone": a.Phone, "skills": a.Skills,
+				"capacity": a.Capacity, "teams": r.TeamNames, "status": row.Status,
+			}
+			for _, name := range r.TeamNames {
+				memberRows = append(memberRows, teamMemberRow{TeamID: teamIDs[strings.ToLower(name)], AgentID: row.ID})
+			}
+			auditRows = append(auditRows, s.db.newAuditRow(ctx, actor, switchboard.AuditAgentsImported,
+				auditTarget{Type: "agent", ID: row.ID, Name: row.Name}, nil, summary))
+		}
+		for _, batch := range []func() error{
+			func() error { return insertChunks(ctx, tx, userRows) },
+			func() error { return insertChunks(ctx, tx, inviteRows) },
+			func() error { return insertChunks(ctx, tx, agentRows) },
+			func() error { return insertChunks(ctx, tx, skillRows) },
+			func() error { return insertChunks(ctx, tx, memberRows) },
+			func() error { return insertChunks(ctx, tx, auditRows) },
+		} {
+			if err := batch(); err != nil {
+				return err
+			}
+		}
+		result.Created, result.Invited, result.Invitations = len(agentRows), len(userRows), invitations
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// insertChunks inserts rows in multi-row statements of importChunk rows.
+func insertChunks[T any](ctx context.Context, tx bun.Tx, rows []T) error {
+	for start := 0; start < len(rows); start += importChunk {
+		chunk := rows[start:min(start+importChunk, len(rows))]
+		if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveTeamNames maps every team name of the rows (in any case) to its ID,
+// reporting unknown names on their lines.
+func (s *AgentService) resolveTeamNames(ctx context.Context, tx bun.Tx, rows []switchboard.ImportRow, v *switchboard.Validation) (map[string]string, error) {
+	var teams []struct {
+		ID   string `bun:"id"`
+		Name string `bun:"name"`
+	}
+	if err := tx.NewSelect().Table("teams").Column("id", "name").Scan(ctx, &teams); err != nil {
+		return nil, err
+	}
+	ids := make(map[string]string, len(teams))
+	for _, t := range teams {
+		ids[strings.ToLower(t.Name)] = t.ID
+	}
+	for i, r := range rows {
+		seen := map[string]bool{}
+		var unique []string
+		for _, name := range r.TeamNames {
+			key := strings.ToLower(name)
+			if _, ok := ids[key]; !ok {
+				v.AddLine(r.Line, "teams", "There is no team named %q.", name)
+			}
+			if !seen[key] {
+				seen[key] = true
+				unique = append(unique, name)
+			}
+		}
+		rows[i].TeamNames = unique
+		if len(unique) > switchboard.MaxTeamsPerAgent {
+			v.AddLine(r.Line, "teams", "An agent can be in at most %d teams.", switchboard.MaxTeamsPerAgent)
+		}
+	}
+	return ids, nil
+}
+
+// existingUsers returns the IDs of users who have the e-mail addresses of the
+// human rows, and reports addresses that repeat in the file or belong to a
+// user who already has an agent.
+func (s *AgentService) existingUsers(ctx context.Context, tx bun.Tx, rows []switchboard.ImportRow, v *switchboard.Validation) (map[string]string, error) {
+	firstLine := map[string]int{}
+	var emails []string
+	for _, r := range rows {
+		if r.Agent.Kind != switchboard.HumanAgent || r.Agent.Email == "" {
+			continue
+		}
+		if line, dup := firstLine[r.Agent.Email]; dup {
+			v.AddLine(r.Line, "email", "%s is also on line %d; each person can have one agent.", r.Agent.Email, line)
+			continue
+		}
+		firstLine[r.Agent.Email] = r.Line
+		emails = append(emails, r.Agent.Email)
+	}
+	users := make(map[string]string, len(emails))
+	for start := 0; start < len(emails); start += importChunk {
+		var found []struct {
+			ID      string  `bun:"id"`
+			Email   string  `bun:"email"`
+			AgentID *string `bun:"agent_id"`
+		}
+		err := tx.NewSelect().TableExpr("users AS u").
+			Join("LEFT JOIN agents AS a ON a.user_id = u.id").
+			ColumnExpr("u.id, u.email, a.id AS agent_id").
+			Where("u.email IN (?)", bun.In(emails[start:min(start+importChunk, len(emails))])).
+			Scan(ctx, &found)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range found {
+			if u.AgentID != nil {
+				v.AddLine(firstLine[u.Email], "email", "%s already has an agent.", u.Email)
+			}
+			users[u.Email] = u.ID
+		}
+	}
+	return users, nil
+}

@@ -1,0 +1,208 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type invitationRow struct {
+	bun.BaseModel `bun:"table:invitations,alias:inv"`
+
+	ID         string     `bun:"id,pk"`
+	UserID     string     `bun:"user_id"`
+	SecretHash string     `bun:"secret_hash"`
+	ExpiresAt  time.Time  `bun:"expires_at"`
+	UsedAt     *time.Time `bun:"used_at"`
+	CreatedAt  time.Time  `bun:"created_at"`
+}
+
+func errInvitationNotFound() error {
+	return &switchboard.Error{Code: switchboard.ENOTFOUND,
+		Message: "This invitation link is not valid: it may have expired or been used already. Ask an administrator for a new one."}
+}
+
+// newInvitation makes an invitation row for a user and its secret.
+func (db *DB) newInvitation(userID string, now time.Time) (*invitationRow, string) {
+	secret := switchboard.NewSecret(switchboard.InvitationPrefix)
+	return &invitationRow{
+		ID:         uuid.Must(uuid.NewV7()).String(),
+		UserID:     userID,
+		SecretHash: switchboard.HashSecret(secret),
+		ExpiresAt:  now.Add(switchboard.InvitationTTL),
+		CreatedAt:  now,
+	}, secret
+}
+
+// invitedUserRow returns a user in role agent with no password yet.
+func invitedUserRow(email, name string, now time.Time) *userRow {
+	return &userRow{
+		ID:          uuid.Must(uuid.NewV7()).String(),
+		Email:       email,
+		Name:        name,
+		Role:        string(switchboard.RoleAgent),
+		Status:      string(switchboard.UserActive),
+		Version:     1,
+		AuthVersion: 1,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+}
+
+// linkOrInvite returns the ID of the user with email, creating and inviting
+// one (role agent, no password) when there is none.
+func (db *DB) linkOrInvite(ctx context.Context, tx bun.Tx, email, name string, now time.Time) (string, *switchboard.Invitation, error) {
+	var id string
+	err := tx.NewSelect().Model((*userRow)(nil)).Column("id").Where("u.email = ?", email).Scan(ctx, &id)
+	if err == nil {
+		return id, nil, nil
+	} else if !errors.Is(err, errNoRows) {
+		return "", nil, err
+	}
+	user := invitedUserRow(email, name, now)
+	if _, err := tx.NewInsert().Model(user).Exec(ctx); err != nil {
+		return "", nil, err
+	}
+	inv, secret := db.newInvitation(user.ID, now)
+	if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
+		return "", nil, err
+	}
+	if err := db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, userSummary(user)); err != nil {
+		return "", nil, err
+	}
+	return user.ID, &switchboard.Invitation{ID: inv.ID, UserID: user.ID, Email: email, Name: name, ExpiresAt: inv.ExpiresAt, Secret: secret}, nil
+}
+
+// InviteUser makes a new invitation link for a user without a password.
+func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboard.Invitation, error) {
+	actor := switchboard.ActorFromContext(ctx)
+	if actor == nil {
+		return nil, errNoActor
+	}
+	var out *switchboard.Invitation
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		user, err := s.findRow(ctx, tx, userID, true)
+		if err != nil {
+			return err
+		}
+		if !actor.IsAdmin() {
+			// A supervisor may re-invite the person behind an agent of theirs.
+			sc, err := scopeOf(ctx)
+			if err != nil {
+				return err
+			}
+			if sc.supervisorID == "" {
+				return &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may invite people."}
+			}
+			if _, err := (&AgentService{db: s.db}).findRow(ctx, tx, sc, "a.user_id = ?", userID, false); err != nil {
+				return errUserNotFound()
+			}
+		}
+		if user.PasswordHash != "" {
+			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "This user has already set a password and can sign in."}
+		}
+		now := s.db.now()
+		// Earlier links stop working: only the newest one is valid.
+		if _, err := tx.NewUpdate().Model((*invitationRow)(nil)).Set("used_at = ?", now).
+			Where("user_id = ? AND used_at IS NULL", userID).Exec(ctx); err != nil {
+			return err
+		}
+		inv, secret := s.db.newInvitation(userID, now)
+		if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
+			return err
+		}
+		out = &switchboard.Invitation{ID: inv.ID, UserID: userID, Email: user.Email, Name: user.Name, ExpiresAt: inv.ExpiresAt, Secret: secret}
+		return s.db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, map[string]any{"expires_at": inv.ExpiresAt})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FindInvitation returns a valid invitation by its secret.
+func (s *UserService) FindInvitation(ctx context.Context, secret string) (*switchboard.Invitation, error) {
+	inv, user, err := s.findInvitation(ctx, s.db.bun, secret, false)
+	if err != nil {
+		return nil, err
+	}
+	return &switchboard.Invitation{ID: inv.ID, UserID: user.ID, Email: user.Email, Name: user.Name, ExpiresAt: inv.ExpiresAt}, nil
+}
+
+func (s *UserService) findInvitation(ctx context.Context, idb bun.IDB, secret string, forUpdate bool) (*invitationRow, *userRow, error) {
+	if len(secret) > 200 {
+		return nil, nil, errInvitationNotFound()
+	}
+	var inv invitationRow
+	q := idb.NewSelect().Model(&inv).Where("inv.secret_hash = ?", switchboard.HashSecret(secret))
+	if forUpdate {
+		q = s.db.forUpdate(q)
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, errNoRows) {
+			return nil, nil, errInvitationNotFound()
+		}
+		return nil, nil, err
+	}
+	if inv.UsedAt != nil || !s.db.now().Before(inv.ExpiresAt) {
+		return nil, nil, errInvitationNotFound()
+	}
+	user, err := s.findRow(ctx, idb, inv.UserID, forUpdate)
+	if err != nil || user.PasswordHash != "" || user.Status != string(switchboard.UserActive) {
+		return nil, nil, errInvitationNotFound()
+	}
+	return &inv, user, nil
+}
+
+// AcceptInvitation sets an invited user's first password. A human agent
+// waiting for its person becomes active.
+func (s *UserService) AcceptInvitation(ctx context.Context, secret, password string) (*switchboard.User, error) {
+	var v switchboard.Validation
+	switchboard.ValidatePassword(&v, "password", password)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if _, _, err := s.findInvitation(ctx, s.db.bun, secret, false); err != nil {
+		return nil, err
+	}
+	hash, err := s.db.Hasher.Hash(password)
+	if err != nil {
+		return nil, err
+	}
+	var user *userRow
+	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var inv *invitationRow
+		var err error
+		if inv, user, err = s.findInvitation(ctx, tx, secret, true); err != nil {
+			return err
+		}
+		now := s.db.now()
+		if _, err := tx.NewUpdate().Model(inv).Set("used_at = ?", now).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		user.PasswordHash = hash
+		user.Version++
+		user.AuthVersion++
+		user.UpdatedAt = now
+		user.LastLoginAt = &now
+		if _, err := tx.NewUpdate().Model(user).Column("password_hash", "version", "auth_version", "updated_at", "last_login_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*agentRow)(nil)).
+			Set("status = ?", switchboard.AgentActive).Set("version = version + 1").Set("updated_at = ?", now).
+			Where("user_id = ? AND status = ?", user.ID, switchboard.AgentPending).Exec(ctx); err != nil {
+			return err
+		}
+		actor := auditActor{Type: "user", ID: user.ID, Name: user.Email}
+		return s.db.auditAs(ctx, tx, actor, switchboard.AuditInvitationAccepted, userTarget(user), nil, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return user.domain(), nil
+}

@@ -1,0 +1,137 @@
+package switchboard
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// UserRef names a user shown beside something else, like a team's supervisor.
+type UserRef struct {
+	ID    string
+	Name  string
+	Email string
+}
+
+// Team is a named group of agents with the supervisors who manage them.
+type Team struct {
+	ID          string
+	Name        string
+	Description string
+	Supervisors []UserRef // sorted by name
+	MemberCount int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int
+}
+
+// Limits on team input.
+const (
+	MaxTeamNameLength        = 100
+	MaxTeamDescriptionLength = 1000
+	MaxSupervisorsPerTeam    = 50
+	MaxMembersPerChange      = 1000
+)
+
+// NewTeam is the input for creating a team.
+type NewTeam struct {
+	Name          string
+	Description   string
+	SupervisorIDs []string
+}
+
+// Validate normalizes and checks the input.
+func (t *NewTeam) Validate() error {
+	var v Validation
+	t.Name = strings.TrimSpace(t.Name)
+	t.Description = strings.TrimSpace(t.Description)
+	t.SupervisorIDs = dedupe(t.SupervisorIDs)
+	validateTeamName(&v, t.Name)
+	validateTeamDescription(&v, t.Description)
+	if len(t.SupervisorIDs) > MaxSupervisorsPerTeam {
+		v.Add("supervisors", "A team can have at most %d supervisors.", MaxSupervisorsPerTeam)
+	}
+	return v.Err()
+}
+
+func validateTeamName(v *Validation, name string) {
+	switch {
+	case name == "":
+		v.Add("name", "Name is required.")
+	case utf8.RuneCountInString(name) > MaxTeamNameLength:
+		v.Add("name", "Name must be at most %d characters.", MaxTeamNameLength)
+	case strings.ContainsFunc(name, isControl) || strings.Contains(name, ";"):
+		v.Add("name", "Name must not contain control characters or ';' (which separates teams in CSV files).")
+	}
+}
+
+func validateTeamDescription(v *Validation, d string) {
+	if utf8.RuneCountInString(d) > MaxTeamDescriptionLength {
+		v.Add("description", "Description must be at most %d characters.", MaxTeamDescriptionLength)
+	}
+}
+
+// TeamUpdate changes a team. Supervisors replaces the whole list; members
+// are added and removed by ID, since a team may have thousands.
+type TeamUpdate struct {
+	Name          *string
+	Description   *string
+	SupervisorIDs *[]string
+	AddMembers    []string
+	RemoveMembers []string
+	IfVersion     int
+}
+
+// Validate normalizes and checks the fields that are set.
+func (u *TeamUpdate) Validate() error {
+	var v Validation
+	if u.Name != nil {
+		*u.Name = strings.TrimSpace(*u.Name)
+		validateTeamName(&v, *u.Name)
+	}
+	if u.Description != nil {
+		*u.Description = strings.TrimSpace(*u.Description)
+		validateTeamDescription(&v, *u.Description)
+	}
+	if u.SupervisorIDs != nil {
+		*u.SupervisorIDs = dedupe(*u.SupervisorIDs)
+		if len(*u.SupervisorIDs) > MaxSupervisorsPerTeam {
+			v.Add("supervisors", "A team can have at most %d supervisors.", MaxSupervisorsPerTeam)
+		}
+	}
+	u.AddMembers, u.RemoveMembers = dedupe(u.AddMembers), dedupe(u.RemoveMembers)
+	if len(u.AddMembers)+len(u.RemoveMembers) > MaxMembersPerChange {
+		v.Add("add_members", "Change at most %d members at once.", MaxMembersPerChange)
+	}
+	return v.Err()
+}
+
+// TeamFilter selects teams for a list, sorted by name.
+type TeamFilter struct {
+	Query  string
+	Limit  int
+	Cursor string
+}
+
+// TeamService manages teams. Admins manage them all; supervisors see the
+// teams they supervise and no others.
+type TeamService interface {
+	// FindTeamByID returns a team. ENOTFOUND.
+	FindTeamByID(ctx context.Context, id string) (*Team, error)
+
+	// FindTeams returns one page of teams, by name. EINVALID.
+	FindTeams(ctx context.Context, filter TeamFilter) (*Page[*Team], error)
+
+	// CreateTeam creates a team; admins only. Supervisors must be users in
+	// role supervisor or admin. EINVALID, ECONFLICT (name taken), EFORBIDDEN.
+	CreateTeam(ctx context.Context, t NewTeam) (*Team, error)
+
+	// UpdateTeam changes a team; admins only. EINVALID, ENOTFOUND,
+	// ECONFLICT, EFORBIDDEN, EPRECONDITION.
+	UpdateTeam(ctx context.Context, id string, upd TeamUpdate) (*Team, error)
+
+	// DeleteTeam deletes a team; its agents stay, without it. Admins only.
+	// ENOTFOUND, EFORBIDDEN.
+	DeleteTeam(ctx context.Context, id string) error
+}
