@@ -47,6 +47,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	srv := server.New(server.Deps{
 		Users:        sqlstore.NewUserService(db),
 		Tokens:       sqlstore.NewTokenService(db),
+		Agents:       sqlstore.NewAgentService(db),
+		Teams:        sqlstore.NewTeamService(db),
+		Enrollment:   sqlstore.NewEnrollmentService(db),
+		Audit:        sqlstore.NewAuditService(db),
 		SessionStore: store,
 		Ready:        db.Ping,
 		Logger:       logger,

@@ -85,10 +85,11 @@ type access struct {
 }
 
 var (
-	anyone    = access{anonymous: true}
-	signedIn  = access{agents: true}
-	usersOnly = access{}
-	admins    = access{roles: []switchboard.Role{switchboard.RoleAdmin}}
+	anyone      = access{anonymous: true}
+	signedIn    = access{agents: true}
+	usersOnly   = access{}
+	admins      = access{roles: []switchboard.Role{switchboard.RoleAdmin}}
+	supervisors = access{roles: []switchboard.Role{switchboard.RoleAdmin, switchboard.RoleSupervisor}}
 )
 
 // handle registers an operation with its access rule, documents its

@@ -100,9 +100,10 @@ func (s *Server) apiSignOut(ctx context.Context, _ *struct{}) (*struct{}, error)
 
 type meOutput struct {
 	Body struct {
-		Kind    string    `json:"kind" enum:"user,agent" doc:"Whether the caller is a user or a machine agent."`
-		User    *UserJSON `json:"user,omitempty" doc:"The calling user, when kind is user."`
-		TokenID string    `json:"token_id,omitempty" doc:"The ID of the token the request came with, if any."`
+		Kind    string     `json:"kind" enum:"user,agent" doc:"Whether the caller is a user or a machine agent."`
+		User    *UserJSON  `json:"user,omitempty" doc:"The calling user, when kind is user."`
+		Agent   *AgentJSON `json:"agent,omitempty" doc:"The calling agent; for a user, the agent they work as, if any."`
+		TokenID string     `json:"token_id,omitempty" doc:"The ID of the token the request came with, if any."`
 	}
 }
 
@@ -111,9 +112,21 @@ func (s *Server) apiMe(ctx context.Context, _ *struct{}) (*meOutput, error) {
 	out := &meOutput{}
 	out.Body.Kind = actor.Kind()
 	out.Body.TokenID = actor.TokenID
+	agent := actor.Agent
 	if actor.User != nil {
 		u := newUserJSON(actor.User)
 		out.Body.User = &u
+		a, err := s.Agents.FindAgentByUserID(ctx, actor.User.ID)
+		switch {
+		case err == nil:
+			agent = a
+		case switchboard.ErrorCode(err) != switchboard.ENOTFOUND:
+			return nil, err
+		}
+	}
+	if agent != nil {
+		a := newAgentJSON(agent)
+		out.Body.Agent = &a
 	}
 	return out, nil
 }

@@ -24,6 +24,7 @@ const (
 	requestIDKey ctxKey = iota
 	actorHolderKey
 	sessionLoadedKey
+	originKey
 )
 
 // markSessionLoaded notes in the context that the session middleware ran,
@@ -52,6 +53,11 @@ func (s *Server) requestInfo(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		ctx = context.WithValue(ctx, originKey, scheme+"://"+r.Host)
 		ctx = switchboard.NewContextWithRequestInfo(ctx, switchboard.RequestInfo{
 			ID:        id,
 			IP:        s.clientIP(r),
@@ -320,6 +326,16 @@ func (s *Server) isSetUp(ctx context.Context) (bool, error) {
 		s.setupDone.Store(true)
 	}
 	return n > 0, nil
+}
+
+// allowEnrollAttempt applies the per-address throttle to enrollments.
+func (s *Server) allowEnrollAttempt(ctx context.Context) error {
+	ok, wait := s.enrollLimiter.Allow(switchboard.RequestInfoFromContext(ctx).IP)
+	if ok {
+		return nil
+	}
+	return &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
+		Message: "Too many enrollments from your address; wait a little and try again."}
 }
 
 // allowSignInAttempt applies the per-address throttle to credential checks.

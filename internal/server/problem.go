@@ -34,13 +34,16 @@ var httpStatus = map[string]int{
 // individual fields at fault; RequestID lets an operator find the request in
 // the logs.
 type Problem struct {
-	Type      string              `json:"type,omitempty" doc:"A URI reference that identifies the problem type; about:blank when the status says it all." example:"about:blank"`
-	Title     string              `json:"title" doc:"A short summary of the problem type (the HTTP status text)." example:"Unprocessable Entity"`
-	Status    int                 `json:"status" doc:"The HTTP status code." example:"422"`
-	Detail    string              `json:"detail,omitempty" doc:"What went wrong this time, for people." example:"Enter a valid e-mail address, like name@example.com."`
-	Instance  string              `json:"instance,omitempty" doc:"The request path the problem occurred on."`
-	RequestID string              `json:"request_id,omitempty" doc:"The request's ID, as in the X-Request-ID response header and the server log."`
-	Errors    []*huma.ErrorDetail `json:"errors,omitempty" doc:"The individual fields at fault, each with its location (like body.email or query.limit) and a message."`
+	Type      string `json:"type,omitempty" doc:"A URI reference that identifies the problem type; about:blank when the status says it all." example:"about:blank"`
+	Title     string `json:"title" doc:"A short summary of the problem type (the HTTP status text)." example:"Unprocessable Entity"`
+	Status    int    `json:"status" doc:"The HTTP status code." example:"422"`
+	Detail    string `json:"detail,omitempty" doc:"What went wrong this time, for people." example:"Enter a valid e-mail address, like name@example.com."`
+	Instance  string `json:"instance,omitempty" doc:"The request path the problem occurred on."`
+	RequestID string `json:"request_id,omitempty" doc:"The request's ID, as in the X-Request-ID response header and the server log."`
+	// CurrentState and RequestedState explain a refused lifecycle transition.
+	CurrentState   string              `json:"current_state,omitempty" doc:"With 409 for a lifecycle action: the object's current state." example:"retired"`
+	RequestedState string              `json:"requested_state,omitempty" doc:"With 409 for a lifecycle action: the state that was asked for." example:"active"`
+	Errors         []*huma.ErrorDetail `json:"errors,omitempty" doc:"The individual fields at fault, each with its location (like body.email or query.limit) and a message."`
 }
 
 func (p *Problem) Error() string  { return p.Detail }
@@ -117,7 +120,14 @@ func (s *Server) apiError(ctx context.Context, err error, fieldLocation string) 
 	}
 	p := newProblem(ctx, status, switchboard.ErrorMessage(err))
 	for _, f := range switchboard.ErrorFields(err) {
-		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: fieldLocation + "." + f.Field, Message: f.Message})
+		loc := fieldLocation + "." + f.Field
+		if f.Line > 0 {
+			loc = fmt.Sprintf("line %d: %s", f.Line, f.Field)
+		}
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: loc, Message: f.Message})
+	}
+	if e, ok := errors.AsType[*switchboard.Error](err); ok && e.State != nil {
+		p.CurrentState, p.RequestedState = e.State.Current, e.State.Requested
 	}
 	var e *switchboard.Error
 	if errors.As(err, &e) && e.RetryAfter > 0 {

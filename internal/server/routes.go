@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-chi/chi/v5"
@@ -74,6 +75,82 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "revokeToken", Method: http.MethodDelete, Path: "/api/v1/tokens/{id}",
 			Summary: "Revoke one of my API tokens", Tags: []string{"Tokens"}, DefaultStatus: http.StatusNoContent}, usersOnly, s.apiRevokeToken)
 
+		handle(s, api, huma.Operation{OperationID: "listAgents", Method: http.MethodGet, Path: "/api/v1/agents",
+			Summary: "List agents", Tags: []string{"Agents"},
+			Description: "Supervisors see the agents of the teams they supervise."}, supervisors, s.apiListAgents)
+		handle(s, api, huma.Operation{OperationID: "createAgent", Method: http.MethodPost, Path: "/api/v1/agents",
+			Summary: "Create an agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated,
+			Description: "A human agent is linked to the user with its e-mail address. If there is none, a user in role agent " +
+				"is created and invited: the answer's invitation holds the link with which they choose a password, and the " +
+				"agent stays pending until they do. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
+		handle(s, api, huma.Operation{OperationID: "importAgents", Method: http.MethodPost, Path: "/api/v1/agents/import",
+			Summary: "Import agents from CSV", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated, MaxBodyBytes: maxImportBytes,
+			Description: "A header row naming columns (name and kind required; email, phone, skills, capacity, teams, status, " +
+				"notify, attributes optional), then one agent per row. Skills are written skill:level;skill:level, teams and " +
+				"notify as names separated by ';', attributes as a JSON object. Every row is checked first: if any is wrong, " +
+				"nothing is imported and every problem is reported with its line."}, admins, s.apiImportAgents)
+		handle(s, api, huma.Operation{OperationID: "getAgent", Method: http.MethodGet, Path: "/api/v1/agents/{id}",
+			Summary: "Get an agent", Tags: []string{"Agents"},
+			Description: "Agent-role users can read only their own agent."}, usersOnly, s.apiGetAgent)
+		handle(s, api, huma.Operation{OperationID: "updateAgent", Method: http.MethodPatch, Path: "/api/v1/agents/{id}",
+			Summary: "Change an agent", Tags: []string{"Agents"},
+			Description: "Send only the fields to change. Retired agents cannot be changed. Send If-Match with the ETag to avoid " +
+				"overwriting a concurrent change (412 when it moved on)."}, supervisors, s.apiUpdateAgent)
+		handle(s, api, huma.Operation{OperationID: "deleteAgent", Method: http.MethodDelete, Path: "/api/v1/agents/{id}",
+			Summary: "Delete a pending agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusNoContent,
+			Description: "Only agents still pending (never approved) can be deleted; retire the others, which keeps their history."}, supervisors, s.apiDeleteAgent)
+		for _, lc := range []struct {
+			action string
+			to     switchboard.AgentStatus
+			doc    string
+		}{
+			{"activate", switchboard.AgentActive, "pending or suspended → active"},
+			{"suspend", switchboard.AgentSuspended, "active → suspended"},
+			{"retire", switchboard.AgentRetired, "active or suspended → retired, for good"},
+		} {
+			handle(s, api, huma.Operation{OperationID: lc.action + "Agent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/" + lc.action,
+				Summary: title(lc.action) + " an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict},
+				Description: lc.doc + ". Any other transition is 409, with current_state and requested_state."}, supervisors, s.apiLifecycle(lc.to))
+		}
+		handle(s, api, huma.Operation{OperationID: "reinviteAgent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/invitation",
+			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated,
+			Description: "For a person who has not chosen a password yet; earlier links stop working."}, supervisors, s.apiReinviteAgent)
+		handle(s, api, huma.Operation{OperationID: "listAgentTokens", Method: http.MethodGet, Path: "/api/v1/agents/{id}/tokens",
+			Summary: "List a machine agent's tokens", Tags: []string{"Agents"}}, admins, s.apiListAgentTokens)
+		handle(s, api, huma.Operation{OperationID: "createAgentToken", Method: http.MethodPost, Path: "/api/v1/agents/{id}/tokens",
+			Summary: "Issue a token for a machine agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated,
+			Description: "The secret is in the token field of the answer, and only there."}, admins, s.apiCreateAgentToken)
+		handle(s, api, huma.Operation{OperationID: "revokeAgentToken", Method: http.MethodDelete, Path: "/api/v1/agents/{id}/tokens/{token_id}",
+			Summary: "Revoke a machine agent's token", Tags: []string{"Agents"}, DefaultStatus: http.StatusNoContent}, admins, s.apiRevokeAgentToken)
+
+		handle(s, api, huma.Operation{OperationID: "listTeams", Method: http.MethodGet, Path: "/api/v1/teams",
+			Summary: "List teams", Tags: []string{"Teams"}, Description: "Supervisors see the teams they supervise."}, supervisors, s.apiListTeams)
+		handle(s, api, huma.Operation{OperationID: "createTeam", Method: http.MethodPost, Path: "/api/v1/teams",
+			Summary: "Create a team", Tags: []string{"Teams"}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateTeam)
+		handle(s, api, huma.Operation{OperationID: "getTeam", Method: http.MethodGet, Path: "/api/v1/teams/{id}",
+			Summary: "Get a team", Tags: []string{"Teams"}}, supervisors, s.apiGetTeam)
+		handle(s, api, huma.Operation{OperationID: "updateTeam", Method: http.MethodPatch, Path: "/api/v1/teams/{id}",
+			Summary: "Change a team, its supervisors or members", Tags: []string{"Teams"}}, admins, s.apiUpdateTeam)
+		handle(s, api, huma.Operation{OperationID: "deleteTeam", Method: http.MethodDelete, Path: "/api/v1/teams/{id}",
+			Summary: "Delete a team", Tags: []string{"Teams"}, DefaultStatus: http.StatusNoContent,
+			Description: "Its agents stay, without it."}, admins, s.apiDeleteTeam)
+
+		handle(s, api, huma.Operation{OperationID: "listEnrollmentKeys", Method: http.MethodGet, Path: "/api/v1/enrollment-keys",
+			Summary: "List enrollment keys", Tags: []string{"Enrollment"}}, supervisors, s.apiListKeys)
+		handle(s, api, huma.Operation{OperationID: "createEnrollmentKey", Method: http.MethodPost, Path: "/api/v1/enrollment-keys",
+			Summary: "Create an enrollment key", Tags: []string{"Enrollment"}, DefaultStatus: http.StatusCreated,
+			Description: "The secret is in the key field of the answer, and only there."}, supervisors, s.apiCreateKey)
+		handle(s, api, huma.Operation{OperationID: "revokeEnrollmentKey", Method: http.MethodDelete, Path: "/api/v1/enrollment-keys/{id}",
+			Summary: "Revoke an enrollment key", Tags: []string{"Enrollment"}, DefaultStatus: http.StatusNoContent,
+			Description: "Agents that enrolled with it keep their tokens."}, supervisors, s.apiRevokeKey)
+		handle(s, api, huma.Operation{OperationID: "enroll", Method: http.MethodPost, Path: "/api/v1/enroll",
+			Summary: "Enroll a machine agent", Tags: []string{"Enrollment"}, DefaultStatus: http.StatusCreated,
+			Description: "Anyone with an enrollment key. Returns the new agent and its token."}, anyone, s.apiEnroll)
+
+		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",
+			Summary: "Read the audit log", Tags: []string{"Audit"},
+			Description: "Every change to users, agents, teams, keys and tokens, and every sign-in, newest first."}, admins, s.apiListAudit)
+
 		// The web UI.
 		r.Get("/setup", s.webSetup)
 		r.Post("/setup", s.webSetupSubmit)
@@ -101,3 +178,5 @@ func (s *Server) routes() {
 	})
 	s.handler = r
 }
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }

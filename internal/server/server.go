@@ -25,6 +25,10 @@ import (
 type Deps struct {
 	Users        switchboard.UserService
 	Tokens       switchboard.TokenService
+	Agents       switchboard.AgentService
+	Teams        switchboard.TeamService
+	Enrollment   switchboard.EnrollmentService
+	Audit        switchboard.AuditService
 	SessionStore scs.Store
 	// Ready reports whether the server can serve: the database answers.
 	Ready  func(ctx context.Context) error
@@ -56,6 +60,8 @@ type Server struct {
 
 	// signInLimiter throttles credential checks per client address.
 	signInLimiter *auth.Limiter
+	// enrollLimiter throttles enrollment attempts per client address.
+	enrollLimiter *auth.Limiter
 	// setupDone caches that a user exists; once true it stays true.
 	setupDone atomic.Bool
 }
@@ -65,6 +71,10 @@ type Server struct {
 const (
 	signInBurst    = 20
 	signInInterval = 3 * time.Second
+	// A fleet coming up at once enrolls in a burst; guessing keys does not
+	// get far at one attempt a second.
+	enrollBurst    = 100
+	enrollInterval = time.Second
 )
 
 // New returns the server. It panics if the embedded templates are broken,
@@ -86,6 +96,7 @@ func New(deps Deps, opts Options) *Server {
 		Deps:          deps,
 		opts:          opts,
 		signInLimiter: auth.NewLimiter(signInBurst, signInInterval, deps.Now),
+		enrollLimiter: auth.NewLimiter(enrollBurst, enrollInterval, deps.Now),
 		views:         mustParseViews(opts.Version),
 	}
 	s.sessions = newSessionManager(deps.SessionStore, opts)
@@ -122,4 +133,14 @@ func newSessionManager(store scs.Store, opts Options) *scs.SessionManager {
 // through a proxy that terminates TLS.
 func (o Options) secure() bool {
 	return o.TLS || (o.BaseURL != nil && o.BaseURL.Scheme == "https")
+}
+
+// absoluteURL makes path absolute on the public base URL, or failing that on
+// the scheme and host the request came to.
+func (s *Server) absoluteURL(ctx context.Context, path string) string {
+	if s.opts.BaseURL != nil {
+		return s.opts.BaseURL.Scheme + "://" + s.opts.BaseURL.Host + path
+	}
+	origin, _ := ctx.Value(originKey).(string)
+	return origin + path
 }

@@ -59,6 +59,10 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 	srv := server.New(server.Deps{
 		Users:        sqlstore.NewUserService(db),
 		Tokens:       sqlstore.NewTokenService(db),
+		Agents:       sqlstore.NewAgentService(db),
+		Teams:        sqlstore.NewTeamService(db),
+		Enrollment:   sqlstore.NewEnrollmentService(db),
+		Audit:        sqlstore.NewAuditService(db),
 		SessionStore: store,
 		Ready:        db.Ping,
 		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
