@@ -275,6 +275,16 @@ func newForm(values url.Values) *form {
 // Get returns a submitted value.
 func (f *form) Get(field string) string { return f.Values.Get(field) }
 
+// Has reports whether a multi-valued field (checkboxes) holds value.
+func (f *form) Has(field, value string) bool {
+	for _, v := range f.Values[field] {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
 // Error returns the error of a field, if any.
 func (f *form) Error(field string) string { return f.Errors[field] }
 
