@@ -156,6 +156,31 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 	return rows, nil
 }
 
+// ParseSkills reads skills written as "billing:7, spanish:5": name:level
+// pairs separated by commas, semicolons or new lines, as people type them in
+// a form. Problems are reported under field.
+func ParseSkills(field, s string) (map[string]int, error) {
+	var v Validation
+	s = strings.NewReplacer(",", ";", "\n", ";", "\r", ";").Replace(s)
+	skills := parseSkillList(&v, 0, s)
+	for i := range v.fields {
+		v.fields[i].Field = field
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return skills, nil
+}
+
+// FormatSkills writes skills the way ParseSkills reads them, sorted by name.
+func FormatSkills(skills map[string]int) string {
+	parts := make([]string, 0, len(skills))
+	for _, name := range SortedSkills(skills) {
+		parts = append(parts, fmt.Sprintf("%s:%d", name, skills[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // parseSkillList reads "billing:7; spanish:5".
 func parseSkillList(v *Validation, line int, s string) map[string]int {
 	skills := map[string]int{}
@@ -163,7 +188,7 @@ func parseSkillList(v *Validation, line int, s string) map[string]int {
 		name, level, ok := strings.Cut(item, ":")
 		n, err := strconv.Atoi(strings.TrimSpace(level))
 		if !ok || err != nil {
-			v.AddLine(line, "skills", "Write skills as skill:level separated by ';', like billing:7;spanish:5; %q is not.", item)
+			v.AddLine(line, "skills", "Write each skill as name:level, like billing:7; %q is not.", item)
 			continue
 		}
 		name = NormalizeSkill(name)

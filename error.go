@@ -137,7 +137,10 @@ func (v *Validation) Err() error {
 	}
 	sort.SliceStable(v.fields, func(i, j int) bool { return v.fields[i].Line < v.fields[j].Line })
 	msg := v.fields[0].Message
-	if len(v.fields) > 1 {
+	switch {
+	case v.fields[len(v.fields)-1].Line > 0:
+		msg = fmt.Sprintf("The file has %d problem(s); nothing was imported.", len(v.fields))
+	case len(v.fields) > 1:
 		msg = fmt.Sprintf("%d fields are invalid.", len(v.fields))
 	}
 	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}

@@ -61,3 +61,20 @@ func TestSecrets(t *testing.T) {
 		t.Errorf("hash %q", h)
 	}
 }
+
+func TestParseSkills(t *testing.T) {
+	got, err := switchboard.ParseSkills("skills", "Billing:7, spanish:5\nfrench: 3;")
+	if err != nil || len(got) != 3 || got["billing"] != 7 || got["french"] != 3 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if s := switchboard.FormatSkills(got); s != "billing:7, french:3, spanish:5" {
+		t.Errorf("FormatSkills = %q", s)
+	}
+	_, err = switchboard.ParseSkills("skills", "billing, spanish:x")
+	if f := switchboard.ErrorFields(err); len(f) != 2 || f[0].Field != "skills" {
+		t.Errorf("errors %v", f)
+	}
+	if got, err := switchboard.ParseSkills("skills", "  "); err != nil || len(got) != 0 {
+		t.Errorf("empty: %v, %v", got, err)
+	}
+}

@@ -94,6 +94,9 @@ func newProblem(ctx context.Context, status int, msg string, errs ...error) *Pro
 			p.Detail = "The request has fields this operation does not accept: " + d.Location + "."
 		}
 	}
+	if p.Status == http.StatusUnsupportedMediaType {
+		p.Detail = "The request body's Content-Type is not one this operation accepts; see the API contract."
+	}
 	if p.Status == http.StatusUnprocessableEntity && msg == "validation failed" && len(p.Errors) > 0 {
 		p.Detail = describeFieldErrors(p.Errors)
 	}

@@ -81,9 +81,10 @@ func (s *Server) webCreateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 type userData struct {
-	User  *switchboard.User
-	Roles []switchboard.Role
-	Self  bool
+	User       *switchboard.User
+	Roles      []switchboard.Role
+	Self       bool
+	Invitation *InvitationJSON // shown once, right after it is made
 }
 
 func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
@@ -99,9 +100,35 @@ func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form) {
+	s.renderUserWith(w, r, status, u, f, nil)
+}
+
+func (s *Server) renderUserWith(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form, inv *InvitationJSON) {
 	s.render(w, r, status, "user", page{Title: u.Name, Section: "users", Form: f, Data: &userData{
-		User: u, Roles: switchboard.Roles, Self: u.ID == switchboard.ActorFromContext(r.Context()).UserID(),
+		User: u, Roles: switchboard.Roles, Self: u.ID == switchboard.ActorFromContext(r.Context()).UserID(), Invitation: inv,
 	}})
+}
+
+// webReinviteUser makes a new invitation link for a user without a password
+// and shows it, once.
+func (s *Server) webReinviteUser(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	inv, err := s.Users.InviteUser(ctx, chi.URLParam(r, "id"))
+	if switchboard.ErrorCode(err) == switchboard.ECONFLICT {
+		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+		seeOther(w, r, "/users/"+chi.URLParam(r, "id"))
+		return
+	} else if err != nil {
+		s.userLoadFailed(w, r, err)
+		return
+	}
+	u, err := s.Users.FindUserByID(ctx, inv.UserID)
+	if err != nil {
+		s.userLoadFailed(w, r, err)
+		return
+	}
+	f := newForm(url.Values{"name": {u.Name}, "role": {string(u.Role)}, "status": {string(u.Status)}, "version": {strconv.Itoa(u.Version)}})
+	s.renderUserWith(w, r, http.StatusCreated, u, f, s.invitationJSON(ctx, inv))
 }
 
 func (s *Server) userLoadFailed(w http.ResponseWriter, r *http.Request, err error) {

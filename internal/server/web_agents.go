@@ -1,0 +1,519 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type agentsData struct {
+	Filter url.Values
+	Page   *switchboard.Page[*switchboard.Agent]
+	Cursor string
+	Teams  []*switchboard.Team
+	Now    time.Time
+}
+
+func (s *Server) webAgents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	minLevel, _ := strconv.Atoi(q.Get("min_level"))
+	filter := switchboard.AgentFilter{
+		Query: q.Get("q"), Status: switchboard.AgentStatus(q.Get("status")), Presence: switchboard.Presence(q.Get("presence")),
+		Kind: switchboard.AgentKind(q.Get("kind")), TeamID: q.Get("team"), Skill: q.Get("skill"), MinLevel: minLevel,
+		Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor"),
+	}
+	p, err := s.Agents.FindAgents(ctx, filter)
+	if err != nil {
+		if switchboard.ErrorCode(err) == switchboard.EINVALID {
+			s.renderError(w, r, http.StatusBadRequest, switchboard.ErrorMessage(err))
+			return
+		}
+		s.internalError(w, r, err)
+		return
+	}
+	teams, err := s.visibleTeams(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "agents", page{Title: "Agents", Section: "agents", Data: &agentsData{
+		Filter: keep(q, "q", "status", "presence", "kind", "team", "skill", "min_level", "sort", "limit"),
+		Page:   p, Cursor: filter.Cursor, Teams: teams, Now: s.Now(),
+	}})
+}
+
+// keep returns the non-empty values of the named query parameters, for links
+// that preserve a list's filters.
+func keep(q url.Values, names ...string) url.Values {
+	out := url.Values{}
+	for _, k := range names {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
+}
+
+// visibleTeams returns the teams the actor may see (all of them for admins,
+// their own for supervisors), for filters and form choices.
+func (s *Server) visibleTeams(r *http.Request) ([]*switchboard.Team, error) {
+	var teams []*switchboard.Team
+	cursor := ""
+	for {
+		p, err := s.Teams.FindTeams(r.Context(), switchboard.TeamFilter{Limit: switchboard.MaxPageLimit, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		teams = append(teams, p.Items...)
+		if cursor = p.NextCursor; cursor == "" || len(teams) >= 1000 {
+			return teams, nil
+		}
+	}
+}
+
+// agentFormData feeds the agent form, for creating and editing.
+type agentFormData struct {
+	Agent *switchboard.Agent // nil when creating
+	Teams []option
+}
+
+func (s *Server) renderAgentForm(w http.ResponseWriter, r *http.Request, status int, f *form, a *switchboard.Agent) {
+	teams, err := s.visibleTeams(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	opts := make([]option, len(teams))
+	for i, t := range teams {
+		opts[i] = option{Value: t.ID, Label: t.Name}
+	}
+	title, name := "New agent", "agent_new"
+	if a != nil {
+		title, name = "Edit "+a.Name, "agent_edit"
+	}
+	s.render(w, r, status, name, page{Title: title, Section: "agents", Form: f, Data: &agentFormData{Agent: a, Teams: opts}})
+}
+
+func (s *Server) webNewAgent(w http.ResponseWriter, r *http.Request) {
+	f := newForm(url.Values{"kind": {"human"}, "capacity": {"1"}, "notify": {"inapp", "email"}})
+	if team := r.URL.Query().Get("team"); team != "" {
+		f.Values.Set("teams", team)
+	}
+	s.renderAgentForm(w, r, http.StatusOK, f, nil)
+}
+
+// agentFormFields reads the fields shared by the create and edit forms.
+// Problems of form (a skill list or JSON that does not parse) go on f.
+func agentFormFields(f *form) (skills map[string]int, capacity int, attributes map[string]any, notify []switchboard.Channel) {
+	skills, err := switchboard.ParseSkills("skills", f.Get("skills"))
+	if err != nil {
+		f.Add("skills", switchboard.ErrorFields(err)[0].Message)
+	}
+	capacity, err = strconv.Atoi(strings.TrimSpace(f.Get("capacity")))
+	if err != nil {
+		f.Add("capacity", "Capacity must be a whole number, like 1 or 5.")
+	}
+	if a := strings.TrimSpace(f.Get("attributes")); a != "" {
+		if err := json.Unmarshal([]byte(a), &attributes); err != nil || attributes == nil {
+			f.Add("attributes", "Attributes must be a JSON object, like {\"region\": \"emea\"}.")
+		}
+	}
+	notify = []switchboard.Channel{}
+	for _, c := range f.Values["notify"] {
+		notify = append(notify, switchboard.Channel(c))
+	}
+	return skills, capacity, attributes, notify
+}
+
+func (s *Server) webCreateAgent(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	skills, capacity, attributes, notify := agentFormFields(f)
+	na := switchboard.NewAgent{
+		Name: f.Get("name"), Kind: switchboard.AgentKind(f.Get("kind")), Email: f.Get("email"), Phone: f.Get("phone"),
+		Skills: skills, Capacity: capacity, TeamIDs: f.Values["teams"], Attributes: attributes, Notify: notify,
+	}
+	if f.HasErrors() {
+		// Report the rest of the form too, not only what failed to parse.
+		na.Normalize()
+		if err := na.Validate(); err != nil {
+			s.fail(r, f, err)
+		}
+		s.renderAgentForm(w, r, http.StatusUnprocessableEntity, f, nil)
+		return
+	}
+	a, inv, err := s.Agents.CreateAgent(r.Context(), na)
+	if err != nil {
+		s.renderAgentForm(w, r, s.fail(r, f, err), f, nil)
+		return
+	}
+	if inv != nil {
+		// The invitation link is a secret shown once: answer with the page
+		// rather than a redirect that would need to carry it.
+		s.renderAgent(w, r, http.StatusCreated, a, &agentExtras{Invitation: s.invitationJSON(r.Context(), inv),
+			Flash: &flash{Kind: "success", Message: "Agent " + a.Name + " has been created and " + inv.Email + " invited."}})
+		return
+	}
+	s.setFlash(r, "success", "Agent "+a.Name+" has been created.")
+	seeOther(w, r, "/agents/"+a.ID)
+}
+
+// agentData feeds the agent page.
+type agentData struct {
+	Agent      *switchboard.Agent
+	Actions    []lifecycleButton
+	Manage     bool // the actor may change the agent
+	Admin      bool
+	ReadOnly   bool // the agent's own profile page
+	Tokens     *switchboard.Page[*switchboard.APIToken]
+	History    []*switchboard.AuditEntry
+	Attributes string
+	Metadata   string
+	Now        time.Time
+	agentExtras
+}
+
+// agentExtras are what the agent page shows once, after an action.
+type agentExtras struct {
+	Invitation *InvitationJSON
+	NewToken   *switchboard.APIToken
+	NewSecret  string
+	TokenForm  *form
+	Flash      *flash
+}
+
+type lifecycleButton struct {
+	Action  string
+	Label   string
+	Class   string
+	Confirm string
+}
+
+func lifecycleButtons(a *switchboard.Agent) []lifecycleButton {
+	var out []lifecycleButton
+	for _, to := range a.Status.Transitions() {
+		switch to {
+		case switchboard.AgentActive:
+			label := "Activate"
+			if a.Status == switchboard.AgentPending {
+				label = "Approve"
+			}
+			out = append(out, lifecycleButton{Action: "activate", Label: label, Class: "button-primary"})
+		case switchboard.AgentSuspended:
+			out = append(out, lifecycleButton{Action: "suspend", Label: "Suspend", Class: "button",
+				Confirm: "Suspend " + a.Name + "? They stop receiving work until activated again."})
+		case switchboard.AgentRetired:
+			out = append(out, lifecycleButton{Action: "retire", Label: "Retire", Class: "button-danger",
+				Confirm: "Retire " + a.Name + " for good? A retired agent cannot be activated again; their history is kept."})
+		}
+	}
+	return out
+}
+
+func (s *Server) webAgent(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Agents.FindAgentByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	s.renderAgent(w, r, http.StatusOK, a, nil)
+}
+
+// loadFailed answers a failed lookup: 404 for what does not exist (or is
+// hidden from the actor), 500 for the rest.
+func (s *Server) loadFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		s.notFound(w, r)
+		return
+	}
+	s.internalError(w, r, err)
+}
+
+func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int, a *switchboard.Agent, extras *agentExtras) {
+	ctx := r.Context()
+	actor := switchboard.ActorFromContext(ctx)
+	d := &agentData{
+		Agent: a, Now: s.Now(), Admin: actor.IsAdmin(),
+		Manage:     actor.IsAdmin() || actor.Role() == switchboard.RoleSupervisor,
+		Attributes: prettyJSON(a.Attributes), Metadata: prettyJSON(a.Metadata),
+	}
+	if extras != nil {
+		d.agentExtras = *extras
+	}
+	if d.TokenForm == nil {
+		d.TokenForm = newForm(url.Values{"lifetime": {"0"}})
+	}
+	if d.Manage {
+		d.Actions = lifecycleButtons(a)
+	} else {
+		d.ReadOnly = true
+	}
+	if d.Admin {
+		if a.Kind == switchboard.MachineAgent {
+			tokens, err := s.Agents.FindAgentTokens(ctx, a.ID, switchboard.TokenFilter{Limit: 20})
+			if err != nil {
+				s.internalError(w, r, err)
+				return
+			}
+			d.Tokens = tokens
+		}
+		history, err := s.Audit.FindAuditEntries(ctx, switchboard.AuditFilter{TargetID: a.ID, Limit: 10})
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		d.History = history.Items
+	}
+	section, title := "agents", a.Name
+	if d.ReadOnly {
+		section, title = "profile", "My profile"
+	}
+	p := page{Title: title, Section: section, Data: d}
+	if d.Flash != nil {
+		p.Flash = d.Flash
+	}
+	s.render(w, r, status, "agent", p)
+}
+
+func prettyJSON(m map[string]any) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func (s *Server) webEditAgent(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Agents.FindAgentByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if a.Status == switchboard.AgentRetired {
+		s.renderError(w, r, http.StatusConflict, "Agent "+a.Name+" is retired; retired agents are kept unchanged for history.")
+		return
+	}
+	s.renderAgentForm(w, r, http.StatusOK, agentToForm(a), a)
+}
+
+func agentToForm(a *switchboard.Agent) *form {
+	v := url.Values{
+		"name": {a.Name}, "email": {a.Email}, "phone": {a.Phone}, "capacity": {strconv.Itoa(a.Capacity)},
+		"skills": {switchboard.FormatSkills(a.Skills)}, "attributes": {prettyJSON(a.Attributes)},
+		"version": {strconv.Itoa(a.Version)},
+	}
+	for _, t := range a.Teams {
+		v.Add("teams", t.ID)
+	}
+	for _, c := range a.Notify {
+		v.Add("notify", string(c))
+	}
+	return newForm(v)
+}
+
+func (s *Server) webUpdateAgent(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	current, err := s.Agents.FindAgentByID(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	skills, capacity, attributes, notify := agentFormFields(f)
+	if attributes == nil {
+		attributes = map[string]any{}
+	}
+	if f.HasErrors() {
+		s.renderAgentForm(w, r, http.StatusUnprocessableEntity, f, current)
+		return
+	}
+	teams, err := s.keepHiddenTeams(r, current, f.Values["teams"])
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	name, email, phone := f.Get("name"), f.Get("email"), f.Get("phone")
+	version, _ := strconv.Atoi(f.Get("version"))
+	if version <= 0 {
+		version = -1 // a form without its version cannot prove it is current
+	}
+	upd := switchboard.AgentUpdate{Name: &name, Phone: &phone, Skills: &skills, Capacity: &capacity, TeamIDs: &teams,
+		Attributes: &attributes, Notify: &notify, IfVersion: version}
+	if current.Kind == switchboard.MachineAgent {
+		upd.Email = &email
+	}
+	a, err := s.Agents.UpdateAgent(ctx, current.ID, upd)
+	if err != nil {
+		status := s.fail(r, f, err)
+		if switchboard.ErrorCode(err) == switchboard.EPRECONDITION {
+			fresh := agentToForm(current)
+			fresh.Summary = "Someone else changed this agent while you were editing. The form now shows their version; make your change again."
+			f = fresh
+		}
+		s.renderAgentForm(w, r, status, f, current)
+		return
+	}
+	s.setFlash(r, "success", "Changes to "+a.Name+" have been saved.")
+	seeOther(w, r, "/agents/"+a.ID)
+}
+
+// keepHiddenTeams adds to the teams chosen in a form the agent's teams the
+// actor cannot see (a supervisor sees only their own), which the form could
+// not show and so must not drop.
+func (s *Server) keepHiddenTeams(r *http.Request, a *switchboard.Agent, chosen []string) ([]string, error) {
+	visible, err := s.visibleTeams(r)
+	if err != nil {
+		return nil, err
+	}
+	shown := make(map[string]bool, len(visible))
+	for _, t := range visible {
+		shown[t.ID] = true
+	}
+	for _, t := range a.Teams {
+		if !shown[t.ID] {
+			chosen = append(chosen, t.ID)
+		}
+	}
+	return chosen, nil
+}
+
+var agentTransitions = map[string]switchboard.AgentStatus{
+	"activate": switchboard.AgentActive,
+	"suspend":  switchboard.AgentSuspended,
+	"retire":   switchboard.AgentRetired,
+}
+
+func (s *Server) webAgentLifecycle(w http.ResponseWriter, r *http.Request) {
+	to, ok := agentTransitions[chi.URLParam(r, "action")]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	version, _ := strconv.Atoi(f.Get("version"))
+	a, err := s.Agents.SetAgentStatus(r.Context(), chi.URLParam(r, "id"), to, version)
+	switch switchboard.ErrorCode(err) {
+	case "":
+		s.setFlash(r, "success", a.Name+" is now "+string(a.Status)+".")
+	case switchboard.ECONFLICT, switchboard.EPRECONDITION:
+		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+	default:
+		s.loadFailed(w, r, err)
+		return
+	}
+	seeOther(w, r, "/agents/"+chi.URLParam(r, "id"))
+}
+
+func (s *Server) webDeleteAgent(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	err := s.Agents.DeleteAgent(r.Context(), id)
+	switch switchboard.ErrorCode(err) {
+	case "":
+		s.setFlash(r, "success", "The pending agent has been deleted.")
+		seeOther(w, r, "/agents")
+	case switchboard.ECONFLICT:
+		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+		seeOther(w, r, "/agents/"+id)
+	default:
+		s.loadFailed(w, r, err)
+	}
+}
+
+func (s *Server) webReinviteAgent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	a, err := s.Agents.FindAgentByID(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if a.Kind != switchboard.HumanAgent || a.UserID == "" {
+		s.notFound(w, r)
+		return
+	}
+	inv, err := s.Users.InviteUser(ctx, a.UserID)
+	if err != nil {
+		if switchboard.ErrorCode(err) == switchboard.ECONFLICT {
+			s.setFlash(r, "error", switchboard.ErrorMessage(err))
+			seeOther(w, r, "/agents/"+a.ID)
+			return
+		}
+		s.loadFailed(w, r, err)
+		return
+	}
+	s.renderAgent(w, r, http.StatusCreated, a, &agentExtras{Invitation: s.invitationJSON(ctx, inv),
+		Flash: &flash{Kind: "success", Message: "A new invitation link has been made; earlier links no longer work."}})
+}
+
+func (s *Server) webCreateAgentToken(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	a, err := s.Agents.FindAgentByID(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	nt := switchboard.NewToken{Name: f.Get("name")}
+	days, err := strconv.Atoi(f.Get("lifetime"))
+	if err != nil || days < 0 || days > 3650 {
+		f.Add("lifetime", "Choose how long the token should last.")
+		s.renderAgent(w, r, http.StatusUnprocessableEntity, a, &agentExtras{TokenForm: f})
+		return
+	}
+	if days > 0 {
+		exp := s.Now().Add(time.Duration(days) * 24 * time.Hour)
+		nt.ExpiresAt = &exp
+	}
+	t, secret, err := s.Agents.CreateAgentToken(ctx, a.ID, nt)
+	if err != nil {
+		s.renderAgent(w, r, s.fail(r, f, err), a, &agentExtras{TokenForm: f})
+		return
+	}
+	s.renderAgent(w, r, http.StatusCreated, a, &agentExtras{NewToken: t, NewSecret: secret})
+}
+
+func (s *Server) webRevokeAgentToken(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if err := s.Agents.RevokeAgentToken(r.Context(), id, chi.URLParam(r, "token_id")); err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	s.setFlash(r, "success", "The token has been revoked; the agent's requests with it are refused from now on.")
+	seeOther(w, r, "/agents/"+id+"#tokens")
+}
+
+// webProfile shows an agent-role user the agent they work as.
+func (s *Server) webProfile(w http.ResponseWriter, r *http.Request) {
+	actor := switchboard.ActorFromContext(r.Context())
+	a, err := s.Agents.FindAgentByUserID(r.Context(), actor.UserID())
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		s.render(w, r, http.StatusOK, "profile_none", page{Title: "My profile", Section: "profile"})
+		return
+	} else if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.renderAgent(w, r, http.StatusOK, a, nil)
+}

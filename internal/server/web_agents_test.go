@@ -1,0 +1,211 @@
+package server_test
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// upload posts a file as a browser's multipart form does.
+func (b *browser) upload(tb testing.TB, path, field, filename string, content []byte) *response {
+	tb.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile(field, filename)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fw.Write(content)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.ts.URL+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Origin", b.origin)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return do(tb, b.client, req)
+}
+
+var agentIDRE = regexp.MustCompile(`/agents/([0-9a-f-]{36})`)
+
+func TestAgentPages(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	team, err := sqlstore.NewTeamService(ts.db).CreateTeam(systemCtx(), switchboard.NewTeam{Name: "Billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+
+	b.get(t, "/agents").wantStatus(t, http.StatusOK).wantContains(t, "No agents yet", `href="/agents/new"`)
+	b.get(t, "/agents/new").wantStatus(t, http.StatusOK).wantContains(t, "New agent · Switchboard", `value="human" checked`, "Billing")
+
+	t.Run("FormErrorsKeepValues", func(t *testing.T) {
+		res := b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Bot"}, "skills": {"billing, spanish:12"},
+			"capacity": {"two"}, "attributes": {"[1,2]"}, "phone": {"12"}, "teams": {team.ID}})
+		res.wantStatus(t, http.StatusUnprocessableEntity).wantContains(t,
+			"There is a problem", `value="Bot"`, "billing, spanish:12", `id="f-skills-error"`, "Capacity must be a whole number",
+			"Attributes must be a JSON object", "E.164", `value="`+team.ID+`" checked`)
+	})
+
+	var humanID string
+	t.Run("CreateHumanShowsInvitationOnce", func(t *testing.T) {
+		res := b.post(t, "/agents", url.Values{"kind": {"human"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"},
+			"capacity": {"2"}, "skills": {"billing:7, spanish:5"}, "teams": {team.ID}, "notify": {"email", "inapp"}})
+		res.wantStatus(t, http.StatusCreated).wantContains(t, "Invitation link for ada@example.com", "/invite/sbi_", "is not shown again")
+		humanID = agentIDRE.FindStringSubmatch(string(res.body))[1]
+		page := b.get(t, "/agents/"+humanID).wantStatus(t, http.StatusOK)
+		page.wantContains(t, "Ada Lovelace", "pending", "billing", "Make a new invitation link", "agent.created").wantNotContains(t, "/invite/sbi_")
+		res = b.post(t, "/agents/"+humanID+"/invitation", nil).wantStatus(t, http.StatusCreated)
+		res.wantContains(t, "/invite/sbi_", "earlier links no longer work")
+	})
+
+	var machineID string
+	t.Run("CreateMachineThenTokens", func(t *testing.T) {
+		res := b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"router-7"}, "capacity": {"4"}, "skills": {"linux:8"},
+			"attributes": {`{"region": "emea"}`}})
+		res.wantStatus(t, http.StatusSeeOther)
+		machineID = agentIDRE.FindStringSubmatch(res.Header.Get("Location"))[1]
+		b.get(t, "/agents/"+machineID).wantStatus(t, http.StatusOK).wantContains(t, "has been created", "Agent tokens", "No tokens", `&#34;region&#34;: &#34;emea&#34;`)
+
+		res = b.post(t, "/agents/"+machineID+"/tokens", url.Values{"name": {"production"}, "lifetime": {"30"}})
+		res.wantStatus(t, http.StatusCreated).wantContains(t, "Token “production” created", `value="sba_`)
+		secret := regexp.MustCompile(`value="(sba_[a-z2-7]+)"`).FindStringSubmatch(string(res.body))[1]
+		ts.api(secret).call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusOK)
+		page := b.get(t, "/agents/"+machineID).wantStatus(t, http.StatusOK).wantNotContains(t, secret)
+		tokenID := regexp.MustCompile(`/tokens/([0-9a-f-]{36})/revoke`).FindStringSubmatch(string(page.body))[1]
+		b.post(t, "/agents/"+machineID+"/tokens/"+tokenID+"/revoke", nil).wantStatus(t, http.StatusSeeOther)
+		ts.api(secret).call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusUnauthorized)
+	})
+
+	t.Run("EditAndStaleVersion", func(t *testing.T) {
+		b.get(t, "/agents/"+machineID+"/edit").wantStatus(t, http.StatusOK).wantContains(t, "linux:8", `name="version" value="1"`)
+		form := url.Values{"name": {"router-8"}, "capacity": {"6"}, "skills": {"linux:9, docker:4"}, "version": {"1"}, "notify": {"inapp"}}
+		b.post(t, "/agents/"+machineID, form).wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/agents/"+machineID).wantContains(t, "router-8", "docker", "Changes to router-8 have been saved")
+		// The same form again carries a version that is now stale.
+		form.Set("name", "router-9")
+		b.post(t, "/agents/"+machineID, form).wantStatus(t, http.StatusPreconditionFailed).wantContains(t, "Someone else changed this agent", `value="router-8"`)
+	})
+
+	t.Run("LifecycleButtons", func(t *testing.T) {
+		b.get(t, "/agents/"+machineID).wantContains(t, "/suspend", "/retire").wantNotContains(t, machineID+"/activate")
+		b.post(t, "/agents/"+machineID+"/suspend", nil).wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/agents/"+machineID).wantContains(t, "is now suspended", machineID+"/activate")
+		b.post(t, "/agents/"+machineID+"/retire", nil).wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/agents/"+machineID).wantNotContains(t, machineID+"/activate", machineID+"/edit")
+		b.post(t, "/agents/"+machineID+"/activate", nil).wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/agents/"+machineID).wantContains(t, "cannot become active", "retired is final")
+		b.post(t, "/agents/"+machineID+"/explode", nil).wantStatus(t, http.StatusNotFound)
+	})
+
+	t.Run("ListAndFilters", func(t *testing.T) {
+		b.get(t, "/agents").wantStatus(t, http.StatusOK).wantContains(t, "Ada Lovelace", "router-8", "billing <b>7</b>")
+		b.get(t, "/agents?kind=machine").wantContains(t, "router-8").wantNotContains(t, "Ada Lovelace")
+		b.get(t, "/agents?skill=billing&min_level=8").wantContains(t, "No agents match these filters")
+		b.get(t, "/agents?team="+team.ID).wantContains(t, "Ada Lovelace").wantNotContains(t, "router-8")
+		b.get(t, "/agents?status=nonsense").wantStatus(t, http.StatusBadRequest)
+	})
+
+	t.Run("InvitedUserOnUsersPage", func(t *testing.T) {
+		human, _ := sqlstore.NewAgentService(ts.db).FindAgentByID(systemCtx(), humanID)
+		b.get(t, "/users").wantContains(t, "ada@example.com", "invited")
+		b.get(t, "/users/"+human.UserID).wantContains(t, "has not chosen a password yet")
+		b.post(t, "/users/"+human.UserID+"/invitation", nil).wantStatus(t, http.StatusCreated).wantContains(t, "/invite/sbi_")
+	})
+
+	t.Run("DeletePending", func(t *testing.T) {
+		b.post(t, "/agents/"+humanID+"/delete", nil).wantStatus(t, http.StatusSeeOther)
+		b.get(t, "/agents/"+humanID).wantStatus(t, http.StatusNotFound)
+	})
+}
+
+func TestImportPage(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		ts.setUp(t)
+		b := ts.browser()
+		b.signIn(t, "admin@example.com")
+		b.get(t, "/agents/import").wantStatus(t, http.StatusOK).wantContains(t, `enctype="multipart/form-data"`, "Download a template")
+		tpl := b.get(t, "/agents/import/template.csv").wantStatus(t, http.StatusOK)
+		if !strings.HasPrefix(tpl.Header.Get("Content-Type"), "text/csv") {
+			t.Errorf("template Content-Type %q", tpl.Header.Get("Content-Type"))
+		}
+		// The template itself imports.
+		res := b.upload(t, "/agents/import", "file", "template.csv", tpl.body).wantStatus(t, http.StatusCreated)
+		res.wantContains(t, "Imported 2 agents from template.csv", "invited 1 new user", "ada@example.com", "/invite/sbi_")
+
+		bad := "name,kind,skills\nfine,machine,linux:3\nbroken,machine,linux:99\n,robot,\n"
+		res = b.upload(t, "/agents/import", "file", "bad.csv", []byte(bad)).wantStatus(t, http.StatusUnprocessableEntity)
+		res.wantContains(t, "problems in bad.csv", "Nothing was imported", `<td class="num">3</td>`, `<td class="num">4</td>`, "skills.linux")
+		b.get(t, "/agents?q=fine").wantContains(t, "No agents match")
+		b.upload(t, "/agents/import", "file", "latin1.csv", []byte("name,kind\n\xe9,machine\n")).
+			wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "not UTF-8")
+		b.post(t, "/agents/import", url.Values{}).wantStatus(t, http.StatusBadRequest)
+	})
+}
+
+// TestAgentPagesScope: supervisors see only their teams' agents in the UI
+// too; agent-role users see only their own profile.
+func TestAgentPagesScope(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	alice := ts.MustCreateUser(t, "alice@example.com", switchboard.RoleSupervisor)
+	teams := sqlstore.NewTeamService(ts.db)
+	teamA, _ := teams.CreateTeam(systemCtx(), switchboard.NewTeam{Name: "A", SupervisorIDs: []string{alice.ID}})
+	teamB, _ := teams.CreateTeam(systemCtx(), switchboard.NewTeam{Name: "B"})
+	agents := sqlstore.NewAgentService(ts.db)
+	both, _, _ := agents.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "In both", Kind: "machine", TeamIDs: []string{teamA.ID, teamB.ID}})
+	inB, _, _ := agents.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Only B", Kind: "machine", TeamIDs: []string{teamB.ID}})
+
+	b := ts.browser()
+	b.signIn(t, "alice@example.com")
+	b.get(t, "/agents").wantStatus(t, http.StatusOK).wantContains(t, "In both").wantNotContains(t, "Only B")
+	b.get(t, "/agents/"+inB.ID).wantStatus(t, http.StatusNotFound)
+	b.get(t, "/agents/"+inB.ID+"/edit").wantStatus(t, http.StatusNotFound)
+	b.post(t, "/agents/"+inB.ID+"/suspend", nil).wantStatus(t, http.StatusNotFound)
+	b.post(t, "/agents/"+inB.ID, url.Values{"name": {"Stolen"}, "capacity": {"1"}, "version": {"1"}}).wantStatus(t, http.StatusNotFound)
+	b.get(t, "/agents/import").wantStatus(t, http.StatusForbidden)
+	b.post(t, "/agents/"+both.ID+"/tokens", url.Values{"name": {"x"}, "lifetime": {"0"}}).wantStatus(t, http.StatusForbidden)
+	got, _ := agents.FindAgentByID(systemCtx(), inB.ID)
+	if got.Name != "Only B" || got.Status != switchboard.AgentActive {
+		t.Fatalf("team B's agent changed: %+v", got)
+	}
+
+	// The edit form shows only team A; saving it keeps the agent in team B.
+	b.get(t, "/agents/"+both.ID+"/edit").wantStatus(t, http.StatusOK).wantNotContains(t, `value="`+teamB.ID+`"`)
+	b.post(t, "/agents/"+both.ID, url.Values{"name": {"Renamed"}, "capacity": {"1"}, "teams": {teamA.ID}, "version": {"1"}}).
+		wantStatus(t, http.StatusSeeOther)
+	got, _ = agents.FindAgentByID(systemCtx(), both.ID)
+	if got.Name != "Renamed" || len(got.Teams) != 2 {
+		t.Errorf("after a supervisor's edit: %+v", got)
+	}
+	// A supervisor creates agents in their own teams.
+	b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Nowhere"}, "capacity": {"1"}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "at least one of your teams")
+	b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Mine"}, "capacity": {"1"}, "teams": {teamA.ID}}).wantStatus(t, http.StatusSeeOther)
+
+	// An agent-role user: no agent pages, only their profile.
+	human, inv, _ := agents.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Hu Man", Kind: "human", Email: "hu@example.com",
+		TeamIDs: []string{teamA.ID}, Skills: map[string]int{"billing": 6}})
+	if _, err := sqlstore.NewUserService(ts.db).AcceptInvitation(t.Context(), inv.Secret, "a long new password"); err != nil {
+		t.Fatal(err)
+	}
+	h := ts.browser()
+	res := h.post(t, "/signin", url.Values{"email": {"hu@example.com"}, "password": {"a long new password"}})
+	res.wantStatus(t, http.StatusSeeOther)
+	h.get(t, "/agents").wantStatus(t, http.StatusForbidden)
+	h.get(t, "/agents/"+human.ID).wantStatus(t, http.StatusForbidden)
+	h.get(t, "/profile").wantStatus(t, http.StatusOK).wantContains(t, "My profile · Switchboard", "Hu Man", "billing").
+		wantNotContains(t, "/edit", "/suspend", "Recent history")
+	h.get(t, "/").wantStatus(t, http.StatusOK).wantContains(t, `href="/profile"`).wantNotContains(t, `href="/agents"`)
+}
