@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // AgentKind says whether an agent is a person or a program.
@@ -482,12 +481,4 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
-}
-
-// truncateRunes shortens s to at most n runes.
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }

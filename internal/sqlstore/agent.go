@@ -771,21 +771,7 @@ func (s *AgentService) FindAgentTokens(ctx context.Context, agentID string, f sw
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var rows []*tokenRow
-	q := s.db.bun.NewSelect().Model(&rows).Where("t.agent_id = ?", agentID)
-	order := newListOrder("-created_at", "t.id", map[string]string{"created_at": "t.created_at"}, "created_at")
-	q, err := order.apply(q, f.Cursor, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	tokens := make([]*switchboard.APIToken, len(rows))
-	for i, r := range rows {
-		tokens[i] = r.domain()
-	}
-	return page(order, tokens, limit, func(t *switchboard.APIToken) (any, string) { return t.CreatedAt, t.ID }), nil
+	return s.db.tokenPage(ctx, "t.agent_id = ?", []any{agentID}, limit, f.Cursor)
 }
 
 // RevokeAgentToken revokes one of an agent's tokens.

@@ -159,10 +159,15 @@ func (s *TokenService) FindTokens(ctx context.Context, f switchboard.TokenFilter
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	return s.db.tokenPage(ctx, "t.user_id = ? AND t.kind = ?", []any{f.UserID, switchboard.PersonalToken}, limit, f.Cursor)
+}
+
+// tokenPage returns one page of the tokens matching where, newest first.
+func (db *DB) tokenPage(ctx context.Context, where string, args []any, limit int, cursor string) (*switchboard.Page[*switchboard.APIToken], error) {
 	var rows []*tokenRow
-	q := s.db.bun.NewSelect().Model(&rows).Where("t.user_id = ? AND t.kind = ?", f.UserID, switchboard.PersonalToken)
+	q := db.bun.NewSelect().Model(&rows).Where(where, args...)
 	order := newListOrder("-created_at", "t.id", map[string]string{"created_at": "t.created_at"}, "created_at")
-	q, err := order.apply(q, f.Cursor, limit)
+	q, err := order.apply(q, cursor, limit)
 	if err != nil {
 		return nil, err
 	}
