@@ -371,6 +371,14 @@ func (u *AgentUpdate) Validate(kind AgentKind) error {
 	return v.Err()
 }
 
+// AgentCounts are the numbers of agents by status, and of active agents by
+// presence.
+type AgentCounts struct {
+	Total      int
+	ByStatus   map[AgentStatus]int
+	ByPresence map[Presence]int
+}
+
 // AgentFilter selects and orders agents for a list.
 type AgentFilter struct {
 	Query    string // substring of name or e-mail
@@ -398,6 +406,10 @@ type AgentService interface {
 
 	// FindAgentByUserID returns the agent linked to a user. ENOTFOUND.
 	FindAgentByUserID(ctx context.Context, userID string) (*Agent, error)
+
+	// CountAgents counts the agents in the actor's scope by status and, for
+	// active agents, by presence. EFORBIDDEN.
+	CountAgents(ctx context.Context) (*AgentCounts, error)
 
 	// FindAgents returns one page of agents. EINVALID, EFORBIDDEN.
 	FindAgents(ctx context.Context, filter AgentFilter) (*Page[*Agent], error)

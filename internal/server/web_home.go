@@ -7,20 +7,39 @@ import (
 )
 
 type homeData struct {
-	Users int
+	Users      int
+	Agents     int
+	ByStatus   map[string]int
+	ByPresence map[string]int
 }
 
-// webHome is the dashboard. Until agents, queues and tasks exist, it shows
-// what there is and where to go next.
+// webHome is the dashboard: for admins and supervisors, the agents they look
+// after at a glance; live figures come with presence and routing.
 func (s *Server) webHome(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor := switchboard.ActorFromContext(ctx)
 	d := &homeData{}
-	if switchboard.ActorFromContext(r.Context()).IsAdmin() {
-		n, err := s.Users.CountUsers(r.Context())
-		if err != nil {
+	if actor.Role() == switchboard.RoleAgent {
+		seeOther(w, r, "/profile")
+		return
+	}
+	counts, err := s.Agents.CountAgents(ctx)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	d.Agents, d.ByStatus, d.ByPresence = counts.Total, map[string]int{}, map[string]int{}
+	for k, n := range counts.ByStatus {
+		d.ByStatus[string(k)] = n
+	}
+	for k, n := range counts.ByPresence {
+		d.ByPresence[string(k)] = n
+	}
+	if actor.IsAdmin() {
+		if d.Users, err = s.Users.CountUsers(ctx); err != nil {
 			s.internalError(w, r, err)
 			return
 		}
-		d.Users = n
 	}
 	s.render(w, r, http.StatusOK, "home", page{Title: "Dashboard", Section: "home", Data: d})
 }

@@ -350,6 +350,35 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	}), nil
 }
 
+// CountAgents counts the agents in the actor's scope.
+func (s *AgentService) CountAgents(ctx context.Context) (*switchboard.AgentCounts, error) {
+	sc, err := scopeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !sc.manages() {
+		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may count agents."}
+	}
+	var groups []struct {
+		Status   string `bun:"status"`
+		Presence string `bun:"presence"`
+		N        int    `bun:"n"`
+	}
+	q := sc.apply(s.db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").Group("a.status", "a.presence"))
+	if err := q.Scan(ctx, &groups); err != nil {
+		return nil, translate(err)
+	}
+	c := &switchboard.AgentCounts{ByStatus: map[switchboard.AgentStatus]int{}, ByPresence: map[switchboard.Presence]int{}}
+	for _, g := range groups {
+		c.Total += g.N
+		c.ByStatus[switchboard.AgentStatus(g.Status)] += g.N
+		if g.Status == string(switchboard.AgentActive) {
+			c.ByPresence[switchboard.Presence(g.Presence)] += g.N
+		}
+	}
+	return c, nil
+}
+
 // CreateAgent creates an agent, linking or inviting the user of a human.
 func (s *AgentService) CreateAgent(ctx context.Context, na switchboard.NewAgent) (*switchboard.Agent, *switchboard.Invitation, error) {
 	sc, err := scopeOf(ctx)

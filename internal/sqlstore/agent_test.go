@@ -358,6 +358,14 @@ func TestAgentService_FindAgents(t *testing.T) {
 				t.Errorf("sort %s: %d agents in %d pages", sort, len(seen), pages)
 			}
 		}
+		counts, err := s.CountAgents(systemCtx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts.Total != 31 || counts.ByStatus[switchboard.AgentActive] != 30 || counts.ByStatus[switchboard.AgentPending] != 1 ||
+			counts.ByPresence[switchboard.PresenceOffline] != 30 {
+			t.Errorf("counts %+v", counts)
+		}
 		p, _ := s.FindAgents(systemCtx(), switchboard.AgentFilter{Sort: "-name", Limit: 1})
 		if p.Items[0].Name != "Zed Person" {
 			t.Errorf("-name starts with %s", p.Items[0].Name)
