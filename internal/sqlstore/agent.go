@@ -722,7 +722,8 @@ func (s *AgentService) DeleteAgent(ctx context.Context, id string) error {
 		if row.UserID != nil {
 			// The user invited for this agent never signed in: it goes too.
 			if _, err := tx.NewDelete().Model((*userRow)(nil)).
-				Where("id = ? AND password_hash = '' AND role = ?", *row.UserID, switchboard.RoleAgent).Exec(ctx); err != nil {
+				Where("id = ? AND password_hash = '' AND role = ?", *row.UserID, switchboard.RoleAgent).
+				Where("NOT EXISTS (SELECT 1 FROM api_tokens WHERE api_tokens.user_id = ?)", *row.UserID).Exec(ctx); err != nil {
 				return err
 			}
 		}

@@ -548,6 +548,17 @@ func TestTeamService(t *testing.T) {
 		_, err = s.FindTeams(asUser(agentUser), switchboard.TeamFilter{})
 		wantCode(t, err, switchboard.EFORBIDDEN)
 
+		// A supervisor demoted to agent supervises nothing any more.
+		demoted := MustCreateUser(t, db, "demoted@example.com", switchboard.RoleSupervisor)
+		led := MustCreateTeam(t, db, "Led", demoted)
+		role := switchboard.RoleAgent
+		if _, err := sqlstore.NewUserService(db).UpdateUser(systemCtx(), demoted.ID, switchboard.UserUpdate{Role: &role}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.FindTeamByID(systemCtx(), led.ID); len(got.Supervisors) != 0 {
+			t.Errorf("demoted user still supervises: %+v", got.Supervisors)
+		}
+
 		if err := s.DeleteTeam(systemCtx(), team.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -343,6 +343,12 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 		if _, err := tx.NewUpdate().Model(row).Column("name", "role", "status", "version", "auth_version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		if row.Role == string(switchboard.RoleAgent) {
+			// Only supervisors and admins supervise teams.
+			if _, err := tx.NewDelete().Model((*teamSupervisorRow)(nil)).Where("user_id = ?", row.ID).Exec(ctx); err != nil {
+				return err
+			}
+		}
 		b, a := changes(before, userSummary(row))
 		return s.db.audit(ctx, tx, switchboard.AuditUserUpdated, userTarget(row), b, a)
 	})
