@@ -167,12 +167,24 @@ func (s *Server) routes() {
 			r.Post("/account/tokens/{id}/revoke", s.webRevokeToken)
 
 			r.Group(func(r chi.Router) {
+				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
+				r.Get("/teams", s.webTeams)
+				r.Get("/teams/{id}", s.webTeam)
+			})
+
+			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(switchboard.RoleAdmin))
 				r.Get("/users", s.webUsers)
 				r.Get("/users/new", s.webNewUser)
 				r.Post("/users", s.webCreateUser)
 				r.Get("/users/{id}", s.webUser)
 				r.Post("/users/{id}", s.webUpdateUser)
+				r.Get("/teams/new", s.webNewTeam)
+				r.Post("/teams", s.webCreateTeam)
+				r.Post("/teams/{id}", s.webUpdateTeam)
+				r.Post("/teams/{id}/members", s.webAddTeamMember)
+				r.Post("/teams/{id}/members/{agent_id}/remove", s.webRemoveTeamMember)
+				r.Post("/teams/{id}/delete", s.webDeleteTeam)
 			})
 		})
 	})
