@@ -170,6 +170,9 @@ func (s *Server) routes() {
 				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
 				r.Get("/teams", s.webTeams)
 				r.Get("/teams/{id}", s.webTeam)
+				r.Get("/enrollment", s.webEnrollment)
+				r.Post("/enrollment", s.webCreateEnrollmentKey)
+				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)
 			})
 
 			r.Group(func(r chi.Router) {

@@ -155,4 +155,5 @@ func TestTeamPages_Supervisor(t *testing.T) {
 	a := ts.browser()
 	a.signIn(t, "agent@example.com")
 	a.get(t, "/teams").wantStatus(t, http.StatusForbidden)
+	a.get(t, "/enrollment").wantStatus(t, http.StatusForbidden)
 }
