@@ -188,6 +188,7 @@ func (s *Server) routes() {
 				r.Post("/teams/{id}/members", s.webAddTeamMember)
 				r.Post("/teams/{id}/members/{agent_id}/remove", s.webRemoveTeamMember)
 				r.Post("/teams/{id}/delete", s.webDeleteTeam)
+				r.Get("/audit", s.webAudit)
 			})
 		})
 	})
