@@ -157,6 +157,9 @@ func (s *Server) routes() {
 		r.Get("/signin", s.webSignIn)
 		r.Post("/signin", s.webSignInSubmit)
 		r.Post("/signout", s.webSignOut)
+		// An invitation link is opened before its user can sign in.
+		r.Get("/invite/{secret}", s.webInvite)
+		r.Post("/invite/{secret}", s.webAcceptInvite)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireSignIn)
