@@ -157,6 +157,9 @@ func (s *Server) routes() {
 		r.Get("/signin", s.webSignIn)
 		r.Post("/signin", s.webSignInSubmit)
 		r.Post("/signout", s.webSignOut)
+		// An invitation link is opened before its user can sign in.
+		r.Get("/invite/{secret}", s.webInvite)
+		r.Post("/invite/{secret}", s.webAcceptInvite)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireSignIn)
@@ -179,6 +182,11 @@ func (s *Server) routes() {
 				r.Post("/agents/{id}/delete", s.webDeleteAgent)
 				r.Post("/agents/{id}/invitation", s.webReinviteAgent)
 				r.Post("/agents/{id}/{action:activate|suspend|retire}", s.webAgentLifecycle)
+				r.Get("/teams", s.webTeams)
+				r.Get("/teams/{id}", s.webTeam)
+				r.Get("/enrollment", s.webEnrollment)
+				r.Post("/enrollment", s.webCreateEnrollmentKey)
+				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)
 			})
 
 			r.Group(func(r chi.Router) {
@@ -194,6 +202,13 @@ func (s *Server) routes() {
 				r.Get("/users/{id}", s.webUser)
 				r.Post("/users/{id}", s.webUpdateUser)
 				r.Post("/users/{id}/invitation", s.webReinviteUser)
+				r.Get("/teams/new", s.webNewTeam)
+				r.Post("/teams", s.webCreateTeam)
+				r.Post("/teams/{id}", s.webUpdateTeam)
+				r.Post("/teams/{id}/members", s.webAddTeamMember)
+				r.Post("/teams/{id}/members/{agent_id}/remove", s.webRemoveTeamMember)
+				r.Post("/teams/{id}/delete", s.webDeleteTeam)
+				r.Get("/audit", s.webAudit)
 			})
 		})
 	})

@@ -5,15 +5,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
-	"maps"
 	"net/http"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +60,6 @@ func mustParseViews(version string) *views {
 			}
 			return ""
 		},
-		"changeSummary": changeSummary,
 		"options": func(pairs ...string) []option {
 			opts := make([]option, 0, len(pairs)/2)
 			for i := 0; i+1 < len(pairs); i += 2 {
@@ -343,72 +339,4 @@ func (s *Server) fail(r *http.Request, f *form, err error) int {
 		status = http.StatusInternalServerError
 	}
 	return status
-}
-
-// changeSummary describes an audit entry's change in one line, like
-// "capacity 1 → 5; status active → suspended".
-func changeSummary(before, after map[string]any) string {
-	keys := map[string]bool{}
-	for k := range before {
-		keys[k] = true
-	}
-	for k := range after {
-		keys[k] = true
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		b, hasB := before[k]
-		a, hasA := after[k]
-		switch {
-		case hasB && hasA:
-			parts = append(parts, fmt.Sprintf("%s %s → %s", k, shortValue(b), shortValue(a)))
-		case hasA:
-			if isEmptyValue(a) {
-				continue // a new object's empty fields say nothing
-			}
-			parts = append(parts, fmt.Sprintf("%s %s", k, shortValue(a)))
-		default:
-			parts = append(parts, fmt.Sprintf("%s was %s", k, shortValue(b)))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func isEmptyValue(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
-}
-
-// shortValue renders an audit value compactly, cut at 60 characters.
-func shortValue(v any) string {
-	var s string
-	switch x := v.(type) {
-	case nil:
-		s = "—"
-	case string:
-		s = x
-		if s == "" {
-			s = `""`
-		}
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			s = fmt.Sprint(x)
-		} else {
-			s = string(b)
-		}
-	}
-	if r := []rune(s); len(r) > 60 {
-		s = string(r[:59]) + "…"
-	}
-	return s
 }

@@ -177,7 +177,7 @@ type agentData struct {
 	Admin      bool
 	ReadOnly   bool // the agent's own profile page
 	Tokens     *switchboard.Page[*switchboard.APIToken]
-	History    []*switchboard.AuditEntry
+	History    []auditEntryView
 	Attributes string
 	Metadata   string
 	Now        time.Time
@@ -273,7 +273,9 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 			s.internalError(w, r, err)
 			return
 		}
-		d.History = history.Items
+		for _, e := range history.Items {
+			d.History = append(d.History, newAuditEntryView(e))
+		}
 	}
 	section, title := "agents", a.Name
 	if d.ReadOnly {
