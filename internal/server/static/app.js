@@ -32,10 +32,23 @@
     }
   });
 
-  // Move focus to a form's error summary, so that screen readers announce it
-  // and keyboard users start from it.
   document.addEventListener("DOMContentLoaded", function () {
+    // Move focus to a form's error summary, so that screen readers announce
+    // it and keyboard users start from it.
     var summary = document.querySelector("[data-autofocus]");
     if (summary) summary.focus();
+
+    // On a phone, filters fold away unless one is in use: the list matters
+    // more than the form. Without this script they simply stay open.
+    if (window.matchMedia("(max-width: 52rem)").matches) {
+      var inUse = new URLSearchParams(window.location.search);
+      inUse.delete("cursor");
+      inUse.delete("limit");
+      document.querySelectorAll("details[data-collapse-small]").forEach(function (d) {
+        var active = false;
+        inUse.forEach(function (v) { if (v) active = true; });
+        if (!active) d.removeAttribute("open");
+      });
+    }
   });
 })();
