@@ -180,13 +180,40 @@ func ValidateSkills(v *Validation, field string, skills map[string]int) {
 	}
 }
 
-// NormalizeSkills returns skills with normalized names.
+// NormalizeSkills returns skills with normalized names. Names that become
+// one ("Billing" and "billing") keep the highest level, and are reported by
+// DuplicateSkills.
 func NormalizeSkills(skills map[string]int) map[string]int {
 	out := make(map[string]int, len(skills))
 	for name, level := range skills {
-		out[NormalizeSkill(name)] = level
+		n := NormalizeSkill(name)
+		if prev, ok := out[n]; !ok || level > prev {
+			out[n] = level
+		}
 	}
 	return out
+}
+
+// DuplicateSkills returns the normalized names that several of skills share.
+func DuplicateSkills(skills map[string]int) []string {
+	seen := map[string]int{}
+	for name := range skills {
+		seen[NormalizeSkill(name)]++
+	}
+	var dups []string
+	for name, n := range seen {
+		if n > 1 {
+			dups = append(dups, name)
+		}
+	}
+	sort.Strings(dups)
+	return dups
+}
+
+func reportDuplicateSkills(v *Validation, field string, skills map[string]int) {
+	for _, name := range DuplicateSkills(skills) {
+		v.Add(field+"."+name, "Skill %q is given more than once, in different cases.", name)
+	}
 }
 
 // NormalizePhone removes the spaces, dashes, dots and brackets people write
@@ -258,6 +285,8 @@ type NewAgent struct {
 	Attributes map[string]any
 	Notify     []Channel
 	Status     AgentStatus // "" = active
+
+	dupSkills []string // found by Normalize, reported by Validate
 }
 
 // Normalize trims and canonicalises the input.
@@ -266,6 +295,7 @@ func (a *NewAgent) Normalize() {
 	a.Kind = AgentKind(strings.ToLower(strings.TrimSpace(string(a.Kind))))
 	a.Email = NormalizeEmail(a.Email)
 	a.Phone = NormalizePhone(a.Phone)
+	a.dupSkills = append(a.dupSkills, DuplicateSkills(a.Skills)...)
 	a.Skills = NormalizeSkills(a.Skills)
 	if a.Capacity == 0 {
 		a.Capacity = 1
@@ -297,6 +327,9 @@ func (a *NewAgent) validate(v *Validation) {
 	}
 	ValidatePhone(v, "phone", a.Phone)
 	ValidateSkills(v, "skills", a.Skills)
+	for _, name := range a.dupSkills {
+		v.Add("skills."+name, "Skill %q is given more than once, in different cases.", name)
+	}
 	ValidateCapacity(v, "capacity", a.Capacity)
 	if len(a.TeamIDs) > MaxTeamsPerAgent {
 		v.Add("teams", "An agent can be in at most %d teams.", MaxTeamsPerAgent)
@@ -350,6 +383,7 @@ func (u *AgentUpdate) Validate(kind AgentKind) error {
 		ValidatePhone(&v, "phone", *u.Phone)
 	}
 	if u.Skills != nil {
+		reportDuplicateSkills(&v, "skills", *u.Skills)
 		*u.Skills = NormalizeSkills(*u.Skills)
 		ValidateSkills(&v, "skills", *u.Skills)
 	}

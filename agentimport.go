@@ -134,7 +134,7 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 		if a := get("attributes"); a != "" {
 			dec := json.NewDecoder(strings.NewReader(a))
 			dec.UseNumber()
-			if err := dec.Decode(&row.Agent.Attributes); err != nil || row.Agent.Attributes == nil {
+			if err := dec.Decode(&row.Agent.Attributes); err != nil || row.Agent.Attributes == nil || dec.More() {
 				v.AddLine(line, "attributes", "Attributes must be a JSON object, like {\"region\":\"emea\"}.")
 			}
 		}

@@ -64,6 +64,8 @@ func (k *NewEnrollmentKey) Validate(now time.Time) error {
 		v.Add("name", "Name is required, so that you can recognise the key later.")
 	case utf8.RuneCountInString(k.Name) > MaxTokenNameLength:
 		v.Add("name", "Name must be at most %d characters.", MaxTokenNameLength)
+	case strings.ContainsFunc(k.Name, isControl):
+		v.Add("name", "Name must not contain control characters.")
 	}
 	if k.MaxUses < 0 || k.MaxUses > MaxEnrollmentKeyUses {
 		v.Add("max_uses", "Maximum uses must be between 1 and %d, or empty for no limit.", MaxEnrollmentKeyUses)

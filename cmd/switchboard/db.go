@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 
 	"github.com/switchboardhq/switchboard/internal/auth"
 	"github.com/switchboardhq/switchboard/internal/config"
@@ -14,7 +15,7 @@ import (
 // openDatabase connects to the configured database and brings its schema up
 // to date (or, with migrations off, checks that it is).
 func openDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, auth.Argon2id{})
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, auth.NewArgon2id(2*runtime.NumCPU()))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"text/tabwriter"
 
 	"github.com/switchboardhq/switchboard/internal/auth"
@@ -36,7 +37,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usagef("migrate: %v", err)
 	}
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, auth.Argon2id{})
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, auth.NewArgon2id(2*runtime.NumCPU()))
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if cfg.TLS() {
 		scheme = "https"
 	}
+	if cfg.BaseURL == nil {
+		logger.Warn("no --base-url: links in invitations use the host each request came to; set SWITCHBOARD_BASE_URL to the public URL")
+	}
 	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
 		"database", string(db.Engine()), "version", version())
 

@@ -9,7 +9,7 @@ import (
 )
 
 func TestArgon2id(t *testing.T) {
-	h := auth.Argon2id{}
+	h := auth.NewArgon2id(2)
 	hash, err := h.Hash("correct horse battery")
 	if err != nil {
 		t.Fatal(err)

@@ -27,14 +27,35 @@ const (
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>. Verify reads the parameters
 // from the hash, so that they can be raised later without invalidating
 // stored passwords.
-type Argon2id struct{}
+//
+// Each hash takes 19 MiB while it runs, so a burst of sign-ins could take
+// the server's memory: NewArgon2id bounds how many run at once. The zero
+// value has no bound.
+type Argon2id struct {
+	slots chan struct{}
+}
 
-var _ switchboard.PasswordHasher = Argon2id{}
+var _ switchboard.PasswordHasher = (*Argon2id)(nil)
+
+// NewArgon2id returns a hasher that computes at most concurrency hashes at
+// once; the others wait their turn.
+func NewArgon2id(concurrency int) *Argon2id {
+	return &Argon2id{slots: make(chan struct{}, max(concurrency, 1))}
+}
+
+func (h *Argon2id) acquire() func() {
+	if h == nil || h.slots == nil {
+		return func() {}
+	}
+	h.slots <- struct{}{}
+	return func() { <-h.slots }
+}
 
 var b64 = base64.RawStdEncoding
 
 // Hash returns the PHC string of password with a fresh random salt.
-func (Argon2id) Hash(password string) (string, error) {
+func (h *Argon2id) Hash(password string) (string, error) {
+	defer h.acquire()()
 	return HashWith(password, argonMemoryKiB, argonTime)
 }
 
@@ -51,11 +72,12 @@ func HashWith(password string, memoryKiB, passes uint32) (string, error) {
 }
 
 // Verify checks password against a PHC string made by Hash.
-func (Argon2id) Verify(hash, password string) (bool, error) {
+func (h *Argon2id) Verify(hash, password string) (bool, error) {
 	p, err := parsePHC(hash)
 	if err != nil {
 		return false, err
 	}
+	defer h.acquire()()
 	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
 }

@@ -173,9 +173,10 @@ func ifMatchVersion(h string) int {
 	if h == "" || h == "*" {
 		return 0
 	}
+	// If-Match compares strongly (RFC 9110 §13.1.1): weak tags never match.
 	for _, tag := range strings.Split(h, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if n, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && n > 0 && strings.HasPrefix(tag, `"`) {
+		tag = strings.TrimSpace(tag)
+		if n, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && n > 0 && strings.HasPrefix(tag, `"`) && strings.HasSuffix(tag, `"`) {
 			return n
 		}
 	}

@@ -92,7 +92,10 @@ type enrollInput struct {
 }
 
 type enrollOutput struct {
-	Body struct {
+	// The answer carries a secret to a caller who has no session, so
+	// nothing else marks it uncacheable.
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
 		Agent AgentJSON `json:"agent"`
 		Token string    `json:"token" doc:"The agent's token, shown this once. Without auto-approval the agent is pending until approved; it can poll GET /api/v1/me meanwhile."`
 	}
@@ -106,7 +109,7 @@ func (s *Server) apiEnroll(ctx context.Context, in *enrollInput) (*enrollOutput,
 	if err != nil {
 		return nil, err
 	}
-	out := &enrollOutput{}
+	out := &enrollOutput{CacheControl: "no-store"}
 	out.Body.Agent = newAgentJSON(a)
 	out.Body.Token = token
 	return out, nil

@@ -176,7 +176,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			s.Logger.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
 				slog.String("route", route),
-				slog.String("path", r.URL.Path),
+				slog.String("path", redactSecrets(r.URL.Path)),
 				slog.Int("status", rec.status),
 				slog.Int("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
@@ -330,7 +330,7 @@ func (s *Server) isSetUp(ctx context.Context) (bool, error) {
 
 // allowEnrollAttempt applies the per-address throttle to enrollments.
 func (s *Server) allowEnrollAttempt(ctx context.Context) error {
-	ok, wait := s.enrollLimiter.Allow(switchboard.RequestInfoFromContext(ctx).IP)
+	ok, wait := s.enrollLimiter.Allow(throttleKey(switchboard.RequestInfoFromContext(ctx).IP))
 	if ok {
 		return nil
 	}
@@ -340,10 +340,43 @@ func (s *Server) allowEnrollAttempt(ctx context.Context) error {
 
 // allowSignInAttempt applies the per-address throttle to credential checks.
 func (s *Server) allowSignInAttempt(ctx context.Context) error {
-	ok, wait := s.signInLimiter.Allow(switchboard.RequestInfoFromContext(ctx).IP)
+	ok, wait := s.signInLimiter.Allow(throttleKey(switchboard.RequestInfoFromContext(ctx).IP))
 	if ok {
 		return nil
 	}
 	return &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
 		Message: "Too many sign-in attempts from your address; wait a little and try again."}
+}
+
+// secretPrefixes start every secret Switchboard makes; a path segment that
+// starts with one (an invitation link) must not reach the log.
+var secretPrefixes = []string{switchboard.InvitationPrefix, switchboard.PersonalTokenPrefix,
+	switchboard.AgentTokenPrefix, switchboard.EnrollmentKeyPrefix}
+
+// redactSecrets replaces the secret segments of a path with "[secret]".
+func redactSecrets(path string) string {
+	segments := strings.Split(path, "/")
+	for i, seg := range segments {
+		for _, p := range secretPrefixes {
+			if strings.HasPrefix(seg, p) {
+				segments[i] = "[secret]"
+			}
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+// throttleKey is the bucket of a client address: the address itself for
+// IPv4, its /64 network for IPv6, where one subscriber holds a whole /64 and
+// could otherwise take a fresh address for every attempt.
+func throttleKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Unmap().Is4() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

@@ -89,20 +89,7 @@ func mustParseViews(version string) *views {
 			}
 			return false
 		},
-		"query": func(base url.Values, kv ...string) string {
-			q := url.Values{}
-			for k, vs := range base {
-				q[k] = vs
-			}
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i+1] == "" {
-					q.Del(kv[i])
-				} else {
-					q.Set(kv[i], kv[i+1])
-				}
-			}
-			return q.Encode()
-		},
+		"link": pageLink,
 		"initials": func(name string) string {
 			var out []rune
 			for _, w := range strings.Fields(name) {
@@ -222,7 +209,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	ctx := r.Context()
-	p.Actor = switchboard.ActorFromContext(ctx)
+	// Pages are for people: an agent's token shows the anonymous layout.
+	if a := switchboard.ActorFromContext(ctx); a != nil && a.User != nil {
+		p.Actor = a
+	}
 	p.RequestID = requestIDFrom(ctx)
 	if p.Flash == nil && s.sessions != nil {
 		if f := s.popFlash(r); f != nil {
@@ -339,4 +329,28 @@ func (s *Server) fail(r *http.Request, f *form, err error) int {
 		status = http.StatusInternalServerError
 	}
 	return status
+}
+
+// pageLink returns the URL of path with query, changed by key-value pairs
+// (an empty value removes the key). The result is a whole URL, so that the
+// template escapes it once as a URL: escaping only its query part, after a
+// literal "?", would encode the "=" and "&" of the query itself.
+func pageLink(path string, query url.Values, kv ...string) template.URL {
+	q := url.Values{}
+	for k, vs := range query {
+		q[k] = vs
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			q.Del(kv[i])
+		} else {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(q) == 0 {
+		return template.URL(path)
+	}
+	// Only paths written in the templates come here, and the query is
+	// encoded: the URL is safe to mark as such.
+	return template.URL(path + "?" + q.Encode())
 }

@@ -39,11 +39,17 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) (*form, bool)
 }
 
 // requireSignIn sends anonymous browsers to the sign-in page, remembering
-// where they were going.
+// where they were going. The pages are for people: a machine agent's token
+// gets a refusal, not a page meant for a user.
 func (s *Server) requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if switchboard.ActorFromContext(r.Context()) != nil {
+		actor := switchboard.ActorFromContext(r.Context())
+		if actor != nil && actor.User != nil {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if actor != nil {
+			s.renderError(w, r, http.StatusForbidden, "The web pages are for people; agents use the API under /api/v1.")
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -72,12 +78,19 @@ func (s *Server) requireRole(roles ...switchboard.Role) func(http.Handler) http.
 }
 
 // localPath returns next if it is a path on this site, else "/": a sign-in
-// link must not become an open redirect.
+// link must not become an open redirect. Browsers drop tabs and newlines and
+// read backslashes as slashes, so "/\t/evil.example" would leave the site:
+// any control character or backslash disqualifies next, and what is kept is
+// re-encoded from its parsed form.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/"
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	return u.RequestURI()
 }
 
 // seeOther redirects after a successful POST, so that reloading the page

@@ -197,11 +197,15 @@ func (s *AgentService) FindAgentByID(ctx context.Context, id string) (*switchboa
 	return s.find(ctx, s.db.bun, sc, "a.id = ?", id, false)
 }
 
-// FindAgentByUserID returns the agent linked to a user, within scope.
+// FindAgentByUserID returns the agent linked to a user, within scope; a user
+// may always see their own agent.
 func (s *AgentService) FindAgentByUserID(ctx context.Context, userID string) (*switchboard.Agent, error) {
 	sc, err := scopeOf(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if switchboard.ActorFromContext(ctx).UserID() == userID {
+		sc = agentScope{userID: userID}
 	}
 	return s.find(ctx, s.db.bun, sc, "a.user_id = ?", userID, false)
 }
@@ -679,6 +683,11 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 		if _, err := tx.NewUpdate().Model(row).Column("status", "presence", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		if status == switchboard.AgentRetired && row.UserID != nil {
+			if err := s.retireUser(ctx, tx, *row.UserID); err != nil {
+				return err
+			}
+		}
 		loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
 		if err != nil {
 			return err
@@ -691,6 +700,32 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 		return nil, err
 	}
 	return agent, nil
+}
+
+// retireUser disables the user of a retired human agent when being an agent
+// was all they were there for, so that the person's access ends with their
+// work; admins and supervisors keep their accounts.
+func (s *AgentService) retireUser(ctx context.Context, tx bun.Tx, userID string) error {
+	var u userRow
+	if err := s.db.forUpdate(tx.NewSelect().Model(&u).Where("u.id = ?", userID)).Scan(ctx); err != nil {
+		return err
+	}
+	if u.Role != string(switchboard.RoleAgent) || u.Status != string(switchboard.UserActive) {
+		return nil
+	}
+	before := userSummary(&u)
+	u.Status = string(switchboard.UserDisabled)
+	u.Version++
+	u.AuthVersion++
+	u.UpdatedAt = s.db.now()
+	if _, err := tx.NewUpdate().Model(&u).Column("status", "version", "auth_version", "updated_at").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	if err := s.db.voidInvitations(ctx, tx, u.ID); err != nil {
+		return err
+	}
+	b, a := changes(before, userSummary(&u))
+	return s.db.audit(ctx, tx, switchboard.AuditUserUpdated, userTarget(&u), b, a)
 }
 
 // DeleteAgent removes a pending agent, with the invited user made for it.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -110,11 +111,13 @@ func jsonOrNil(m map[string]any) *string {
 	return &s
 }
 
+// clip shortens s to at most n characters (runes, not bytes: cutting a
+// UTF-8 sequence would store garbage).
 func clip(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n]
+	return string([]rune(s)[:n])
 }
 
 // changes returns the fields whose values differ between before and after,

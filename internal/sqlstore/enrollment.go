@@ -247,7 +247,7 @@ func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment
 			return err
 		}
 		var token *switchboard.APIToken
-		if token, secret, err = s.db.insertAgentToken(ctx, tx, row, "enrollment: "+key.Name, nil, now); err != nil {
+		if token, secret, err = s.db.insertAgentToken(ctx, tx, row, clip("enrollment: "+key.Name, switchboard.MaxTokenNameLength), nil, now); err != nil {
 			return err
 		}
 		loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})

@@ -54,13 +54,26 @@ func invitedUserRow(email, name string, now time.Time) *userRow {
 	}
 }
 
+// voidInvitations ends every unused invitation of a user.
+func (db *DB) voidInvitations(ctx context.Context, tx bun.Tx, userID string) error {
+	_, err := tx.NewUpdate().Model((*invitationRow)(nil)).Set("used_at = ?", db.now()).
+		Where("user_id = ? AND used_at IS NULL", userID).Exec(ctx)
+	return err
+}
+
 // linkOrInvite returns the ID of the user with email, creating and inviting
-// one (role agent, no password) when there is none.
+// one (role agent, no password) when there is none. Only admins may make an
+// agent of a user in another role: a supervisor must not gain a hold on an
+// admin's account through its agent.
 func (db *DB) linkOrInvite(ctx context.Context, tx bun.Tx, email, name string, now time.Time) (string, *switchboard.Invitation, error) {
-	var id string
-	err := tx.NewSelect().Model((*userRow)(nil)).Column("id").Where("u.email = ?", email).Scan(ctx, &id)
+	var existing userRow
+	err := tx.NewSelect().Model(&existing).Column("id", "role").Where("u.email = ?", email).Scan(ctx)
 	if err == nil {
-		return id, nil, nil
+		if existing.Role != string(switchboard.RoleAgent) && !switchboard.ActorFromContext(ctx).IsAdmin() {
+			return "", nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only an admin can add this person as an agent.",
+				Fields: []switchboard.FieldError{{Field: "email", Message: "Only an admin can add this person as an agent."}}}
+		}
+		return existing.ID, nil, nil
 	} else if !errors.Is(err, errNoRows) {
 		return "", nil, err
 	}
@@ -91,7 +104,12 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 			return err
 		}
 		if !actor.IsAdmin() {
-			// A supervisor may re-invite the person behind an agent of theirs.
+			// A supervisor may re-invite the person behind an agent of
+			// theirs, and only people in the agent role: never someone
+			// who has been given more power since.
+			if user.Role != string(switchboard.RoleAgent) {
+				return errUserNotFound()
+			}
 			sc, err := scopeOf(ctx)
 			if err != nil {
 				return err
@@ -108,8 +126,7 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 		}
 		now := s.db.now()
 		// Earlier links stop working: only the newest one is valid.
-		if _, err := tx.NewUpdate().Model((*invitationRow)(nil)).Set("used_at = ?", now).
-			Where("user_id = ? AND used_at IS NULL", userID).Exec(ctx); err != nil {
+		if err := s.db.voidInvitations(ctx, tx, userID); err != nil {
 			return err
 		}
 		inv, secret := s.db.newInvitation(userID, now)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,13 +21,15 @@ type signInFailureRow struct {
 }
 
 // Authenticate checks credentials for sign-in, throttled per e-mail address.
+// Each attempt is counted before its password is checked, so that parallel
+// guesses cannot slip past the limit while the first ones are verified.
 func (s *UserService) Authenticate(ctx context.Context, email, password string) (*switchboard.User, error) {
 	email = switchboard.NormalizeEmail(email)
 	if len(email) > switchboard.MaxEmailLength || len(password) > 4*switchboard.MaxPasswordLength {
 		return nil, switchboard.ErrBadCredentials
 	}
 	now := s.db.now()
-	if err := s.checkLock(ctx, email, now); err != nil {
+	if err := s.reserveAttempt(ctx, email, now); err != nil {
 		return nil, err
 	}
 
@@ -50,6 +53,10 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 	}
 	if !known || !ok {
 		target := auditTarget{Type: "user", Name: email}
+		if !strings.Contains(email, "@") {
+			// Whatever was typed may be a password in the wrong field.
+			target.Name = "(not an e-mail address)"
+		}
 		if known {
 			target.ID = row.ID
 		}
@@ -91,51 +98,60 @@ func errLocked(until, now time.Time) error {
 	}
 }
 
-func (s *UserService) checkLock(ctx context.Context, email string, now time.Time) error {
-	var f signInFailureRow
-	err := s.db.bun.NewSelect().Model(&f).Where("sf.email = ?", email).Scan(ctx)
-	switch {
-	case errors.Is(err, errNoRows):
-		return nil
-	case err != nil:
+// reserveAttempt counts a sign-in attempt for an address, or refuses it
+// while the address is locked. The attempt that reaches the limit locks the
+// address at once; if its password turns out right, the sign-in clears the
+// count again.
+func (s *UserService) reserveAttempt(ctx context.Context, email string, now time.Time) error {
+	// Make sure the row exists first, in a statement of its own: inserting
+	// it in the locking transaction would leave a shared lock that two
+	// attempts then both try to upgrade (a deadlock on MySQL).
+	if _, err := s.db.bun.NewInsert().Model(&signInFailureRow{Email: email, WindowStartedAt: now}).Ignore().Exec(ctx); err != nil {
 		return translate(err)
-	case f.LockedUntil != nil && f.LockedUntil.After(now):
-		return errLocked(*f.LockedUntil, now)
 	}
-	return nil
-}
-
-// recordFailure counts a failed attempt within the current window and locks
-// the address when the count reaches the maximum. It returns the error the
-// caller should see: the generic one, whether or not this attempt locked it.
-func (s *UserService) recordFailure(ctx context.Context, email string, target auditTarget, now time.Time) error {
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		// Make sure the row exists, then lock it: concurrent failures for one
-		// address must each be counted.
-		_, err := tx.NewInsert().Model(&signInFailureRow{Email: email, WindowStartedAt: now}).Ignore().Exec(ctx)
-		if err != nil {
-			return err
-		}
+	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var f signInFailureRow
 		if err := s.db.forUpdate(tx.NewSelect().Model(&f).Where("sf.email = ?", email)).Scan(ctx); err != nil {
 			return err
 		}
-		if now.Sub(f.WindowStartedAt) >= switchboard.SignInFailureWindow || (f.LockedUntil != nil && !f.LockedUntil.After(now)) {
+		if f.LockedUntil != nil && f.LockedUntil.After(now) {
+			return errLocked(*f.LockedUntil, now)
+		}
+		if now.Sub(f.WindowStartedAt) >= switchboard.SignInFailureWindow || f.LockedUntil != nil {
 			f.Failures, f.WindowStartedAt, f.LockedUntil = 0, now, nil
 		}
 		f.Failures++
+		if f.Failures >= switchboard.MaxSignInFailures {
+			until := now.Add(switchboard.SignInLockout)
+			f.LockedUntil = &until
+		}
+		_, err := tx.NewUpdate().Model(&f).Column("failures", "window_started_at", "locked_until").WherePK().Exec(ctx)
+		return err
+	})
+}
+
+// recordFailure writes the audit entries of a failed attempt (already
+// counted by reserveAttempt) and forgets addresses whose failures have aged
+// out. It returns the error the caller should see: the generic one.
+func (s *UserService) recordFailure(ctx context.Context, email string, target auditTarget, now time.Time) error {
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var f signInFailureRow
+		err := tx.NewSelect().Model(&f).Where("sf.email = ?", email).Scan(ctx)
+		if err != nil && !errors.Is(err, errNoRows) {
+			return err
+		}
 		anonymous := auditActor{Type: "anonymous"}
 		if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditSignInFailed, target, nil, map[string]any{"failures": f.Failures}); err != nil {
 			return err
 		}
-		if f.Failures >= switchboard.MaxSignInFailures {
-			until := now.Add(switchboard.SignInLockout)
-			f.LockedUntil = &until
-			if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditLockedOut, target, nil, map[string]any{"locked_until": until}); err != nil {
+		if f.LockedUntil != nil && f.LockedUntil.After(now) && f.Failures == switchboard.MaxSignInFailures {
+			if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditLockedOut, target, nil, map[string]any{"locked_until": *f.LockedUntil}); err != nil {
 				return err
 			}
 		}
-		_, err = tx.NewUpdate().Model(&f).Column("failures", "window_started_at", "locked_until").WherePK().Exec(ctx)
+		_, err = tx.NewDelete().Model((*signInFailureRow)(nil)).
+			Where("window_started_at < ? AND (locked_until IS NULL OR locked_until < ?)", now.Add(-switchboard.SignInFailureWindow), now).
+			Exec(ctx)
 		return err
 	})
 	if err != nil {

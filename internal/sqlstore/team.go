@@ -215,13 +215,16 @@ func (s *TeamService) CreateTeam(ctx context.Context, nt switchboard.NewTeam) (*
 // role supervisor or admin.
 func (s *TeamService) setSupervisors(ctx context.Context, tx bun.Tx, teamID string, userIDs []string) error {
 	if len(userIDs) > 0 {
-		n, err := tx.NewSelect().Model((*userRow)(nil)).
+		// Lock the users, so that none is demoted while being made a
+		// supervisor (UpdateUser locks the user too).
+		var ids []string
+		q := tx.NewSelect().Model((*userRow)(nil)).Column("id").
 			Where("u.id IN (?) AND u.role IN (?) AND u.status = ?", bun.In(userIDs),
-				bun.In([]switchboard.Role{switchboard.RoleSupervisor, switchboard.RoleAdmin}), switchboard.UserActive).Count(ctx)
-		if err != nil {
+				bun.In([]switchboard.Role{switchboard.RoleSupervisor, switchboard.RoleAdmin}), switchboard.UserActive)
+		if err := s.db.forUpdate(q).Scan(ctx, &ids); err != nil {
 			return err
 		}
-		if int(n) != len(userIDs) {
+		if len(ids) != len(userIDs) {
 			return &switchboard.Error{Code: switchboard.EINVALID, Message: "Supervisors must be active users with the supervisor or admin role.",
 				Fields: []switchboard.FieldError{{Field: "supervisors", Message: "Supervisors must be active users with the supervisor or admin role."}}}
 		}
@@ -362,6 +365,12 @@ func (s *TeamService) DeleteTeam(ctx context.Context, id string) error {
 	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		team, err := s.find(ctx, tx, id, true)
 		if err != nil {
+			return err
+		}
+		// A key whose team is gone would enroll agents into no team, out of
+		// its supervisor's sight: it ends with the team.
+		if _, err := tx.NewUpdate().Model((*enrollmentKeyRow)(nil)).Set("revoked_at = ?", s.db.now()).
+			Where("team_id = ? AND revoked_at IS NULL", id).Exec(ctx); err != nil {
 			return err
 		}
 		if _, err := tx.NewDelete().Model((*teamRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {

@@ -100,7 +100,7 @@ func (s *TokenService) CreateToken(ctx context.Context, nt switchboard.NewToken)
 	switch {
 	case actor == nil:
 		return nil, "", errNoActor
-	case !actor.IsSystem() && actor.UserID() != nt.UserID:
+	case !actor.IsSystem() && (actor.User == nil || actor.UserID() != nt.UserID):
 		return nil, "", &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "You can only create tokens for yourself."}
 	}
 	now := s.db.now()
@@ -151,7 +151,7 @@ func (s *TokenService) FindTokens(ctx context.Context, f switchboard.TokenFilter
 	switch {
 	case actor == nil:
 		return nil, errNoActor
-	case !actor.IsAdmin() && actor.UserID() != f.UserID:
+	case !actor.IsAdmin() && (actor.User == nil || actor.UserID() != f.UserID):
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "You can only list your own tokens."}
 	}
 	var v switchboard.Validation
@@ -224,6 +224,9 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 	switch {
 	case row.UserID != nil:
 		user, err := (&UserService{db: s.db}).findRow(ctx, s.db.bun, *row.UserID, false)
+		if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+			return nil, err
+		}
 		if err != nil || user.Status != string(switchboard.UserActive) {
 			return nil, errBad
 		}
@@ -232,6 +235,9 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 		// Pending and suspended agents keep their tokens, so that they can
 		// learn their status; a retired agent's token is dead.
 		agent, err := (&AgentService{db: s.db}).find(ctx, s.db.bun, agentScope{all: true}, "a.id = ?", *row.AgentID, false)
+		if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+			return nil, translate(err)
+		}
 		if err != nil || agent.Status == switchboard.AgentRetired {
 			return nil, errBad
 		}

@@ -343,6 +343,14 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 		if _, err := tx.NewUpdate().Model(row).Column("name", "role", "status", "version", "auth_version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		if changedStanding {
+			// An invitation is for the standing the user had when it was
+			// made: a promotion must not let an old link, or one a
+			// supervisor asked for, set an admin's password.
+			if err := s.db.voidInvitations(ctx, tx, row.ID); err != nil {
+				return err
+			}
+		}
 		if row.Role == string(switchboard.RoleAgent) {
 			// Only supervisors and admins supervise teams.
 			if _, err := tx.NewDelete().Model((*teamSupervisorRow)(nil)).Where("user_id = ?", row.ID).Exec(ctx); err != nil {
@@ -434,6 +442,9 @@ func (s *UserService) findDomain(ctx context.Context, id string) (*switchboard.U
 // neither a change of password, role or status, nor the user's disabling.
 func (s *UserService) AuthenticateSession(ctx context.Context, id string, authVersion int) (*switchboard.Actor, error) {
 	row, err := s.findRow(ctx, s.db.bun, id, false)
+	if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+		return nil, err // an outage ends no session
+	}
 	if err != nil || row.AuthVersion != authVersion || row.Status != string(switchboard.UserActive) {
 		return nil, &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "Your session has ended; sign in again."}
 	}

@@ -201,5 +201,5 @@ func (FastHasher) Hash(password string) (string, error) { return auth.HashWith(p
 
 // Verify checks like the real hasher; the parameters are read from the hash.
 func (FastHasher) Verify(hash, password string) (bool, error) {
-	return auth.Argon2id{}.Verify(hash, password)
+	return (*auth.Argon2id)(nil).Verify(hash, password)
 }

@@ -1,7 +1,7 @@
 -- +goose Up
 CREATE TABLE users (
     id            VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-    email         VARCHAR(254) NOT NULL,
+    email         VARCHAR(254) COLLATE utf8mb4_bin NOT NULL,
     name          VARCHAR(200) NOT NULL,
     role          VARCHAR(16) NOT NULL,
     status        VARCHAR(16) NOT NULL,
@@ -38,10 +38,11 @@ CREATE TABLE api_tokens (
 -- Failed sign-ins per e-mail address, known or not, so that throttling
 -- behaves the same for both and reveals nothing.
 CREATE TABLE sign_in_failures (
-    email             VARCHAR(254) NOT NULL PRIMARY KEY,
+    email             VARCHAR(254) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
     failures          INT NOT NULL,
     window_started_at DATETIME(6) NOT NULL,
-    locked_until      DATETIME(6) NULL
+    locked_until      DATETIME(6) NULL,
+    KEY sign_in_failures_window_idx (window_started_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE settings (

@@ -2,13 +2,12 @@
 CREATE TABLE teams (
     id          VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     name        VARCHAR(100) NOT NULL,
-    sort_name   VARCHAR(100) NOT NULL,
+    sort_name   VARCHAR(100) COLLATE utf8mb4_bin NOT NULL, -- names are unique regardless of case
     description VARCHAR(1000) NOT NULL DEFAULT '',
     created_at  DATETIME(6) NOT NULL,
     updated_at  DATETIME(6) NOT NULL,
     version     INT NOT NULL DEFAULT 1,
-    UNIQUE KEY teams_name_key (name),
-    KEY teams_sort_name_idx (sort_name, id)
+    UNIQUE KEY teams_sort_name_key (sort_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE team_supervisors (

@@ -1,15 +1,13 @@
 -- +goose Up
 CREATE TABLE teams (
     id          VARCHAR(36) PRIMARY KEY,
-    name        VARCHAR(100) NOT NULL UNIQUE,
-    sort_name   VARCHAR(100) NOT NULL,
+    name        VARCHAR(100) NOT NULL,
+    sort_name   VARCHAR(100) NOT NULL UNIQUE, -- names are unique regardless of case
     description VARCHAR(1000) NOT NULL DEFAULT '',
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL,
     version     INTEGER NOT NULL DEFAULT 1
 );
-
-CREATE INDEX teams_sort_name_idx ON teams (sort_name, id);
 
 CREATE TABLE team_supervisors (
     team_id VARCHAR(36) NOT NULL REFERENCES teams (id) ON DELETE CASCADE,

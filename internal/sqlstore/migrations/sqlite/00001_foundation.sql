@@ -38,6 +38,8 @@ CREATE TABLE sign_in_failures (
     locked_until      TIMESTAMP
 );
 
+CREATE INDEX sign_in_failures_window_idx ON sign_in_failures (window_started_at);
+
 CREATE TABLE settings (
     name       TEXT PRIMARY KEY,
     value      TEXT NOT NULL,

@@ -1,15 +1,13 @@
 -- +goose Up
 CREATE TABLE teams (
     id          TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    sort_name   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    sort_name   TEXT NOT NULL UNIQUE, -- names are unique regardless of case
     description TEXT NOT NULL DEFAULT '',
     created_at  TIMESTAMP NOT NULL,
     updated_at  TIMESTAMP NOT NULL,
     version     INTEGER NOT NULL DEFAULT 1
 );
-
-CREATE INDEX teams_sort_name_idx ON teams (sort_name, id);
 
 CREATE TABLE team_supervisors (
     team_id TEXT NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
