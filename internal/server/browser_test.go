@@ -1,0 +1,213 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// chromium returns the path of a Chromium to drive, or skips the test
+// (fails it in CI, where .ci/run installs one).
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SWITCHBOARD_TEST_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if sqlstoretest.InCI() {
+		t.Fatal("CI=true: no Chromium found; install Debian's chromium package or set SWITCHBOARD_TEST_CHROMIUM")
+	}
+	t.Skip("no Chromium found: install it (Debian package chromium) or set SWITCHBOARD_TEST_CHROMIUM to run browser tests")
+	return ""
+}
+
+// browserSession drives a headless Chromium and collects everything the
+// pages write to the console, where CSP violations and script errors show.
+type browserSession struct {
+	ctx     context.Context
+	base    string
+	mu      sync.Mutex
+	console []string
+}
+
+func newBrowserSession(t *testing.T, base string) *browserSession {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	s := &browserSession{ctx: ctx, base: base}
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				s.mu.Lock()
+				s.console = append(s.console, m.URL+": "+m.Text)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	// Accept every confirmation, as a user who means it does.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return s
+}
+
+func (s *browserSession) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(s.ctx, steps...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+func (s *browserSession) text(t *testing.T, sel string) string {
+	t.Helper()
+	txt, err := chromedp.Run(s.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return txt
+}
+
+func (s *browserSession) location(t *testing.T) string {
+	t.Helper()
+	loc, err := chromedp.Run(s.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(loc, s.base)
+}
+
+func (s *browserSession) problems() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.console...)
+}
+
+// TestBrowser clicks through the UI in a real browser: set-up, agents,
+// tokens with their confirmation, and every page, with no CSP violation or
+// script error on the way, then the phone menu.
+func TestBrowser(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	team, err := sqlstore.NewTeamService(ts.db).CreateTeam(systemCtx(), switchboard.NewTeam{Name: "Billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowserSession(t, ts.URL)
+
+	b.do(t, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.ID("f-name")))
+	if loc := b.location(t); loc != "/setup" {
+		t.Fatalf("first visit lands on %s, want /setup", loc)
+	}
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("f-name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("f-email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("f-password"), testPassword),
+		chromedp.SendKeys(chromedp.ID("f-password_confirm"), testPassword),
+		chromedp.Submit(chromedp.CSS("main form")),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	if got := b.text(t, ".flash-success"); !strings.Contains(got, "Welcome, Ada Lovelace") {
+		t.Errorf("after set-up: %q", got)
+	}
+
+	// A machine agent through the form, in a team.
+	b.do(t,
+		chromedp.Navigate(ts.URL+"/agents/new"),
+		chromedp.Click(chromedp.CSS(`input[name="kind"][value="machine"]`)),
+		chromedp.SendKeys(chromedp.ID("f-name"), "router-7"),
+		chromedp.SetValue(chromedp.ID("f-skills"), "linux:8, billing:3"),
+		chromedp.Click(chromedp.CSS(`input[name="teams"][value="`+team.ID+`"]`)),
+		chromedp.Submit(chromedp.CSS("main form")),
+		chromedp.WaitVisible(chromedp.CSS(".skill-list")),
+	)
+	agentURL := b.location(t)
+	if !regexp.MustCompile(`^/agents/[0-9a-f-]{36}$`).MatchString(agentURL) {
+		t.Fatalf("after creating an agent: %s", agentURL)
+	}
+
+	// Issue a token, copy it, then revoke it through the confirmation.
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("f-name"), "production"),
+		chromedp.Submit(chromedp.CSS(`form[action$="/tokens"]`)),
+		chromedp.WaitVisible(chromedp.ID("new-token")),
+		chromedp.Click(chromedp.CSS(`button[data-copy="#new-token"]`)),
+	)
+	if got := b.text(t, `button[data-copy="#new-token"]`); got != "Copied" {
+		t.Errorf("copy button says %q", got)
+	}
+	b.do(t,
+		chromedp.Navigate(ts.URL+agentURL),
+		chromedp.Click(chromedp.CSS(`form[action*="/revoke"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	if got := b.text(t, ".flash-success"); !strings.Contains(got, "revoked") {
+		t.Errorf("after revoking: %q", got)
+	}
+
+	// Every page renders, with its title, in the browser.
+	for _, p := range []struct{ path, title string }{
+		{"/", "Dashboard"}, {"/agents", "Agents"}, {agentURL + "/edit", "Edit router-7"}, {"/agents/import", "Import agents"},
+		{"/teams", "Teams"}, {"/teams/" + team.ID, "Billing"}, {"/enrollment", "Enrollment keys"}, {"/audit", "Audit log"},
+		{"/users", "Users"}, {"/users/new", "New user"}, {"/account", "My account"},
+	} {
+		b.do(t, chromedp.Navigate(ts.URL+p.path), chromedp.WaitReady(chromedp.CSS("main h1")))
+		got, err := chromedp.Run(b.ctx, chromedp.Title())
+		if err != nil || got != p.title+" · Switchboard" {
+			t.Errorf("%s has title %q, want %q", p.path, got, p.title+" · Switchboard")
+		}
+	}
+
+	// On a phone the menu opens from its button, without a script.
+	b.do(t, chromedp.EmulateViewport(390, 800), chromedp.Navigate(ts.URL+"/agents"), chromedp.WaitReady(chromedp.CSS("main h1")))
+	hidden, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("sidenav")).display`))
+	if err != nil || hidden != "none" {
+		t.Errorf("phone menu before opening: display %q, %v", hidden, err)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS("label.nav-toggle-label")))
+	shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("sidenav")).display`))
+	if err != nil || shown == "none" {
+		t.Errorf("phone menu after opening: display %q, %v", shown, err)
+	}
+
+	time.Sleep(200 * time.Millisecond) // let the last console messages arrive
+	for _, p := range b.problems() {
+		t.Errorf("browser console: %s", p)
+	}
+}
