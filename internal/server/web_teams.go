@@ -115,7 +115,7 @@ type teamData struct {
 func (s *Server) webTeam(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Teams.FindTeamByID(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
-		s.teamLoadFailed(w, r, err)
+		s.loadFailed(w, r, err)
 		return
 	}
 	s.renderTeam(w, r, http.StatusOK, t, teamForm(t))
@@ -174,14 +174,6 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, status int, 
 	s.render(w, r, status, "team", page{Title: t.Name, Section: "teams", Form: f, Data: d})
 }
 
-func (s *Server) teamLoadFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
-		s.notFound(w, r)
-		return
-	}
-	s.internalError(w, r, err)
-}
-
 func (s *Server) webUpdateTeam(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r)
 	if !ok {
@@ -200,7 +192,7 @@ func (s *Server) webUpdateTeam(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		current, ferr := s.Teams.FindTeamByID(ctx, id)
 		if ferr != nil {
-			s.teamLoadFailed(w, r, ferr)
+			s.loadFailed(w, r, ferr)
 			return
 		}
 		status := s.fail(r, f, err)
@@ -270,7 +262,7 @@ func (s *Server) webRemoveTeamMember(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) webDeleteTeam(w http.ResponseWriter, r *http.Request) {
 	if err := s.Teams.DeleteTeam(r.Context(), chi.URLParam(r, "id")); err != nil {
-		s.teamLoadFailed(w, r, err)
+		s.loadFailed(w, r, err)
 		return
 	}
 	s.setFlash(r, "success", "The team has been deleted. Its agents remain, without it.")

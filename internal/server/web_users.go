@@ -90,7 +90,7 @@ type userData struct {
 func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
 	u, err := s.Users.FindUserByID(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
-		s.userLoadFailed(w, r, err)
+		s.loadFailed(w, r, err)
 		return
 	}
 	f := newForm(url.Values{
@@ -119,24 +119,16 @@ func (s *Server) webReinviteUser(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/users/"+chi.URLParam(r, "id"))
 		return
 	} else if err != nil {
-		s.userLoadFailed(w, r, err)
+		s.loadFailed(w, r, err)
 		return
 	}
 	u, err := s.Users.FindUserByID(ctx, inv.UserID)
 	if err != nil {
-		s.userLoadFailed(w, r, err)
+		s.loadFailed(w, r, err)
 		return
 	}
 	f := newForm(url.Values{"name": {u.Name}, "role": {string(u.Role)}, "status": {string(u.Status)}, "version": {strconv.Itoa(u.Version)}})
 	s.renderUserWith(w, r, http.StatusCreated, u, f, s.invitationJSON(ctx, inv))
-}
-
-func (s *Server) userLoadFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
-		s.notFound(w, r)
-		return
-	}
-	s.internalError(w, r, err)
 }
 
 func (s *Server) webUpdateUser(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +149,7 @@ func (s *Server) webUpdateUser(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		current, ferr := s.Users.FindUserByID(ctx, id)
 		if ferr != nil {
-			s.userLoadFailed(w, r, ferr)
+			s.loadFailed(w, r, ferr)
 			return
 		}
 		code := s.fail(r, f, err)
