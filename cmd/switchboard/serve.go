@@ -83,7 +83,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if cfg.TLS() {
 		scheme = "https"
 	}
-	if cfg.BaseURL == nil {
+	if cfg.BaseURL == nil && !isLoopback(ln.Addr()) {
 		logger.Warn("no --base-url: links in invitations use the host each request came to; set SWITCHBOARD_BASE_URL to the public URL")
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
@@ -115,4 +115,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// isLoopback reports whether the server listens on this machine only, where
+// links built from the request's host are right.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
