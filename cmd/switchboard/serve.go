@@ -42,7 +42,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer db.Close()
 
-	store, stopCleanup := db.SessionStore(5 * time.Minute)
+	store, stopCleanup := db.SessionStore(5*time.Minute, func(err error) {
+		logger.Warn("deleting expired sessions", "err", err.Error())
+	})
 	defer stopCleanup()
 	srv := server.New(server.Deps{
 		Users:        sqlstore.NewUserService(db),

@@ -53,7 +53,7 @@ func newTestServer(tb testing.TB, engine sqlstore.Engine) *testServer {
 func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testServer {
 	tb.Helper()
 	logs := &syncBuffer{}
-	store, stop := db.SessionStore(0)
+	store, stop := db.SessionStore(0, nil)
 	tb.Cleanup(stop)
 	opts.Version = "test"
 	srv := server.New(server.Deps{

@@ -79,3 +79,34 @@ func TestMigrate(t *testing.T) {
 }
 
 func asError(err error, target **switchboard.Error) bool { return errors.As(err, target) }
+
+func TestSessionStore(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		store, stop := db.SessionStore(0, nil)
+		defer stop()
+		if err := store.Commit("live", []byte("data"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Commit("dead", []byte("data"), time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		b, found, err := store.Find("live")
+		if err != nil || !found || string(b) != "data" {
+			t.Fatalf("Find(live) = %q, %v, %v", b, found, err)
+		}
+		if _, found, _ := store.Find("dead"); found {
+			t.Error("an expired session was found")
+		}
+		if err := db.DeleteExpiredSessions(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.SQL().QueryRow("SELECT COUNT(*) FROM sessions").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%d sessions left, want the live one", n)
+		}
+	})
+}
