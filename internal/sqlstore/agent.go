@@ -252,7 +252,7 @@ func (db *DB) loadAgents(ctx context.Context, idb bun.IDB, rows []*agentRow) ([]
 		return agents, nil
 	}
 	var skills []agentSkillRow
-	if err := idb.NewSelect().Model(&skills).Where("sk.agent_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := idb.NewSelect().Model(&skills).Where("sk.agent_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	for _, sk := range skills {
@@ -264,7 +264,7 @@ func (db *DB) loadAgents(ctx context.Context, idb bun.IDB, rows []*agentRow) ([]
 		Name    string `bun:"name"`
 	}
 	err := idb.NewSelect().TableExpr("team_members AS tm").Join("JOIN teams AS t ON t.id = tm.team_id").
-		ColumnExpr("tm.agent_id, t.id, t.name").Where("tm.agent_id IN (?)", bun.In(ids)).
+		ColumnExpr("tm.agent_id, t.id, t.name").Where("tm.agent_id IN (?)", bun.List(ids)).
 		OrderExpr("t.name, t.id").Scan(ctx, &teams)
 	if err != nil {
 		return nil, err
@@ -508,7 +508,7 @@ func addMembers(ctx context.Context, tx bun.Tx, agentID string, teamIDs []string
 // not see it afterwards.
 func (s *AgentService) checkTeams(ctx context.Context, tx bun.IDB, sc agentScope, before, after []string, creating bool) error {
 	if len(after) > 0 {
-		n, err := tx.NewSelect().Table("teams").Where("id IN (?)", bun.In(after)).Count(ctx)
+		n, err := tx.NewSelect().Table("teams").Where("id IN (?)", bun.List(after)).Count(ctx)
 		if err != nil {
 			return err
 		}

@@ -91,7 +91,7 @@ func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHa
 func ParseURL(databaseURL string) (engine Engine, driver, dsn string, err error) {
 	scheme, rest, ok := strings.Cut(databaseURL, ":")
 	if !ok {
-		return "", "", "", fmt.Errorf("database URL %q has no scheme: use sqlite:PATH, postgres://... or mysql://...", redactURL(databaseURL))
+		return "", "", "", fmt.Errorf("database URL %q has no scheme: use sqlite:PATH, postgres://… or mysql://…", redactURL(databaseURL))
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3":
@@ -106,7 +106,7 @@ func ParseURL(databaseURL string) (engine Engine, driver, dsn string, err error)
 		dsn, err := mysqlDSN(databaseURL)
 		return MySQL, "mysql", dsn, err
 	}
-	return "", "", "", fmt.Errorf("database URL scheme %q is not supported: use sqlite:PATH, postgres://... or mysql://...", scheme)
+	return "", "", "", fmt.Errorf("database URL scheme %q is not supported: use sqlite:PATH, postgres://… or mysql://…", scheme)
 }
 
 func sqlitePathError(path string) error {

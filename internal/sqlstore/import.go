@@ -189,7 +189,7 @@ func (s *AgentService) existingUsers(ctx context.Context, tx bun.Tx, rows []swit
 		err := tx.NewSelect().TableExpr("users AS u").
 			Join("LEFT JOIN agents AS a ON a.user_id = u.id").
 			ColumnExpr("u.id, u.email, a.id AS agent_id").
-			Where("u.email IN (?)", bun.In(emails[start:min(start+importChunk, len(emails))])).
+			Where("u.email IN (?)", bun.List(emails[start:min(start+importChunk, len(emails))])).
 			Scan(ctx, &found)
 		if err != nil {
 			return nil, err

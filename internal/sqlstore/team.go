@@ -119,7 +119,7 @@ func (s *TeamService) load(ctx context.Context, idb bun.IDB, rows []*teamRow) ([
 		Email  string `bun:"email"`
 	}
 	err := idb.NewSelect().TableExpr("team_supervisors AS ts").Join("JOIN users AS u ON u.id = ts.user_id").
-		ColumnExpr("ts.team_id, u.id, u.name, u.email").Where("ts.team_id IN (?)", bun.In(ids)).
+		ColumnExpr("ts.team_id, u.id, u.name, u.email").Where("ts.team_id IN (?)", bun.List(ids)).
 		OrderExpr("u.name, u.id").Scan(ctx, &sups)
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (s *TeamService) load(ctx context.Context, idb bun.IDB, rows []*teamRow) ([
 		N      int    `bun:"n"`
 	}
 	err = idb.NewSelect().Table("team_members").ColumnExpr("team_id, COUNT(*) AS n").
-		Where("team_id IN (?)", bun.In(ids)).Group("team_id").Scan(ctx, &counts)
+		Where("team_id IN (?)", bun.List(ids)).Group("team_id").Scan(ctx, &counts)
 	if err != nil {
 		return nil, err
 	}
@@ -219,8 +219,8 @@ func (s *TeamService) setSupervisors(ctx context.Context, tx bun.Tx, teamID stri
 		// supervisor (UpdateUser locks the user too).
 		var ids []string
 		q := tx.NewSelect().Model((*userRow)(nil)).Column("id").
-			Where("u.id IN (?) AND u.role IN (?) AND u.status = ?", bun.In(userIDs),
-				bun.In([]switchboard.Role{switchboard.RoleSupervisor, switchboard.RoleAdmin}), switchboard.UserActive)
+			Where("u.id IN (?) AND u.role IN (?) AND u.status = ?", bun.List(userIDs),
+				bun.List([]switchboard.Role{switchboard.RoleSupervisor, switchboard.RoleAdmin}), switchboard.UserActive)
 		if err := s.db.forUpdate(q).Scan(ctx, &ids); err != nil {
 			return err
 		}
@@ -318,7 +318,7 @@ func (s *TeamService) changeMembers(ctx context.Context, tx bun.Tx, teamID strin
 		err := tx.NewSelect().Model((*agentRow)(nil)).
 			ColumnExpr("a.id, a.name, a.status").
 			ColumnExpr("EXISTS (SELECT 1 FROM team_members m WHERE m.agent_id = a.id AND m.team_id = ?) AS member", teamID).
-			Where("a.id IN (?)", bun.In(add)).Scan(ctx, &agents)
+			Where("a.id IN (?)", bun.List(add)).Scan(ctx, &agents)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -345,12 +345,12 @@ func (s *TeamService) changeMembers(ctx context.Context, tx bun.Tx, teamID strin
 	}
 	if len(remove) > 0 {
 		err := tx.NewSelect().Model((*agentRow)(nil)).Column("name").
-			Where("a.id IN (?) AND EXISTS (SELECT 1 FROM team_members m WHERE m.agent_id = a.id AND m.team_id = ?)", bun.In(remove), teamID).
+			Where("a.id IN (?) AND EXISTS (SELECT 1 FROM team_members m WHERE m.agent_id = a.id AND m.team_id = ?)", bun.List(remove), teamID).
 			Scan(ctx, &removed)
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := tx.NewDelete().Model((*teamMemberRow)(nil)).Where("team_id = ? AND agent_id IN (?)", teamID, bun.In(remove)).Exec(ctx); err != nil {
+		if _, err := tx.NewDelete().Model((*teamMemberRow)(nil)).Where("team_id = ? AND agent_id IN (?)", teamID, bun.List(remove)).Exec(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
