@@ -335,23 +335,13 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 			switchboard.NormalizeSkill(f.Skill), max(f.MinLevel, 1))
 	}
 	order := newListOrder(f.Sort, "a.id", map[string]string{"name": "a.sort_name", "created_at": "a.created_at"}, "created_at")
-	q, err = order.apply(q, f.Cursor, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	agents, err := s.db.loadAgents(ctx, s.db.bun, rows)
-	if err != nil {
-		return nil, translate(err)
-	}
-	return page(order, agents, limit, func(a *switchboard.Agent) (any, string) {
+	load := func(rows []*agentRow) ([]*switchboard.Agent, error) { return s.db.loadAgents(ctx, s.db.bun, rows) }
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, load, func(a *switchboard.Agent) (any, string) {
 		if order.isTime {
 			return a.CreatedAt, a.ID
 		}
 		return strings.ToLower(a.Name), a.ID
-	}), nil
+	})
 }
 
 // CountAgents counts the agents in the actor's scope.

@@ -192,16 +192,6 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 		q = q.Where("ae.at < ?", f.Until.UTC())
 	}
 	order := newListOrder("-at", "ae.id", map[string]string{"at": "ae.at"}, "at")
-	q, err := order.apply(q, f.Cursor, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	entries := make([]*switchboard.AuditEntry, len(rows))
-	for i, r := range rows {
-		entries[i] = r.domain()
-	}
-	return page(order, entries, limit, func(e *switchboard.AuditEntry) (any, string) { return e.At, e.ID }), nil
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*auditRow).domain),
+		func(e *switchboard.AuditEntry) (any, string) { return e.At, e.ID })
 }

@@ -158,17 +158,8 @@ func (s *EnrollmentService) FindEnrollmentKeys(ctx context.Context, f switchboar
 		return nil, err
 	}
 	order := newListOrder("-created_at", "ek.id", map[string]string{"created_at": "ek.created_at"}, "created_at")
-	if q, err = order.apply(q, f.Cursor, limit); err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	keys := make([]*switchboard.EnrollmentKey, len(rows))
-	for i, r := range rows {
-		keys[i] = r.domain()
-	}
-	return page(order, keys, limit, func(k *switchboard.EnrollmentKey) (any, string) { return k.CreatedAt, k.ID }), nil
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*enrollmentKeyRow).domain),
+		func(k *switchboard.EnrollmentKey) (any, string) { return k.CreatedAt, k.ID })
 }
 
 // RevokeEnrollmentKey revokes a key.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -91,6 +92,37 @@ func page[T any](o listOrder, rows []T, limit int, key func(T) (value any, id st
 		p.NextCursor = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return p
+}
+
+// listPage runs q in the order o, from cursor, for one page of limit items:
+// it scans the rows, turns them into domain values with load (one call for
+// the whole page, so that related rows can be fetched in one query) and
+// computes the next cursor from key.
+func listPage[R, D any](ctx context.Context, q *bun.SelectQuery, rows *[]R, o listOrder, cursor string, limit int,
+	load func([]R) ([]D, error), key func(D) (any, string)) (*switchboard.Page[D], error) {
+	q, err := o.apply(q, cursor, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	items, err := load(*rows)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return page(o, items, limit, key), nil
+}
+
+// each converts rows one by one, for listPage.
+func each[R, D any](convert func(R) D) func([]R) ([]D, error) {
+	return func(rows []R) ([]D, error) {
+		out := make([]D, len(rows))
+		for i, r := range rows {
+			out[i] = convert(r)
+		}
+		return out, nil
+	}
 }
 
 func decodeCursor(s string) (cursor, error) {

@@ -159,17 +159,9 @@ func (s *TeamService) FindTeams(ctx context.Context, f switchboard.TeamFilter) (
 		q = q.Where(s.db.ilike("t.name"), likePattern(f.Query))
 	}
 	order := newListOrder("name", "t.id", map[string]string{"name": "t.sort_name"})
-	if q, err = order.apply(q, f.Cursor, limit); err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	teams, err := s.load(ctx, s.db.bun, rows)
-	if err != nil {
-		return nil, translate(err)
-	}
-	return page(order, teams, limit, func(t *switchboard.Team) (any, string) { return strings.ToLower(t.Name), t.ID }), nil
+	load := func(rows []*teamRow) ([]*switchboard.Team, error) { return s.load(ctx, s.db.bun, rows) }
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, load,
+		func(t *switchboard.Team) (any, string) { return strings.ToLower(t.Name), t.ID })
 }
 
 func errTeamNameTaken() error {

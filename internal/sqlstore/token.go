@@ -167,18 +167,8 @@ func (db *DB) tokenPage(ctx context.Context, where string, args []any, limit int
 	var rows []*tokenRow
 	q := db.bun.NewSelect().Model(&rows).Where(where, args...)
 	order := newListOrder("-created_at", "t.id", map[string]string{"created_at": "t.created_at"}, "created_at")
-	q, err := order.apply(q, cursor, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	tokens := make([]*switchboard.APIToken, len(rows))
-	for i, r := range rows {
-		tokens[i] = r.domain()
-	}
-	return page(order, tokens, limit, func(t *switchboard.APIToken) (any, string) { return t.CreatedAt, t.ID }), nil
+	return listPage(ctx, q, &rows, order, cursor, limit, each((*tokenRow).domain),
+		func(t *switchboard.APIToken) (any, string) { return t.CreatedAt, t.ID })
 }
 
 // RevokeToken revokes a token of the actor's, or any personal token for an admin.

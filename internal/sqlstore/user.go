@@ -162,23 +162,12 @@ func (s *UserService) FindUsers(ctx context.Context, f switchboard.UserFilter) (
 		q = q.Where("u.status = ?", f.Status)
 	}
 	order := newListOrder(f.Sort, "u.id", map[string]string{"email": "u.email", "created_at": "u.created_at"}, "created_at")
-	q, err := order.apply(q, f.Cursor, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	users := make([]*switchboard.User, len(rows))
-	for i, r := range rows {
-		users[i] = r.domain()
-	}
-	return page(order, users, limit, func(u *switchboard.User) (any, string) {
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*userRow).domain), func(u *switchboard.User) (any, string) {
 		if order.isTime {
 			return u.CreatedAt, u.ID
 		}
 		return u.Email, u.ID
-	}), nil
+	})
 }
 
 // CountUsers returns the number of users.
