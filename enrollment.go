@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // EnrollmentKeyPrefix starts every enrollment key secret.
@@ -59,19 +58,9 @@ func (k *NewEnrollmentKey) Validate(now time.Time) error {
 	var v Validation
 	k.Name = strings.TrimSpace(k.Name)
 	k.TeamID = strings.TrimSpace(k.TeamID)
-	switch {
-	case k.Name == "":
-		v.Add("name", "Name is required, so that you can recognise the key later.")
-	case utf8.RuneCountInString(k.Name) > MaxTokenNameLength:
-		v.Add("name", "Name must be at most %d characters.", MaxTokenNameLength)
-	case strings.ContainsFunc(k.Name, isControl):
-		v.Add("name", "Name must not contain control characters.")
-	}
+	validateSecretLabel(&v, "key", k.Name, k.ExpiresAt, now)
 	if k.MaxUses < 0 || k.MaxUses > MaxEnrollmentKeyUses {
 		v.Add("max_uses", "Maximum uses must be between 1 and %d, or empty for no limit.", MaxEnrollmentKeyUses)
-	}
-	if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
-		v.Add("expires_at", "Expiry must be in the future.")
 	}
 	return v.Err()
 }

@@ -70,18 +70,24 @@ type NewToken struct {
 func (t *NewToken) Validate(now time.Time) error {
 	var v Validation
 	t.Name = strings.TrimSpace(t.Name)
+	validateSecretLabel(&v, "token", t.Name, t.ExpiresAt, now)
+	return v.Err()
+}
+
+// validateSecretLabel checks the name and expiry that label a secret (a
+// token or an enrollment key): a name to recognise it by, an expiry ahead.
+func validateSecretLabel(v *Validation, what, name string, expiresAt *time.Time, now time.Time) {
 	switch {
-	case t.Name == "":
-		v.Add("name", "Name is required, so that you can recognise the token later.")
-	case utf8.RuneCountInString(t.Name) > MaxTokenNameLength:
+	case name == "":
+		v.Add("name", "Name is required, so that you can recognise the %s later.", what)
+	case utf8.RuneCountInString(name) > MaxTokenNameLength:
 		v.Add("name", "Name must be at most %d characters.", MaxTokenNameLength)
-	case strings.ContainsFunc(t.Name, isControl):
+	case strings.ContainsFunc(name, isControl):
 		v.Add("name", "Name must not contain control characters.")
 	}
-	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) {
+	if expiresAt != nil && !expiresAt.After(now) {
 		v.Add("expires_at", "Expiry must be in the future.")
 	}
-	return v.Err()
 }
 
 // TokenFilter selects tokens for a list.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -275,6 +276,16 @@ func newForm(values url.Values) *form {
 
 // Get returns a submitted value.
 func (f *form) Get(field string) string { return f.Values.Get(field) }
+
+// Version returns the object version an edit form was rendered with, for
+// IfVersion. A form without one cannot prove it is current: -1 matches no
+// version.
+func (f *form) Version() int {
+	if v, err := strconv.Atoi(f.Get("version")); err == nil && v > 0 {
+		return v
+	}
+	return -1
+}
 
 // Has reports whether a multi-valued field (checkboxes) holds value.
 func (f *form) Has(field, value string) bool {

@@ -352,10 +352,7 @@ func (s *Server) webUpdateAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, email, phone := f.Get("name"), f.Get("email"), f.Get("phone")
-	version, _ := strconv.Atoi(f.Get("version"))
-	if version <= 0 {
-		version = -1 // a form without its version cannot prove it is current
-	}
+	version := f.Version()
 	upd := switchboard.AgentUpdate{Name: &name, Phone: &phone, Skills: &skills, Capacity: &capacity, TeamIDs: &teams,
 		Attributes: &attributes, Notify: &notify, IfVersion: version}
 	if current.Kind == switchboard.MachineAgent {

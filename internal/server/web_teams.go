@@ -184,10 +184,7 @@ func (s *Server) webUpdateTeam(w http.ResponseWriter, r *http.Request) {
 	name, description := f.Get("name"), f.Get("description")
 	// No box ticked means no supervisors, not "leave them as they are".
 	sups := append([]string{}, f.Values["supervisors"]...)
-	version, _ := strconv.Atoi(f.Get("version"))
-	if version <= 0 {
-		version = -1 // a form without its version cannot prove it is current
-	}
+	version := f.Version()
 	t, err := s.Teams.UpdateTeam(ctx, id, switchboard.TeamUpdate{Name: &name, Description: &description, SupervisorIDs: &sups, IfVersion: version})
 	if err != nil {
 		current, ferr := s.Teams.FindTeamByID(ctx, id)

@@ -141,10 +141,7 @@ func (s *Server) webUpdateUser(w http.ResponseWriter, r *http.Request) {
 	name := f.Get("name")
 	role := switchboard.Role(f.Get("role"))
 	status := switchboard.UserStatus(f.Get("status"))
-	version, _ := strconv.Atoi(f.Get("version"))
-	if version <= 0 {
-		version = -1 // a form without its version cannot prove it is current
-	}
+	version := f.Version()
 	u, err := s.Users.UpdateUser(ctx, id, switchboard.UserUpdate{Name: &name, Role: &role, Status: &status, IfVersion: version})
 	if err != nil {
 		current, ferr := s.Users.FindUserByID(ctx, id)
