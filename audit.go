@@ -13,6 +13,8 @@ const (
 	AuditUserPasswordChanged = "user.password_changed"
 	AuditUserInvited         = "user.invited"
 	AuditInvitationAccepted  = "user.invitation_accepted"
+	AuditPasswordResetIssued = "user.password_reset_issued"
+	AuditPasswordReset       = "user.password_reset"
 	AuditSignedIn            = "auth.signed_in"
 	AuditSignInFailed        = "auth.sign_in_failed"
 	AuditLockedOut           = "auth.locked_out"
@@ -34,7 +36,7 @@ const (
 // AuditActions lists every action, for filters.
 var AuditActions = []string{
 	AuditSetupCompleted, AuditUserCreated, AuditUserUpdated, AuditUserPasswordChanged, AuditUserInvited,
-	AuditInvitationAccepted, AuditSignedIn, AuditSignInFailed, AuditLockedOut, AuditTokenCreated,
+	AuditInvitationAccepted, AuditPasswordResetIssued, AuditPasswordReset, AuditSignedIn, AuditSignInFailed, AuditLockedOut, AuditTokenCreated,
 	AuditTokenRevoked, AuditAgentCreated, AuditAgentUpdated, AuditAgentStatusChanged, AuditAgentDeleted,
 	AuditAgentEnrolled, AuditAgentsImported, AuditTeamCreated, AuditTeamUpdated, AuditTeamDeleted,
 	AuditKeyCreated, AuditKeyRevoked,

@@ -2,17 +2,37 @@ package switchboard
 
 import "time"
 
-// InvitationPrefix starts every invitation secret.
-const InvitationPrefix = "sbi_"
+// InvitationPrefix starts every invitation secret, PasswordResetPrefix every
+// password reset secret: a secret scanner can tell them apart.
+const (
+	InvitationPrefix    = "sbi_"
+	PasswordResetPrefix = "sbr_"
+)
 
-// InvitationTTL is how long an invitation link works.
-const InvitationTTL = 7 * 24 * time.Hour
+// How long each kind of link works. A reset link replaces a password that
+// someone may have lost control of, so it lives a day, not a week.
+const (
+	InvitationTTL    = 7 * 24 * time.Hour
+	PasswordResetTTL = 24 * time.Hour
+)
 
-// Invitation is a single-use, expiring link with which a new user sets their
-// first password. Only a hash of its secret is stored; Secret is set only
-// when the invitation is created.
+// InvitationKind says what a single-use link is for.
+type InvitationKind string
+
+const (
+	// KindInvitation lets a new user choose their first password.
+	KindInvitation InvitationKind = "invitation"
+	// KindPasswordReset lets a user who lost their password choose a new one.
+	KindPasswordReset InvitationKind = "password_reset"
+)
+
+// Invitation is a single-use, expiring link with which a user sets a
+// password: their first (an invitation) or a new one (a password reset).
+// Only a hash of its secret is stored; Secret is set only when the link is
+// made.
 type Invitation struct {
 	ID        string
+	Kind      InvitationKind
 	UserID    string
 	Email     string
 	Name      string
@@ -20,5 +40,13 @@ type Invitation struct {
 	Secret    string
 }
 
-// Path is the invitation's link, relative to the server's base URL.
-func (i *Invitation) Path() string { return "/invite/" + i.Secret }
+// IsPasswordReset reports whether the link replaces an existing password.
+func (i *Invitation) IsPasswordReset() bool { return i.Kind == KindPasswordReset }
+
+// Path is the link, relative to the server's base URL.
+func (i *Invitation) Path() string {
+	if i.IsPasswordReset() {
+		return "/reset/" + i.Secret
+	}
+	return "/invite/" + i.Secret
+}

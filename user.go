@@ -159,12 +159,18 @@ type UserService interface {
 	// password is set), EFORBIDDEN.
 	InviteUser(ctx context.Context, userID string) (*Invitation, error)
 
-	// FindInvitation returns the invitation of a link secret, with the
-	// user's e-mail and name. ENOTFOUND when unknown, used or expired.
+	// IssuePasswordReset makes a password reset link for an active user who
+	// has a password; earlier links stop working. Admins only. ENOTFOUND,
+	// ECONFLICT (disabled, or no password yet), EFORBIDDEN.
+	IssuePasswordReset(ctx context.Context, userID string) (*Invitation, error)
+
+	// FindInvitation returns the invitation or reset link of a secret, with
+	// the user's e-mail and name. ENOTFOUND when unknown, used or expired.
 	FindInvitation(ctx context.Context, secret string) (*Invitation, error)
 
-	// AcceptInvitation sets the first password of an invited user and uses
-	// up the link. ENOTFOUND, EINVALID.
+	// AcceptInvitation sets the password of the link's user (the first one,
+	// or a new one after a reset), uses up the link and ends the user's
+	// other sessions. ENOTFOUND, EINVALID.
 	AcceptInvitation(ctx context.Context, secret, password string) (*User, error)
 
 	// AuthenticateSession returns the actor of a browser session made for

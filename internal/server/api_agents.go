@@ -38,7 +38,8 @@ type TeamRefJSON struct {
 	Name string `json:"name"`
 }
 
-// InvitationJSON is a link for a new user to set their password.
+// InvitationJSON is a single-use link with which a user sets a password: a
+// new user's first, or a new one after a reset.
 type InvitationJSON struct {
 	Email     string    `json:"email"`
 	URL       string    `json:"url" doc:"Single use; send it to the person by a safe channel."`
@@ -232,11 +233,12 @@ func (s *Server) apiLifecycle(to switchboard.AgentStatus) func(context.Context, 
 	}
 }
 
-type reinviteOutput struct {
+// linkOutput answers with a new invitation or password reset link.
+type linkOutput struct {
 	Body InvitationJSON
 }
 
-func (s *Server) apiReinviteAgent(ctx context.Context, in *agentIDInput) (*reinviteOutput, error) {
+func (s *Server) apiReinviteAgent(ctx context.Context, in *agentIDInput) (*linkOutput, error) {
 	a, err := s.Agents.FindAgentByID(ctx, in.ID)
 	if err != nil {
 		return nil, err
@@ -248,7 +250,7 @@ func (s *Server) apiReinviteAgent(ctx context.Context, in *agentIDInput) (*reinv
 	if err != nil {
 		return nil, err
 	}
-	return &reinviteOutput{Body: *s.invitationJSON(ctx, inv)}, nil
+	return &linkOutput{Body: *s.invitationJSON(ctx, inv)}, nil
 }
 
 type createAgentTokenInput struct {

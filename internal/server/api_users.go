@@ -92,6 +92,22 @@ func (s *Server) apiGetUser(ctx context.Context, in *userIDInput) (*userOutput, 
 	return &userOutput{ETag: etag(u.Version), Body: newUserJSON(u)}, nil
 }
 
+func (s *Server) apiInviteUser(ctx context.Context, in *userIDInput) (*linkOutput, error) {
+	inv, err := s.Users.InviteUser(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &linkOutput{Body: *s.invitationJSON(ctx, inv)}, nil
+}
+
+func (s *Server) apiResetPassword(ctx context.Context, in *userIDInput) (*linkOutput, error) {
+	inv, err := s.Users.IssuePasswordReset(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &linkOutput{Body: *s.invitationJSON(ctx, inv)}, nil
+}
+
 type updateUserInput struct {
 	ID      string `path:"id" maxLength:"64"`
 	IfMatch string `header:"If-Match" doc:"The ETag from a previous read; the update fails with 412 if the user changed since."`

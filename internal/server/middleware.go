@@ -349,8 +349,8 @@ func (s *Server) allowSignInAttempt(ctx context.Context) error {
 }
 
 // secretPrefixes start every secret Switchboard makes; a path segment that
-// starts with one (an invitation link) must not reach the log.
-var secretPrefixes = []string{switchboard.InvitationPrefix, switchboard.PersonalTokenPrefix,
+// starts with one (an invitation or reset link) must not reach the log.
+var secretPrefixes = []string{switchboard.InvitationPrefix, switchboard.PasswordResetPrefix, switchboard.PersonalTokenPrefix,
 	switchboard.AgentTokenPrefix, switchboard.EnrollmentKeyPrefix}
 
 // redactSecrets replaces the secret segments of a path with "[secret]".

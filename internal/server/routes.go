@@ -66,6 +66,15 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "updateUser", Method: http.MethodPatch, Path: "/api/v1/users/{id}",
 			Summary: "Change a user's name, role or status", Tags: []string{"Users"},
 			Description: "Send If-Match with the user's ETag to avoid overwriting a concurrent change (412 when it moved on)."}, admins, s.apiUpdateUser)
+		handle(s, api, huma.Operation{OperationID: "inviteUser", Method: http.MethodPost, Path: "/api/v1/users/{id}/invitation",
+			Summary: "Make a new invitation link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+			Description: "For a user who has not chosen a password yet; it works once, for 7 days, and earlier links stop working. " +
+				"409 when the user already has a password."}, admins, s.apiInviteUser)
+		handle(s, api, huma.Operation{OperationID: "resetPassword", Method: http.MethodPost, Path: "/api/v1/users/{id}/password-reset",
+			Summary: "Make a password reset link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+			Description: "For a user who has lost their password. The link works once, for 24 hours, and earlier links stop working; " +
+				"choosing a new password with it ends every session of the user. Their API tokens keep working: revoke them apart " +
+				"if the account may be compromised. 409 when the user is disabled or has no password yet."}, admins, s.apiResetPassword)
 
 		handle(s, api, huma.Operation{OperationID: "listTokens", Method: http.MethodGet, Path: "/api/v1/tokens",
 			Summary: "List my API tokens", Tags: []string{"Tokens"}}, usersOnly, s.apiListTokens)
@@ -160,6 +169,8 @@ func (s *Server) routes() {
 		// An invitation link is opened before its user can sign in.
 		r.Get("/invite/{secret}", s.webInvite)
 		r.Post("/invite/{secret}", s.webAcceptInvite)
+		r.Get("/reset/{secret}", s.webInvite)
+		r.Post("/reset/{secret}", s.webAcceptInvite)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireSignIn)
@@ -202,6 +213,7 @@ func (s *Server) routes() {
 				r.Get("/users/{id}", s.webUser)
 				r.Post("/users/{id}", s.webUpdateUser)
 				r.Post("/users/{id}/invitation", s.webReinviteUser)
+				r.Post("/users/{id}/password-reset", s.webResetPassword)
 				r.Get("/teams/new", s.webNewTeam)
 				r.Post("/teams", s.webCreateTeam)
 				r.Post("/teams/{id}", s.webUpdateTeam)

@@ -37,7 +37,11 @@ func (s *Server) findInvitation(w http.ResponseWriter, r *http.Request) (*switch
 func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, status int, inv *switchboard.Invitation, f *form) {
 	f.Values.Del("password")
 	f.Values.Del("password_confirm")
-	s.render(w, r, status, "invite", page{Title: "Welcome", Form: f, Data: struct {
+	title := "Welcome"
+	if inv.IsPasswordReset() {
+		title = "Choose a new password"
+	}
+	s.render(w, r, status, "invite", page{Title: title, Form: f, Data: struct {
 		Invitation *switchboard.Invitation
 		Action     string
 	}{inv, r.URL.Path}})
@@ -81,6 +85,10 @@ func (s *Server) webAcceptInvite(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.setFlash(r, "success", "Welcome, "+u.Name+". Your password is set and you are signed in.")
+	if inv.IsPasswordReset() {
+		s.setFlash(r, "success", "Your new password is set and you are signed in. Every other session of yours has ended.")
+	} else {
+		s.setFlash(r, "success", "Welcome, "+u.Name+". Your password is set and you are signed in.")
+	}
 	seeOther(w, r, "/")
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -81,10 +82,13 @@ func (s *Server) webCreateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 type userData struct {
-	User       *switchboard.User
-	Roles      []switchboard.Role
-	Self       bool
-	Invitation *InvitationJSON // shown once, right after it is made
+	User  *switchboard.User
+	Roles []switchboard.Role
+	Self  bool
+	// Link is a new invitation or password reset link, shown once, right
+	// after it is made.
+	Link      *InvitationJSON
+	LinkReset bool
 }
 
 func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
@@ -93,42 +97,57 @@ func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
 		s.loadFailed(w, r, err)
 		return
 	}
-	f := newForm(url.Values{
+	s.renderUser(w, r, http.StatusOK, u, userForm(u))
+}
+
+// userForm is the edit form of a user, filled with what is stored.
+func userForm(u *switchboard.User) *form {
+	return newForm(url.Values{
 		"name": {u.Name}, "role": {string(u.Role)}, "status": {string(u.Status)}, "version": {strconv.Itoa(u.Version)},
 	})
-	s.renderUser(w, r, http.StatusOK, u, f)
 }
 
 func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form) {
 	s.renderUserWith(w, r, status, u, f, nil)
 }
 
-func (s *Server) renderUserWith(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form, inv *InvitationJSON) {
-	s.render(w, r, status, "user", page{Title: u.Name, Section: "users", Form: f, Data: &userData{
-		User: u, Roles: switchboard.Roles, Self: u.ID == switchboard.ActorFromContext(r.Context()).UserID(), Invitation: inv,
-	}})
+func (s *Server) renderUserWith(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form, link *switchboard.Invitation) {
+	d := &userData{User: u, Roles: switchboard.Roles, Self: u.ID == switchboard.ActorFromContext(r.Context()).UserID()}
+	if link != nil {
+		d.Link, d.LinkReset = s.invitationJSON(r.Context(), link), link.IsPasswordReset()
+	}
+	s.render(w, r, status, "user", page{Title: u.Name, Section: "users", Form: f, Data: d})
 }
 
 // webReinviteUser makes a new invitation link for a user without a password
 // and shows it, once.
 func (s *Server) webReinviteUser(w http.ResponseWriter, r *http.Request) {
+	s.issueUserLink(w, r, s.Users.InviteUser)
+}
+
+// webResetPassword makes a password reset link and shows it, once.
+func (s *Server) webResetPassword(w http.ResponseWriter, r *http.Request) {
+	s.issueUserLink(w, r, s.Users.IssuePasswordReset)
+}
+
+func (s *Server) issueUserLink(w http.ResponseWriter, r *http.Request, issue func(context.Context, string) (*switchboard.Invitation, error)) {
 	ctx := r.Context()
-	inv, err := s.Users.InviteUser(ctx, chi.URLParam(r, "id"))
+	id := chi.URLParam(r, "id")
+	link, err := issue(ctx, id)
 	if switchboard.ErrorCode(err) == switchboard.ECONFLICT {
 		s.setFlash(r, "error", switchboard.ErrorMessage(err))
-		seeOther(w, r, "/users/"+chi.URLParam(r, "id"))
+		seeOther(w, r, "/users/"+id)
 		return
 	} else if err != nil {
 		s.loadFailed(w, r, err)
 		return
 	}
-	u, err := s.Users.FindUserByID(ctx, inv.UserID)
+	u, err := s.Users.FindUserByID(ctx, id)
 	if err != nil {
 		s.loadFailed(w, r, err)
 		return
 	}
-	f := newForm(url.Values{"name": {u.Name}, "role": {string(u.Role)}, "status": {string(u.Status)}, "version": {strconv.Itoa(u.Version)}})
-	s.renderUserWith(w, r, http.StatusCreated, u, f, s.invitationJSON(ctx, inv))
+	s.renderUserWith(w, r, http.StatusCreated, u, userForm(u), link)
 }
 
 func (s *Server) webUpdateUser(w http.ResponseWriter, r *http.Request) {

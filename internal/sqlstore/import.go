@@ -71,9 +71,9 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 					row.UserID = &id
 				} else {
 					u := invitedUserRow(a.Email, a.Name, now)
-					inv, secret := s.db.newInvitation(u.ID, now)
+					inv, secret := s.db.newInvitation(u.ID, switchboard.KindInvitation, now)
 					userRows, inviteRows = append(userRows, u), append(inviteRows, inv)
-					invitations = append(invitations, &switchboard.Invitation{ID: inv.ID, UserID: u.ID, Email: u.Email, Name: u.Name, ExpiresAt: inv.ExpiresAt, Secret: secret})
+					invitations = append(invitations, inv.domain(u, secret))
 					auditRows = append(auditRows, s.db.newAuditRow(ctx, actor, switchboard.AuditUserInvited, userTarget(u), nil, userSummary(u)))
 					row.UserID = &u.ID
 					if a.Status == "" {

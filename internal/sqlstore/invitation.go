@@ -15,6 +15,7 @@ type invitationRow struct {
 	bun.BaseModel `bun:"table:invitations,alias:inv"`
 
 	ID         string     `bun:"id,pk"`
+	Kind       string     `bun:"kind"`
 	UserID     string     `bun:"user_id"`
 	SecretHash string     `bun:"secret_hash"`
 	ExpiresAt  time.Time  `bun:"expires_at"`
@@ -24,19 +25,44 @@ type invitationRow struct {
 
 func errInvitationNotFound() error {
 	return &switchboard.Error{Code: switchboard.ENOTFOUND,
-		Message: "This invitation link is not valid: it may have expired or been used already. Ask an administrator for a new one."}
+		Message: "This link is not valid: it may have expired or been used already. Ask an administrator for a new one."}
 }
 
-// newInvitation makes an invitation row for a user and its secret.
-func (db *DB) newInvitation(userID string, now time.Time) (*invitationRow, string) {
-	secret := switchboard.NewSecret(switchboard.InvitationPrefix)
+// newInvitation makes a single-use link of a kind for a user, and its secret.
+func (db *DB) newInvitation(userID string, kind switchboard.InvitationKind, now time.Time) (*invitationRow, string) {
+	prefix, ttl := switchboard.InvitationPrefix, switchboard.InvitationTTL
+	if kind == switchboard.KindPasswordReset {
+		prefix, ttl = switchboard.PasswordResetPrefix, switchboard.PasswordResetTTL
+	}
+	secret := switchboard.NewSecret(prefix)
 	return &invitationRow{
 		ID:         uuid.Must(uuid.NewV7()).String(),
+		Kind:       string(kind),
 		UserID:     userID,
 		SecretHash: switchboard.HashSecret(secret),
-		ExpiresAt:  now.Add(switchboard.InvitationTTL),
+		ExpiresAt:  now.Add(ttl),
 		CreatedAt:  now,
 	}, secret
+}
+
+// domain is the link as the domain sees it; secret is empty except when the
+// link has just been made.
+func (r *invitationRow) domain(user *userRow, secret string) *switchboard.Invitation {
+	return &switchboard.Invitation{ID: r.ID, Kind: switchboard.InvitationKind(r.Kind), UserID: user.ID,
+		Email: user.Email, Name: user.Name, ExpiresAt: r.ExpiresAt, Secret: secret}
+}
+
+// issueInvitation voids a user's earlier links, so that only the newest one
+// works, and stores a new one of kind.
+func (db *DB) issueInvitation(ctx context.Context, tx bun.Tx, user *userRow, kind switchboard.InvitationKind) (*switchboard.Invitation, error) {
+	if err := db.voidInvitations(ctx, tx, user.ID); err != nil {
+		return nil, err
+	}
+	inv, secret := db.newInvitation(user.ID, kind, db.now())
+	if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return inv.domain(user, secret), nil
 }
 
 // invitedUserRow returns a user in role agent with no password yet.
@@ -81,14 +107,14 @@ func (db *DB) linkOrInvite(ctx context.Context, tx bun.Tx, email, name string, n
 	if _, err := tx.NewInsert().Model(user).Exec(ctx); err != nil {
 		return "", nil, err
 	}
-	inv, secret := db.newInvitation(user.ID, now)
+	inv, secret := db.newInvitation(user.ID, switchboard.KindInvitation, now)
 	if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
 		return "", nil, err
 	}
 	if err := db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, userSummary(user)); err != nil {
 		return "", nil, err
 	}
-	return user.ID, &switchboard.Invitation{ID: inv.ID, UserID: user.ID, Email: email, Name: name, ExpiresAt: inv.ExpiresAt, Secret: secret}, nil
+	return user.ID, inv.domain(user, secret), nil
 }
 
 // InviteUser makes a new invitation link for a user without a password.
@@ -124,17 +150,10 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 		if user.PasswordHash != "" {
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "This user has already set a password and can sign in."}
 		}
-		now := s.db.now()
-		// Earlier links stop working: only the newest one is valid.
-		if err := s.db.voidInvitations(ctx, tx, userID); err != nil {
+		if out, err = s.db.issueInvitation(ctx, tx, user, switchboard.KindInvitation); err != nil {
 			return err
 		}
-		inv, secret := s.db.newInvitation(userID, now)
-		if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
-			return err
-		}
-		out = &switchboard.Invitation{ID: inv.ID, UserID: userID, Email: user.Email, Name: user.Name, ExpiresAt: inv.ExpiresAt, Secret: secret}
-		return s.db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, map[string]any{"expires_at": inv.ExpiresAt})
+		return s.db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, map[string]any{"expires_at": out.ExpiresAt})
 	})
 	if err != nil {
 		return nil, err
@@ -142,13 +161,49 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 	return out, nil
 }
 
-// FindInvitation returns a valid invitation by its secret.
+// IssuePasswordReset makes a password reset link for a user who has lost
+// their password. Only admins may, since the link is as good as the
+// password; earlier links of the user stop working.
+func (s *UserService) IssuePasswordReset(ctx context.Context, userID string) (*switchboard.Invitation, error) {
+	actor := switchboard.ActorFromContext(ctx)
+	if actor == nil {
+		return nil, errNoActor
+	}
+	if !actor.IsAdmin() {
+		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins may reset passwords."}
+	}
+	var out *switchboard.Invitation
+	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		user, err := s.findRow(ctx, tx, userID, true)
+		if err != nil {
+			return err
+		}
+		switch {
+		case user.Status != string(switchboard.UserActive):
+			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "This user is disabled: enable them before resetting their password."}
+		case user.PasswordHash == "":
+			return &switchboard.Error{Code: switchboard.ECONFLICT,
+				Message: "This user has not chosen a password yet: make a new invitation link instead."}
+		}
+		if out, err = s.db.issueInvitation(ctx, tx, user, switchboard.KindPasswordReset); err != nil {
+			return err
+		}
+		return s.db.audit(ctx, tx, switchboard.AuditPasswordResetIssued, userTarget(user), nil, map[string]any{"expires_at": out.ExpiresAt})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FindInvitation returns a valid invitation or password reset link by its
+// secret.
 func (s *UserService) FindInvitation(ctx context.Context, secret string) (*switchboard.Invitation, error) {
 	inv, user, err := s.findInvitation(ctx, s.db.bun, secret, false)
 	if err != nil {
 		return nil, err
 	}
-	return &switchboard.Invitation{ID: inv.ID, UserID: user.ID, Email: user.Email, Name: user.Name, ExpiresAt: inv.ExpiresAt}, nil
+	return inv.domain(user, ""), nil
 }
 
 func (s *UserService) findInvitation(ctx context.Context, idb bun.IDB, secret string, forUpdate bool) (*invitationRow, *userRow, error) {
@@ -170,14 +225,20 @@ func (s *UserService) findInvitation(ctx context.Context, idb bun.IDB, secret st
 		return nil, nil, errInvitationNotFound()
 	}
 	user, err := s.findRow(ctx, idb, inv.UserID, forUpdate)
-	if err != nil || user.PasswordHash != "" || user.Status != string(switchboard.UserActive) {
+	if err != nil || user.Status != string(switchboard.UserActive) {
+		return nil, nil, errInvitationNotFound()
+	}
+	// An invitation is for choosing a first password; once there is one
+	// (set through another link), it has done its work.
+	if inv.Kind == string(switchboard.KindInvitation) && user.PasswordHash != "" {
 		return nil, nil, errInvitationNotFound()
 	}
 	return &inv, user, nil
 }
 
-// AcceptInvitation sets an invited user's first password. A human agent
-// waiting for its person becomes active.
+// AcceptInvitation sets the password of the user of a link: an invited
+// user's first, whose human agent waiting for them becomes active, or a new
+// one after a reset. Every earlier session of the user ends.
 func (s *UserService) AcceptInvitation(ctx context.Context, secret, password string) (*switchboard.User, error) {
 	var v switchboard.Validation
 	switchboard.ValidatePassword(&v, "password", password)
@@ -210,12 +271,15 @@ func (s *UserService) AcceptInvitation(ctx context.Context, secret, password str
 		if _, err := tx.NewUpdate().Model(user).Column("password_hash", "version", "auth_version", "updated_at", "last_login_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		actor := auditActor{Type: "user", ID: user.ID, Name: user.Email}
+		if inv.Kind == string(switchboard.KindPasswordReset) {
+			return s.db.auditAs(ctx, tx, actor, switchboard.AuditPasswordReset, userTarget(user), nil, nil)
+		}
 		if _, err := tx.NewUpdate().Model((*agentRow)(nil)).
 			Set("status = ?", switchboard.AgentActive).Set("version = version + 1").Set("updated_at = ?", now).
 			Where("user_id = ? AND status = ?", user.ID, switchboard.AgentPending).Exec(ctx); err != nil {
 			return err
 		}
-		actor := auditActor{Type: "user", ID: user.ID, Name: user.Email}
 		return s.db.auditAs(ctx, tx, actor, switchboard.AuditInvitationAccepted, userTarget(user), nil, nil)
 	})
 	if err != nil {

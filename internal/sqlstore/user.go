@@ -410,6 +410,10 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 		if err != nil {
 			return err
 		}
+		// A reset link asked for earlier is no longer wanted.
+		if err := s.db.voidInvitations(ctx, tx, row.ID); err != nil {
+			return err
+		}
 		return s.db.audit(ctx, tx, switchboard.AuditUserPasswordChanged, userTarget(row), nil, nil)
 	})
 	if err != nil {

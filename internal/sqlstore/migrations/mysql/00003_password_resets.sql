@@ -1,0 +1,3 @@
+-- +goose Up
+-- A single-use link now either invites a new user or resets a lost password.
+ALTER TABLE invitations ADD COLUMN kind VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'invitation';
