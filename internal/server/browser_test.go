@@ -169,8 +169,10 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("new-token")),
 		chromedp.Click(chromedp.CSS(`button[data-copy="#new-token"]`)),
 	)
-	if got := b.text(t, `button[data-copy="#new-token"]`); got != "Copied" {
-		t.Errorf("copy button says %q", got)
+	// The clipboard answers asynchronously: wait for the button to say so.
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.querySelector('button[data-copy="#new-token"]').textContent === "Copied"`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("copy button says %q: %v", b.text(t, `button[data-copy="#new-token"]`), err)
 	}
 	b.do(t,
 		chromedp.Navigate(ts.URL+agentURL),

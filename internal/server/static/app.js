@@ -18,17 +18,25 @@
     if (!button) return;
     var source = document.querySelector(button.getAttribute("data-copy"));
     if (!source) return;
-    var done = function () {
-      var label = button.textContent;
-      button.textContent = "Copied";
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    var say = function (text) {
+      button.textContent = text;
       setTimeout(function () { button.textContent = label; }, 2000);
     };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(source.value).then(done);
-    } else {
+    // The older way works where the clipboard API is missing or refused
+    // (no secure context, no permission); failing both, the text is left
+    // selected for the keyboard.
+    var fallback = function () {
       source.select();
-      document.execCommand("copy");
-      done();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      say(copied ? "Copied" : "Press Ctrl+C");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(function () { say("Copied"); }, fallback);
+    } else {
+      fallback();
     }
   });
 
