@@ -76,7 +76,8 @@ type AuditFilter struct {
 // AuditService reads the audit log; writing happens inside the services
 // that make the changes.
 type AuditService interface {
-	// FindAuditEntries returns one page of entries; admins only.
-	// EINVALID, EFORBIDDEN.
+	// FindAuditEntries returns one page of entries: all of them to admins;
+	// to supervisors those about their teams, their agents and keys, and
+	// their own changes. EINVALID, EFORBIDDEN.
 	FindAuditEntries(ctx context.Context, filter AuditFilter) (*Page[*AuditEntry], error)
 }

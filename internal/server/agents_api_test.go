@@ -261,7 +261,9 @@ func TestSupervisorScopeAPI(t *testing.T) {
 		c.call(t, http.MethodGet, "/api/v1/teams/"+teamB.ID, nil).wantStatus(t, http.StatusNotFound)
 		c.call(t, http.MethodGet, "/api/v1/teams", nil).wantStatus(t, http.StatusOK).wantContains(t, teamA.ID).wantNotContains(t, teamB.ID)
 		c.call(t, http.MethodPost, "/api/v1/teams", map[string]any{"name": "C"}).wantStatus(t, http.StatusForbidden)
-		c.call(t, http.MethodGet, "/api/v1/audit", nil).wantStatus(t, http.StatusForbidden)
+		// The audit log, as the rest, is cut to Alice's teams.
+		c.call(t, http.MethodGet, "/api/v1/audit", nil).wantStatus(t, http.StatusOK).wantContains(t, inA.ID).wantNotContains(t, inB.ID)
+		c.call(t, http.MethodGet, "/api/v1/audit?target="+inB.ID, nil).wantStatus(t, http.StatusOK).wantNotContains(t, inB.ID)
 		c.call(t, http.MethodPost, "/api/v1/agents/import", "name,kind\nx,machine\n", "Content-Type", "text/csv").wantStatus(t, http.StatusForbidden)
 		got, _ := agents.FindAgentByID(systemCtx(), inB.ID)
 		if got.Name != "In B" || got.Status != switchboard.AgentActive {

@@ -158,7 +158,8 @@ func (s *Server) routes() {
 
 		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",
 			Summary: "Read the audit log", Tags: []string{"Audit"},
-			Description: "Every change to users, agents, teams, keys and tokens, and every sign-in, newest first."}, admins, s.apiListAudit)
+			Description: "Every change to users, agents, teams, keys and tokens, and every sign-in, newest first. Supervisors read " +
+				"the entries about the teams they supervise, those teams' agents and enrollment keys, and their own changes."}, supervisors, s.apiListAudit)
 
 		// The web UI.
 		r.Get("/setup", s.webSetup)
@@ -198,6 +199,7 @@ func (s *Server) routes() {
 				r.Get("/enrollment", s.webEnrollment)
 				r.Post("/enrollment", s.webCreateEnrollmentKey)
 				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)
+				r.Get("/audit", s.webAudit)
 			})
 
 			r.Group(func(r chi.Router) {
@@ -220,7 +222,6 @@ func (s *Server) routes() {
 				r.Post("/teams/{id}/members", s.webAddTeamMember)
 				r.Post("/teams/{id}/members/{agent_id}/remove", s.webRemoveTeamMember)
 				r.Post("/teams/{id}/delete", s.webDeleteTeam)
-				r.Get("/audit", s.webAudit)
 			})
 		})
 	})

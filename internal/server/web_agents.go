@@ -268,13 +268,15 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 			}
 			d.Tokens = tokens
 		}
+	}
+	if !d.ReadOnly {
 		history, err := s.Audit.FindAuditEntries(ctx, switchboard.AuditFilter{TargetID: a.ID, Limit: 10})
 		if err != nil {
 			s.internalError(w, r, err)
 			return
 		}
 		for _, e := range history.Items {
-			d.History = append(d.History, newAuditEntryView(e))
+			d.History = append(d.History, newAuditEntryView(e, d.Admin))
 		}
 	}
 	section, title := "agents", a.Name

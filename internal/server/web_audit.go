@@ -97,8 +97,9 @@ func (s *Server) webAudit(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 	}
 	if d.Page != nil {
+		admin := switchboard.ActorFromContext(ctx).IsAdmin()
 		for _, e := range d.Page.Items {
-			d.Entries = append(d.Entries, newAuditEntryView(e))
+			d.Entries = append(d.Entries, newAuditEntryView(e, admin))
 		}
 	}
 	s.render(w, r, status, "audit", page{Title: "Audit log", Section: "audit", Form: f, Data: d})
@@ -128,10 +129,18 @@ func hasFieldError(err error, field string) bool {
 	return false
 }
 
-func newAuditEntryView(e *switchboard.AuditEntry) auditEntryView {
-	v := auditEntryView{AuditEntry: e, ActorLink: objectLink(e.ActorType, e.ActorID)}
+// newAuditEntryView works out what the list shows of an entry. Only admins
+// have users' pages to link to.
+func newAuditEntryView(e *switchboard.AuditEntry, admin bool) auditEntryView {
+	link := func(kind, id string) string {
+		if kind == "user" && !admin {
+			return ""
+		}
+		return objectLink(kind, id)
+	}
+	v := auditEntryView{AuditEntry: e, ActorLink: link(e.ActorType, e.ActorID)}
 	if !strings.HasSuffix(e.Action, ".deleted") { // a deleted object has no page
-		v.TargetLink = objectLink(e.TargetType, e.TargetID)
+		v.TargetLink = link(e.TargetType, e.TargetID)
 	}
 	var fields []string
 	for k := range e.Before {

@@ -55,3 +55,33 @@ func TestAuditPage(t *testing.T) {
 	// A stale cursor shows the first page rather than an error.
 	b.get(t, "/audit?cursor=bogus").wantStatus(t, http.StatusOK).wantContains(t, "<code>team.created</code>")
 }
+
+// TestAuditPage_Supervisor: a supervisor reads their teams' part of the log,
+// from the menu and from an agent's page, without links to users' pages
+// they cannot open.
+func TestAuditPage_Supervisor(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	sup := ts.MustCreateUser(t, "sup@example.com", switchboard.RoleSupervisor)
+	mine := ts.MustCreateTeam(t, "Mine", sup.ID)
+	theirs := ts.MustCreateTeam(t, "Theirs")
+	myBot, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "my-bot", Kind: switchboard.MachineAgent, TeamIDs: []string{mine.ID}})
+	theirBot, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "their-bot", Kind: switchboard.MachineAgent, TeamIDs: []string{theirs.ID}})
+
+	b := ts.browser()
+	b.signIn(t, "sup@example.com")
+	b.post(t, "/agents/"+myBot.ID+"/suspend", nil).wantStatus(t, http.StatusSeeOther)
+	b.get(t, "/audit").wantStatus(t, http.StatusOK).
+		wantContains(t, `<a href="/audit" aria-current="page">`, "<code>agent.status_changed</code>", `<a href="/agents/`+myBot.ID+`">my-bot</a>`,
+			"<code>team.created</code>", "sup@example.com").
+		wantNotContains(t, "their-bot", theirBot.ID, "Theirs", `href="/users/`)
+	b.get(t, "/agents/"+myBot.ID).wantStatus(t, http.StatusOK).
+		wantContains(t, "<code>agent.status_changed</code>", `href="/audit?target=`+myBot.ID+`"`)
+	b.get(t, "/audit?target="+theirBot.ID).wantStatus(t, http.StatusOK).wantContains(t, "No entries match these filters")
+
+	// Agents have no audit log.
+	ts.MustCreateUser(t, "agent@example.com", switchboard.RoleAgent)
+	a := ts.browser()
+	a.signIn(t, "agent@example.com")
+	a.get(t, "/audit").wantStatus(t, http.StatusForbidden)
+}

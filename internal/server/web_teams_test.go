@@ -139,7 +139,6 @@ func TestTeamPages_Supervisor(t *testing.T) {
 		{http.MethodPost, "/teams/" + own.ID + "/members"},
 		{http.MethodPost, "/teams/" + own.ID + "/members/" + member.ID + "/remove"},
 		{http.MethodPost, "/teams/" + own.ID + "/delete"},
-		{http.MethodGet, "/audit"},
 	} {
 		var res *response
 		if tc.method == http.MethodGet {

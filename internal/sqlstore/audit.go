@@ -144,6 +144,22 @@ func normalizeJSON(v any) any {
 	return out
 }
 
+// supervisedEntries keeps the entries a supervisor may read: those about
+// the agents of the teams they supervise (as those teams are now), about
+// the teams themselves and their enrollment keys, and what the supervisor
+// did (their own sign-ins too). Other people's sign-ins, users and tokens
+// stay with admins.
+func supervisedEntries(q *bun.SelectQuery, supervisorID string) *bun.SelectQuery {
+	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("ae.actor_type = 'user' AND ae.actor_id = ?", supervisorID).
+			WhereOr("ae.target_type = 'agent' AND ae.target_id IN (SELECT stm.agent_id FROM team_members stm "+
+				"JOIN team_supervisors sts ON sts.team_id = stm.team_id WHERE sts.user_id = ?)", supervisorID).
+			WhereOr("ae.target_type = 'team' AND ae.target_id IN (SELECT sts.team_id FROM team_supervisors sts WHERE sts.user_id = ?)", supervisorID).
+			WhereOr("ae.target_type = 'enrollment_key' AND ae.target_id IN (SELECT ek.id FROM enrollment_keys ek "+
+				"JOIN team_supervisors sts ON sts.team_id = ek.team_id WHERE sts.user_id = ?)", supervisorID)
+	})
+}
+
 // AuditService implements switchboard.AuditService.
 type AuditService struct {
 	db *DB
@@ -154,10 +170,15 @@ var _ switchboard.AuditService = (*AuditService)(nil)
 // NewAuditService returns the audit log reader on db.
 func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 
-// FindAuditEntries returns entries newest first, to admins.
+// FindAuditEntries returns entries newest first: every entry to admins, to
+// supervisors those about their teams.
 func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.AuditFilter) (*switchboard.Page[*switchboard.AuditEntry], error) {
-	if err := requireAdmin(ctx); err != nil {
+	sc, err := scopeOf(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if !sc.manages() {
+		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may read the audit log."}
 	}
 	var v switchboard.Validation
 	limit := switchboard.PageLimit(&v, f.Limit)
@@ -169,6 +190,9 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	}
 	var rows []*auditRow
 	q := s.db.bun.NewSelect().Model(&rows)
+	if sc.supervisorID != "" {
+		q = supervisedEntries(q, sc.supervisorID)
+	}
 	if f.ActorID != "" {
 		q = q.Where("ae.actor_id = ?", f.ActorID)
 	}

@@ -117,7 +117,7 @@ func TestAudit(t *testing.T) {
 				t.Errorf("%s: %d entries, want %d", tc.name, len(p.Items), tc.want)
 			}
 		}
-		_, err = audit.FindAuditEntries(asUser(MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)), switchboard.AuditFilter{})
+		_, err = audit.FindAuditEntries(asUser(MustCreateUser(t, db, "agent@example.com", switchboard.RoleAgent)), switchboard.AuditFilter{})
 		wantCode(t, err, switchboard.EFORBIDDEN)
 		_, err = audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{Since: ptr(clock.Now()), Until: ptr(clock.Now())})
 		wantCode(t, err, switchboard.EINVALID)
@@ -127,6 +127,68 @@ func TestAudit(t *testing.T) {
 		second, _ := audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{Limit: 4, Cursor: first.NextCursor})
 		if len(first.Items) != 4 || len(second.Items) != 4 || first.Items[3].ID == second.Items[0].ID {
 			t.Errorf("pages: %d then %d", len(first.Items), len(second.Items))
+		}
+	})
+}
+
+// TestAudit_SupervisorScope: a supervisor reads what happened to their
+// teams, their agents and keys, and what they did; nothing else.
+func TestAudit_SupervisorScope(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		admin := MustCreateUser(t, db, "admin@example.com", switchboard.RoleAdmin)
+		sup := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
+		other := MustCreateUser(t, db, "other@example.com", switchboard.RoleSupervisor)
+		mine := MustCreateTeam(t, db, "Mine", sup)
+		theirs := MustCreateTeam(t, db, "Theirs", other)
+		myBot := MustCreateMachine(t, db, "my-bot", nil, mine)
+		theirBot := MustCreateMachine(t, db, "their-bot", nil, theirs)
+		agents := sqlstore.NewAgentService(db)
+		if _, err := agents.SetAgentStatus(asUser(sup), myBot.ID, switchboard.AgentSuspended, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agents.SetAgentStatus(asUser(other), theirBot.ID, switchboard.AgentSuspended, 0); err != nil {
+			t.Fatal(err)
+		}
+		keys := sqlstore.NewEnrollmentService(db)
+		myKey, _, err := keys.CreateEnrollmentKey(asUser(admin), switchboard.NewEnrollmentKey{Name: "mine", TeamID: mine.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := keys.CreateEnrollmentKey(asUser(admin), switchboard.NewEnrollmentKey{Name: "theirs", TeamID: theirs.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sqlstore.NewTokenService(db).CreateToken(asUser(sup), switchboard.NewToken{UserID: sup.ID, Name: "cli"}); err != nil {
+			t.Fatal(err)
+		}
+
+		p, err := sqlstore.NewAuditService(db).FindAuditEntries(asUser(sup), switchboard.AuditFilter{Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range p.Items {
+			name, _, _ := strings.Cut(e.TargetName, " (") // a token's name carries its prefix
+			got = append(got, e.Action+" "+name)
+		}
+		want := []string{
+			"token.created cli",
+			"enrollment_key.created mine",
+			"agent.status_changed my-bot",
+			"agent.created my-bot",
+			"team.created Mine",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("supervisor sees:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// Filters narrow the scope; they never widen it.
+		p, err = sqlstore.NewAuditService(db).FindAuditEntries(asUser(sup), switchboard.AuditFilter{TargetID: theirBot.ID})
+		if err != nil || len(p.Items) != 0 {
+			t.Errorf("another team's agent by filter: %d entries, %v", len(p.Items), err)
+		}
+		p, err = sqlstore.NewAuditService(db).FindAuditEntries(asUser(sup), switchboard.AuditFilter{TargetID: myKey.ID})
+		if err != nil || len(p.Items) != 1 {
+			t.Errorf("own key by filter: %d entries, %v", len(p.Items), err)
 		}
 	})
 }
