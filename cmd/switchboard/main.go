@@ -158,7 +158,27 @@ func printFlags(fs *flag.FlagSet, settings []*config.Setting, w io.Writer) {
 // parse parses args and turns --help into a nil error after printing help
 // (reported by the bool), and other problems into a usage error.
 func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
-	err = fs.Parse(args)
+	// Go's flag package stops at the first argument that is not a flag, but
+	// people write "migrate up --database X" as often as "migrate --database
+	// X up": flags are read on either side of the other arguments.
+	var positional []string
+	for {
+		if err = fs.Parse(args); err != nil {
+			break
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		positional, args = append(positional, args[0]), args[1:]
+	}
+	if err == nil {
+		err = fs.Parse(append([]string{"--"}, positional...)) // leaves them as fs.Args()
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return true, nil // the flag package has printed the help

@@ -332,6 +332,22 @@ func TestMigrateAndVersion(t *testing.T) {
 	if err != nil || !strings.Contains(out, "applied") || !strings.Contains(out, "0 pending") {
 		t.Fatalf("status after: %v %s", err, out)
 	}
+	// Flags may come after the action as well as before it.
+	other := "sqlite:" + filepath.Join(t.TempDir(), "other.db")
+	out, _, err = runCmd(t, environ(), "", "migrate", "up", "--database", other)
+	if err != nil || !strings.Contains(out, "Applied") {
+		t.Fatalf("up --database: %v %s", err, out)
+	}
+	out, _, err = runCmd(t, environ(), "", "migrate", "--database", other, "status", "--database", other)
+	if err != nil || !strings.Contains(out, "0 pending") {
+		t.Fatalf("--database status --database: %v %s", err, out)
+	}
+	if _, _, err := runCmd(t, environ(), "", "migrate", "up", "--databse", other); err == nil || !strings.Contains(err.Error(), "--databse") {
+		t.Errorf("a misspelt flag after the action: %v", err)
+	}
+	if _, _, err := runCmd(t, environ(), "", "migrate", "up", "status"); err == nil || !strings.Contains(err.Error(), "too many arguments") {
+		t.Errorf("two actions: %v", err)
+	}
 	out, _, err = runCmd(t, getenv, "", "version")
 	if err != nil || !strings.HasPrefix(out, "switchboard ") {
 		t.Fatalf("version: %v %s", err, out)
