@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -276,6 +278,33 @@ func (db *DB) loadAgents(ctx context.Context, idb bun.IDB, rows []*agentRow) ([]
 	return agents, nil
 }
 
+// agentRowsInOrder reads the whole rows of the agents of keys, in the order
+// of keys. An agent deleted since its key was read is left out.
+func (db *DB) agentRowsInOrder(ctx context.Context, keys []*agentRow) ([]*agentRow, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	var found []*agentRow
+	if err := db.bun.NewSelect().Model(&found).Where("a.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*agentRow, len(found))
+	for _, r := range found {
+		byID[r.ID] = r
+	}
+	rows := make([]*agentRow, 0, len(keys))
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
 // FindAgents returns one page of the agents in the actor's scope.
 func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter) (*switchboard.Page[*switchboard.Agent], error) {
 	sc, err := scopeOf(ctx)
@@ -310,12 +339,28 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 		return nil, err
 	}
 
-	var rows []*agentRow
-	q := sc.apply(s.db.bun.NewSelect().Model(&rows))
+	// The page is found first by the columns of the list's indexes alone,
+	// then its rows are read by ID: a search then scans an index, not the
+	// table (MySQL reads whole rows to test a condition on an index scan).
+	var keys []*agentRow
+	q := s.db.bun.NewSelect().Model(&keys).Column("a.id")
+	if teams, filtered, err := s.listTeams(ctx, sc, f.TeamID); err != nil {
+		return nil, err
+	} else if filtered && len(teams) == 0 {
+		q = inTeams(q, nil)
+	} else if filtered {
+		if q, err = s.db.keepOrdered(ctx, q, teamMembers(teams)); err != nil {
+			return nil, err
+		}
+	} else {
+		q = sc.apply(q)
+	}
 	if f.Query != "" {
-		pattern := likePattern(f.Query)
+		// sort_name is the name in lower case, and e-mail addresses are
+		// stored in lower case.
+		pattern := likePattern(strings.ToLower(f.Query))
 		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where(s.db.ilike("a.name"), pattern).WhereOr(s.db.ilike("a.email"), pattern)
+			return q.Where(s.db.lowerLike("a.sort_name"), pattern).WhereOr(s.db.lowerLike("a.email"), pattern)
 		})
 	}
 	if f.Status != "" {
@@ -327,21 +372,94 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	if f.Kind != "" {
 		q = q.Where("a.kind = ?", f.Kind)
 	}
-	if f.TeamID != "" {
-		q = q.Where("EXISTS (SELECT 1 FROM team_members ftm WHERE ftm.agent_id = a.id AND ftm.team_id = ?)", f.TeamID)
-	}
 	if f.Skill != "" {
-		q = q.Where("EXISTS (SELECT 1 FROM agent_skills fsk WHERE fsk.agent_id = a.id AND fsk.skill = ? AND fsk.level >= ?)",
-			switchboard.NormalizeSkill(f.Skill), max(f.MinLevel, 1))
+		set := agentSet{from: "agent_skills s WHERE s.skill = ? AND s.level >= ?", args: []any{switchboard.NormalizeSkill(f.Skill), max(f.MinLevel, 1)}}
+		if q, err = s.db.keepOrdered(ctx, q, set); err != nil {
+			return nil, err
+		}
 	}
 	order := newListOrder(f.Sort, "a.id", map[string]string{"name": "a.sort_name", "created_at": "a.created_at"}, "created_at")
-	load := func(rows []*agentRow) ([]*switchboard.Agent, error) { return s.db.loadAgents(ctx, s.db.bun, rows) }
-	return listPage(ctx, q, &rows, order, f.Cursor, limit, load, func(a *switchboard.Agent) (any, string) {
+	q = q.Column(order.column) // with the ID, all the page's query reads
+	load := func(keys []*agentRow) ([]*switchboard.Agent, error) {
+		rows, err := s.db.agentRowsInOrder(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		return s.db.loadAgents(ctx, s.db.bun, rows)
+	}
+	return listPage(ctx, q, &keys, order, f.Cursor, limit, load, func(a *switchboard.Agent) (any, string) {
 		if order.isTime {
 			return a.CreatedAt, a.ID
 		}
 		return strings.ToLower(a.Name), a.ID
 	})
+}
+
+// listTeams returns the teams whose agents a list shows, when it shows those
+// of some teams only: a supervisor's teams, or the team of the filter, or
+// both (then the filter's team if the supervisor has it, else none).
+func (s *AgentService) listTeams(ctx context.Context, sc agentScope, teamID string) ([]string, bool, error) {
+	if sc.supervisorID == "" {
+		if teamID == "" {
+			return nil, false, nil
+		}
+		return []string{teamID}, true, nil
+	}
+	supervised, err := s.db.supervisedTeams(ctx, s.db.bun, sc.supervisorID)
+	if err != nil {
+		return nil, false, err
+	}
+	if teamID != "" {
+		if !supervised[teamID] {
+			return nil, true, nil
+		}
+		return []string{teamID}, true, nil
+	}
+	return slices.Sorted(maps.Keys(supervised)), true, nil
+}
+
+// agentSet is a set of agents named by the agent_id column of another
+// table's rows, for a list's filter: from is "TABLE s WHERE CONDITION".
+type agentSet struct {
+	from string
+	args []any
+}
+
+func teamMembers(teamIDs []string) agentSet {
+	return agentSet{from: "team_members s WHERE s.team_id IN (?)", args: []any{bun.List(teamIDs)}}
+}
+
+// smallSet is how many agents a filter's set may hold for a list of them to
+// be read agent by agent; see keepOrdered.
+const smallSet = 2000
+
+// keepOrdered keeps the agents of set in a list that is read in order up to
+// a page. How best to do that depends on the set's size, which planners
+// misjudge (SQLite keeps no per-value statistics; MariaDB flattens either
+// form into a join it may order badly): a few agents are fetched one by one
+// and sorted; many are checked row by row along the list's index, where a
+// page fills after a few rows. Finding which costs a count that stops at
+// smallSet.
+func (db *DB) keepOrdered(ctx context.Context, q *bun.SelectQuery, set agentSet) (*bun.SelectQuery, error) {
+	var n int
+	err := db.bun.NewRaw("SELECT COUNT(*) FROM (SELECT 1 FROM "+set.from+" LIMIT ?) AS m", append(set.args, smallSet+1)...).Scan(ctx, &n)
+	if err != nil {
+		return nil, err
+	}
+	if n <= smallSet {
+		return q.Where("a.id IN (SELECT s.agent_id FROM "+set.from+")", set.args...), nil
+	}
+	// A scalar subquery, which no engine turns into a join.
+	return q.Where("(SELECT 1 FROM "+set.from+" AND s.agent_id = a.id LIMIT 1) = 1", set.args...), nil
+}
+
+// inTeams keeps the agents of any of teams.
+func inTeams(q *bun.SelectQuery, teamIDs []string) *bun.SelectQuery {
+	if len(teamIDs) == 0 {
+		return q.Where("1 = 0")
+	}
+	set := teamMembers(teamIDs)
+	return q.Where("a.id IN (SELECT s.agent_id FROM "+set.from+")", set.args...)
 }
 
 // CountAgents counts the agents in the actor's scope.
@@ -358,7 +476,12 @@ func (s *AgentService) CountAgents(ctx context.Context) (*switchboard.AgentCount
 		Presence string `bun:"presence"`
 		N        int    `bun:"n"`
 	}
-	q := sc.apply(s.db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").Group("a.status", "a.presence"))
+	q := s.db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").Group("a.status", "a.presence")
+	if teams, filtered, err := s.listTeams(ctx, sc, ""); err != nil {
+		return nil, err
+	} else if filtered {
+		q = inTeams(q, teams)
+	}
 	if err := q.Scan(ctx, &groups); err != nil {
 		return nil, translate(err)
 	}

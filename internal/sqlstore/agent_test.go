@@ -671,3 +671,44 @@ func TestEnrollment(t *testing.T) {
 		wantCode(t, s.RevokeEnrollmentKey(asUser(alice), key.ID), switchboard.ENOTFOUND)
 	})
 }
+
+// TestFindAgents_SearchFoldsCase: a search matches names and addresses in
+// any case, beyond ASCII too, alike on every engine.
+func TestFindAgents_SearchFoldsCase(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		agents := sqlstore.NewAgentService(db)
+		for _, na := range []switchboard.NewAgent{
+			{Name: "Ömer Şahin", Kind: "machine"},
+			{Name: "Zoë Ångström", Kind: "machine"},
+			{Name: "Ada", Kind: "human", Email: "Ada.Lovelace@Example.com"},
+			{Name: "100% uptime_bot", Kind: "machine"},
+		} {
+			if _, _, err := agents.CreateAgent(systemCtx(), na); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for q, want := range map[string]string{
+			"ÖMER":          "Ömer Şahin",
+			"şahin":         "Ömer Şahin",
+			"ÅNGSTRÖM":      "Zoë Ångström",
+			"ADA.LOVELACE@": "Ada",
+			"100%":          "100% uptime_bot",
+			"e_b":           "100% uptime_bot",
+			"p_i":           "",
+			"%":             "100% uptime_bot",
+		} {
+			p, err := agents.FindAgents(systemCtx(), switchboard.AgentFilter{Query: q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, a := range p.Items {
+				got += a.Name
+			}
+			if got != want {
+				t.Errorf("q=%q found %q, want %q", q, got, want)
+			}
+		}
+	})
+}

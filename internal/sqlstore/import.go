@@ -113,7 +113,30 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 	if err != nil {
 		return nil, err
 	}
+	s.db.refreshStatistics(ctx, result.Created)
 	return result, nil
+}
+
+// refreshStatistics brings the planner's statistics up to date after a bulk
+// insert of n agents. Until PostgreSQL's autovacuum or InnoDB's background
+// recalculation gets to it, the planner believes the tables as small as
+// before and picks plans that make the agent list many times slower; on
+// PostgreSQL a vacuum also lets the dashboard's counts read an index alone.
+// SQLite keeps no statistics unless asked. Failing to refresh costs only
+// speed, so an error is ignored.
+func (db *DB) refreshStatistics(ctx context.Context, n int) {
+	const worthIt = 1000
+	if n < worthIt {
+		return
+	}
+	const tables = "agents, agent_skills, team_members, users, invitations"
+	ctx = context.WithoutCancel(ctx)
+	switch db.engine {
+	case Postgres:
+		_, _ = db.bun.ExecContext(ctx, "VACUUM (ANALYZE) "+tables)
+	case MySQL:
+		_, _ = db.bun.ExecContext(ctx, "ANALYZE TABLE "+tables)
+	}
 }
 
 // insertChunks inserts rows in multi-row statements of importChunk rows.

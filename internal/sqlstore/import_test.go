@@ -123,7 +123,7 @@ func TestImportAgents_TenThousand(t *testing.T) {
 	csv := bigCSV(10_000)
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
-		MustCreateTeam(t, db, "Support")
+		support := MustCreateTeam(t, db, "Support")
 		res, err := sqlstore.NewAgentService(db).ImportAgents(systemCtx(), mustParse(t, csv))
 		if err != nil {
 			t.Fatalf("%v %v", err, switchboard.ErrorFields(err))
@@ -137,6 +137,32 @@ func TestImportAgents_TenThousand(t *testing.T) {
 		}
 		if len(p.Items) != 200 || p.NextCursor == "" {
 			t.Errorf("%d agents with billing 10 on the first page", len(p.Items))
+		}
+		// Sets too big to read agent by agent are checked along the list,
+		// and page alike.
+		for _, tc := range []struct {
+			f     switchboard.AgentFilter
+			first string
+		}{
+			{switchboard.AgentFilter{TeamID: support.ID}, "Person 00000"},
+			{switchboard.AgentFilter{Skill: "billing"}, "Person 00000"},
+			{switchboard.AgentFilter{Skill: "billing", MinLevel: 2, TeamID: support.ID}, "Person 00002"}, // 00000 has level 1
+		} {
+			f := tc.f
+			f.Limit = 200
+			first, err := sqlstore.NewAgentService(db).FindAgents(systemCtx(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Cursor = first.NextCursor
+			second, err := sqlstore.NewAgentService(db).FindAgents(systemCtx(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first.Items) != 200 || len(second.Items) != 200 || first.Items[0].Name != tc.first ||
+				second.Items[0].Name <= first.Items[199].Name {
+				t.Errorf("%+v: pages of %d and %d, from %s", f, len(first.Items), len(second.Items), first.Items[0].Name)
+			}
 		}
 	})
 }
