@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,11 +98,15 @@ var (
 func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h func(context.Context, *I) (*O, error)) {
 	if !who.anonymous {
 		op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
-		op.Errors = append(op.Errors, http.StatusUnauthorized)
-		if len(who.roles) > 0 || !who.agents {
-			op.Errors = append(op.Errors, http.StatusForbidden)
-		}
 	}
+	// Every operation, even one open to anyone, can meet the refusals of
+	// the middleware in front of it: authenticate answers 401 to a
+	// malformed or unknown bearer token; requireSetup answers 403 to all but
+	// set-up until the first admin exists, and cross-origin protection 403
+	// to unsafe calls made from other sites' pages. guard adds its own 401
+	// and 403 on top.
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	op.Errors = append(op.Errors, inputErrors(reflect.TypeFor[I]())...)
 	if op.MaxBodyBytes == 0 {
 		op.MaxBodyBytes = maxBodyBytes
 	}
@@ -117,6 +122,35 @@ func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h 
 		}
 		return out, nil
 	})
+}
+
+// inputErrors are the statuses an operation answers about its input, read
+// from its input struct so that no operation can leave one out of the
+// contract: a JSON body may be malformed (400), of a media type the
+// operation does not take (415) or invalid (422); any body may be missing
+// (400) or too large (413); parameters may be invalid (422); a path names
+// something that may not exist (404); and an If-Match that no longer matches
+// fails the change (412).
+func inputErrors(in reflect.Type) []int {
+	var statuses []int
+	for f := range in.Fields() {
+		switch {
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+			statuses = append(statuses, inputErrors(f.Type)...)
+		case f.Name == "Body":
+			statuses = append(statuses, http.StatusBadRequest, http.StatusRequestEntityTooLarge,
+				http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
+		case f.Name == "RawBody":
+			statuses = append(statuses, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity)
+		case f.Tag.Get("path") != "":
+			statuses = append(statuses, http.StatusNotFound, http.StatusUnprocessableEntity)
+		case f.Tag.Get("header") == "If-Match":
+			statuses = append(statuses, http.StatusPreconditionFailed)
+		case f.Tag.Get("query") != "" || f.Tag.Get("header") != "":
+			statuses = append(statuses, http.StatusUnprocessableEntity)
+		}
+	}
+	return statuses
 }
 
 // guard refuses a request before its input is read when the caller may not

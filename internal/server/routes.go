@@ -44,27 +44,27 @@ func (s *Server) routes() {
 		s.api = api
 
 		handle(s, api, huma.Operation{OperationID: "setup", Method: http.MethodPost, Path: "/api/v1/setup",
-			Summary: "Create the first admin", Tags: []string{"Session"}, DefaultStatus: http.StatusCreated,
+			Summary: "Create the first admin", Tags: []string{"Session"}, Errors: []int{http.StatusNotFound, http.StatusTooManyRequests}, DefaultStatus: http.StatusCreated,
 			Description: "Works only while no user exists; afterwards it answers 404."}, anyone, s.apiSetup)
 		handle(s, api, huma.Operation{OperationID: "signIn", Method: http.MethodPost, Path: "/api/v1/session",
-			Summary: "Sign in", Tags: []string{"Session"},
+			Summary: "Sign in", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests},
 			Description: "Starts a browser session (cookie). Throttled per client address and per account."}, anyone, s.apiSignIn)
 		handle(s, api, huma.Operation{OperationID: "signOut", Method: http.MethodDelete, Path: "/api/v1/session",
 			Summary: "Sign out", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent}, signedIn, s.apiSignOut)
 		handle(s, api, huma.Operation{OperationID: "getMe", Method: http.MethodGet, Path: "/api/v1/me",
 			Summary: "Who am I", Tags: []string{"Session"}}, signedIn, s.apiMe)
 		handle(s, api, huma.Operation{OperationID: "changePassword", Method: http.MethodPost, Path: "/api/v1/me/password",
-			Summary: "Change my password", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent,
+			Summary: "Change my password", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusNoContent,
 			Description: "Ends every other browser session of the user."}, usersOnly, s.apiChangePassword)
 
 		handle(s, api, huma.Operation{OperationID: "listUsers", Method: http.MethodGet, Path: "/api/v1/users",
 			Summary: "List users", Tags: []string{"Users"}}, admins, s.apiListUsers)
 		handle(s, api, huma.Operation{OperationID: "createUser", Method: http.MethodPost, Path: "/api/v1/users",
-			Summary: "Create a user", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateUser)
+			Summary: "Create a user", Tags: []string{"Users"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateUser)
 		handle(s, api, huma.Operation{OperationID: "getUser", Method: http.MethodGet, Path: "/api/v1/users/{id}",
 			Summary: "Get a user", Tags: []string{"Users"}}, admins, s.apiGetUser)
 		handle(s, api, huma.Operation{OperationID: "updateUser", Method: http.MethodPatch, Path: "/api/v1/users/{id}",
-			Summary: "Change a user's name, role or status", Tags: []string{"Users"},
+			Summary: "Change a user's name, role or status", Tags: []string{"Users"}, Errors: []int{http.StatusConflict},
 			Description: "Send If-Match with the user's ETag to avoid overwriting a concurrent change (412 when it moved on)."}, admins, s.apiUpdateUser)
 		handle(s, api, huma.Operation{OperationID: "inviteUser", Method: http.MethodPost, Path: "/api/v1/users/{id}/invitation",
 			Summary: "Make a new invitation link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
@@ -88,7 +88,7 @@ func (s *Server) routes() {
 			Summary: "List agents", Tags: []string{"Agents"},
 			Description: "Supervisors see the agents of the teams they supervise."}, supervisors, s.apiListAgents)
 		handle(s, api, huma.Operation{OperationID: "createAgent", Method: http.MethodPost, Path: "/api/v1/agents",
-			Summary: "Create an agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated,
+			Summary: "Create an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
 			Description: "A human agent is linked to the user with its e-mail address. If there is none, a user in role agent " +
 				"is created and invited: the answer's invitation holds the link with which they choose a password, and the " +
 				"agent stays pending until they do. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
@@ -102,11 +102,11 @@ func (s *Server) routes() {
 			Summary: "Get an agent", Tags: []string{"Agents"},
 			Description: "Agent-role users can read only their own agent."}, usersOnly, s.apiGetAgent)
 		handle(s, api, huma.Operation{OperationID: "updateAgent", Method: http.MethodPatch, Path: "/api/v1/agents/{id}",
-			Summary: "Change an agent", Tags: []string{"Agents"},
+			Summary: "Change an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict},
 			Description: "Send only the fields to change. Retired agents cannot be changed. Send If-Match with the ETag to avoid " +
 				"overwriting a concurrent change (412 when it moved on)."}, supervisors, s.apiUpdateAgent)
 		handle(s, api, huma.Operation{OperationID: "deleteAgent", Method: http.MethodDelete, Path: "/api/v1/agents/{id}",
-			Summary: "Delete a pending agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusNoContent,
+			Summary: "Delete a pending agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
 			Description: "Only agents still pending (never approved) can be deleted; retire the others, which keeps their history."}, supervisors, s.apiDeleteAgent)
 		for _, lc := range []struct {
 			action string
@@ -122,12 +122,12 @@ func (s *Server) routes() {
 				Description: lc.doc + ". Any other transition is 409, with current_state and requested_state."}, supervisors, s.apiLifecycle(lc.to))
 		}
 		handle(s, api, huma.Operation{OperationID: "reinviteAgent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/invitation",
-			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated,
+			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
 			Description: "For a person who has not chosen a password yet; earlier links stop working."}, supervisors, s.apiReinviteAgent)
 		handle(s, api, huma.Operation{OperationID: "listAgentTokens", Method: http.MethodGet, Path: "/api/v1/agents/{id}/tokens",
 			Summary: "List a machine agent's tokens", Tags: []string{"Agents"}}, admins, s.apiListAgentTokens)
 		handle(s, api, huma.Operation{OperationID: "createAgentToken", Method: http.MethodPost, Path: "/api/v1/agents/{id}/tokens",
-			Summary: "Issue a token for a machine agent", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated,
+			Summary: "Issue a token for a machine agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
 			Description: "The secret is in the token field of the answer, and only there."}, admins, s.apiCreateAgentToken)
 		handle(s, api, huma.Operation{OperationID: "revokeAgentToken", Method: http.MethodDelete, Path: "/api/v1/agents/{id}/tokens/{token_id}",
 			Summary: "Revoke a machine agent's token", Tags: []string{"Agents"}, DefaultStatus: http.StatusNoContent}, admins, s.apiRevokeAgentToken)
@@ -135,11 +135,11 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "listTeams", Method: http.MethodGet, Path: "/api/v1/teams",
 			Summary: "List teams", Tags: []string{"Teams"}, Description: "Supervisors see the teams they supervise."}, supervisors, s.apiListTeams)
 		handle(s, api, huma.Operation{OperationID: "createTeam", Method: http.MethodPost, Path: "/api/v1/teams",
-			Summary: "Create a team", Tags: []string{"Teams"}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateTeam)
+			Summary: "Create a team", Tags: []string{"Teams"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateTeam)
 		handle(s, api, huma.Operation{OperationID: "getTeam", Method: http.MethodGet, Path: "/api/v1/teams/{id}",
 			Summary: "Get a team", Tags: []string{"Teams"}}, supervisors, s.apiGetTeam)
 		handle(s, api, huma.Operation{OperationID: "updateTeam", Method: http.MethodPatch, Path: "/api/v1/teams/{id}",
-			Summary: "Change a team, its supervisors or members", Tags: []string{"Teams"}}, admins, s.apiUpdateTeam)
+			Summary: "Change a team, its supervisors or members", Tags: []string{"Teams"}, Errors: []int{http.StatusConflict}}, admins, s.apiUpdateTeam)
 		handle(s, api, huma.Operation{OperationID: "deleteTeam", Method: http.MethodDelete, Path: "/api/v1/teams/{id}",
 			Summary: "Delete a team", Tags: []string{"Teams"}, DefaultStatus: http.StatusNoContent,
 			Description: "Its agents stay, without it."}, admins, s.apiDeleteTeam)
@@ -147,13 +147,13 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "listEnrollmentKeys", Method: http.MethodGet, Path: "/api/v1/enrollment-keys",
 			Summary: "List enrollment keys", Tags: []string{"Enrollment"}}, supervisors, s.apiListKeys)
 		handle(s, api, huma.Operation{OperationID: "createEnrollmentKey", Method: http.MethodPost, Path: "/api/v1/enrollment-keys",
-			Summary: "Create an enrollment key", Tags: []string{"Enrollment"}, DefaultStatus: http.StatusCreated,
+			Summary: "Create an enrollment key", Tags: []string{"Enrollment"}, Errors: []int{http.StatusNotFound}, DefaultStatus: http.StatusCreated,
 			Description: "The secret is in the key field of the answer, and only there."}, supervisors, s.apiCreateKey)
 		handle(s, api, huma.Operation{OperationID: "revokeEnrollmentKey", Method: http.MethodDelete, Path: "/api/v1/enrollment-keys/{id}",
 			Summary: "Revoke an enrollment key", Tags: []string{"Enrollment"}, DefaultStatus: http.StatusNoContent,
 			Description: "Agents that enrolled with it keep their tokens."}, supervisors, s.apiRevokeKey)
 		handle(s, api, huma.Operation{OperationID: "enroll", Method: http.MethodPost, Path: "/api/v1/enroll",
-			Summary: "Enroll a machine agent", Tags: []string{"Enrollment"}, DefaultStatus: http.StatusCreated,
+			Summary: "Enroll a machine agent", Tags: []string{"Enrollment"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusCreated,
 			Description: "Anyone with an enrollment key. Returns the new agent and its token."}, anyone, s.apiEnroll)
 
 		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",

@@ -225,7 +225,8 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// apiClient calls the API with an optional bearer token.
+// apiClient calls the API with an optional bearer token. Every answer is
+// checked against the committed contract.
 type apiClient struct {
 	ts    *testServer
 	token string
@@ -259,7 +260,9 @@ func (c *apiClient) call(tb testing.TB, method, path string, body any, headers .
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	return do(tb, http.DefaultClient, req)
+	res := do(tb, http.DefaultClient, req)
+	checkAgainstContract(tb, res)
+	return res
 }
 
 // setUp creates the first admin directly, so that the set-up gate is open.
