@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +110,33 @@ func TestSessionStore(t *testing.T) {
 			t.Errorf("%d sessions left, want the live one", n)
 		}
 	})
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url, engine, driver, dsn, err string
+	}{
+		{url: "postgres://u:p@db:5432/sb?sslmode=disable", engine: "postgres", driver: "pgx",
+			dsn: "postgres://u:p@db:5432/sb?default_query_exec_mode=exec&sslmode=disable"},
+		// A mode the operator chose is kept.
+		{url: "postgresql://db/sb?default_query_exec_mode=cache_describe", engine: "postgres", driver: "pgx",
+			dsn: "postgresql://db/sb?default_query_exec_mode=cache_describe"},
+		{url: "mysql://root@127.0.0.1:3306/sb", engine: "mysql", driver: "mysql"},
+		{url: "sqlite:switchboard.db", engine: "sqlite", driver: "sqlite"},
+		{url: "sqlite:", err: "needs a file path"},
+		{url: "postgres://", err: "not a valid postgres:// URL"},
+		{url: "oracle://db", err: `scheme "oracle" is not supported`},
+		{url: "switchboard.db", err: "has no scheme"},
+	} {
+		engine, driver, dsn, err := sqlstore.ParseURL(tc.url)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", tc.url, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || string(engine) != tc.engine || driver != tc.driver || (tc.dsn != "" && dsn != tc.dsn) {
+			t.Errorf("%s: %s %s %s %v", tc.url, engine, driver, dsn, err)
+		}
+	}
 }
