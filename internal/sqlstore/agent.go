@@ -387,11 +387,11 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 		}
 		return s.db.loadAgents(ctx, s.db.bun, rows)
 	}
-	return listPage(ctx, q, &keys, order, f.Cursor, limit, load, func(a *switchboard.Agent) (any, string) {
+	return listPage(ctx, q, &keys, order, f.Cursor, limit, load, func(k *agentRow) (any, string) {
 		if order.isTime {
-			return a.CreatedAt, a.ID
+			return k.CreatedAt, k.ID
 		}
-		return strings.ToLower(a.Name), a.ID
+		return k.SortName, k.ID
 	})
 }
 

@@ -217,5 +217,5 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	}
 	order := newListOrder("-at", "ae.id", map[string]string{"at": "ae.at"}, "at")
 	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*auditRow).domain),
-		func(e *switchboard.AuditEntry) (any, string) { return e.At, e.ID })
+		func(r *auditRow) (any, string) { return r.At, r.ID })
 }

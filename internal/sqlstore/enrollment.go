@@ -159,7 +159,7 @@ func (s *EnrollmentService) FindEnrollmentKeys(ctx context.Context, f switchboar
 	}
 	order := newListOrder("-created_at", "ek.id", map[string]string{"created_at": "ek.created_at"}, "created_at")
 	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*enrollmentKeyRow).domain),
-		func(k *switchboard.EnrollmentKey) (any, string) { return k.CreatedAt, k.ID })
+		func(r *enrollmentKeyRow) (any, string) { return r.CreatedAt, r.ID })
 }
 
 // RevokeEnrollmentKey revokes a key.

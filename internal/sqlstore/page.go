@@ -71,35 +71,27 @@ func (o listOrder) apply(q *bun.SelectQuery, cursorText string, limit int) (*bun
 	return q.OrderExpr(o.column + dir).OrderExpr(o.id + dir).Limit(int64(limit + 1)), nil
 }
 
-// page trims rows fetched by apply to limit and computes the next cursor from
-// the last row kept.
-func page[T any](o listOrder, rows []T, limit int, key func(T) (value any, id string)) *switchboard.Page[T] {
-	p := &switchboard.Page[T]{Items: rows}
-	if p.Items == nil {
-		p.Items = []T{}
+// nextCursor encodes the position after the row with the sort value and ID.
+func (o listOrder) nextCursor(value any, id string) string {
+	c := cursor{Sort: o.sort, ID: id}
+	switch v := value.(type) {
+	case time.Time:
+		c.Value = v.UTC().Format(time.RFC3339Nano)
+	case string:
+		c.Value = v
 	}
-	if len(rows) > limit {
-		p.Items = rows[:limit]
-		value, id := key(rows[limit-1])
-		c := cursor{Sort: o.sort, ID: id}
-		switch v := value.(type) {
-		case time.Time:
-			c.Value = v.UTC().Format(time.RFC3339Nano)
-		case string:
-			c.Value = v
-		}
-		b, _ := json.Marshal(c)
-		p.NextCursor = base64.RawURLEncoding.EncodeToString(b)
-	}
-	return p
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // listPage runs q in the order o, from cursor, for one page of limit items:
-// it scans the rows, turns them into domain values with load (one call for
-// the whole page, so that related rows can be fetched in one query) and
-// computes the next cursor from key.
+// it scans the rows, computes the next cursor from the sort value and ID
+// that key reads off the page's last row (as stored, so that the cursor
+// matches the order exactly), and turns the page's rows into domain values
+// with load (one call for the whole page, so that related rows can be
+// fetched in one query).
 func listPage[R, D any](ctx context.Context, q *bun.SelectQuery, rows *[]R, o listOrder, cursor string, limit int,
-	load func([]R) ([]D, error), key func(D) (any, string)) (*switchboard.Page[D], error) {
+	load func([]R) ([]D, error), key func(R) (any, string)) (*switchboard.Page[D], error) {
 	q, err := o.apply(q, cursor, limit)
 	if err != nil {
 		return nil, err
@@ -107,11 +99,19 @@ func listPage[R, D any](ctx context.Context, q *bun.SelectQuery, rows *[]R, o li
 	if err := q.Scan(ctx); err != nil {
 		return nil, translate(err)
 	}
-	items, err := load(*rows)
+	kept, next := *rows, ""
+	if len(kept) > limit {
+		kept = kept[:limit]
+		next = o.nextCursor(key(kept[limit-1]))
+	}
+	items, err := load(kept)
 	if err != nil {
 		return nil, translate(err)
 	}
-	return page(o, items, limit, key), nil
+	if items == nil {
+		items = []D{}
+	}
+	return &switchboard.Page[D]{Items: items, NextCursor: next}, nil
 }
 
 // each converts rows one by one, for listPage.

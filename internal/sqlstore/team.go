@@ -161,7 +161,7 @@ func (s *TeamService) FindTeams(ctx context.Context, f switchboard.TeamFilter) (
 	order := newListOrder("name", "t.id", map[string]string{"name": "t.sort_name"})
 	load := func(rows []*teamRow) ([]*switchboard.Team, error) { return s.load(ctx, s.db.bun, rows) }
 	return listPage(ctx, q, &rows, order, f.Cursor, limit, load,
-		func(t *switchboard.Team) (any, string) { return strings.ToLower(t.Name), t.ID })
+		func(r *teamRow) (any, string) { return r.SortName, r.ID })
 }
 
 func errTeamNameTaken() error {

@@ -168,7 +168,7 @@ func (db *DB) tokenPage(ctx context.Context, where string, args []any, limit int
 	q := db.bun.NewSelect().Model(&rows).Where(where, args...)
 	order := newListOrder("-created_at", "t.id", map[string]string{"created_at": "t.created_at"}, "created_at")
 	return listPage(ctx, q, &rows, order, cursor, limit, each((*tokenRow).domain),
-		func(t *switchboard.APIToken) (any, string) { return t.CreatedAt, t.ID })
+		func(r *tokenRow) (any, string) { return r.CreatedAt, r.ID })
 }
 
 // RevokeToken revokes a token of the actor's, or any personal token for an admin.

@@ -162,11 +162,11 @@ func (s *UserService) FindUsers(ctx context.Context, f switchboard.UserFilter) (
 		q = q.Where("u.status = ?", f.Status)
 	}
 	order := newListOrder(f.Sort, "u.id", map[string]string{"email": "u.email", "created_at": "u.created_at"}, "created_at")
-	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*userRow).domain), func(u *switchboard.User) (any, string) {
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*userRow).domain), func(r *userRow) (any, string) {
 		if order.isTime {
-			return u.CreatedAt, u.ID
+			return r.CreatedAt, r.ID
 		}
-		return u.Email, u.ID
+		return r.Email, r.ID
 	})
 }
 
