@@ -166,15 +166,16 @@ func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
 		if err = fs.Parse(args); err != nil {
 			break
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if read := len(args) - len(rest); read > 0 && args[read-1] == "--" {
+			// Parse stopped at "--", which ends the flags for good.
+			positional = append(positional, rest...)
 			break
 		}
-		if args[0] == "--" {
-			positional = append(positional, args[1:]...)
+		if len(rest) == 0 {
 			break
 		}
-		positional, args = append(positional, args[0]), args[1:]
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
 	if err == nil {
 		err = fs.Parse(append([]string{"--"}, positional...)) // leaves them as fs.Args()

@@ -348,6 +348,10 @@ func TestMigrateAndVersion(t *testing.T) {
 	if _, _, err := runCmd(t, environ(), "", "migrate", "up", "status"); err == nil || !strings.Contains(err.Error(), "too many arguments") {
 		t.Errorf("two actions: %v", err)
 	}
+	// After "--" nothing is a flag.
+	if _, _, err := runCmd(t, environ(), "", "migrate", "--database", other, "--", "--database"); err == nil || !strings.Contains(err.Error(), `unknown action "--database"`) {
+		t.Errorf("a flag after --: %v", err)
+	}
 	out, _, err = runCmd(t, getenv, "", "version")
 	if err != nil || !strings.HasPrefix(out, "switchboard ") {
 		t.Fatalf("version: %v %s", err, out)
