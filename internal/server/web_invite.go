@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -23,6 +24,10 @@ func (s *Server) findInvitation(w http.ResponseWriter, r *http.Request) (*switch
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	inv, err := s.Users.FindInvitation(r.Context(), chi.URLParam(r, "secret"))
+	if err == nil && strings.HasPrefix(r.URL.Path, "/reset/") != inv.IsPasswordReset() {
+		// Each kind of link has its own address; another is not a link.
+		err = &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "This link is not valid."}
+	}
 	if err != nil {
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 			s.renderError(w, r, http.StatusNotFound, switchboard.ErrorMessage(err))

@@ -115,6 +115,10 @@ func TestPasswordResetLink(t *testing.T) {
 		ts.browser().get(t, path).wantStatus(t, http.StatusNotFound).wantContains(t, "This link is not valid")
 		i := bytes.Index(page.body, []byte("/reset/sbr_"))
 		path = string(page.body[i : i+bytes.IndexByte(page.body[i:], '"')])
+		// Each kind of link works at its own address only.
+		ts.browser().get(t, strings.Replace(path, "/reset/", "/invite/", 1)).wantStatus(t, http.StatusNotFound)
+		ts.browser().get(t, strings.Replace(again.URL[strings.Index(again.URL, "/invite/"):], "/invite/", "/reset/", 1)).
+			wantStatus(t, http.StatusNotFound)
 
 		// A user with a password gets no new invitation.
 		console.post(t, "/users/"+ada.ID+"/invitation", nil).wantStatus(t, http.StatusSeeOther).location(t, "/users/"+ada.ID)

@@ -271,6 +271,10 @@ func (s *UserService) AcceptInvitation(ctx context.Context, secret, password str
 		if _, err := tx.NewUpdate().Model(user).Column("password_hash", "version", "auth_version", "updated_at", "last_login_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		// A lockout guards the old password, which is gone: it goes too.
+		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("email = ?", user.Email).Exec(ctx); err != nil {
+			return err
+		}
 		actor := auditActor{Type: "user", ID: user.ID, Name: user.Email}
 		if inv.Kind == string(switchboard.KindPasswordReset) {
 			return s.db.auditAs(ctx, tx, actor, switchboard.AuditPasswordReset, userTarget(user), nil, nil)

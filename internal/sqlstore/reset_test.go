@@ -44,10 +44,16 @@ func TestPasswordReset(t *testing.T) {
 			t.Fatalf("FindInvitation = %+v, %v", found, err)
 		}
 
-		// The old password works until the new one is chosen.
+		// The old password works until the new one is chosen; someone
+		// guessing at it locks the account meanwhile.
 		if _, err := users.Authenticate(t.Context(), "ada@example.com", "correct horse battery"); err != nil {
 			t.Fatalf("old password before the reset: %v", err)
 		}
+		for range switchboard.MaxSignInFailures {
+			users.Authenticate(t.Context(), "ada@example.com", "a wrong guess")
+		}
+		_, err = users.Authenticate(t.Context(), "ada@example.com", "correct horse battery")
+		wantCode(t, err, switchboard.ERATELIMIT)
 		_, err = users.AcceptInvitation(t.Context(), link.Secret, "short")
 		wantCode(t, err, switchboard.EINVALID)
 		reset, err := users.AcceptInvitation(t.Context(), link.Secret, "a freshly chosen password")
@@ -61,6 +67,7 @@ func TestPasswordReset(t *testing.T) {
 		if _, err := users.AuthenticateSession(t.Context(), ada.ID, reset.AuthVersion); err != nil {
 			t.Errorf("session after the reset: %v", err)
 		}
+		// The lockout went with the old password.
 		_, err = users.Authenticate(t.Context(), "ada@example.com", "correct horse battery")
 		wantCode(t, err, switchboard.EUNAUTHORIZED)
 		if _, err := users.Authenticate(t.Context(), "ada@example.com", "a freshly chosen password"); err != nil {
