@@ -216,6 +216,17 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 		q = q.Where("ae.at < ?", f.Until.UTC())
 	}
 	order := newListOrder("-at", "ae.id", map[string]string{"at": "ae.at"}, "at")
-	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*auditRow).domain),
+	domain := (*auditRow).domain
+	if sc.supervisorID != "" {
+		// Addresses are personal: a supervisor sees their own only.
+		domain = func(r *auditRow) *switchboard.AuditEntry {
+			e := r.domain()
+			if e.ActorType != "user" || e.ActorID != sc.supervisorID {
+				e.IP = ""
+			}
+			return e
+		}
+	}
+	return listPage(ctx, q, &rows, order, f.Cursor, limit, each(domain),
 		func(r *auditRow) (any, string) { return r.At, r.ID })
 }

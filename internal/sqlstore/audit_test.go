@@ -144,14 +144,16 @@ func TestAudit_SupervisorScope(t *testing.T) {
 		myBot := MustCreateMachine(t, db, "my-bot", nil, mine)
 		theirBot := MustCreateMachine(t, db, "their-bot", nil, theirs)
 		agents := sqlstore.NewAgentService(db)
-		if _, err := agents.SetAgentStatus(asUser(sup), myBot.ID, switchboard.AgentSuspended, 0); err != nil {
+		supCtx := switchboard.NewContextWithRequestInfo(asUser(sup), switchboard.RequestInfo{ID: "r1", IP: "198.51.100.1"})
+		if _, err := agents.SetAgentStatus(supCtx, myBot.ID, switchboard.AgentSuspended, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := agents.SetAgentStatus(asUser(other), theirBot.ID, switchboard.AgentSuspended, 0); err != nil {
 			t.Fatal(err)
 		}
 		keys := sqlstore.NewEnrollmentService(db)
-		myKey, _, err := keys.CreateEnrollmentKey(asUser(admin), switchboard.NewEnrollmentKey{Name: "mine", TeamID: mine.ID})
+		adminCtx := switchboard.NewContextWithRequestInfo(asUser(admin), switchboard.RequestInfo{ID: "r2", IP: "203.0.113.2"})
+		myKey, _, err := keys.CreateEnrollmentKey(adminCtx, switchboard.NewEnrollmentKey{Name: "mine", TeamID: mine.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,6 +172,13 @@ func TestAudit_SupervisorScope(t *testing.T) {
 		for _, e := range p.Items {
 			name, _, _ := strings.Cut(e.TargetName, " (") // a token's name carries its prefix
 			got = append(got, e.Action+" "+name)
+			// Addresses are shown for the supervisor's own actions only.
+			switch {
+			case e.Action == "agent.status_changed" && e.IP != "198.51.100.1":
+				t.Errorf("own action's address %q", e.IP)
+			case e.Action == "enrollment_key.created" && e.IP != "":
+				t.Errorf("an admin's address shown to a supervisor: %q", e.IP)
+			}
 		}
 		want := []string{
 			"token.created cli",
