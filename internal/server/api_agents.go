@@ -85,7 +85,7 @@ func (s *Server) invitationJSON(ctx context.Context, inv *switchboard.Invitation
 
 type listAgentsInput struct {
 	ListQuery
-	Q        string `query:"q" maxLength:"200" doc:"Part of the name or e-mail address, any case."`
+	Q        string `query:"q" maxLength:"200" doc:"Part of the name or e-mail address, in any case; accents count (e does not find é)."`
 	Status   string `query:"status" enum:"pending,active,suspended,retired"`
 	Presence string `query:"presence" enum:"offline,available,away,busy"`
 	Kind     string `query:"kind" enum:"human,machine"`
