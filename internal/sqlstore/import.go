@@ -118,22 +118,29 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 	return result, nil
 }
 
-// refreshStatistics brings PostgreSQL's planner statistics up to date after
-// a bulk insert of n agents. Until autovacuum gets to it (a minute or more)
-// the planner believes the tables as small as before and picks plans that
-// make the agent list many times slower. ANALYZE reads a sample, so it is
-// quick whatever the tables' size; it is bounded all the same, since the
-// import waits for it. InnoDB refreshes its own statistics in the
-// background, and SQLite keeps none unless asked. Failing to refresh costs
+// refreshStatistics brings the planner's statistics up to date after a bulk
+// insert of n agents. Until PostgreSQL's autovacuum or InnoDB's background
+// recalculation gets to it, the planner believes the tables as small as
+// before and picks plans that make the agent list ten times slower
+// (BenchmarkAgentLists, MariaDB: 29 ms for the first page of 100,000 agents
+// without, 3 ms with). Both read a sample, so they are quick whatever the
+// tables' size; they are bounded all the same, since the import waits for
+// them. SQLite keeps no statistics unless asked. Failing to refresh costs
 // only speed, so an error is ignored.
 func (db *DB) refreshStatistics(ctx context.Context, n int) {
 	const worthIt = 1000
-	if db.engine != Postgres || n < worthIt {
+	if n < worthIt {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, _ = db.bun.ExecContext(ctx, "ANALYZE agents, agent_skills, team_members, users, invitations")
+	const tables = "agents, agent_skills, team_members, users, invitations"
+	switch db.engine {
+	case Postgres:
+		_, _ = db.bun.ExecContext(ctx, "ANALYZE "+tables)
+	case MySQL:
+		_, _ = db.bun.ExecContext(ctx, "ANALYZE TABLE "+tables)
+	}
 }
 
 // insertChunks inserts rows in multi-row statements of importChunk rows.
