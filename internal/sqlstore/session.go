@@ -12,8 +12,9 @@ import (
 
 // SessionStore returns a store for browser sessions in db's sessions table,
 // so that every instance sees every session. Unless cleanup is zero, a
-// goroutine deletes expired sessions at that interval, reporting failures to
-// onError, until the returned stop function is called.
+// goroutine deletes expired sessions (and idle throttle buckets) at that
+// interval, reporting failures to onError, until the returned stop function
+// is called.
 //
 // The stores' own clean-up goroutines are not used: the MySQL one creates
 // its stop channel inside the goroutine, which races with stopping it.
@@ -41,8 +42,10 @@ func (db *DB) SessionStore(cleanup time.Duration, onError func(error)) (scs.Stor
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
-				if err := db.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil && onError != nil {
-					onError(err)
+				for _, clean := range []func(context.Context) error{db.DeleteExpiredSessions, db.DeleteIdleThrottles} {
+					if err := clean(ctx); err != nil && ctx.Err() == nil && onError != nil {
+						onError(err)
+					}
 				}
 			}
 		}

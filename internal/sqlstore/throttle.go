@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// throttleRow is one token bucket, kept as the generic cell rate algorithm
+// keeps it: as the theoretical arrival time (TAT) of the next attempt. The
+// bucket is full when TAT is not after now; each attempt moves TAT one
+// interval on; an attempt is refused when that would put TAT more than
+// burst intervals ahead of now. One timestamp per key, updated under a row
+// lock, makes the bucket exact across any number of instances.
+type throttleRow struct {
+	bun.BaseModel `bun:"table:throttles,alias:th"`
+
+	Key string    `bun:"bucket_key,pk"`
+	TAT time.Time `bun:"tat"`
+}
+
+// maxThrottleKey is the longest key stored; longer ones are cut.
+const maxThrottleKey = 128
+
+// Throttle takes one attempt from key's bucket, which holds burst attempts
+// and refills one per interval, shared by every instance on the database.
+// When the bucket is empty it returns false and how long until the next
+// attempt is allowed.
+func (db *DB) Throttle(ctx context.Context, key string, burst int, interval time.Duration) (bool, time.Duration, error) {
+	if len(key) > maxThrottleKey {
+		key = key[:maxThrottleKey]
+	}
+	var allowed bool
+	var wait time.Duration
+	err := db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		now := db.now()
+		// Make sure the row exists, so that concurrent attempts queue on
+		// its lock instead of racing to insert it. On MySQL, INSERT IGNORE
+		// would share-lock an existing row and two attempts would deadlock
+		// upgrading to the lock below; a no-op update locks it exclusively
+		// at once.
+		insert := tx.NewInsert().Model(&throttleRow{Key: key, TAT: now})
+		if db.engine == MySQL {
+			insert = insert.On("DUPLICATE KEY UPDATE bucket_key = bucket_key")
+		} else {
+			insert = insert.Ignore()
+		}
+		if _, err := insert.Exec(ctx); err != nil {
+			return err
+		}
+		var row throttleRow
+		if err := db.forUpdate(tx.NewSelect().Model(&row).Where("th.bucket_key = ?", key)).Scan(ctx); err != nil {
+			return err
+		}
+		tat := row.TAT
+		if tat.Before(now) {
+			tat = now
+		}
+		next := tat.Add(interval)
+		if ahead := next.Sub(now); ahead > time.Duration(burst)*interval {
+			wait = ahead - time.Duration(burst)*interval
+			return nil
+		}
+		allowed = true
+		_, err := tx.NewUpdate().Model(&row).Set("tat = ?", next).WherePK().Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return false, 0, translate(err)
+	}
+	return allowed, wait, nil
+}
+
+// DeleteIdleThrottles removes buckets that have refilled completely: they
+// hold nothing a new bucket would not.
+func (db *DB) DeleteIdleThrottles(ctx context.Context) error {
+	_, err := db.bun.NewDelete().Model((*throttleRow)(nil)).Where("tat < ?", db.now()).Exec(ctx)
+	return err
+}
