@@ -54,6 +54,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
 		SessionStore: store,
+		Throttle:     db.Throttle,
 		Ready:        db.Ping,
 		Logger:       logger,
 	}, server.Options{

@@ -330,22 +330,23 @@ func (s *Server) isSetUp(ctx context.Context) (bool, error) {
 
 // allowEnrollAttempt applies the per-address throttle to enrollments.
 func (s *Server) allowEnrollAttempt(ctx context.Context) error {
-	ok, wait := s.enrollLimiter.Allow(throttleKey(switchboard.RequestInfoFromContext(ctx).IP))
-	if ok {
-		return nil
-	}
-	return &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
-		Message: "Too many enrollments from your address; wait a little and try again."}
+	return s.allowAttempt(ctx, "enroll", enrollBurst, enrollInterval,
+		"Too many enrollments from your address; wait a little and try again.")
 }
 
 // allowSignInAttempt applies the per-address throttle to credential checks.
 func (s *Server) allowSignInAttempt(ctx context.Context) error {
-	ok, wait := s.signInLimiter.Allow(throttleKey(switchboard.RequestInfoFromContext(ctx).IP))
-	if ok {
-		return nil
+	return s.allowAttempt(ctx, "signin", signInBurst, signInInterval,
+		"Too many sign-in attempts from your address; wait a little and try again.")
+}
+
+// allowAttempt takes one attempt from the client address's bucket of kind.
+func (s *Server) allowAttempt(ctx context.Context, kind string, burst int, interval time.Duration, refusal string) error {
+	ok, wait, err := s.Throttle(ctx, kind+":"+throttleKey(switchboard.RequestInfoFromContext(ctx).IP), burst, interval)
+	if err != nil || ok {
+		return err
 	}
-	return &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
-		Message: "Too many sign-in attempts from your address; wait a little and try again."}
+	return &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait, Message: refusal}
 }
 
 // secretPrefixes start every secret Switchboard makes; a path segment that

@@ -18,7 +18,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/switchboardhq/switchboard"
-	"github.com/switchboardhq/switchboard/internal/auth"
 )
 
 // Deps are the services the server calls.
@@ -30,6 +29,10 @@ type Deps struct {
 	Enrollment   switchboard.EnrollmentService
 	Audit        switchboard.AuditService
 	SessionStore scs.Store
+	// Throttle takes one attempt from key's bucket of burst attempts,
+	// refilled one per interval, and shared by every instance; when the
+	// bucket is empty it returns false and the wait until the next one.
+	Throttle func(ctx context.Context, key string, burst int, interval time.Duration) (bool, time.Duration, error)
 	// Ready reports whether the server can serve: the database answers.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -58,10 +61,6 @@ type Server struct {
 	sessions *scs.SessionManager
 	views    *views
 
-	// signInLimiter throttles credential checks per client address.
-	signInLimiter *auth.Limiter
-	// enrollLimiter throttles enrollment attempts per client address.
-	enrollLimiter *auth.Limiter
 	// setupDone caches that a user exists; once true it stays true.
 	setupDone atomic.Bool
 }
@@ -93,11 +92,9 @@ func New(deps Deps, opts Options) *Server {
 		opts.SessionLifetime = 24 * time.Hour
 	}
 	s := &Server{
-		Deps:          deps,
-		opts:          opts,
-		signInLimiter: auth.NewLimiter(signInBurst, signInInterval, deps.Now),
-		enrollLimiter: auth.NewLimiter(enrollBurst, enrollInterval, deps.Now),
-		views:         mustParseViews(opts.Version),
+		Deps:  deps,
+		opts:  opts,
+		views: mustParseViews(opts.Version),
 	}
 	s.sessions = newSessionManager(deps.SessionStore, opts)
 	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {

@@ -64,6 +64,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
 		SessionStore: store,
+		Throttle:     db.Throttle,
 		Ready:        db.Ping,
 		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, opts)

@@ -182,24 +182,37 @@ func TestSignInLockout(t *testing.T) {
 	})
 }
 
+// TestSignInThrottlePerAddress: an address gets a burst of attempts, then
+// 429 with Retry-After; two instances on one database share its bucket.
 func TestSignInThrottlePerAddress(t *testing.T) {
-	ts := newTestServer(t, sqlstore.SQLite)
-	ts.setUp(t)
-	c := ts.api("")
-	var last *response
-	for i := range 30 {
-		last = c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "user" + strconv.Itoa(i) + "@example.com", "password": "wrong"})
-		if last.StatusCode == http.StatusTooManyRequests {
-			break
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		one, two := newTestServerOn(t, db, serverOptions()), newTestServerOn(t, db, serverOptions())
+		one.setUp(t)
+		var last *response
+		allowed := 0
+		for i := range 30 {
+			ts := one
+			if i%2 == 1 {
+				ts = two
+			}
+			last = ts.api("").call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "user" + strconv.Itoa(i) + "@example.com", "password": "wrong"})
+			if last.StatusCode == http.StatusTooManyRequests {
+				break
+			}
+			allowed++
 		}
-	}
-	last.wantStatus(t, http.StatusTooManyRequests)
-	if last.Header.Get("Retry-After") == "" {
-		t.Error("429 without Retry-After")
-	}
-	if p := last.problem(t); !strings.Contains(p.Detail, "your address") {
-		t.Errorf("detail %q", p.Detail)
-	}
+		last.wantStatus(t, http.StatusTooManyRequests)
+		if allowed != 20 {
+			t.Errorf("%d attempts allowed across two instances, want the burst of 20", allowed)
+		}
+		if last.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		if p := last.problem(t); !strings.Contains(p.Detail, "your address") {
+			t.Errorf("detail %q", p.Detail)
+		}
+	})
 }
 
 func TestDisabledUserSessionEnds(t *testing.T) {
