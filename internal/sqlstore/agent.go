@@ -344,16 +344,18 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	// table (MySQL reads whole rows to test a condition on an index scan).
 	var keys []*agentRow
 	q := s.db.bun.NewSelect().Model(&keys).Column("a.id")
-	if teams, filtered, err := s.listTeams(ctx, sc, f.TeamID); err != nil {
+	teams, filtered, err := s.listTeams(ctx, sc, f.TeamID)
+	switch {
+	case err != nil:
 		return nil, err
-	} else if filtered && len(teams) == 0 {
+	case !filtered:
+		q = sc.apply(q)
+	case len(teams) == 0:
 		q = inTeams(q, nil)
-	} else if filtered {
+	default:
 		if q, err = s.db.keepOrdered(ctx, q, teamMembers(teams)); err != nil {
 			return nil, err
 		}
-	} else {
-		q = sc.apply(q)
 	}
 	if f.Query != "" {
 		// sort_name is the name in lower case, and e-mail addresses are
@@ -442,7 +444,8 @@ const smallSet = 2000
 // smallSet.
 func (db *DB) keepOrdered(ctx context.Context, q *bun.SelectQuery, set agentSet) (*bun.SelectQuery, error) {
 	var n int
-	err := db.bun.NewRaw("SELECT COUNT(*) FROM (SELECT 1 FROM "+set.from+" LIMIT ?) AS m", append(set.args, smallSet+1)...).Scan(ctx, &n)
+	args := append(slices.Clip(set.args), smallSet+1)
+	err := db.bun.NewRaw("SELECT COUNT(*) FROM (SELECT 1 FROM "+set.from+" LIMIT ?) AS m", args...).Scan(ctx, &n)
 	if err != nil {
 		return nil, err
 	}
