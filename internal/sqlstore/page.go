@@ -66,7 +66,12 @@ func (o listOrder) apply(q *bun.SelectQuery, cursorText string, limit int) (*bun
 			}
 			value = t.UTC()
 		}
-		q = q.Where("("+o.column+" "+op+" ? OR ("+o.column+" = ? AND "+o.id+" "+op+" ?))", value, value, c.ID)
+		// "column >= value AND (column > value OR id > last ID)": the same
+		// rows as "column > value OR (column = value AND id > last ID)",
+		// but its first half gives every engine a range to seek to in the
+		// list's index, where PostgreSQL would otherwise read the index
+		// from its start.
+		q = q.Where("("+o.column+" "+op+"= ? AND ("+o.column+" "+op+" ? OR "+o.id+" "+op+" ?))", value, value, c.ID)
 	}
 	return q.OrderExpr(o.column + dir).OrderExpr(o.id + dir).Limit(int64(limit + 1)), nil
 }
