@@ -640,21 +640,13 @@ func (s *AgentService) checkTeams(ctx context.Context, tx bun.IDB, sc agentScope
 	if err != nil {
 		return err
 	}
-	in := func(list []string, id string) bool {
-		for _, x := range list {
-			if x == id {
-				return true
-			}
-		}
-		return false
-	}
 	for _, id := range after {
-		if !in(before, id) && !own[id] {
+		if !slices.Contains(before, id) && !own[id] {
 			return errNotYourTeam()
 		}
 	}
 	for _, id := range before {
-		if !in(after, id) && !own[id] {
+		if !slices.Contains(after, id) && !own[id] {
 			return errNotYourTeam()
 		}
 	}
