@@ -1,0 +1,90 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Reconnection back-off of the PostgreSQL listener.
+const (
+	pgMinBackoff = 250 * time.Millisecond
+	pgMaxBackoff = 30 * time.Second
+)
+
+// ListenPostgres holds a connection of its own (a pooled one cannot LISTEN)
+// that listens on channel and calls wake for every notification, until ctx
+// ends; then it returns nil. When the connection is lost it logs, reconnects
+// with back-off and calls wake once listening again, since notifications sent
+// meanwhile are lost. It returns an error only for a URL it cannot parse.
+func ListenPostgres(ctx context.Context, databaseURL string, channel string, wake func(), logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	config, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return fmt.Errorf("events: postgres listener: %w", err)
+	}
+	// A host that drops packets would otherwise hold each attempt for the
+	// kernel's connect timeout, minutes, before the back-off even starts.
+	// A server that vanishes under an open connection is found by Go's
+	// default TCP keep-alive in about two and a half minutes; the Hub's
+	// safety-net poll covers the gap, so no pings of our own.
+	if config.ConnectTimeout == 0 {
+		config.ConnectTimeout = 10 * time.Second
+	}
+
+	logger = logger.With("channel", channel)
+	backoff := pgMinBackoff
+	for reconnect := false; ; reconnect = true {
+		start := time.Now()
+		err := listenPostgres(ctx, config, channel, wake, func() {
+			if reconnect {
+				logger.Info("events: postgres listener reconnected")
+			}
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		// A connection that held for a while earns a fast retry; one that
+		// keeps failing backs off further each time.
+		if time.Since(start) > pgMaxBackoff {
+			backoff = pgMinBackoff
+		}
+		logger.Warn("events: postgres listener is not listening; reconnecting", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, pgMaxBackoff)
+	}
+}
+
+// listenPostgres runs one connection until it fails or ctx ends.
+func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel string, wake func(), listening func()) error {
+	conn, err := pgx.ConnectConfig(ctx, config)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return err
+	}
+	listening()
+	// Events may have been committed while no connection was listening.
+	wake()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
+}
