@@ -2,10 +2,7 @@ package switchboard
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -46,7 +43,10 @@ func (s AgentStatus) Valid() bool {
 	return false
 }
 
-// agentTransitions lists, for each status, the statuses it may move to.
+// agentTransitions is the agent lifecycle: for each status, the statuses it
+// may move to. It is the only description of the lifecycle; the store's
+// checks, the API's lifecycle routes and their documentation, and the web
+// page's buttons all derive from it.
 var agentTransitions = map[AgentStatus][]AgentStatus{
 	AgentPending:   {AgentActive},
 	AgentActive:    {AgentSuspended, AgentRetired},
@@ -56,17 +56,52 @@ var agentTransitions = map[AgentStatus][]AgentStatus{
 
 // CanTransition reports whether an agent may move from s to next.
 func (s AgentStatus) CanTransition(next AgentStatus) bool {
-	for _, t := range agentTransitions[s] {
-		if t == next {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(agentTransitions[s], next)
 }
 
-// Transitions returns the statuses s may move to, for showing only the
-// lifecycle actions that apply.
+// Transitions returns the statuses s may move to.
 func (s AgentStatus) Transitions() []AgentStatus { return agentTransitions[s] }
+
+// AgentAction is a lifecycle action: the verb, as users and clients say it,
+// that moves an agent to a status.
+type AgentAction struct {
+	Name string // "activate", "suspend", "retire"
+	To   AgentStatus
+}
+
+// AgentActions names the lifecycle's moves: one action for each status an
+// agent can move to. Which of them apply to an agent is its status's
+// Actions.
+var AgentActions = []AgentAction{
+	{Name: "activate", To: AgentActive},
+	{Name: "suspend", To: AgentSuspended},
+	{Name: "retire", To: AgentRetired},
+}
+
+// Actions returns the lifecycle actions that apply to an agent in status s,
+// in the order of Transitions.
+func (s AgentStatus) Actions() []AgentAction {
+	var actions []AgentAction
+	for _, to := range s.Transitions() {
+		for _, a := range AgentActions {
+			if a.To == to {
+				actions = append(actions, a)
+			}
+		}
+	}
+	return actions
+}
+
+// From returns the statuses the action applies to, in lifecycle order.
+func (a AgentAction) From() []AgentStatus {
+	var from []AgentStatus
+	for _, s := range AgentStatuses {
+		if s.CanTransition(a.To) {
+			from = append(from, s)
+		}
+	}
+	return from
+}
 
 // Presence says whether an agent can take work right now.
 type Presence string
@@ -141,6 +176,9 @@ func (a *Agent) TeamIDs() []string {
 	return ids
 }
 
+// SortedSkills returns skill names in order, for stable display.
+func SortedSkills(skills map[string]int) []string { return sortedKeys(skills) }
+
 // Limits on agent input.
 const (
 	MaxSkills          = 100
@@ -152,125 +190,6 @@ const (
 	MaxAttributesBytes = 16 << 10
 	MaxMetadataBytes   = 4 << 10
 )
-
-var (
-	skillNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
-	e164RE      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-)
-
-// NormalizeSkill lower-cases and trims a skill name: "Billing " and
-// "billing" are one skill.
-func NormalizeSkill(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
-
-// ValidateSkills checks names and levels, reporting each bad one under
-// field (like "skills.billing").
-func ValidateSkills(v *Validation, field string, skills map[string]int) {
-	if len(skills) > MaxSkills {
-		v.Add(field, "An agent can have at most %d skills.", MaxSkills)
-		return
-	}
-	for _, name := range sortedKeys(skills) {
-		level := skills[name]
-		switch {
-		case len(name) > MaxSkillNameLength || !skillNameRE.MatchString(name):
-			v.Add(field+"."+name, "Skill names use lower-case letters, digits, '.', '_' and '-', at most %d characters.", MaxSkillNameLength)
-		case level < MinSkillLevel || level > MaxSkillLevel:
-			v.Add(field+"."+name, "Skill %q has level %d; levels go from %d to %d.", name, level, MinSkillLevel, MaxSkillLevel)
-		}
-	}
-}
-
-// NormalizeSkills returns skills with normalized names. Names that become
-// one ("Billing" and "billing") keep the highest level, and are reported by
-// DuplicateSkills.
-func NormalizeSkills(skills map[string]int) map[string]int {
-	out := make(map[string]int, len(skills))
-	for name, level := range skills {
-		n := NormalizeSkill(name)
-		if prev, ok := out[n]; !ok || level > prev {
-			out[n] = level
-		}
-	}
-	return out
-}
-
-// DuplicateSkills returns the normalized names that several of skills share.
-func DuplicateSkills(skills map[string]int) []string {
-	seen := map[string]int{}
-	for name := range skills {
-		seen[NormalizeSkill(name)]++
-	}
-	var dups []string
-	for name, n := range seen {
-		if n > 1 {
-			dups = append(dups, name)
-		}
-	}
-	sort.Strings(dups)
-	return dups
-}
-
-func reportDuplicateSkills(v *Validation, field string, skills map[string]int) {
-	for _, name := range DuplicateSkills(skills) {
-		v.Add(field+"."+name, "Skill %q is given more than once, in different cases.", name)
-	}
-}
-
-// NormalizePhone removes the spaces, dashes, dots and brackets people write
-// in phone numbers, keeping a leading +.
-func NormalizePhone(phone string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '.', '(', ')', '\u00a0':
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(phone))
-}
-
-// ValidatePhone checks an E.164 number (after NormalizePhone).
-func ValidatePhone(v *Validation, field, phone string) {
-	if phone != "" && !e164RE.MatchString(phone) {
-		v.Add(field, "Phone must be in international E.164 form: + and country code, then the number, like +14155550123.")
-	}
-}
-
-// ValidateJSONObject checks that a free-form object encodes to at most max
-// bytes of JSON.
-func ValidateJSONObject(v *Validation, field string, obj map[string]any, max int) {
-	if obj == nil {
-		return
-	}
-	b, err := json.Marshal(obj)
-	switch {
-	case err != nil:
-		v.Add(field, "Must be a JSON object.")
-	case len(b) > max:
-		v.Add(field, "Must be at most %d bytes of JSON; this is %d.", max, len(b))
-	}
-	for k := range obj {
-		if strings.TrimSpace(k) == "" {
-			v.Add(field, "Keys must not be empty.")
-			break
-		}
-	}
-}
-
-// ValidateChannels checks notification channels.
-func ValidateChannels(v *Validation, field string, channels []Channel) {
-	seen := map[Channel]bool{}
-	for _, c := range channels {
-		if c != ChannelEmail && c != ChannelSMS && c != ChannelInApp {
-			v.Add(field, "Channels are email, sms and inapp; %q is not one.", c)
-			return
-		}
-		if seen[c] {
-			v.Add(field, "Channel %q is listed twice.", c)
-			return
-		}
-		seen[c] = true
-	}
-}
 
 // NewAgent is the input for creating an agent. An empty Status means active,
 // except for a human agent whose user is invited: pending until they accept.
@@ -338,13 +257,6 @@ func (a *NewAgent) validate(v *Validation) {
 	ValidateChannels(v, "notify", a.Notify)
 	if a.Status != "" && a.Status != AgentActive && a.Status != AgentPending {
 		v.Add("status", "A new agent is active or pending.")
-	}
-}
-
-// ValidateCapacity checks an agent's capacity.
-func ValidateCapacity(v *Validation, field string, capacity int) {
-	if capacity < 1 || capacity > MaxCapacity {
-		v.Add(field, "Capacity is the number of tasks the agent handles at once: 1 to %d.", MaxCapacity)
 	}
 }
 
@@ -485,46 +397,4 @@ type AgentService interface {
 	// RevokeAgentToken revokes one of an agent's tokens; admins only.
 	// ENOTFOUND.
 	RevokeAgentToken(ctx context.Context, agentID, tokenID string) error
-}
-
-// StateConflict details an ECONFLICT about a lifecycle transition.
-type StateConflict struct {
-	Current   string
-	Requested string
-}
-
-// ErrTransition is the error for a lifecycle transition that is not allowed.
-func ErrTransition(what string, from, to string, allowed []string) *Error {
-	msg := fmt.Sprintf("The %s is %s and cannot become %s", what, from, to)
-	if len(allowed) > 0 {
-		msg += fmt.Sprintf("; from %s it can become %s.", from, strings.Join(allowed, " or "))
-	} else {
-		msg += fmt.Sprintf("; %s is final.", from)
-	}
-	return &Error{Code: ECONFLICT, Message: msg, State: &StateConflict{Current: from, Requested: to}}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// SortedSkills returns skill names in order, for stable display.
-func SortedSkills(skills map[string]int) []string { return sortedKeys(skills) }
-
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -3,7 +3,7 @@ package switchboard
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"strings"
 	"time"
 )
 
@@ -45,6 +45,12 @@ type FieldError struct {
 	Line    int
 }
 
+// StateConflict details an ECONFLICT about a lifecycle transition.
+type StateConflict struct {
+	Current   string
+	Requested string
+}
+
 func (e *Error) Error() string {
 	if len(e.Fields) == 0 {
 		return fmt.Sprintf("switchboard error: code=%s message=%s", e.Code, e.Message)
@@ -55,6 +61,17 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code string, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrTransition is the error for a lifecycle transition that is not allowed.
+func ErrTransition(what string, from, to string, allowed []string) *Error {
+	msg := fmt.Sprintf("The %s is %s and cannot become %s", what, from, to)
+	if len(allowed) > 0 {
+		msg += fmt.Sprintf("; from %s it can become %s.", from, strings.Join(allowed, " or "))
+	} else {
+		msg += fmt.Sprintf("; %s is final.", from)
+	}
+	return &Error{Code: ECONFLICT, Message: msg, State: &StateConflict{Current: from, Requested: to}}
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for
@@ -90,58 +107,4 @@ func ErrorFields(err error) []FieldError {
 		return e.Fields
 	}
 	return nil
-}
-
-// Validation collects field errors while input is checked, so that the caller
-// learns about every bad field at once rather than one per attempt.
-type Validation struct {
-	fields []FieldError
-}
-
-// Add records that field is invalid.
-func (v *Validation) Add(field, format string, args ...any) {
-	v.fields = append(v.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-// AddLine records that field is invalid on a line of a file.
-func (v *Validation) AddLine(line int, field, format string, args ...any) {
-	v.fields = append(v.fields, FieldError{Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-// Merge records the errors of err (if it carries fields) on a line.
-func (v *Validation) Merge(line int, err error) {
-	for _, f := range ErrorFields(err) {
-		f.Line = line
-		v.fields = append(v.fields, f)
-	}
-}
-
-// Len returns the number of errors recorded.
-func (v *Validation) Len() int { return len(v.fields) }
-
-// Has reports whether field already has an error.
-func (v *Validation) Has(field string) bool {
-	for _, f := range v.fields {
-		if f.Field == field {
-			return true
-		}
-	}
-	return false
-}
-
-// Err returns an EINVALID error listing every recorded field (by line, for
-// errors from a file), or nil.
-func (v *Validation) Err() error {
-	if len(v.fields) == 0 {
-		return nil
-	}
-	sort.SliceStable(v.fields, func(i, j int) bool { return v.fields[i].Line < v.fields[j].Line })
-	msg := v.fields[0].Message
-	switch {
-	case v.fields[len(v.fields)-1].Line > 0:
-		msg = fmt.Sprintf("The file has %d problem(s); nothing was imported.", len(v.fields))
-	case len(v.fields) > 1:
-		msg = fmt.Sprintf("%d fields are invalid.", len(v.fields))
-	}
-	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
 }

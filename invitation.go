@@ -42,11 +42,3 @@ type Invitation struct {
 
 // IsPasswordReset reports whether the link replaces an existing password.
 func (i *Invitation) IsPasswordReset() bool { return i.Kind == KindPasswordReset }
-
-// Path is the link, relative to the server's base URL.
-func (i *Invitation) Path() string {
-	if i.IsPasswordReset() {
-		return "/reset/" + i.Secret
-	}
-	return "/invite/" + i.Secret
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // UserRef names a user shown beside something else, like a team's supervisor.
@@ -53,23 +52,6 @@ func (t *NewTeam) Validate() error {
 		v.Add("supervisors", "A team can have at most %d supervisors.", MaxSupervisorsPerTeam)
 	}
 	return v.Err()
-}
-
-func validateTeamName(v *Validation, name string) {
-	switch {
-	case name == "":
-		v.Add("name", "Name is required.")
-	case utf8.RuneCountInString(name) > MaxTeamNameLength:
-		v.Add("name", "Name must be at most %d characters.", MaxTeamNameLength)
-	case strings.ContainsFunc(name, isControl) || strings.Contains(name, ";"):
-		v.Add("name", "Name must not contain control characters or ';' (which separates teams in CSV files).")
-	}
-}
-
-func validateTeamDescription(v *Validation, d string) {
-	if utf8.RuneCountInString(d) > MaxTeamDescriptionLength {
-		v.Add("description", "Description must be at most %d characters.", MaxTeamDescriptionLength)
-	}
 }
 
 // TeamUpdate changes a team. Supervisors replaces the whole list; members

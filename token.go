@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // TokenKind says whom a token authenticates.
@@ -72,22 +71,6 @@ func (t *NewToken) Validate(now time.Time) error {
 	t.Name = strings.TrimSpace(t.Name)
 	validateSecretLabel(&v, "token", t.Name, t.ExpiresAt, now)
 	return v.Err()
-}
-
-// validateSecretLabel checks the name and expiry that label a secret (a
-// token or an enrollment key): a name to recognise it by, an expiry ahead.
-func validateSecretLabel(v *Validation, what, name string, expiresAt *time.Time, now time.Time) {
-	switch {
-	case name == "":
-		v.Add("name", "Name is required, so that you can recognise the %s later.", what)
-	case utf8.RuneCountInString(name) > MaxTokenNameLength:
-		v.Add("name", "Name must be at most %d characters.", MaxTokenNameLength)
-	case strings.ContainsFunc(name, isControl):
-		v.Add("name", "Name must not contain control characters.")
-	}
-	if expiresAt != nil && !expiresAt.After(now) {
-		v.Add("expires_at", "Expiry must be in the future.")
-	}
 }
 
 // TokenFilter selects tokens for a list.

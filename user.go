@@ -2,10 +2,8 @@ package switchboard
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Role is what a user may do; see the permission matrix in the design.
@@ -196,53 +194,6 @@ const (
 // ErrBadCredentials is the one error for every failed sign-in, so that a caller
 // cannot tell an unknown e-mail from a wrong password.
 var ErrBadCredentials = &Error{Code: EUNAUTHORIZED, Message: "The e-mail address or password is incorrect."}
-
-// NormalizeEmail trims an e-mail address and lower-cases it; addresses are
-// unique regardless of case.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
-// ValidateEmail checks that email is a plain address (no display name).
-func ValidateEmail(v *Validation, field, email string) {
-	switch {
-	case email == "":
-		v.Add(field, "E-mail address is required.")
-	case len(email) > MaxEmailLength:
-		v.Add(field, "E-mail address must be at most %d characters.", MaxEmailLength)
-	default:
-		addr, err := mail.ParseAddress(email)
-		if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
-			v.Add(field, "Enter a valid e-mail address, like name@example.com.")
-		}
-	}
-}
-
-// ValidateName checks a display name.
-func ValidateName(v *Validation, field, name string) {
-	switch {
-	case name == "":
-		v.Add(field, "Name is required.")
-	case utf8.RuneCountInString(name) > MaxNameLength:
-		v.Add(field, "Name must be at most %d characters.", MaxNameLength)
-	case strings.ContainsFunc(name, isControl):
-		v.Add(field, "Name must not contain control characters.")
-	}
-}
-
-// ValidatePassword checks a new password's length. Length is what makes a
-// password strong; composition rules only make it harder to remember.
-func ValidatePassword(v *Validation, field, password string) {
-	n := utf8.RuneCountInString(password)
-	switch {
-	case n < MinPasswordLength:
-		v.Add(field, "Password must be at least %d characters.", MinPasswordLength)
-	case n > MaxPasswordLength:
-		v.Add(field, "Password must be at most %d characters.", MaxPasswordLength)
-	}
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // PasswordHasher turns passwords into self-describing hashes and checks them.
 type PasswordHasher interface {

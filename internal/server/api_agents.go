@@ -46,13 +46,6 @@ type InvitationJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// lifecycleActions maps target statuses to the action that reaches them.
-var lifecycleActions = map[switchboard.AgentStatus]string{
-	switchboard.AgentActive:    "activate",
-	switchboard.AgentSuspended: "suspend",
-	switchboard.AgentRetired:   "retire",
-}
-
 func newAgentJSON(a *switchboard.Agent) AgentJSON {
 	teams := make([]TeamRefJSON, len(a.Teams))
 	for i, t := range a.Teams {
@@ -63,8 +56,8 @@ func newAgentJSON(a *switchboard.Agent) AgentJSON {
 		notify[i] = string(c)
 	}
 	actions := []string{}
-	for _, t := range a.Status.Transitions() {
-		actions = append(actions, lifecycleActions[t])
+	for _, act := range a.Status.Actions() {
+		actions = append(actions, act.Name)
 	}
 	return AgentJSON{
 		ID: a.ID, Name: a.Name, Kind: string(a.Kind), Email: a.Email, Phone: a.Phone, Skills: a.Skills,
@@ -80,7 +73,7 @@ func (s *Server) invitationJSON(ctx context.Context, inv *switchboard.Invitation
 	if inv == nil {
 		return nil
 	}
-	return &InvitationJSON{Email: inv.Email, URL: s.absoluteURL(ctx, inv.Path()), ExpiresAt: inv.ExpiresAt.UTC()}
+	return &InvitationJSON{Email: inv.Email, URL: s.absoluteURL(ctx, invitationPath(inv)), ExpiresAt: inv.ExpiresAt.UTC()}
 }
 
 type listAgentsInput struct {

@@ -108,18 +108,10 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "deleteAgent", Method: http.MethodDelete, Path: "/api/v1/agents/{id}",
 			Summary: "Delete a pending agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
 			Description: "Only agents still pending (never approved) can be deleted; retire the others, which keeps their history."}, supervisors, s.apiDeleteAgent)
-		for _, lc := range []struct {
-			action string
-			to     switchboard.AgentStatus
-			doc    string
-		}{
-			{"activate", switchboard.AgentActive, "pending or suspended → active"},
-			{"suspend", switchboard.AgentSuspended, "active → suspended"},
-			{"retire", switchboard.AgentRetired, "active or suspended → retired, for good"},
-		} {
-			handle(s, api, huma.Operation{OperationID: lc.action + "Agent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/" + lc.action,
-				Summary: title(lc.action) + " an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict},
-				Description: lc.doc + ". Any other transition is 409, with current_state and requested_state."}, supervisors, s.apiLifecycle(lc.to))
+		for _, act := range switchboard.AgentActions {
+			handle(s, api, huma.Operation{OperationID: act.Name + "Agent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/" + act.Name,
+				Summary: title(act.Name) + " an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict},
+				Description: transitionDoc(act) + ". Any other transition is 409, with current_state and requested_state."}, supervisors, s.apiLifecycle(act.To))
 		}
 		handle(s, api, huma.Operation{OperationID: "reinviteAgent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/invitation",
 			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
@@ -193,7 +185,7 @@ func (s *Server) routes() {
 				r.Post("/agents/{id}", s.webUpdateAgent)
 				r.Post("/agents/{id}/delete", s.webDeleteAgent)
 				r.Post("/agents/{id}/invitation", s.webReinviteAgent)
-				r.Post("/agents/{id}/{action:activate|suspend|retire}", s.webAgentLifecycle)
+				r.Post("/agents/{id}/"+lifecycleActionParam(), s.webAgentLifecycle)
 				r.Get("/teams", s.webTeams)
 				r.Get("/teams/{id}", s.webTeam)
 				r.Get("/enrollment", s.webEnrollment)
@@ -229,3 +221,27 @@ func (s *Server) routes() {
 }
 
 func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// transitionDoc describes a lifecycle action by the moves it makes, like
+// "active or suspended → retired, for good".
+func transitionDoc(act switchboard.AgentAction) string {
+	var from []string
+	for _, st := range act.From() {
+		from = append(from, string(st))
+	}
+	doc := strings.Join(from, " or ") + " → " + string(act.To)
+	if len(act.To.Transitions()) == 0 {
+		doc += ", for good"
+	}
+	return doc
+}
+
+// lifecycleActionParam is the route parameter that matches the name of any
+// lifecycle action: {action:activate|suspend|retire}.
+func lifecycleActionParam() string {
+	names := make([]string, len(switchboard.AgentActions))
+	for i, act := range switchboard.AgentActions {
+		names[i] = act.Name
+	}
+	return "{action:" + strings.Join(names, "|") + "}"
+}

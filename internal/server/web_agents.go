@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,21 +203,21 @@ type lifecycleButton struct {
 
 func lifecycleButtons(a *switchboard.Agent) []lifecycleButton {
 	var out []lifecycleButton
-	for _, to := range a.Status.Transitions() {
-		switch to {
+	for _, act := range a.Status.Actions() {
+		b := lifecycleButton{Action: act.Name, Label: title(act.Name), Class: "button"}
+		switch act.To {
 		case switchboard.AgentActive:
-			label := "Activate"
+			b.Class = "button-primary"
 			if a.Status == switchboard.AgentPending {
-				label = "Approve"
+				b.Label = "Approve"
 			}
-			out = append(out, lifecycleButton{Action: "activate", Label: label, Class: "button-primary"})
 		case switchboard.AgentSuspended:
-			out = append(out, lifecycleButton{Action: "suspend", Label: "Suspend", Class: "button",
-				Confirm: "Suspend " + a.Name + "? They stop receiving work until activated again."})
+			b.Confirm = "Suspend " + a.Name + "? They stop receiving work until activated again."
 		case switchboard.AgentRetired:
-			out = append(out, lifecycleButton{Action: "retire", Label: "Retire", Class: "button-danger",
-				Confirm: "Retire " + a.Name + " for good? A retired agent cannot be activated again; their history is kept."})
+			b.Class = "button-danger"
+			b.Confirm = "Retire " + a.Name + " for good? A retired agent cannot be activated again; their history is kept."
 		}
+		out = append(out, b)
 	}
 	return out
 }
@@ -395,18 +396,15 @@ func (s *Server) keepHiddenTeams(r *http.Request, a *switchboard.Agent, chosen [
 	return chosen, nil
 }
 
-var agentTransitions = map[string]switchboard.AgentStatus{
-	"activate": switchboard.AgentActive,
-	"suspend":  switchboard.AgentSuspended,
-	"retire":   switchboard.AgentRetired,
-}
-
 func (s *Server) webAgentLifecycle(w http.ResponseWriter, r *http.Request) {
-	to, ok := agentTransitions[chi.URLParam(r, "action")]
-	if !ok {
+	i := slices.IndexFunc(switchboard.AgentActions, func(a switchboard.AgentAction) bool {
+		return a.Name == chi.URLParam(r, "action")
+	})
+	if i < 0 {
 		s.notFound(w, r)
 		return
 	}
+	to := switchboard.AgentActions[i].To
 	f, ok := s.parseForm(w, r)
 	if !ok {
 		return

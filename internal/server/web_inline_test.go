@@ -60,8 +60,8 @@ func TestTeamEnrollmentAuditInvitePagesHaveNoInlineCode(t *testing.T) {
 		b.post(t, "/enrollment", url.Values{"name": {"fleet"}, "lifetime": {"7"}}).wantStatus(t, http.StatusCreated),
 		b.get(t, "/audit").wantStatus(t, http.StatusOK),
 		b.get(t, "/audit?since=bad").wantStatus(t, http.StatusBadRequest),
-		ts.browser().get(t, inv.Path()).wantStatus(t, http.StatusOK),
-		ts.browser().post(t, inv.Path(), url.Values{"password": {"a"}, "password_confirm": {"b"}}).wantStatus(t, http.StatusUnprocessableEntity),
+		ts.browser().get(t, "/invite/"+inv.Secret).wantStatus(t, http.StatusOK),
+		ts.browser().post(t, "/invite/"+inv.Secret, url.Values{"password": {"a"}, "password_confirm": {"b"}}).wantStatus(t, http.StatusUnprocessableEntity),
 		ts.browser().get(t, "/invite/sbi_nothing").wantStatus(t, http.StatusNotFound),
 	} {
 		res.wantNoInlineCode(t)
