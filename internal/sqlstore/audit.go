@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/switchboardhq/switchboard"
@@ -45,58 +44,6 @@ func (r *auditRow) domain() *switchboard.AuditEntry {
 		_ = json.Unmarshal([]byte(*r.AfterJSON), &e.After)
 	}
 	return e
-}
-
-// auditActor is who an audit entry says acted.
-type auditActor struct{ Type, ID, Name string }
-
-// auditTarget is what an audit entry says was acted on.
-type auditTarget struct{ Type, ID, Name string }
-
-// actorOf describes the actor of ctx for the audit log.
-func actorOf(ctx context.Context) auditActor {
-	a := switchboard.ActorFromContext(ctx)
-	switch {
-	case a == nil:
-		return auditActor{Type: "anonymous"}
-	case a.User != nil:
-		return auditActor{Type: "user", ID: a.User.ID, Name: a.User.Email}
-	case a.Agent != nil:
-		return auditActor{Type: "agent", ID: a.Agent.ID, Name: a.Agent.Name}
-	}
-	return auditActor{Type: "system", ID: a.System, Name: a.System}
-}
-
-// newAuditRow builds an entry for action on target by the actor of ctx, with
-// the request's address and ID.
-func (db *DB) newAuditRow(ctx context.Context, actor auditActor, action string, target auditTarget, before, after map[string]any) *auditRow {
-	info := switchboard.RequestInfoFromContext(ctx)
-	return &auditRow{
-		ID:         uuid.Must(uuid.NewV7()).String(),
-		At:         db.now(),
-		ActorType:  actor.Type,
-		ActorID:    clip(actor.ID, 64),
-		ActorName:  clip(actor.Name, 254),
-		Action:     action,
-		TargetType: target.Type,
-		TargetID:   clip(target.ID, 64),
-		TargetName: clip(target.Name, 254),
-		BeforeJSON: jsonOrNil(before),
-		AfterJSON:  jsonOrNil(after),
-		IP:         clip(info.IP, 64),
-		RequestID:  clip(info.ID, 64),
-	}
-}
-
-// audit appends an entry in the transaction of the change it records, so
-// that the log holds exactly the changes that happened.
-func (db *DB) audit(ctx context.Context, tx bun.IDB, action string, target auditTarget, before, after map[string]any) error {
-	return db.auditAs(ctx, tx, actorOf(ctx), action, target, before, after)
-}
-
-func (db *DB) auditAs(ctx context.Context, tx bun.IDB, actor auditActor, action string, target auditTarget, before, after map[string]any) error {
-	_, err := tx.NewInsert().Model(db.newAuditRow(ctx, actor, action, target, before, after)).Exec(ctx)
-	return err
 }
 
 func jsonOrNil(m map[string]any) *string {
@@ -173,12 +120,9 @@ func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 // FindAuditEntries returns entries newest first: every entry to admins, to
 // supervisors those about their teams.
 func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.AuditFilter) (*switchboard.Page[*switchboard.AuditEntry], error) {
-	sc, err := scopeOf(ctx)
+	sc, err := switchboard.RequireManager(switchboard.ActorFromContext(ctx), "read the audit log")
 	if err != nil {
 		return nil, err
-	}
-	if !sc.manages() {
-		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may read the audit log."}
 	}
 	var v switchboard.Validation
 	limit := switchboard.PageLimit(&v, f.Limit)
@@ -190,8 +134,8 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	}
 	var rows []*auditRow
 	q := s.db.bun.NewSelect().Model(&rows)
-	if sc.supervisorID != "" {
-		q = supervisedEntries(q, sc.supervisorID)
+	if sc.SupervisorID != "" {
+		q = supervisedEntries(q, sc.SupervisorID)
 	}
 	if f.ActorID != "" {
 		q = q.Where("ae.actor_id = ?", f.ActorID)
@@ -217,11 +161,11 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	}
 	order := newListOrder("-at", "ae.id", map[string]string{"at": "ae.at"}, "at")
 	domain := (*auditRow).domain
-	if sc.supervisorID != "" {
+	if sc.SupervisorID != "" {
 		// Addresses are personal: a supervisor sees their own only.
 		domain = func(r *auditRow) *switchboard.AuditEntry {
 			e := r.domain()
-			if e.ActorType != "user" || e.ActorID != sc.supervisorID {
+			if e.ActorType != "user" || e.ActorID != sc.SupervisorID {
 				e.IP = ""
 			}
 			return e

@@ -42,6 +42,14 @@ type DB struct {
 	Now func() time.Time
 	// Hasher hashes and checks passwords.
 	Hasher switchboard.PasswordHasher
+	// OnEvents, when set, learns of the events of every change after its
+	// commit: it wakes this instance's streams and tells the others. It
+	// must not block.
+	OnEvents func(events []*switchboard.Event)
+
+	// beforeCommit, when set, runs after a change's events have their
+	// positions and before it commits, for tests that hold a commit back.
+	beforeCommit func(events []*switchboard.Event)
 }
 
 // Open connects to the database named by a URL: sqlite:PATH,
@@ -205,22 +213,3 @@ func (db *DB) Close() error { return db.bun.Close() }
 // now returns the current time from db's clock, in UTC and at the microsecond
 // precision every engine stores.
 func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
-
-// tx runs fn in a transaction, retrying a few times when the engine reports a
-// deadlock or a serialization failure: those are the database telling two
-// transactions to try again in order, not errors of the request.
-func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = db.bun.RunInTx(ctx, nil, fn)
-		if !isRetryable(err) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-		}
-	}
-	return translate(err)
-}

@@ -1,9 +1,14 @@
 package sqlstore
 
+// Engine differences live in this file: locking clauses, case-insensitive
+// matching, sequences.
+
 import (
+	"context"
 	"database/sql"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 var errNoRows = sql.ErrNoRows
@@ -11,8 +16,8 @@ var errNoRows = sql.ErrNoRows
 // forUpdate locks the selected rows until the transaction ends. SQLite has no
 // row locks and needs none: a write transaction there holds the whole
 // database (see _txlock=immediate).
-func (db *DB) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
-	if db.engine == SQLite {
+func forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
+	if q.Dialect().Name() == dialect.SQLite {
 		return q
 	}
 	return q.For("UPDATE")
@@ -39,4 +44,25 @@ func (db *DB) ilike(column string) string {
 		return column + " ILIKE ? ESCAPE '!'"
 	}
 	return column + " LIKE ? ESCAPE '!'"
+}
+
+// takePositions reserves n event positions and returns the last. The
+// sequence row stays locked until the transaction ends, which is what
+// orders writers' commits by position; an aborted transaction gives its
+// positions back.
+func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, error) {
+	var last int64
+	switch db.engine {
+	case MySQL:
+		// MariaDB has no UPDATE … RETURNING; LAST_INSERT_ID(expr) keeps the
+		// value for this connection.
+		if _, err := idb.ExecContext(ctx, "UPDATE event_sequence SET position = LAST_INSERT_ID(position + ?) WHERE id = 1", n); err != nil {
+			return 0, err
+		}
+		err := idb.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&last)
+		return last, err
+	default:
+		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n).Scan(&last)
+		return last, err
+	}
 }

@@ -42,8 +42,14 @@ func (r *enrollmentKeyRow) domain() *switchboard.EnrollmentKey {
 	return k
 }
 
-func keyTarget(k *enrollmentKeyRow) auditTarget {
-	return auditTarget{Type: "enrollment_key", ID: k.ID, Name: k.Name}
+// keyEvent is an event about an enrollment key, for admins and the
+// supervisors of its team.
+func keyEvent(typ string, k *enrollmentKeyRow) switchboard.Event {
+	e := switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "enrollment_key", ID: k.ID, Name: k.Name}}
+	if k.TeamID != nil {
+		e.TeamIDs = []string{*k.TeamID}
+	}
+	return e
 }
 
 // EnrollmentService implements switchboard.EnrollmentService.
@@ -63,14 +69,14 @@ func errKeyNotFound() error {
 // keyScope limits a query to the keys the actor may see: all for admins, the
 // keys of their teams for supervisors.
 func keyScope(ctx context.Context, q *bun.SelectQuery) (*bun.SelectQuery, error) {
-	sc, err := scopeOf(ctx)
+	sc, err := switchboard.ScopeOf(switchboard.ActorFromContext(ctx))
 	switch {
 	case err != nil:
 		return nil, err
-	case sc.all:
+	case sc.All:
 		return q, nil
-	case sc.supervisorID != "":
-		return q.Where("ek.team_id IN (SELECT team_id FROM team_supervisors WHERE user_id = ?)", sc.supervisorID), nil
+	case sc.SupervisorID != "":
+		return q.Where("ek.team_id IN (SELECT team_id FROM team_supervisors WHERE user_id = ?)", sc.SupervisorID), nil
 	}
 	return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors manage enrollment keys."}
 }
@@ -82,12 +88,9 @@ func (s *EnrollmentService) selectKeys(idb bun.IDB, model any) *bun.SelectQuery 
 
 // CreateEnrollmentKey creates a key.
 func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchboard.NewEnrollmentKey) (*switchboard.EnrollmentKey, string, error) {
-	sc, err := scopeOf(ctx)
+	sc, err := switchboard.RequireManager(switchboard.ActorFromContext(ctx), "manage enrollment keys")
 	if err != nil {
 		return nil, "", err
-	}
-	if !sc.manages() {
-		return nil, "", &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors manage enrollment keys."}
 	}
 	now := s.db.now()
 	if nk.ExpiresAt != nil {
@@ -97,7 +100,7 @@ func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchbo
 	if err := nk.Validate(now); err != nil {
 		return nil, "", err
 	}
-	if !sc.all && nk.TeamID == "" {
+	if !sc.All && nk.TeamID == "" {
 		return nil, "", &switchboard.Error{Code: switchboard.EINVALID, Message: "Choose one of your teams for the agents that enroll with this key.",
 			Fields: []switchboard.FieldError{{Field: "team_id", Message: "Choose one of your teams."}}}
 	}
@@ -110,7 +113,7 @@ func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchbo
 	if nk.MaxUses > 0 {
 		row.MaxUses = &nk.MaxUses
 	}
-	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		if nk.TeamID != "" {
 			var name string
 			err := tx.NewSelect().Table("teams").Column("name").Where("id = ?", nk.TeamID).Scan(ctx, &name)
@@ -120,8 +123,8 @@ func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchbo
 			} else if err != nil {
 				return err
 			}
-			if !sc.all {
-				own, err := s.db.supervisedTeams(ctx, tx, sc.supervisorID)
+			if !sc.All {
+				own, err := s.db.supervisedTeams(ctx, tx, sc.SupervisorID)
 				if err != nil {
 					return err
 				}
@@ -134,10 +137,13 @@ func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchbo
 		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 			return err
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditKeyCreated, keyTarget(row), nil, map[string]any{
+		e := keyEvent(switchboard.AuditKeyCreated, row)
+		e.After = map[string]any{
 			"name": row.Name, "prefix": row.Prefix, "team": deref(row.TeamName), "auto_approve": row.AutoApprove,
 			"max_uses": nk.MaxUses, "expires_at": row.ExpiresAt,
-		})
+		}
+		tx.Record(e)
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -164,13 +170,13 @@ func (s *EnrollmentService) FindEnrollmentKeys(ctx context.Context, f switchboar
 
 // RevokeEnrollmentKey revokes a key.
 func (s *EnrollmentService) RevokeEnrollmentKey(ctx context.Context, id string) error {
-	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var row enrollmentKeyRow
 		q, err := keyScope(ctx, tx.NewSelect().Model(&row).Where("ek.id = ?", id))
 		if err != nil {
 			return err
 		}
-		if err := s.db.forUpdate(q).Scan(ctx); err != nil {
+		if err := forUpdate(q).Scan(ctx); err != nil {
 			if errors.Is(err, errNoRows) {
 				return errKeyNotFound()
 			}
@@ -179,12 +185,12 @@ func (s *EnrollmentService) RevokeEnrollmentKey(ctx context.Context, id string) 
 		if row.RevokedAt != nil {
 			return nil
 		}
-		now := s.db.now()
-		row.RevokedAt = &now
+		row.RevokedAt = &tx.now
 		if _, err := tx.NewUpdate().Model(&row).Column("revoked_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditKeyRevoked, keyTarget(&row), nil, nil)
+		tx.Record(keyEvent(switchboard.AuditKeyRevoked, &row))
+		return nil
 	})
 }
 
@@ -207,16 +213,15 @@ func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment
 	}
 	var agent *switchboard.Agent
 	var secret string
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var key enrollmentKeyRow
-		err := s.db.forUpdate(tx.NewSelect().Model(&key).Where("ek.secret_hash = ?", switchboard.HashSecret(e.Key))).Scan(ctx)
+		err := forUpdate(tx.NewSelect().Model(&key).Where("ek.secret_hash = ?", switchboard.HashSecret(e.Key))).Scan(ctx)
 		if errors.Is(err, errNoRows) {
 			return errBadKey
 		} else if err != nil {
 			return err
 		}
-		now := s.db.now()
-		if key.domain().Status(now) != "active" {
+		if key.domain().Status(tx.now) != "active" {
 			return errBadKey
 		}
 		if _, err := tx.NewUpdate().Model(&key).Set("uses = uses + 1").WherePK().Exec(ctx); err != nil {
@@ -229,16 +234,15 @@ func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment
 		if key.TeamID != nil {
 			na.TeamIDs = []string{*key.TeamID}
 		}
-		agents := &AgentService{db: s.db}
-		row := agents.newRow(na, now)
+		row := newAgentRow(na, tx.now)
 		if e.Metadata != nil {
 			row.Metadata = mustJSON(e.Metadata)
 		}
-		if err := agents.insert(ctx, tx, row, na.Skills, na.TeamIDs); err != nil {
+		if err := insertAgent(ctx, tx, row, na.Skills, na.TeamIDs); err != nil {
 			return err
 		}
 		var token *switchboard.APIToken
-		if token, secret, err = s.db.insertAgentToken(ctx, tx, row, clip("enrollment: "+key.Name, switchboard.MaxTokenNameLength), nil, now); err != nil {
+		if token, secret, err = insertAgentToken(ctx, tx, row, clip("enrollment: "+key.Name, switchboard.MaxTokenNameLength), nil); err != nil {
 			return err
 		}
 		loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
@@ -246,10 +250,12 @@ func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment
 			return err
 		}
 		agent = loaded[0]
-		summary := agentSummary(agent)
-		summary["token_prefix"] = token.Prefix
-		actor := auditActor{Type: "enrollment_key", ID: key.ID, Name: key.Name}
-		return s.db.auditAs(ctx, tx, actor, switchboard.AuditAgentEnrolled, agentTarget(agent), nil, summary)
+		ev := agentEvent(switchboard.AuditAgentEnrolled, agent, nil)
+		ev.Actor = switchboard.EventActor{Type: "enrollment_key", ID: key.ID, Name: key.Name}
+		ev.After = agentSummary(agent)
+		ev.After["token_prefix"] = token.Prefix
+		tx.Record(ev)
+		return nil
 	})
 	if err != nil {
 		return nil, "", err

@@ -10,11 +10,6 @@ import (
 	"github.com/switchboardhq/switchboard"
 )
 
-// importChunk is how many rows go into one multi-row INSERT: large enough to
-// make 10,000 agents a handful of statements, small enough to stay well
-// inside every engine's statement size limit.
-const importChunk = 500
-
 // ImportAgents creates every agent of rows, or none. Every row is checked
 // against the database before anything is written: team names must exist,
 // e-mail addresses must not repeat within the file, and a person must not
@@ -40,7 +35,7 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 	}
 
 	result := &switchboard.ImportResult{}
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		teamIDs, err := s.resolveTeamNames(ctx, tx, rows, &v)
 		if err != nil {
 			return err
@@ -53,29 +48,27 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 			return err
 		}
 
-		now := s.db.now()
+		now := tx.now
 		var (
 			agentRows   []*agentRow
 			skillRows   []agentSkillRow
 			memberRows  []teamMemberRow
 			userRows    []*userRow
 			inviteRows  []*invitationRow
-			auditRows   []*auditRow
 			invitations []*switchboard.Invitation
 		)
-		actor := actorOf(ctx)
 		for _, r := range rows {
 			a := r.Agent
-			row := s.newRow(a, now)
+			row := newAgentRow(a, now)
 			if a.Kind == switchboard.HumanAgent {
 				if id, ok := users[a.Email]; ok {
 					row.UserID = &id
 				} else {
 					u := invitedUserRow(a.Email, a.Name, now)
-					inv, secret := s.db.newInvitation(u.ID, switchboard.KindInvitation, now)
+					inv, secret := newInvitation(u.ID, switchboard.KindInvitation, now)
 					userRows, inviteRows = append(userRows, u), append(inviteRows, inv)
 					invitations = append(invitations, inv.domain(u, secret))
-					auditRows = append(auditRows, s.db.newAuditRow(ctx, actor, switchboard.AuditUserInvited, userTarget(u), nil, userSummary(u)))
+					tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(u), After: userSummary(u)})
 					row.UserID = &u.ID
 					if a.Status == "" {
 						row.Status = string(switchboard.AgentPending)
@@ -90,11 +83,13 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 				"name": a.Name, "kind": a.Kind, "email": a.Email, "phone": a.Phone, "skills": a.Skills,
 				"capacity": a.Capacity, "teams": r.TeamNames, "status": row.Status,
 			}
+			var teams []string
 			for _, name := range r.TeamNames {
+				teams = append(teams, teamIDs[strings.ToLower(name)])
 				memberRows = append(memberRows, teamMemberRow{TeamID: teamIDs[strings.ToLower(name)], AgentID: row.ID})
 			}
-			auditRows = append(auditRows, s.db.newAuditRow(ctx, actor, switchboard.AuditAgentsImported,
-				auditTarget{Type: "agent", ID: row.ID, Name: row.Name}, nil, summary))
+			tx.Record(switchboard.Event{Type: switchboard.AuditAgentsImported, Subject: switchboard.EventSubject{Type: "agent", ID: row.ID, Name: row.Name},
+				After: summary, TeamIDs: teams, AgentID: row.ID})
 		}
 		for _, batch := range []func() error{
 			func() error { return insertChunks(ctx, tx, userRows) },
@@ -102,7 +97,6 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 			func() error { return insertChunks(ctx, tx, agentRows) },
 			func() error { return insertChunks(ctx, tx, skillRows) },
 			func() error { return insertChunks(ctx, tx, memberRows) },
-			func() error { return insertChunks(ctx, tx, auditRows) },
 		} {
 			if err := batch(); err != nil {
 				return err
@@ -143,20 +137,9 @@ func (db *DB) refreshStatistics(ctx context.Context, n int) {
 	}
 }
 
-// insertChunks inserts rows in multi-row statements of importChunk rows.
-func insertChunks[T any](ctx context.Context, tx bun.Tx, rows []T) error {
-	for start := 0; start < len(rows); start += importChunk {
-		chunk := rows[start:min(start+importChunk, len(rows))]
-		if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // resolveTeamNames maps every team name of the rows (in any case) to its ID,
 // reporting unknown names on their lines.
-func (s *AgentService) resolveTeamNames(ctx context.Context, tx bun.Tx, rows []switchboard.ImportRow, v *switchboard.Validation) (map[string]string, error) {
+func (s *AgentService) resolveTeamNames(ctx context.Context, tx *Tx, rows []switchboard.ImportRow, v *switchboard.Validation) (map[string]string, error) {
 	var teams []struct {
 		ID   string `bun:"id"`
 		Name string `bun:"name"`
@@ -192,7 +175,7 @@ func (s *AgentService) resolveTeamNames(ctx context.Context, tx bun.Tx, rows []s
 // existingUsers returns the IDs of users who have the e-mail addresses of the
 // human rows, and reports addresses that repeat in the file or belong to a
 // user who already has an agent.
-func (s *AgentService) existingUsers(ctx context.Context, tx bun.Tx, rows []switchboard.ImportRow, v *switchboard.Validation) (map[string]string, error) {
+func (s *AgentService) existingUsers(ctx context.Context, tx *Tx, rows []switchboard.ImportRow, v *switchboard.Validation) (map[string]string, error) {
 	firstLine := map[string]int{}
 	var emails []string
 	for _, r := range rows {
@@ -207,7 +190,7 @@ func (s *AgentService) existingUsers(ctx context.Context, tx bun.Tx, rows []swit
 		emails = append(emails, r.Agent.Email)
 	}
 	users := make(map[string]string, len(emails))
-	for start := 0; start < len(emails); start += importChunk {
+	for start := 0; start < len(emails); start += insertChunk {
 		var found []struct {
 			ID      string  `bun:"id"`
 			Email   string  `bun:"email"`
@@ -216,7 +199,7 @@ func (s *AgentService) existingUsers(ctx context.Context, tx bun.Tx, rows []swit
 		err := tx.NewSelect().TableExpr("users AS u").
 			Join("LEFT JOIN agents AS a ON a.user_id = u.id").
 			ColumnExpr("u.id, u.email, a.id AS agent_id").
-			Where("u.email IN (?)", bun.List(emails[start:min(start+importChunk, len(emails))])).
+			Where("u.email IN (?)", bun.List(emails[start:min(start+insertChunk, len(emails))])).
 			Scan(ctx, &found)
 		if err != nil {
 			return nil, err

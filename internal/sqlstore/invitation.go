@@ -29,7 +29,7 @@ func errInvitationNotFound() error {
 }
 
 // newInvitation makes a single-use link of a kind for a user, and its secret.
-func (db *DB) newInvitation(userID string, kind switchboard.InvitationKind, now time.Time) (*invitationRow, string) {
+func newInvitation(userID string, kind switchboard.InvitationKind, now time.Time) (*invitationRow, string) {
 	prefix, ttl := switchboard.InvitationPrefix, switchboard.InvitationTTL
 	if kind == switchboard.KindPasswordReset {
 		prefix, ttl = switchboard.PasswordResetPrefix, switchboard.PasswordResetTTL
@@ -54,11 +54,11 @@ func (r *invitationRow) domain(user *userRow, secret string) *switchboard.Invita
 
 // issueInvitation voids a user's earlier links, so that only the newest one
 // works, and stores a new one of kind.
-func (db *DB) issueInvitation(ctx context.Context, tx bun.Tx, user *userRow, kind switchboard.InvitationKind) (*switchboard.Invitation, error) {
-	if err := db.voidInvitations(ctx, tx, user.ID); err != nil {
+func issueInvitation(ctx context.Context, tx *Tx, user *userRow, kind switchboard.InvitationKind) (*switchboard.Invitation, error) {
+	if err := voidInvitations(ctx, tx, user.ID); err != nil {
 		return nil, err
 	}
-	inv, secret := db.newInvitation(user.ID, kind, db.now())
+	inv, secret := newInvitation(user.ID, kind, tx.now)
 	if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
 		return nil, err
 	}
@@ -81,8 +81,8 @@ func invitedUserRow(email, name string, now time.Time) *userRow {
 }
 
 // voidInvitations ends every unused invitation of a user.
-func (db *DB) voidInvitations(ctx context.Context, tx bun.Tx, userID string) error {
-	_, err := tx.NewUpdate().Model((*invitationRow)(nil)).Set("used_at = ?", db.now()).
+func voidInvitations(ctx context.Context, tx *Tx, userID string) error {
+	_, err := tx.NewUpdate().Model((*invitationRow)(nil)).Set("used_at = ?", tx.now).
 		Where("user_id = ? AND used_at IS NULL", userID).Exec(ctx)
 	return err
 }
@@ -91,7 +91,7 @@ func (db *DB) voidInvitations(ctx context.Context, tx bun.Tx, userID string) err
 // one (role agent, no password) when there is none. Only admins may make an
 // agent of a user in another role: a supervisor must not gain a hold on an
 // admin's account through its agent.
-func (db *DB) linkOrInvite(ctx context.Context, tx bun.Tx, email, name string, now time.Time) (string, *switchboard.Invitation, error) {
+func linkOrInvite(ctx context.Context, tx *Tx, email, name string) (string, *switchboard.Invitation, error) {
 	var existing userRow
 	err := tx.NewSelect().Model(&existing).Column("id", "role").Where("u.email = ?", email).Scan(ctx)
 	if err == nil {
@@ -103,17 +103,15 @@ func (db *DB) linkOrInvite(ctx context.Context, tx bun.Tx, email, name string, n
 	} else if !errors.Is(err, errNoRows) {
 		return "", nil, err
 	}
-	user := invitedUserRow(email, name, now)
+	user := invitedUserRow(email, name, tx.now)
 	if _, err := tx.NewInsert().Model(user).Exec(ctx); err != nil {
 		return "", nil, err
 	}
-	inv, secret := db.newInvitation(user.ID, switchboard.KindInvitation, now)
+	inv, secret := newInvitation(user.ID, switchboard.KindInvitation, tx.now)
 	if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
 		return "", nil, err
 	}
-	if err := db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, userSummary(user)); err != nil {
-		return "", nil, err
-	}
+	tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(user), After: userSummary(user)})
 	return user.ID, inv.domain(user, secret), nil
 }
 
@@ -121,11 +119,11 @@ func (db *DB) linkOrInvite(ctx context.Context, tx bun.Tx, email, name string, n
 func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboard.Invitation, error) {
 	actor := switchboard.ActorFromContext(ctx)
 	if actor == nil {
-		return nil, errNoActor
+		return nil, switchboard.ErrSignInFirst
 	}
 	var out *switchboard.Invitation
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		user, err := s.findRow(ctx, tx, userID, true)
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		user, err := findUserRow(ctx, tx, userID, true)
 		if err != nil {
 			return err
 		}
@@ -136,24 +134,25 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 			if user.Role != string(switchboard.RoleAgent) {
 				return errUserNotFound()
 			}
-			sc, err := scopeOf(ctx)
+			sc, err := switchboard.ScopeOf(switchboard.ActorFromContext(ctx))
 			if err != nil {
 				return err
 			}
-			if sc.supervisorID == "" {
+			if sc.SupervisorID == "" {
 				return &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may invite people."}
 			}
-			if _, err := (&AgentService{db: s.db}).findRow(ctx, tx, sc, "a.user_id = ?", userID, false); err != nil {
+			if _, err := findAgentRow(ctx, tx, sc, "a.user_id = ?", userID, false); err != nil {
 				return errUserNotFound()
 			}
 		}
 		if user.PasswordHash != "" {
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "This user has already set a password and can sign in."}
 		}
-		if out, err = s.db.issueInvitation(ctx, tx, user, switchboard.KindInvitation); err != nil {
+		if out, err = issueInvitation(ctx, tx, user, switchboard.KindInvitation); err != nil {
 			return err
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditUserInvited, userTarget(user), nil, map[string]any{"expires_at": out.ExpiresAt})
+		tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(user), After: map[string]any{"expires_at": out.ExpiresAt}})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -167,14 +166,14 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 func (s *UserService) IssuePasswordReset(ctx context.Context, userID string) (*switchboard.Invitation, error) {
 	actor := switchboard.ActorFromContext(ctx)
 	if actor == nil {
-		return nil, errNoActor
+		return nil, switchboard.ErrSignInFirst
 	}
 	if !actor.IsAdmin() {
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins may reset passwords."}
 	}
 	var out *switchboard.Invitation
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		user, err := s.findRow(ctx, tx, userID, true)
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		user, err := findUserRow(ctx, tx, userID, true)
 		if err != nil {
 			return err
 		}
@@ -185,10 +184,11 @@ func (s *UserService) IssuePasswordReset(ctx context.Context, userID string) (*s
 			return &switchboard.Error{Code: switchboard.ECONFLICT,
 				Message: "This user has not chosen a password yet: make a new invitation link instead."}
 		}
-		if out, err = s.db.issueInvitation(ctx, tx, user, switchboard.KindPasswordReset); err != nil {
+		if out, err = issueInvitation(ctx, tx, user, switchboard.KindPasswordReset); err != nil {
 			return err
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditPasswordResetIssued, userTarget(user), nil, map[string]any{"expires_at": out.ExpiresAt})
+		tx.Record(switchboard.Event{Type: switchboard.AuditPasswordResetIssued, Subject: userSubject(user), After: map[string]any{"expires_at": out.ExpiresAt}})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -206,14 +206,14 @@ func (s *UserService) FindInvitation(ctx context.Context, secret string) (*switc
 	return inv.domain(user, ""), nil
 }
 
-func (s *UserService) findInvitation(ctx context.Context, idb bun.IDB, secret string, forUpdate bool) (*invitationRow, *userRow, error) {
+func (s *UserService) findInvitation(ctx context.Context, idb bun.IDB, secret string, lock bool) (*invitationRow, *userRow, error) {
 	if len(secret) > 200 {
 		return nil, nil, errInvitationNotFound()
 	}
 	var inv invitationRow
 	q := idb.NewSelect().Model(&inv).Where("inv.secret_hash = ?", switchboard.HashSecret(secret))
-	if forUpdate {
-		q = s.db.forUpdate(q)
+	if lock {
+		q = forUpdate(q)
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, errNoRows) {
@@ -224,7 +224,7 @@ func (s *UserService) findInvitation(ctx context.Context, idb bun.IDB, secret st
 	if inv.UsedAt != nil || !s.db.now().Before(inv.ExpiresAt) {
 		return nil, nil, errInvitationNotFound()
 	}
-	user, err := s.findRow(ctx, idb, inv.UserID, forUpdate)
+	user, err := findUserRow(ctx, idb, inv.UserID, lock)
 	if err != nil || user.Status != string(switchboard.UserActive) {
 		return nil, nil, errInvitationNotFound()
 	}
@@ -253,13 +253,13 @@ func (s *UserService) AcceptInvitation(ctx context.Context, secret, password str
 		return nil, err
 	}
 	var user *userRow
-	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var inv *invitationRow
 		var err error
 		if inv, user, err = s.findInvitation(ctx, tx, secret, true); err != nil {
 			return err
 		}
-		now := s.db.now()
+		now := tx.now
 		if _, err := tx.NewUpdate().Model(inv).Set("used_at = ?", now).WherePK().Exec(ctx); err != nil {
 			return err
 		}
@@ -275,16 +275,32 @@ func (s *UserService) AcceptInvitation(ctx context.Context, secret, password str
 		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("email = ?", user.Email).Exec(ctx); err != nil {
 			return err
 		}
-		actor := auditActor{Type: "user", ID: user.ID, Name: user.Email}
+		actor := switchboard.EventActor{Type: "user", ID: user.ID, Name: user.Email}
 		if inv.Kind == string(switchboard.KindPasswordReset) {
-			return s.db.auditAs(ctx, tx, actor, switchboard.AuditPasswordReset, userTarget(user), nil, nil)
+			tx.Record(switchboard.Event{Type: switchboard.AuditPasswordReset, Subject: userSubject(user), Actor: actor})
+			return nil
 		}
-		if _, err := tx.NewUpdate().Model((*agentRow)(nil)).
-			Set("status = ?", switchboard.AgentActive).Set("version = version + 1").Set("updated_at = ?", now).
-			Where("user_id = ? AND status = ?", user.ID, switchboard.AgentPending).Exec(ctx); err != nil {
+		tx.Record(switchboard.Event{Type: switchboard.AuditInvitationAccepted, Subject: userSubject(user), Actor: actor})
+		// The human agent waiting for them starts work.
+		row, err := findAgentRow(ctx, tx, switchboard.Scope{UserID: user.ID}, "a.status = ?", switchboard.AgentPending, true)
+		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+			return nil
+		} else if err != nil {
 			return err
 		}
-		return s.db.auditAs(ctx, tx, actor, switchboard.AuditInvitationAccepted, userTarget(user), nil, nil)
+		row.Status, row.Version, row.UpdatedAt = string(switchboard.AgentActive), row.Version+1, now
+		if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		agents, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
+		if err != nil {
+			return err
+		}
+		e := agentEvent(switchboard.AuditAgentStatusChanged, agents[0], nil)
+		e.Actor = actor
+		e.Before, e.After = map[string]any{"status": switchboard.AgentPending}, map[string]any{"status": switchboard.AgentActive}
+		tx.Record(e)
+		return nil
 	})
 	if err != nil {
 		return nil, err

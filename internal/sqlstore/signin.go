@@ -52,7 +52,7 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 		return nil, err
 	}
 	if !known || !ok {
-		target := auditTarget{Type: "user", Name: email}
+		target := switchboard.EventSubject{Type: "user", Name: email}
 		if !strings.Contains(email, "@") {
 			// Whatever was typed may be a password in the wrong field.
 			target.Name = "(not an e-mail address)"
@@ -64,16 +64,17 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 	}
 
 	if row.Status != string(switchboard.UserActive) {
-		err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			return s.db.auditAs(ctx, tx, auditActor{Type: "anonymous"}, switchboard.AuditSignInFailed, userTarget(&row), nil,
-				map[string]any{"reason": "disabled"})
+		err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+			tx.Record(switchboard.Event{Type: switchboard.AuditSignInFailed, Subject: userSubject(&row),
+				Actor: switchboard.EventActor{Type: "anonymous"}, After: map[string]any{"reason": "disabled"}})
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "This account is disabled; ask an administrator to enable it."}
 	}
-	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("email = ?", email).Exec(ctx); err != nil {
 			return err
 		}
@@ -81,8 +82,9 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 		if _, err := tx.NewUpdate().Model(&row).Column("last_login_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		actor := auditActor{Type: "user", ID: row.ID, Name: row.Email}
-		return s.db.auditAs(ctx, tx, actor, switchboard.AuditSignedIn, userTarget(&row), nil, nil)
+		tx.Record(switchboard.Event{Type: switchboard.AuditSignedIn, Subject: userSubject(&row),
+			Actor: switchboard.EventActor{Type: "user", ID: row.ID, Name: row.Email}})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -109,9 +111,9 @@ func (s *UserService) reserveAttempt(ctx context.Context, email string, now time
 	if _, err := s.db.bun.NewInsert().Model(&signInFailureRow{Email: email, WindowStartedAt: now}).Ignore().Exec(ctx); err != nil {
 		return translate(err)
 	}
-	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var f signInFailureRow
-		if err := s.db.forUpdate(tx.NewSelect().Model(&f).Where("sf.email = ?", email)).Scan(ctx); err != nil {
+		if err := forUpdate(tx.NewSelect().Model(&f).Where("sf.email = ?", email)).Scan(ctx); err != nil {
 			return err
 		}
 		if f.LockedUntil != nil && f.LockedUntil.After(now) {
@@ -133,21 +135,19 @@ func (s *UserService) reserveAttempt(ctx context.Context, email string, now time
 // recordFailure writes the audit entries of a failed attempt (already
 // counted by reserveAttempt) and forgets addresses whose failures have aged
 // out. It returns the error the caller should see: the generic one.
-func (s *UserService) recordFailure(ctx context.Context, email string, target auditTarget, now time.Time) error {
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+func (s *UserService) recordFailure(ctx context.Context, email string, target switchboard.EventSubject, now time.Time) error {
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var f signInFailureRow
 		err := tx.NewSelect().Model(&f).Where("sf.email = ?", email).Scan(ctx)
 		if err != nil && !errors.Is(err, errNoRows) {
 			return err
 		}
-		anonymous := auditActor{Type: "anonymous"}
-		if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditSignInFailed, target, nil, map[string]any{"failures": f.Failures}); err != nil {
-			return err
-		}
+		anonymous := switchboard.EventActor{Type: "anonymous"}
+		tx.Record(switchboard.Event{Type: switchboard.AuditSignInFailed, Subject: target, Actor: anonymous,
+			After: map[string]any{"failures": f.Failures}})
 		if f.LockedUntil != nil && f.LockedUntil.After(now) && f.Failures == switchboard.MaxSignInFailures {
-			if err := s.db.auditAs(ctx, tx, anonymous, switchboard.AuditLockedOut, target, nil, map[string]any{"locked_until": *f.LockedUntil}); err != nil {
-				return err
-			}
+			tx.Record(switchboard.Event{Type: switchboard.AuditLockedOut, Subject: target, Actor: anonymous,
+				After: map[string]any{"locked_until": *f.LockedUntil}})
 		}
 		_, err = tx.NewDelete().Model((*signInFailureRow)(nil)).
 			Where("window_started_at < ? AND (locked_until IS NULL OR locked_until < ?)", now.Add(-switchboard.SignInFailureWindow), now).

@@ -31,8 +31,9 @@ type teamSupervisorRow struct {
 	UserID string `bun:"user_id,pk"`
 }
 
-func teamTarget(t *switchboard.Team) auditTarget {
-	return auditTarget{Type: "team", ID: t.ID, Name: t.Name}
+// teamEvent is an event about a team, for admins and its supervisors.
+func teamEvent(typ string, t *switchboard.Team) switchboard.Event {
+	return switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "team", ID: t.ID, Name: t.Name}, TeamIDs: []string{t.ID}}
 }
 
 func teamSummary(t *switchboard.Team) map[string]any {
@@ -62,7 +63,7 @@ func teamScope(ctx context.Context, q *bun.SelectQuery) (*bun.SelectQuery, error
 	a := switchboard.ActorFromContext(ctx)
 	switch {
 	case a == nil:
-		return nil, errNoActor
+		return nil, switchboard.ErrSignInFirst
 	case a.IsAdmin():
 		return q, nil
 	case a.Role() == switchboard.RoleSupervisor:
@@ -76,14 +77,14 @@ func (s *TeamService) FindTeamByID(ctx context.Context, id string) (*switchboard
 	return s.find(ctx, s.db.bun, id, false)
 }
 
-func (s *TeamService) find(ctx context.Context, idb bun.IDB, id string, forUpdate bool) (*switchboard.Team, error) {
+func (s *TeamService) find(ctx context.Context, idb bun.IDB, id string, lock bool) (*switchboard.Team, error) {
 	var row teamRow
 	q, err := teamScope(ctx, idb.NewSelect().Model(&row).Where("t.id = ?", id))
 	if err != nil {
 		return nil, err
 	}
-	if forUpdate {
-		q = s.db.forUpdate(q)
+	if lock {
+		q = forUpdate(q)
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, errNoRows) {
@@ -178,8 +179,8 @@ func (s *TeamService) CreateTeam(ctx context.Context, nt switchboard.NewTeam) (*
 		return nil, err
 	}
 	var team *switchboard.Team
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		now := s.db.now()
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		now := tx.now
 		row := &teamRow{ID: uuid.Must(uuid.NewV7()).String(), Name: nt.Name, SortName: strings.ToLower(nt.Name), Description: nt.Description, CreatedAt: now, UpdatedAt: now, Version: 1}
 		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 			if isUniqueViolation(err) {
@@ -195,7 +196,10 @@ func (s *TeamService) CreateTeam(ctx context.Context, nt switchboard.NewTeam) (*
 			return err
 		}
 		team = teams[0]
-		return s.db.audit(ctx, tx, switchboard.AuditTeamCreated, teamTarget(team), nil, teamSummary(team))
+		e := teamEvent(switchboard.AuditTeamCreated, team)
+		e.After = teamSummary(team)
+		tx.Record(e)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -205,7 +209,7 @@ func (s *TeamService) CreateTeam(ctx context.Context, nt switchboard.NewTeam) (*
 
 // setSupervisors replaces a team's supervisors, who must be active users in
 // role supervisor or admin.
-func (s *TeamService) setSupervisors(ctx context.Context, tx bun.Tx, teamID string, userIDs []string) error {
+func (s *TeamService) setSupervisors(ctx context.Context, tx *Tx, teamID string, userIDs []string) error {
 	if len(userIDs) > 0 {
 		// Lock the users, so that none is demoted while being made a
 		// supervisor (UpdateUser locks the user too).
@@ -213,7 +217,7 @@ func (s *TeamService) setSupervisors(ctx context.Context, tx bun.Tx, teamID stri
 		q := tx.NewSelect().Model((*userRow)(nil)).Column("id").
 			Where("u.id IN (?) AND u.role IN (?) AND u.status = ?", bun.List(userIDs),
 				bun.List([]switchboard.Role{switchboard.RoleSupervisor, switchboard.RoleAdmin}), switchboard.UserActive)
-		if err := s.db.forUpdate(q).Scan(ctx, &ids); err != nil {
+		if err := forUpdate(q).Scan(ctx, &ids); err != nil {
 			return err
 		}
 		if len(ids) != len(userIDs) {
@@ -244,7 +248,7 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 		return nil, err
 	}
 	var team *switchboard.Team
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		before, err := s.find(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -253,7 +257,7 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 			return errStale("team")
 		}
 		row := &teamRow{ID: before.ID, Name: before.Name, Description: before.Description, CreatedAt: before.CreatedAt,
-			UpdatedAt: s.db.now(), Version: before.Version + 1}
+			UpdatedAt: tx.now, Version: before.Version + 1}
 		if upd.Name != nil {
 			row.Name = *upd.Name
 		}
@@ -281,14 +285,16 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 			return err
 		}
 		team = teams[0]
-		b, a := changes(teamSummary(before), teamSummary(team))
+		e := teamEvent(switchboard.AuditTeamUpdated, team)
+		e.Before, e.After = changes(teamSummary(before), teamSummary(team))
 		if len(added) > 0 {
-			a["members_added"] = added
+			e.After["members_added"] = added
 		}
 		if len(removed) > 0 {
-			b["members_removed"] = removed
+			e.Before["members_removed"] = removed
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditTeamUpdated, teamTarget(team), b, a)
+		tx.Record(e)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +304,7 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 
 // changeMembers adds and removes agents, returning the names of those whose
 // membership changed. Retired agents cannot join.
-func (s *TeamService) changeMembers(ctx context.Context, tx bun.Tx, teamID string, add, remove []string) ([]string, []string, error) {
+func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, add, remove []string) ([]string, []string, error) {
 	var added, removed []string
 	if len(add) > 0 {
 		var agents []struct {
@@ -354,14 +360,14 @@ func (s *TeamService) DeleteTeam(ctx context.Context, id string) error {
 	if err := requireAdmin(ctx); err != nil {
 		return err
 	}
-	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		team, err := s.find(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
 		// A key whose team is gone would enroll agents into no team, out of
 		// its supervisor's sight: it ends with the team.
-		if _, err := tx.NewUpdate().Model((*enrollmentKeyRow)(nil)).Set("revoked_at = ?", s.db.now()).
+		if _, err := tx.NewUpdate().Model((*enrollmentKeyRow)(nil)).Set("revoked_at = ?", tx.now).
 			Where("team_id = ? AND revoked_at IS NULL", id).Exec(ctx); err != nil {
 			return err
 		}
@@ -370,6 +376,9 @@ func (s *TeamService) DeleteTeam(ctx context.Context, id string) error {
 		}
 		summary := teamSummary(team)
 		summary["members"] = team.MemberCount
-		return s.db.audit(ctx, tx, switchboard.AuditTeamDeleted, teamTarget(team), summary, nil)
+		e := teamEvent(switchboard.AuditTeamDeleted, team)
+		e.Before = summary
+		tx.Record(e)
+		return nil
 	})
 }

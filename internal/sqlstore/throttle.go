@@ -33,8 +33,8 @@ func (db *DB) Throttle(ctx context.Context, key string, burst int, interval time
 	}
 	var allowed bool
 	var wait time.Duration
-	err := db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		now := db.now()
+	err := db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		now := tx.now
 		// Make sure the row exists, so that concurrent attempts queue on
 		// its lock instead of racing to insert it. On MySQL, INSERT IGNORE
 		// would share-lock an existing row and two attempts would deadlock
@@ -50,7 +50,7 @@ func (db *DB) Throttle(ctx context.Context, key string, burst int, interval time
 			return err
 		}
 		var row throttleRow
-		if err := db.forUpdate(tx.NewSelect().Model(&row).Where("th.bucket_key = ?", key)).Scan(ctx); err != nil {
+		if err := forUpdate(tx.NewSelect().Model(&row).Where("th.bucket_key = ?", key)).Scan(ctx); err != nil {
 			return err
 		}
 		tat := row.TAT

@@ -42,8 +42,10 @@ func (r *tokenRow) domain() *switchboard.APIToken {
 	return t
 }
 
-func tokenTarget(t *switchboard.APIToken, owner string) auditTarget {
-	return auditTarget{Type: "token", ID: t.ID, Name: t.Name + " (" + owner + ")"}
+// tokenEvent is an event about a token, for admins and, for an agent
+// token, the agent.
+func tokenEvent(typ string, t *switchboard.APIToken, owner string) switchboard.Event {
+	return switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "token", ID: t.ID, Name: t.Name + " (" + owner + ")"}, AgentID: t.AgentID}
 }
 
 // tokenSummary is what the audit log records of a token: its prefix, never
@@ -63,17 +65,18 @@ func tokenSummary(t *switchboard.APIToken) map[string]any {
 }
 
 // revoke marks a token revoked, once, with an audit entry.
-func (db *DB) revoke(ctx context.Context, tx bun.Tx, row *tokenRow) error {
+func revokeToken(ctx context.Context, tx *Tx, row *tokenRow) error {
 	if row.RevokedAt != nil {
 		return nil
 	}
-	now := db.now()
+	now := tx.now
 	row.RevokedAt = &now
 	if _, err := tx.NewUpdate().Model(row).Column("revoked_at").WherePK().Exec(ctx); err != nil {
 		return err
 	}
 	t := row.domain()
-	return db.audit(ctx, tx, switchboard.AuditTokenRevoked, tokenTarget(t, t.Prefix), nil, nil)
+	tx.Record(tokenEvent(switchboard.AuditTokenRevoked, t, t.Prefix))
+	return nil
 }
 
 // lastUsedResolution is how stale a token's last-used time may get. Writing
@@ -99,7 +102,7 @@ func (s *TokenService) CreateToken(ctx context.Context, nt switchboard.NewToken)
 	actor := switchboard.ActorFromContext(ctx)
 	switch {
 	case actor == nil:
-		return nil, "", errNoActor
+		return nil, "", switchboard.ErrSignInFirst
 	case !actor.IsSystem() && (actor.User == nil || actor.UserID() != nt.UserID):
 		return nil, "", &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "You can only create tokens for yourself."}
 	}
@@ -122,7 +125,7 @@ func (s *TokenService) CreateToken(ctx context.Context, nt switchboard.NewToken)
 		CreatedAt:  now,
 		ExpiresAt:  nt.ExpiresAt,
 	}
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var status string
 		err := tx.NewSelect().Model((*userRow)(nil)).Column("status").Where("u.id = ?", nt.UserID).Scan(ctx, &status)
 		if errors.Is(err, errNoRows) {
@@ -137,7 +140,10 @@ func (s *TokenService) CreateToken(ctx context.Context, nt switchboard.NewToken)
 			return err
 		}
 		t := row.domain()
-		return s.db.audit(ctx, tx, switchboard.AuditTokenCreated, tokenTarget(t, t.Prefix), nil, tokenSummary(t))
+		e := tokenEvent(switchboard.AuditTokenCreated, t, t.Prefix)
+		e.After = tokenSummary(t)
+		tx.Record(e)
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -150,7 +156,7 @@ func (s *TokenService) FindTokens(ctx context.Context, f switchboard.TokenFilter
 	actor := switchboard.ActorFromContext(ctx)
 	switch {
 	case actor == nil:
-		return nil, errNoActor
+		return nil, switchboard.ErrSignInFirst
 	case !actor.IsAdmin() && (actor.User == nil || actor.UserID() != f.UserID):
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "You can only list your own tokens."}
 	}
@@ -175,11 +181,11 @@ func (db *DB) tokenPage(ctx context.Context, where string, args []any, limit int
 func (s *TokenService) RevokeToken(ctx context.Context, id string) error {
 	actor := switchboard.ActorFromContext(ctx)
 	if actor == nil {
-		return errNoActor
+		return switchboard.ErrSignInFirst
 	}
-	return s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var row tokenRow
-		err := s.db.forUpdate(tx.NewSelect().Model(&row).Where("t.id = ?", id)).Scan(ctx)
+		err := forUpdate(tx.NewSelect().Model(&row).Where("t.id = ?", id)).Scan(ctx)
 		if errors.Is(err, errNoRows) {
 			return errTokenNotFound()
 		} else if err != nil {
@@ -189,7 +195,7 @@ func (s *TokenService) RevokeToken(ctx context.Context, id string) error {
 		if !owner && !actor.IsAdmin() {
 			return errTokenNotFound()
 		}
-		return s.db.revoke(ctx, tx, &row)
+		return revokeToken(ctx, tx, &row)
 	})
 }
 
@@ -213,7 +219,7 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 	actor := &switchboard.Actor{TokenID: row.ID}
 	switch {
 	case row.UserID != nil:
-		user, err := (&UserService{db: s.db}).findRow(ctx, s.db.bun, *row.UserID, false)
+		user, err := findUserRow(ctx, s.db.bun, *row.UserID, false)
 		if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
 			return nil, err
 		}
@@ -224,7 +230,7 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 	case row.AgentID != nil:
 		// Pending and suspended agents keep their tokens, so that they can
 		// learn their status; a retired agent's token is dead.
-		agent, err := (&AgentService{db: s.db}).find(ctx, s.db.bun, agentScope{all: true}, "a.id = ?", *row.AgentID, false)
+		agent, err := s.db.findAgent(ctx, s.db.bun, switchboard.Scope{All: true}, "a.id = ?", *row.AgentID, false)
 		if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
 			return nil, translate(err)
 		}

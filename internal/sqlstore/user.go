@@ -44,8 +44,8 @@ func (r *userRow) domain() *switchboard.User {
 	}
 }
 
-func userTarget(r *userRow) auditTarget {
-	return auditTarget{Type: "user", ID: r.ID, Name: r.Email}
+func userSubject(r *userRow) switchboard.EventSubject {
+	return switchboard.EventSubject{Type: "user", ID: r.ID, Name: r.Email}
 }
 
 // userSummary is what the audit log records of a user: never the hash.
@@ -74,8 +74,6 @@ var _ switchboard.UserService = (*UserService)(nil)
 // NewUserService returns the user service on db.
 func NewUserService(db *DB) *UserService { return &UserService{db: db} }
 
-var errNoActor = &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "Sign in first."}
-
 func errUserNotFound() error {
 	return &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "No such user."}
 }
@@ -84,12 +82,12 @@ func errUserNotFound() error {
 func (s *UserService) FindUserByID(ctx context.Context, id string) (*switchboard.User, error) {
 	actor := switchboard.ActorFromContext(ctx)
 	if actor == nil {
-		return nil, errNoActor
+		return nil, switchboard.ErrSignInFirst
 	}
-	if !actor.IsAdmin() && actor.UserID() != id {
+	if !switchboard.CanSeeUser(actor, id) {
 		return nil, errUserNotFound()
 	}
-	row, err := s.findRow(ctx, s.db.bun, id, false)
+	row, err := findUserRow(ctx, s.db.bun, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +109,13 @@ func (s *UserService) FindUserByEmail(ctx context.Context, email string) (*switc
 	return row.domain(), nil
 }
 
-func (s *UserService) findRow(ctx context.Context, idb bun.IDB, id string, forUpdate bool) (*userRow, error) {
+// findUserRow returns a user's row, locked for update when lock is set.
+// ENOTFOUND.
+func findUserRow(ctx context.Context, idb bun.IDB, id string, lock bool) (*userRow, error) {
 	var row userRow
 	q := idb.NewSelect().Model(&row).Where("u.id = ?", id)
-	if forUpdate {
-		q = s.db.forUpdate(q)
+	if lock {
+		q = forUpdate(q)
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, errNoRows) {
@@ -185,11 +185,12 @@ func (s *UserService) CreateUser(ctx context.Context, nu switchboard.NewUser) (*
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		if err := s.insert(ctx, tx, row); err != nil {
 			return err
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditUserCreated, userTarget(row), nil, userSummary(row))
+		tx.Record(switchboard.Event{Type: switchboard.AuditUserCreated, Subject: userSubject(row), After: userSummary(row)})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -207,7 +208,7 @@ func (s *UserService) CreateFirstAdmin(ctx context.Context, nu switchboard.NewUs
 		return nil, err
 	}
 	errDone := &switchboard.Error{Code: switchboard.ECONFLICT, Message: "Set-up is already complete; sign in instead."}
-	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		_, err := tx.NewInsert().Model(&settingRow{Name: settingSetupDone, Value: row.ID, UpdatedAt: row.CreatedAt}).Exec(ctx)
 		if isUniqueViolation(err) {
 			return errDone
@@ -225,8 +226,9 @@ func (s *UserService) CreateFirstAdmin(ctx context.Context, nu switchboard.NewUs
 			return err
 		}
 		// The new admin is the actor of their own creation.
-		actor := auditActor{Type: "user", ID: row.ID, Name: row.Email}
-		return s.db.auditAs(ctx, tx, actor, switchboard.AuditSetupCompleted, userTarget(row), nil, userSummary(row))
+		tx.Record(switchboard.Event{Type: switchboard.AuditSetupCompleted, Subject: userSubject(row), After: userSummary(row),
+			Actor: switchboard.EventActor{Type: "user", ID: row.ID, Name: row.Email}})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -260,7 +262,7 @@ func (s *UserService) newRow(nu switchboard.NewUser) (*userRow, error) {
 	}, nil
 }
 
-func (s *UserService) insert(ctx context.Context, tx bun.Tx, row *userRow) error {
+func (s *UserService) insert(ctx context.Context, tx *Tx, row *userRow) error {
 	_, err := tx.NewInsert().Model(row).Exec(ctx)
 	if isUniqueViolation(err) {
 		return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "A user with this e-mail address already exists.",
@@ -298,9 +300,9 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 	}
 
 	var row *userRow
-	err := s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var err error
-		if row, err = s.findRow(ctx, tx, id, true); err != nil {
+		if row, err = findUserRow(ctx, tx, id, true); err != nil {
 			return err
 		}
 		if upd.IfVersion != 0 && upd.IfVersion != row.Version {
@@ -328,7 +330,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 		if changedStanding {
 			row.AuthVersion++
 		}
-		row.UpdatedAt = s.db.now()
+		row.UpdatedAt = tx.now
 		if _, err := tx.NewUpdate().Model(row).Column("name", "role", "status", "version", "auth_version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
@@ -336,7 +338,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 			// An invitation is for the standing the user had when it was
 			// made: a promotion must not let an old link, or one a
 			// supervisor asked for, set an admin's password.
-			if err := s.db.voidInvitations(ctx, tx, row.ID); err != nil {
+			if err := voidInvitations(ctx, tx, row.ID); err != nil {
 				return err
 			}
 		}
@@ -346,8 +348,8 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 				return err
 			}
 		}
-		b, a := changes(before, userSummary(row))
-		return s.db.audit(ctx, tx, switchboard.AuditUserUpdated, userTarget(row), b, a)
+		tx.recordChange(switchboard.AuditUserUpdated, userSubject(row), before, userSummary(row), eventScope{})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -358,11 +360,11 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 // requireAnotherAdmin fails unless an active admin other than id exists. The
 // other admins' rows are locked so that two admins demoting each other at
 // the same moment cannot both succeed.
-func (s *UserService) requireAnotherAdmin(ctx context.Context, tx bun.Tx, id string) error {
+func (s *UserService) requireAnotherAdmin(ctx context.Context, tx *Tx, id string) error {
 	var ids []string
 	q := tx.NewSelect().Model((*userRow)(nil)).Column("id").
 		Where("u.role = ? AND u.status = ? AND u.id <> ?", switchboard.RoleAdmin, switchboard.UserActive, id)
-	if err := s.db.forUpdate(q).Scan(ctx, &ids); err != nil {
+	if err := forUpdate(q).Scan(ctx, &ids); err != nil {
 		return err
 	}
 	if len(ids) == 0 {
@@ -375,14 +377,14 @@ func (s *UserService) requireAnotherAdmin(ctx context.Context, tx bun.Tx, id str
 func (s *UserService) ChangePassword(ctx context.Context, current, next string) (*switchboard.User, error) {
 	actor := switchboard.ActorFromContext(ctx)
 	if actor == nil || actor.User == nil {
-		return nil, errNoActor
+		return nil, switchboard.ErrSignInFirst
 	}
 	var v switchboard.Validation
 	switchboard.ValidatePassword(&v, "new_password", next)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	row, err := s.findRow(ctx, s.db.bun, actor.User.ID, false)
+	row, err := findUserRow(ctx, s.db.bun, actor.User.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -398,9 +400,9 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		row.PasswordHash = hash
-		row.UpdatedAt = s.db.now()
+		row.UpdatedAt = tx.now
 		_, err := tx.NewUpdate().Model(row).
 			Set("password_hash = ?", hash).
 			Set("version = version + 1").
@@ -411,10 +413,11 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 			return err
 		}
 		// A reset link asked for earlier is no longer wanted.
-		if err := s.db.voidInvitations(ctx, tx, row.ID); err != nil {
+		if err := voidInvitations(ctx, tx, row.ID); err != nil {
 			return err
 		}
-		return s.db.audit(ctx, tx, switchboard.AuditUserPasswordChanged, userTarget(row), nil, nil)
+		tx.Record(switchboard.Event{Type: switchboard.AuditUserPasswordChanged, Subject: userSubject(row)})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -423,7 +426,7 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 }
 
 func (s *UserService) findDomain(ctx context.Context, id string) (*switchboard.User, error) {
-	row, err := s.findRow(ctx, s.db.bun, id, false)
+	row, err := findUserRow(ctx, s.db.bun, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +437,7 @@ func (s *UserService) findDomain(ctx context.Context, id string) (*switchboard.U
 // made when the user's AuthVersion was authVersion. A session outlives
 // neither a change of password, role or status, nor the user's disabling.
 func (s *UserService) AuthenticateSession(ctx context.Context, id string, authVersion int) (*switchboard.Actor, error) {
-	row, err := s.findRow(ctx, s.db.bun, id, false)
+	row, err := findUserRow(ctx, s.db.bun, id, false)
 	if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
 		return nil, err // an outage ends no session
 	}
@@ -445,14 +448,7 @@ func (s *UserService) AuthenticateSession(ctx context.Context, id string, authVe
 }
 
 func requireAdmin(ctx context.Context) error {
-	actor := switchboard.ActorFromContext(ctx)
-	switch {
-	case actor == nil:
-		return errNoActor
-	case !actor.IsAdmin():
-		return &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins may do this."}
-	}
-	return nil
+	return switchboard.RequireAdmin(switchboard.ActorFromContext(ctx))
 }
 
 func errStale(what string) error {

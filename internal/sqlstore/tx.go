@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// Tx is one change to the database: the transaction, the one time the whole
+// change happens at, who makes it and for which request, and the events it
+// records. Every write in this package runs in a Tx, and its side effects
+// (the event log, the audit log, later the outbox) are written by Record in
+// the same transaction, so that they exist exactly when the change does.
+type Tx struct {
+	bun.Tx
+	db      *DB
+	now     time.Time
+	actor   switchboard.EventActor
+	request switchboard.RequestInfo
+	events  []*switchboard.Event
+}
+
+// write runs fn in a new Tx and commits it with the events fn recorded. It
+// retries a few times when the engine reports a deadlock or a serialization
+// failure: those are the database telling two transactions to try again in
+// order, not errors of the request. After the commit, OnEvents learns of
+// the events.
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	var tx *Tx
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+			tx = &Tx{Tx: btx, db: db, now: db.now(), actor: switchboard.ActorOf(ctx), request: switchboard.RequestInfoFromContext(ctx)}
+			if err := fn(ctx, tx); err != nil {
+				return err
+			}
+			return tx.writeEvents(ctx)
+		})
+		if !isRetryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return translate(err)
+	}
+	if len(tx.events) > 0 && db.OnEvents != nil {
+		db.OnEvents(tx.events)
+	}
+	return nil
+}
+
+// Now is the time of the whole change.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Record adds an event to the change. Its ID, time, actor (when not set)
+// and request ID are filled in; its position is given at commit.
+func (tx *Tx) Record(e switchboard.Event) {
+	e.ID = uuid.Must(uuid.NewV7()).String()
+	e.At = tx.now
+	if e.Actor.Type == "" {
+		e.Actor = tx.actor
+	}
+	e.RequestID = tx.request.ID
+	tx.events = append(tx.events, &e)
+}
+
+// recordChange records an event of a change from before to after, keeping
+// only the fields that differ.
+func (tx *Tx) recordChange(typ string, subject switchboard.EventSubject, before, after map[string]any, scope eventScope) {
+	b, a := changes(before, after)
+	tx.Record(switchboard.Event{Type: typ, Subject: subject, Before: b, After: a, TeamIDs: scope.teams, AgentID: scope.agent})
+}
+
+// eventScope is who besides admins may see an event: the supervisors of
+// teams, and an agent.
+type eventScope struct {
+	teams []string
+	agent string
+}
+
+// insertChunk is how many rows one INSERT statement carries: enough to make
+// 10,000 rows a handful of statements, few enough to stay well inside every
+// engine's statement size limit (bun writes the values into the statement).
+const insertChunk = 500
+
+// insertChunks inserts rows in multi-row statements of insertChunk rows.
+func insertChunks[T any](ctx context.Context, tx *Tx, rows []T) error {
+	for chunk := range slices.Chunk(rows, insertChunk) {
+		if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeEvents gives the recorded events their positions and writes them,
+// with their audit entries, as the last step before the commit. Taking
+// positions here, under the sequence row's lock that is held until the
+// commit, makes writers commit in position order: a reader that has seen
+// position N never finds an event below N committed later.
+func (tx *Tx) writeEvents(ctx context.Context) error {
+	if len(tx.events) == 0 {
+		return nil
+	}
+	last, err := tx.db.takePositions(ctx, tx, len(tx.events))
+	if err != nil {
+		return err
+	}
+	first := last - int64(len(tx.events)) + 1
+	rows := make([]*eventRow, len(tx.events))
+	var audits []*auditRow
+	for i, e := range tx.events {
+		e.Position = first + int64(i)
+		rows[i] = newEventRow(e)
+		if e.Audited() {
+			audits = append(audits, newAuditRow(e, tx.request.IP))
+		}
+	}
+	if err := insertChunks(ctx, tx, rows); err != nil {
+		return err
+	}
+	if err := insertChunks(ctx, tx, audits); err != nil {
+		return err
+	}
+	if tx.db.engine == Postgres {
+		// Delivered at commit, to every instance listening.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", PostgresEventChannel, strconv.FormatInt(last, 10)); err != nil {
+			return err
+		}
+	}
+	if tx.db.beforeCommit != nil {
+		tx.db.beforeCommit(tx.events)
+	}
+	return nil
+}
+
+// PostgresEventChannel is the LISTEN/NOTIFY channel on which PostgreSQL
+// tells every instance that events were committed.
+const PostgresEventChannel = "switchboard_events"
