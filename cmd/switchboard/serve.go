@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/events"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -42,6 +45,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer db.Close()
 
+	hub, stopEvents, err := startEvents(ctx, cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	defer stopEvents()
+
 	store, stopCleanup := db.SessionStore(5*time.Minute, func(err error) {
 		logger.Warn("deleting expired sessions", "err", err.Error())
 	})
@@ -53,6 +62,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Teams:        sqlstore.NewTeamService(db),
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
+		Events:       sqlstore.NewEventService(db),
+		Broker:       hub,
 		SessionStore: store,
 		Throttle:     db.Throttle,
 		Ready:        db.Ping,
@@ -78,6 +89,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if cfg.TLS() {
 		httpServer.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// Shutdown waits for requests in flight, and a live stream never ends
+	// by itself: stopping the events ends the streams, and their clients
+	// resume on another instance.
+	httpServer.RegisterOnShutdown(stopEvents)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -118,6 +133,98 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// startEvents starts this instance's reader of the event log, which fans new
+// events out to the live streams, and what wakes it: this process's own
+// commits, the other instances' (through Redis when configured, else
+// PostgreSQL's LISTEN/NOTIFY, else a poll of the table), and the pruning of
+// old events. stop ends it all and is safe to call more than once.
+func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (*events.Hub, func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	var redis *events.Redis
+	if cfg.RedisURL != "" {
+		var err error
+		if redis, err = events.NewRedis(cfg.RedisURL); err != nil {
+			cancel()
+			return nil, nil, err
+		}
+	}
+	push := redis != nil || db.Engine() == sqlstore.Postgres
+	hub := events.NewHub(db, logger, events.Options{Push: push})
+	if err := hub.Start(ctx); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("start the event stream: %w", err)
+	}
+	var publish func(int64)
+	switch {
+	case redis != nil:
+		publish = redis.Publisher(ctx, logger)
+		workers.Go(func() {
+			if err := redis.Listen(ctx, hub.Wake, logger); err != nil {
+				logger.Error("events: redis listener stopped", "err", err.Error())
+			}
+		})
+	case db.Engine() == sqlstore.Postgres:
+		workers.Go(func() {
+			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, hub.Wake, logger); err != nil {
+				logger.Error("events: postgres listener stopped", "err", err.Error())
+			}
+		})
+	}
+	db.OnEvents = func(evs []*switchboard.Event) {
+		hub.Wake()
+		if publish != nil {
+			publish(evs[len(evs)-1].Position)
+		}
+	}
+	workers.Go(func() { pruneEvents(ctx, db, cfg.EventRetention, logger) })
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			hub.Wait()
+			workers.Wait()
+			if redis != nil {
+				_ = redis.Close()
+			}
+		})
+	}
+	return hub, stop, nil
+}
+
+// pruneEvents deletes events older than the retention every few minutes,
+// in small batches with a pause between them, so that neither the delete
+// nor its locks weigh on the writers.
+func pruneEvents(ctx context.Context, db *sqlstore.DB, retention time.Duration, logger *slog.Logger) {
+	const batch = 500
+	ticker := time.NewTicker(5 * time.Minute)
+	defer ticker.Stop()
+	for {
+		for {
+			n, err := db.PruneEvents(ctx, time.Now().Add(-retention), batch)
+			if err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("pruning old events", "err", err.Error())
+				}
+				break
+			}
+			if n < batch {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 // isLoopback reports whether the server listens on this machine only, where

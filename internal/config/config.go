@@ -37,6 +37,13 @@ type Config struct {
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For header is believed when finding a client's address.
 	TrustedProxies []netip.Prefix
+
+	// RedisURL, when set, names a Redis server through which instances
+	// wake each other's event streams.
+	RedisURL string
+	// EventRetention is how long events are kept for streams to resume
+	// from; the audit log is kept apart, whole.
+	EventRetention time.Duration
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -157,9 +164,30 @@ var (
 		}}
 )
 
+// Settings of the event log and its live streams.
+var (
+	RedisURL = &Setting{"redis-url", "SWITCHBOARD_REDIS_URL", "",
+		"Redis `URL` (redis://[:password@]host:6379/0, rediss:// for TLS) through which instances wake each other's live streams; without it PostgreSQL's LISTEN/NOTIFY or a poll of the database does",
+		func(c *Config, v string) error {
+			if v == "" {
+				c.RedisURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+				return fmt.Errorf("must be a redis:// or rediss:// URL with a host")
+			}
+			c.RedisURL = v
+			return nil
+		}}
+	EventRetention = &Setting{"event-retention", "SWITCHBOARD_EVENT_RETENTION", "168h",
+		"keep events this `duration` for streams to resume from (the audit log is kept whole)",
+		func(c *Config, v string) error { return positiveDuration(&c.EventRetention, v) }}
+)
+
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}
@@ -210,7 +238,7 @@ func (b *Binding) Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	// Defaults first, so that settings a command does not bind still have
 	// their documented values.
-	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime} {
+	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime, EventRetention} {
 		if err := s.apply(c, s.Default); err != nil {
 			panic("config: bad default for " + s.Flag + ": " + err.Error())
 		}

@@ -153,6 +153,8 @@ func (s *Server) routes() {
 			Description: "Every change to users, agents, teams, keys and tokens, and every sign-in, newest first. Supervisors read " +
 				"the entries about the teams they supervise, those teams' agents and enrollment keys, and their own changes."}, supervisors, s.apiListAudit)
 
+		handle(s, api, eventsOperation(api), signedIn, s.apiListEvents)
+
 		// The web UI.
 		r.Get("/setup", s.webSetup)
 		r.Post("/setup", s.webSetupSubmit)

@@ -22,12 +22,15 @@ import (
 
 // Deps are the services the server calls.
 type Deps struct {
-	Users        switchboard.UserService
-	Tokens       switchboard.TokenService
-	Agents       switchboard.AgentService
-	Teams        switchboard.TeamService
-	Enrollment   switchboard.EnrollmentService
-	Audit        switchboard.AuditService
+	Users      switchboard.UserService
+	Tokens     switchboard.TokenService
+	Agents     switchboard.AgentService
+	Teams      switchboard.TeamService
+	Enrollment switchboard.EnrollmentService
+	Audit      switchboard.AuditService
+	Events     switchboard.EventService
+	// Broker hands out live subscriptions to new events.
+	Broker       switchboard.EventBroker
 	SessionStore scs.Store
 	// Throttle takes one attempt from key's bucket of burst attempts,
 	// refilled one per interval, and shared by every instance; when the

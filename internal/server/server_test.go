@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/events"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
@@ -56,6 +57,15 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 	store, stop := db.SessionStore(0, nil)
 	tb.Cleanup(stop)
 	opts.Version = "test"
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The event stream as serve wires it, without other instances: this
+	// process's commits wake the hub.
+	hub := events.NewHub(db, logger, events.Options{})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	if err := hub.Start(hubCtx); err != nil {
+		tb.Fatal(err)
+	}
+	db.OnEvents = func([]*switchboard.Event) { hub.Wake() }
 	srv := server.New(server.Deps{
 		Users:        sqlstore.NewUserService(db),
 		Tokens:       sqlstore.NewTokenService(db),
@@ -63,13 +73,18 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 		Teams:        sqlstore.NewTeamService(db),
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
+		Events:       sqlstore.NewEventService(db),
+		Broker:       hub,
 		SessionStore: store,
 		Throttle:     db.Throttle,
 		Ready:        db.Ping,
-		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       logger,
 	}, opts)
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
+	// Close waits for requests in flight: ending the hub first ends the
+	// live streams among them.
+	tb.Cleanup(func() { stopHub(); hub.Wait() })
 	return &testServer{Server: ts, db: db, logs: logs}
 }
 

@@ -1,11 +1,12 @@
 package sqlstore
 
 // Engine differences live in this file: locking clauses, case-insensitive
-// matching, sequences.
+// matching, upserts, statistics, the event sequence.
 
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -46,23 +47,78 @@ func (db *DB) ilike(column string) string {
 	return column + " LIKE ? ESCAPE '!'"
 }
 
+// insertLockingExisting makes an INSERT that does nothing when a row with
+// its key exists. On MySQL, INSERT IGNORE would share-lock the existing row
+// and two transactions would deadlock upgrading that lock to the one they
+// take next; a no-op update of the key column locks it exclusively at once.
+func (db *DB) insertLockingExisting(q *bun.InsertQuery, keyColumn string) *bun.InsertQuery {
+	if db.engine == MySQL {
+		return q.On("DUPLICATE KEY UPDATE " + keyColumn + " = " + keyColumn)
+	}
+	return q.Ignore()
+}
+
+// analyze refreshes the planner's statistics of tables; SQLite keeps none
+// unless asked.
+func (db *DB) analyze(ctx context.Context, tables ...string) error {
+	var err error
+	switch db.engine {
+	case Postgres:
+		_, err = db.bun.ExecContext(ctx, "ANALYZE "+strings.Join(tables, ", "))
+	case MySQL:
+		_, err = db.bun.ExecContext(ctx, "ANALYZE TABLE "+strings.Join(tables, ", "))
+	}
+	return err
+}
+
 // takePositions reserves n event positions and returns the last. The
 // sequence row stays locked until the transaction ends, which is what
 // orders writers' commits by position; an aborted transaction gives its
-// positions back.
+// positions back. Each engine does it in one round trip: PostgreSQL also
+// queues the notification that wakes the other instances at commit;
+// MariaDB has no UPDATE … RETURNING, but LAST_INSERT_ID(expr) hands the
+// value back in the statement's result.
 func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, error) {
 	var last int64
 	switch db.engine {
 	case MySQL:
-		// MariaDB has no UPDATE … RETURNING; LAST_INSERT_ID(expr) keeps the
-		// value for this connection.
-		if _, err := idb.ExecContext(ctx, "UPDATE event_sequence SET position = LAST_INSERT_ID(position + ?) WHERE id = 1", n); err != nil {
+		res, err := idb.ExecContext(ctx, "UPDATE event_sequence SET position = LAST_INSERT_ID(position + ?) WHERE id = 1", n)
+		if err != nil {
 			return 0, err
 		}
-		err := idb.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&last)
+		return res.LastInsertId()
+	case Postgres:
+		var notified string
+		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 "+
+			"RETURNING position, pg_notify(?, position::text)::text", n, PostgresEventChannel).Scan(&last, &notified)
 		return last, err
 	default:
 		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n).Scan(&last)
 		return last, err
 	}
+}
+
+// insertEventRows writes a change's events and audit entries. On a server
+// engine the two inserts travel as one statement (a data-modifying WITH on
+// PostgreSQL, two statements in one call on MySQL), saving a round trip on
+// every write; a bulk change goes in chunks.
+func (db *DB) insertEventRows(ctx context.Context, tx *Tx, events []*eventRow, audits []*auditRow) error {
+	if db.engine == SQLite || len(events) > insertChunk || len(audits) > insertChunk || len(audits) == 0 {
+		if err := insertChunks(ctx, tx, events); err != nil {
+			return err
+		}
+		return insertChunks(ctx, tx, audits)
+	}
+	eventsSQL := tx.NewInsert().Model(&events).Returning("NULL").String()
+	auditsSQL := tx.NewInsert().Model(&audits).Returning("NULL").String()
+	var query string
+	if db.engine == Postgres {
+		query = "WITH ev AS (" + eventsSQL + ") " + auditsSQL
+	} else {
+		query = eventsSQL + ";\n" + auditsSQL
+	}
+	// No arguments: the statements are complete, and a "?" in a value must
+	// not be read as a placeholder.
+	_, err := tx.ExecContext(ctx, query)
+	return err
 }

@@ -128,13 +128,7 @@ func (db *DB) refreshStatistics(ctx context.Context, n int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	const tables = "agents, agent_skills, team_members, users, invitations"
-	switch db.engine {
-	case Postgres:
-		_, _ = db.bun.ExecContext(ctx, "ANALYZE "+tables)
-	case MySQL:
-		_, _ = db.bun.ExecContext(ctx, "ANALYZE TABLE "+tables)
-	}
+	_ = db.analyze(ctx, "agents", "agent_skills", "team_members", "users", "invitations")
 }
 
 // resolveTeamNames maps every team name of the rows (in any case) to its ID,

@@ -36,16 +36,8 @@ func (db *DB) Throttle(ctx context.Context, key string, burst int, interval time
 	err := db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		now := tx.now
 		// Make sure the row exists, so that concurrent attempts queue on
-		// its lock instead of racing to insert it. On MySQL, INSERT IGNORE
-		// would share-lock an existing row and two attempts would deadlock
-		// upgrading to the lock below; a no-op update locks it exclusively
-		// at once.
-		insert := tx.NewInsert().Model(&throttleRow{Key: key, TAT: now})
-		if db.engine == MySQL {
-			insert = insert.On("DUPLICATE KEY UPDATE bucket_key = bucket_key")
-		} else {
-			insert = insert.Ignore()
-		}
+		// its lock instead of racing to insert it.
+		insert := db.insertLockingExisting(tx.NewInsert().Model(&throttleRow{Key: key, TAT: now}), "bucket_key")
 		if _, err := insert.Exec(ctx); err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -97,7 +96,8 @@ const insertChunk = 500
 // insertChunks inserts rows in multi-row statements of insertChunk rows.
 func insertChunks[T any](ctx context.Context, tx *Tx, rows []T) error {
 	for chunk := range slices.Chunk(rows, insertChunk) {
-		if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
+		// RETURNING NULL: bun would otherwise read back keys nobody needs.
+		if _, err := tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -127,17 +127,8 @@ func (tx *Tx) writeEvents(ctx context.Context) error {
 			audits = append(audits, newAuditRow(e, tx.request.IP))
 		}
 	}
-	if err := insertChunks(ctx, tx, rows); err != nil {
+	if err := tx.db.insertEventRows(ctx, tx, rows, audits); err != nil {
 		return err
-	}
-	if err := insertChunks(ctx, tx, audits); err != nil {
-		return err
-	}
-	if tx.db.engine == Postgres {
-		// Delivered at commit, to every instance listening.
-		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", PostgresEventChannel, strconv.FormatInt(last, 10)); err != nil {
-			return err
-		}
 	}
 	if tx.db.beforeCommit != nil {
 		tx.db.beforeCommit(tx.events)
