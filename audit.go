@@ -31,6 +31,9 @@ const (
 	AuditTeamDeleted         = "team.deleted"
 	AuditKeyCreated          = "enrollment_key.created"
 	AuditKeyRevoked          = "enrollment_key.revoked"
+	AuditQueueCreated        = "queue.created"
+	AuditQueueUpdated        = "queue.updated"
+	AuditQueueDeleted        = "queue.deleted"
 )
 
 // AuditActions lists every action, for filters.
@@ -39,7 +42,7 @@ var AuditActions = []string{
 	AuditInvitationAccepted, AuditPasswordResetIssued, AuditPasswordReset, AuditSignedIn, AuditSignInFailed, AuditLockedOut, AuditTokenCreated,
 	AuditTokenRevoked, AuditAgentCreated, AuditAgentUpdated, AuditAgentStatusChanged, AuditAgentDeleted,
 	AuditAgentEnrolled, AuditAgentsImported, AuditTeamCreated, AuditTeamUpdated, AuditTeamDeleted,
-	AuditKeyCreated, AuditKeyRevoked,
+	AuditKeyCreated, AuditKeyRevoked, AuditQueueCreated, AuditQueueUpdated, AuditQueueDeleted,
 }
 
 // AuditEntry records one change or sign-in event: who did what to what, from

@@ -62,6 +62,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Teams:        sqlstore.NewTeamService(db),
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
+		Queues:       sqlstore.NewQueueService(db),
 		Events:       sqlstore.NewEventService(db),
 		Broker:       hub,
 		SessionStore: store,

@@ -148,6 +148,23 @@ func (s *Server) routes() {
 			Summary: "Enroll a machine agent", Tags: []string{"Enrollment"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusCreated,
 			Description: "Anyone with an enrollment key. Returns the new agent and its token."}, anyone, s.apiEnroll)
 
+		handle(s, api, huma.Operation{OperationID: "listQueues", Method: http.MethodGet, Path: "/api/v1/queues",
+			Summary: "List queues", Tags: []string{"Queues"},
+			Description: "Supervisors see the queues that route to a team they supervise."}, supervisors, s.apiListQueues)
+		handle(s, api, huma.Operation{OperationID: "createQueue", Method: http.MethodPost, Path: "/api/v1/queues",
+			Summary: "Create a queue", Tags: []string{"Queues"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
+			Description: "Supervisors create queues that route to teams they supervise only; a queue of no team routes to " +
+				"every agent, and only admins make those."}, supervisors, s.apiCreateQueue)
+		handle(s, api, huma.Operation{OperationID: "getQueue", Method: http.MethodGet, Path: "/api/v1/queues/{id}",
+			Summary: "Get a queue", Tags: []string{"Queues"}}, supervisors, s.apiGetQueue)
+		handle(s, api, huma.Operation{OperationID: "updateQueue", Method: http.MethodPatch, Path: "/api/v1/queues/{id}",
+			Summary: "Change a queue's routing settings", Tags: []string{"Queues"}, Errors: []int{http.StatusConflict},
+			Description: "Send only the fields to change. Supervisors change queues that route to their teams alone. Send " +
+				"If-Match with the ETag to avoid overwriting a concurrent change (412 when it moved on)."}, supervisors, s.apiUpdateQueue)
+		handle(s, api, huma.Operation{OperationID: "deleteQueue", Method: http.MethodDelete, Path: "/api/v1/queues/{id}",
+			Summary: "Delete a queue", Tags: []string{"Queues"}, DefaultStatus: http.StatusNoContent,
+			Description: "Admins only."}, admins, s.apiDeleteQueue)
+
 		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",
 			Summary: "Read the audit log", Tags: []string{"Audit"},
 			Description: "Every change to users, agents, teams, keys and tokens, and every sign-in, newest first. Supervisors read " +

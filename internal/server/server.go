@@ -28,6 +28,7 @@ type Deps struct {
 	Teams      switchboard.TeamService
 	Enrollment switchboard.EnrollmentService
 	Audit      switchboard.AuditService
+	Queues     switchboard.QueueService
 	Events     switchboard.EventService
 	// Broker hands out live subscriptions to new events.
 	Broker       switchboard.EventBroker

@@ -73,6 +73,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 		Teams:        sqlstore.NewTeamService(db),
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
+		Queues:       sqlstore.NewQueueService(db),
 		Events:       sqlstore.NewEventService(db),
 		Broker:       hub,
 		SessionStore: store,

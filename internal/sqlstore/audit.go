@@ -93,7 +93,7 @@ func normalizeJSON(v any) any {
 
 // supervisedEntries keeps the entries a supervisor may read: those about
 // the agents of the teams they supervise (as those teams are now), about
-// the teams themselves and their enrollment keys, and what the supervisor
+// the teams themselves, their enrollment keys and queues, and what the supervisor
 // did (their own sign-ins too). Other people's sign-ins, users and tokens
 // stay with admins.
 func supervisedEntries(q *bun.SelectQuery, supervisorID string) *bun.SelectQuery {
@@ -103,7 +103,9 @@ func supervisedEntries(q *bun.SelectQuery, supervisorID string) *bun.SelectQuery
 				"JOIN team_supervisors sts ON sts.team_id = stm.team_id WHERE sts.user_id = ?)", supervisorID).
 			WhereOr("ae.target_type = 'team' AND ae.target_id IN (SELECT sts.team_id FROM team_supervisors sts WHERE sts.user_id = ?)", supervisorID).
 			WhereOr("ae.target_type = 'enrollment_key' AND ae.target_id IN (SELECT ek.id FROM enrollment_keys ek "+
-				"JOIN team_supervisors sts ON sts.team_id = ek.team_id WHERE sts.user_id = ?)", supervisorID)
+				"JOIN team_supervisors sts ON sts.team_id = ek.team_id WHERE sts.user_id = ?)", supervisorID).
+			WhereOr("ae.target_type = 'queue' AND ae.target_id IN (SELECT qt.queue_id FROM queue_teams qt "+
+				"JOIN team_supervisors sts ON sts.team_id = qt.team_id WHERE sts.user_id = ?)", supervisorID)
 	})
 }
 
