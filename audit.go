@@ -34,6 +34,9 @@ const (
 	AuditQueueCreated        = "queue.created"
 	AuditQueueUpdated        = "queue.updated"
 	AuditQueueDeleted        = "queue.deleted"
+	AuditTaskCreated         = "task.created"
+	AuditTaskOffered         = "task.offered"
+	AuditTaskAssigned        = "task.assigned"
 )
 
 // AuditActions lists every action, for filters.
@@ -43,6 +46,8 @@ var AuditActions = []string{
 	AuditTokenRevoked, AuditAgentCreated, AuditAgentUpdated, AuditAgentStatusChanged, AuditAgentDeleted,
 	AuditAgentEnrolled, AuditAgentsImported, AuditTeamCreated, AuditTeamUpdated, AuditTeamDeleted,
 	AuditKeyCreated, AuditKeyRevoked, AuditQueueCreated, AuditQueueUpdated, AuditQueueDeleted,
+	AuditTaskCreated, AuditTaskOffered, AuditTaskAssigned, AuditTaskCompleted, AuditTaskRequeued, AuditTaskEscalated,
+	AuditOfferRejected, AuditOfferTimedOut,
 }
 
 // AuditEntry records one change or sign-in event: who did what to what, from

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/auth"
 	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/routing"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
 
@@ -19,6 +20,7 @@ func openDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	db.Selector = routing.Engine{}
 	if !cfg.AutoMigrate {
 		if err := db.CheckMigrated(ctx); err != nil {
 			db.Close()

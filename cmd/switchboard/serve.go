@@ -51,6 +51,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer stopEvents()
 
+	stopTimeouts := expireOffers(ctx, sqlstore.NewOfferService(db), logger)
+	defer stopTimeouts()
+
 	store, stopCleanup := db.SessionStore(5*time.Minute, func(err error) {
 		logger.Warn("deleting expired sessions", "err", err.Error())
 	})
@@ -63,6 +66,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Enrollment:   sqlstore.NewEnrollmentService(db),
 		Audit:        sqlstore.NewAuditService(db),
 		Queues:       sqlstore.NewQueueService(db),
+		Tasks:        sqlstore.NewTaskService(db),
+		Presence:     sqlstore.NewPresenceService(db),
+		Offers:       sqlstore.NewOfferService(db),
+		Completer:    sqlstore.NewTaskService(db),
 		Events:       sqlstore.NewEventService(db),
 		Broker:       hub,
 		SessionStore: store,
@@ -193,6 +200,47 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 		})
 	}
 	return hub, stop, nil
+}
+
+// offerTimeoutTick is how often offers past their deadline are looked for:
+// an offer times out within this much of its deadline.
+const offerTimeoutTick = 250 * time.Millisecond
+
+// expireOffers times out offers past their deadline, and routes their tasks
+// on, until stopped. Every instance runs it; the database makes sure each
+// offer expires once.
+func expireOffers(ctx context.Context, offers *sqlstore.OfferService, logger *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		const batch = 100
+		ticker := time.NewTicker(offerTimeoutTick)
+		defer ticker.Stop()
+		failing := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			for {
+				n, err := offers.ExpireOffers(ctx, batch)
+				switch {
+				case err != nil && ctx.Err() == nil && !failing:
+					logger.Warn("timing out offers", "err", err.Error())
+					failing = true
+				case err == nil && failing:
+					logger.Info("timing out offers again")
+					failing = false
+				}
+				if err != nil || n < batch {
+					break
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // pruneEvents deletes events older than the retention every few minutes,

@@ -14,109 +14,33 @@ import (
 	"github.com/switchboardhq/switchboard"
 )
 
-// Candidate is an agent as routing sees it.
-type Candidate struct {
-	AgentID  string
-	Name     string
-	Status   switchboard.AgentStatus
-	Presence switchboard.Presence
-	Load     int // tasks assigned or offered now
-	Capacity int
-	Skills   map[string]int
-	TeamIDs  []string
-	// LastAssignedAt is when the agent was last given work; zero if never.
-	// The longest idle agent is the one whose last assignment is oldest.
-	LastAssignedAt time.Time
-	// Declined is set when the agent rejected this task, or let an offer of
-	// it time out: it is not offered the same task again.
-	Declined bool
-}
-
-// Task is what routing needs to know of a task and its queue.
-type Task struct {
-	Strategy switchboard.RoutingStrategy
-	// RequiredSkills are the queue's and the task's together, each at the
-	// higher of the two levels.
-	RequiredSkills map[string]int
-	// TeamIDs are the queue's teams; empty means every team, and no team.
-	TeamIDs []string
-	// LastAgentID is the agent the queue gave work to last, where round
-	// robin resumes.
-	LastAgentID string
-}
-
-// RequiredSkills merges a queue's and a task's required skills, keeping the
-// higher level of a skill both name.
-func RequiredSkills(queue, task map[string]int) map[string]int {
-	out := make(map[string]int, len(queue)+len(task))
-	for _, m := range []map[string]int{queue, task} {
-		for skill, level := range m {
-			out[skill] = max(out[skill], level)
-		}
-	}
-	return out
-}
-
-// Reason codes say why an agent was or was not chosen.
-const (
-	ReasonChosen       = "chosen"
-	ReasonNotActive    = "not_active"
-	ReasonNotAvailable = "not_available"
-	ReasonAtCapacity   = "at_capacity"
-	ReasonMissingSkill = "missing_skill"
-	ReasonNotInTeams   = "not_in_queue_teams"
-	ReasonDeclined     = "declined_before"
-	ReasonRankedLower  = "ranked_lower"
-	ReasonManualQueue  = "manual_queue"
-)
-
-// Reason is one thing said of a candidate, with a code for programs and a
-// sentence for people.
-type Reason struct {
-	Code    string
-	Message string
-}
-
-// Verdict is routing's answer about one candidate.
-type Verdict struct {
-	Candidate *Candidate
-	Eligible  bool
-	Chosen    bool
-	// Rank is the candidate's place among the eligible, from 1; 0 when not
-	// eligible.
-	Rank int
-	// Value is what the strategy ranked the candidate by, in words.
-	Value   string
-	Reasons []Reason
-}
-
 // Ineligibility returns every reason the candidate may not take the task,
 // none when it may.
-func Ineligibility(t Task, c *Candidate) []Reason {
-	var reasons []Reason
+func Ineligibility(t switchboard.RoutingRequest, c *switchboard.Candidate) []switchboard.RoutingReason {
+	var reasons []switchboard.RoutingReason
 	if c.Status != switchboard.AgentActive {
-		reasons = append(reasons, Reason{ReasonNotActive, fmt.Sprintf("Not active (%s).", c.Status)})
+		reasons = append(reasons, reason(switchboard.ReasonNotActive, "Not active (%s).", c.Status))
 	}
 	if !c.Presence.CanTakeWork() {
-		reasons = append(reasons, Reason{ReasonNotAvailable, fmt.Sprintf("Not available (%s).", c.Presence)})
+		reasons = append(reasons, reason(switchboard.ReasonNotAvailable, "Not available (%s).", c.Presence))
 	}
 	if c.Load >= c.Capacity {
-		reasons = append(reasons, Reason{ReasonAtCapacity, fmt.Sprintf("At capacity (%d of %d).", c.Load, c.Capacity)})
+		reasons = append(reasons, reason(switchboard.ReasonAtCapacity, "At capacity (%d of %d).", c.Load, c.Capacity))
 	}
 	for _, skill := range switchboard.SortedSkills(t.RequiredSkills) {
 		want, has := t.RequiredSkills[skill], c.Skills[skill]
 		switch {
 		case has == 0:
-			reasons = append(reasons, Reason{ReasonMissingSkill, fmt.Sprintf("Missing skill %s at level %d.", skill, want)})
+			reasons = append(reasons, reason(switchboard.ReasonMissingSkill, "Missing skill %s at level %d.", skill, want))
 		case has < want:
-			reasons = append(reasons, Reason{ReasonMissingSkill, fmt.Sprintf("Missing skill %s at level %d (has %d).", skill, want, has)})
+			reasons = append(reasons, reason(switchboard.ReasonMissingSkill, "Missing skill %s at level %d (has %d).", skill, want, has))
 		}
 	}
 	if len(t.TeamIDs) > 0 && !slices.ContainsFunc(c.TeamIDs, func(id string) bool { return slices.Contains(t.TeamIDs, id) }) {
-		reasons = append(reasons, Reason{ReasonNotInTeams, "Not in any of the queue's teams."})
+		reasons = append(reasons, reason(switchboard.ReasonNotInTeams, "Not in any of the queue's teams."))
 	}
 	if c.Declined {
-		reasons = append(reasons, Reason{ReasonDeclined, "Rejected this task before, or let its offer time out."})
+		reasons = append(reasons, reason(switchboard.ReasonDeclined, "Rejected this task before, or let its offer time out."))
 	}
 	return reasons
 }
@@ -124,9 +48,9 @@ func Ineligibility(t Task, c *Candidate) []Reason {
 // Rank judges every candidate: the eligible first, in the order the
 // strategy offers them work, then the others. A manual queue chooses
 // nobody. Candidates are not changed.
-func Rank(t Task, candidates []*Candidate) []Verdict {
-	verdicts := make([]Verdict, len(candidates))
-	var eligible []*Verdict
+func Rank(t switchboard.RoutingRequest, candidates []*switchboard.Candidate) []switchboard.Verdict {
+	verdicts := make([]switchboard.Verdict, len(candidates))
+	var eligible []*switchboard.Verdict
 	for i, c := range candidates {
 		v := &verdicts[i]
 		v.Candidate = c
@@ -137,21 +61,21 @@ func Rank(t Task, candidates []*Candidate) []Verdict {
 			eligible = append(eligible, v)
 		}
 	}
-	slices.SortStableFunc(eligible, func(a, b *Verdict) int { return compare(t, a.Candidate, b.Candidate) })
+	slices.SortStableFunc(eligible, func(a, b *switchboard.Verdict) int { return compare(t, a.Candidate, b.Candidate) })
 	for i, v := range eligible {
 		v.Rank = i + 1
 		switch {
 		case t.Strategy == switchboard.Manual:
-			v.Reasons = []Reason{{ReasonManualQueue, "The queue is routed by hand."}}
+			v.Reasons = []switchboard.RoutingReason{reason(switchboard.ReasonManualQueue, "The queue is routed by hand.")}
 		case i == 0:
 			v.Chosen = true
-			v.Reasons = []Reason{{ReasonChosen, fmt.Sprintf("Ranked first under %s (%s).", t.Strategy, v.Value)}}
+			v.Reasons = []switchboard.RoutingReason{reason(switchboard.ReasonChosen, "Ranked first under %s (%s).", t.Strategy, v.Value)}
 		default:
-			v.Reasons = []Reason{{ReasonRankedLower, fmt.Sprintf("Ranked %d under %s (%s).", i+1, t.Strategy, v.Value)}}
+			v.Reasons = []switchboard.RoutingReason{reason(switchboard.ReasonRankedLower, "Ranked %d under %s (%s).", i+1, t.Strategy, v.Value)}
 		}
 	}
 	// Eligible first, in rank order; the rest after, as given.
-	slices.SortStableFunc(verdicts, func(a, b Verdict) int {
+	slices.SortStableFunc(verdicts, func(a, b switchboard.Verdict) int {
 		switch {
 		case a.Eligible && b.Eligible:
 			return cmp.Compare(a.Rank, b.Rank)
@@ -167,11 +91,11 @@ func Rank(t Task, candidates []*Candidate) []Verdict {
 
 // Select returns the agent the strategy offers the task to, or nil when
 // none is eligible or the queue is routed by hand.
-func Select(t Task, candidates []*Candidate) *Candidate {
+func Select(t switchboard.RoutingRequest, candidates []*switchboard.Candidate) *switchboard.Candidate {
 	if t.Strategy == switchboard.Manual {
 		return nil
 	}
-	var best *Candidate
+	var best *switchboard.Candidate
 	for _, c := range candidates {
 		if len(Ineligibility(t, c)) == 0 && (best == nil || compare(t, c, best) < 0) {
 			best = c
@@ -183,7 +107,7 @@ func Select(t Task, candidates []*Candidate) *Candidate {
 // compare orders two eligible candidates as the strategy offers them work:
 // negative when a comes first. Ties end on the agent ID, so that the order
 // is total and every instance agrees on it.
-func compare(t Task, a, b *Candidate) int {
+func compare(t switchboard.RoutingRequest, a, b *switchboard.Candidate) int {
 	switch t.Strategy {
 	case switchboard.LeastLoaded:
 		// a.Load/a.Capacity against b.Load/b.Capacity, without division.
@@ -213,7 +137,7 @@ func compare(t Task, a, b *Candidate) int {
 }
 
 // skillTotal is the sum of a candidate's levels on the required skills.
-func skillTotal(t Task, c *Candidate) int {
+func skillTotal(t switchboard.RoutingRequest, c *switchboard.Candidate) int {
 	total := 0
 	for skill := range t.RequiredSkills {
 		total += c.Skills[skill]
@@ -222,7 +146,7 @@ func skillTotal(t Task, c *Candidate) int {
 }
 
 // rankValue says in words what the strategy ranks the candidate by.
-func rankValue(t Task, c *Candidate) string {
+func rankValue(t switchboard.RoutingRequest, c *switchboard.Candidate) string {
 	idle := "never assigned"
 	if !c.LastAssignedAt.IsZero() {
 		idle = "last assigned " + c.LastAssignedAt.UTC().Format(time.RFC3339)
@@ -239,4 +163,23 @@ func rankValue(t Task, c *Candidate) string {
 		return "turn after the queue's last agent"
 	}
 	return idle
+}
+
+// Engine is the routing engine as the store reaches it.
+type Engine struct{}
+
+var _ switchboard.Selector = Engine{}
+
+// Select is the package's Select.
+func (Engine) Select(req switchboard.RoutingRequest, candidates []*switchboard.Candidate) *switchboard.Candidate {
+	return Select(req, candidates)
+}
+
+// Rank is the package's Rank.
+func (Engine) Rank(req switchboard.RoutingRequest, candidates []*switchboard.Candidate) []switchboard.Verdict {
+	return Rank(req, candidates)
+}
+
+func reason(code, format string, args ...any) switchboard.RoutingReason {
+	return switchboard.RoutingReason{Code: code, Message: fmt.Sprintf(format, args...)}
 }

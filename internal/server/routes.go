@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -164,6 +165,38 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "deleteQueue", Method: http.MethodDelete, Path: "/api/v1/queues/{id}",
 			Summary: "Delete a queue", Tags: []string{"Queues"}, DefaultStatus: http.StatusNoContent,
 			Description: "Admins only."}, admins, s.apiDeleteQueue)
+
+		handle(s, api, huma.Operation{OperationID: "createTask", Method: http.MethodPost, Path: "/api/v1/tasks",
+			Summary: "Create a task", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict, http.StatusNotFound}, DefaultStatus: http.StatusCreated,
+			Description: "The task is routed at once: assigned, or offered when the queue has an offer timeout, to the agent " +
+				"its queue's strategy ranks first, or left queued when no agent is eligible. With an Idempotency-Key, a retry " +
+				"with the same body answers 200 with the first task; another body with the same key is 409. Supervisors " +
+				"create tasks in the queues of their teams.",
+			Responses: map[string]*huma.Response{"200": {Description: "The task made earlier with this Idempotency-Key.",
+				Content: map[string]*huma.MediaType{"application/json": {Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[TaskJSON](), true, "")}}}},
+		}, supervisors, s.apiCreateTask)
+		handle(s, api, huma.Operation{OperationID: "listTasks", Method: http.MethodGet, Path: "/api/v1/tasks",
+			Summary: "List tasks", Tags: []string{"Tasks"},
+			Description: "Newest first. Supervisors see the tasks of their teams' queues; agents the tasks offered or assigned to them."}, signedIn, s.apiListTasks)
+		handle(s, api, huma.Operation{OperationID: "getTask", Method: http.MethodGet, Path: "/api/v1/tasks/{id}",
+			Summary: "Get a task with its history", Tags: []string{"Tasks"}}, signedIn, s.apiGetTask)
+		handle(s, api, huma.Operation{OperationID: "setPresence", Method: http.MethodPut, Path: "/api/v1/agent/presence",
+			Summary: "Set my presence", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "For an agent (its token, or the session of a human agent's user). Only available agents below " +
+				"capacity get work; becoming available takes queued work at once. 409 when the agent is not active."}, signedIn, s.apiSetPresence)
+
+		handle(s, api, huma.Operation{OperationID: "listMyOffers", Method: http.MethodGet, Path: "/api/v1/agent/offers",
+			Summary: "List my pending offers", Tags: []string{"Tasks"},
+			Description: "The calling agent's open offers, oldest first; each must be accepted before its expires_at."}, signedIn, s.apiListMyOffers)
+		handle(s, api, huma.Operation{OperationID: "acceptOffer", Method: http.MethodPost, Path: "/api/v1/offers/{id}/accept",
+			Summary: "Accept an offer", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "The task is assigned to the calling agent. 409 when the offer timed out, was revoked or answered, or the task was cancelled."}, signedIn, s.apiAcceptOffer)
+		handle(s, api, huma.Operation{OperationID: "rejectOffer", Method: http.MethodPost, Path: "/api/v1/offers/{id}/reject",
+			Summary: "Reject an offer", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "The task goes back to its queue and on to the next eligible agent, never again to this one; after the queue's max_offers it waits, escalated."}, signedIn, s.apiRejectOffer)
+		handle(s, api, huma.Operation{OperationID: "completeTask", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/complete",
+			Summary: "Complete a task", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "By the assigned agent, or an admin or supervisor who may see the task; 409 unless it is assigned. The agent then takes its next queued task."}, signedIn, s.apiCompleteTask)
 
 		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",
 			Summary: "Read the audit log", Tags: []string{"Audit"},

@@ -29,6 +29,10 @@ type Deps struct {
 	Enrollment switchboard.EnrollmentService
 	Audit      switchboard.AuditService
 	Queues     switchboard.QueueService
+	Tasks      switchboard.TaskService
+	Presence   switchboard.PresenceService
+	Offers     switchboard.OfferService
+	Completer  switchboard.TaskCompleter
 	Events     switchboard.EventService
 	// Broker hands out live subscriptions to new events.
 	Broker       switchboard.EventBroker

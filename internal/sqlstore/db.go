@@ -42,6 +42,9 @@ type DB struct {
 	Now func() time.Time
 	// Hasher hashes and checks passwords.
 	Hasher switchboard.PasswordHasher
+	// Selector chooses the agent for a task among the candidates the
+	// store finds: the routing engine.
+	Selector switchboard.Selector
 	// OnEvents, when set, learns of the events of every change after its
 	// commit: it wakes this instance's streams and tells the others. It
 	// must not block.

@@ -47,6 +47,17 @@ func (db *DB) ilike(column string) string {
 	return column + " LIKE ? ESCAPE '!'"
 }
 
+// forUpdateSkipLocked locks the selected rows that no other transaction
+// holds, skipping the others instead of waiting for them: routers on
+// several instances then share out queued tasks without queuing behind each
+// other. SQLite's one writer needs no row locks.
+func (db *DB) forUpdateSkipLocked(q *bun.SelectQuery) *bun.SelectQuery {
+	if db.engine == SQLite {
+		return q
+	}
+	return q.For("UPDATE SKIP LOCKED")
+}
+
 // insertLockingExisting makes an INSERT that does nothing when a row with
 // its key exists. On MySQL, INSERT IGNORE would share-lock the existing row
 // and two transactions would deadlock upgrading that lock to the one they

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/auth"
+	"github.com/switchboardhq/switchboard/internal/routing"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
 
@@ -56,6 +57,7 @@ func Open(tb testing.TB, engine sqlstore.Engine) *sqlstore.DB {
 	if err != nil {
 		tb.Fatalf("open %s: %v", engine, err)
 	}
+	db.Selector = routing.Engine{}
 	tb.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(ctx); err != nil {
 		tb.Fatalf("migrate %s: %v", engine, err)

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// TaskJSON is a task as the API shows it.
+type TaskJSON struct {
+	ID             string            `json:"id"`
+	Queue          RefJSON           `json:"queue"`
+	Title          string            `json:"title"`
+	Priority       int               `json:"priority"`
+	RequiredSkills map[string]int    `json:"required_skills" nullable:"false"`
+	Attributes     map[string]any    `json:"attributes" nullable:"false"`
+	ExternalRef    string            `json:"external_ref,omitempty"`
+	Status         string            `json:"status" enum:"queued,offered,assigned,completed,cancelled,expired"`
+	Agent          *RefJSON          `json:"agent,omitempty" doc:"The agent the task is offered or assigned to."`
+	Outcome        string            `json:"outcome,omitempty"`
+	Offers         int               `json:"offers" doc:"How many agents the task has been offered to."`
+	CreatedAt      time.Time         `json:"created_at"`
+	OfferedAt      *time.Time        `json:"offered_at,omitempty"`
+	AssignedAt     *time.Time        `json:"assigned_at,omitempty"`
+	CompletedAt    *time.Time        `json:"completed_at,omitempty"`
+	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	History        []TaskHistoryJSON `json:"history,omitempty" doc:"Every transition, oldest first; in a task's detail only."`
+}
+
+// RefJSON names a queue or an agent.
+type RefJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// TaskHistoryJSON is one transition of a task.
+type TaskHistoryJSON struct {
+	At      time.Time      `json:"at"`
+	Actor   EventPartyJSON `json:"actor"`
+	From    string         `json:"from,omitempty" doc:"Empty for the task's creation."`
+	To      string         `json:"to"`
+	AgentID string         `json:"agent_id,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+}
+
+func newTaskJSON(t *switchboard.Task) TaskJSON {
+	j := TaskJSON{
+		ID: t.ID, Queue: RefJSON{ID: t.QueueID, Name: t.QueueName}, Title: t.Title, Priority: t.Priority,
+		RequiredSkills: t.RequiredSkills, Attributes: t.Attributes, ExternalRef: t.ExternalRef, Status: string(t.Status),
+		Outcome: t.Outcome, Offers: t.Offers, CreatedAt: t.CreatedAt.UTC(), OfferedAt: apiTime(t.OfferedAt),
+		AssignedAt: apiTime(t.AssignedAt), CompletedAt: apiTime(t.CompletedAt), ExpiresAt: apiTime(t.ExpiresAt), UpdatedAt: t.UpdatedAt.UTC(),
+	}
+	if t.AgentID != "" {
+		j.Agent = &RefJSON{ID: t.AgentID, Name: t.AgentName}
+	}
+	for _, h := range t.History {
+		j.History = append(j.History, TaskHistoryJSON{At: h.At.UTC(), Actor: EventPartyJSON{Type: h.Actor.Type, ID: h.Actor.ID, Name: h.Actor.Name},
+			From: string(h.From), To: string(h.To), AgentID: h.AgentID, Reason: h.Reason})
+	}
+	return j
+}
+
+type createTaskInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"200" doc:"Retrying with the same key and body returns the first task (200) instead of making another; the same key with another body is 409."`
+	Body           struct {
+		Queue          string         `json:"queue" minLength:"1" maxLength:"64" doc:"The queue's ID."`
+		Title          string         `json:"title" minLength:"1" maxLength:"200" example:"Call back about invoice 1042"`
+		Priority       int            `json:"priority,omitempty" minimum:"0" maximum:"100" doc:"Higher first; tasks of one priority are served oldest first."`
+		RequiredSkills map[string]int `json:"required_skills,omitempty" doc:"Skills the agent needs for this task, on top of the queue's."`
+		Attributes     map[string]any `json:"attributes,omitempty"`
+		ExternalRef    string         `json:"external_ref,omitempty" maxLength:"200" doc:"Your reference; unique within the queue."`
+		ExpiresAt      *time.Time     `json:"expires_at,omitempty" doc:"A task still queued then expires."`
+	}
+}
+
+type createdTaskOutput struct {
+	Status   int
+	Location string `header:"Location"`
+	Body     TaskJSON
+}
+
+func (s *Server) apiCreateTask(ctx context.Context, in *createTaskInput) (*createdTaskOutput, error) {
+	b := in.Body
+	t, created, err := s.Tasks.CreateTask(ctx, switchboard.NewTask{QueueID: b.Queue, Title: b.Title, Priority: b.Priority,
+		RequiredSkills: b.RequiredSkills, Attributes: b.Attributes, ExternalRef: b.ExternalRef, ExpiresAt: b.ExpiresAt,
+		IdempotencyKey: in.IdempotencyKey})
+	if err != nil {
+		return nil, err
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	return &createdTaskOutput{Status: status, Location: "/api/v1/tasks/" + t.ID, Body: newTaskJSON(t)}, nil
+}
+
+type listTasksInput struct {
+	ListQuery
+	Queue         string    `query:"queue" maxLength:"64" doc:"A queue's ID."`
+	Status        string    `query:"status" enum:"queued,offered,assigned,completed,cancelled,expired"`
+	Agent         string    `query:"agent" maxLength:"64" doc:"An agent's ID."`
+	MinPriority   int       `query:"min_priority" minimum:"0" maximum:"100" default:"0"`
+	MaxPriority   int       `query:"max_priority" minimum:"0" maximum:"100" default:"100"`
+	CreatedAfter  time.Time `query:"created_after" doc:"Tasks created at or after this time."`
+	CreatedBefore time.Time `query:"created_before" doc:"Tasks created before this time."`
+}
+
+type listTasksOutput struct {
+	Body ListBody[TaskJSON]
+}
+
+func (s *Server) apiListTasks(ctx context.Context, in *listTasksInput) (*listTasksOutput, error) {
+	f := switchboard.TaskFilter{QueueID: in.Queue, Status: switchboard.TaskStatus(in.Status), AgentID: in.Agent,
+		MinPriority: &in.MinPriority, MaxPriority: &in.MaxPriority, Limit: in.Limit, Cursor: in.Cursor}
+	if !in.CreatedAfter.IsZero() {
+		f.CreatedAfter = &in.CreatedAfter
+	}
+	if !in.CreatedBefore.IsZero() {
+		f.CreatedBefore = &in.CreatedBefore
+	}
+	p, err := s.Tasks.FindTasks(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &listTasksOutput{Body: listBody(p, newTaskJSON)}, nil
+}
+
+type taskIDInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+type taskOutput struct {
+	Body TaskJSON
+}
+
+func (s *Server) apiGetTask(ctx context.Context, in *taskIDInput) (*taskOutput, error) {
+	t, err := s.Tasks.FindTaskByID(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}
+
+type setPresenceInput struct {
+	Body struct {
+		Presence string `json:"presence" enum:"available,away,offline" doc:"busy is derived from the agent's load."`
+	}
+}
+
+type presenceOutput struct {
+	Body struct {
+		Presence string `json:"presence" enum:"available,busy,away,offline"`
+	}
+}
+
+func (s *Server) apiSetPresence(ctx context.Context, in *setPresenceInput) (*presenceOutput, error) {
+	a, err := s.Presence.SetPresence(ctx, switchboard.Presence(in.Body.Presence))
+	if err != nil {
+		return nil, err
+	}
+	out := &presenceOutput{}
+	out.Body.Presence = string(a.Presence)
+	return out, nil
+}
+
+// OfferJSON is a task offered to the calling agent.
+type OfferJSON struct {
+	ID        string    `json:"id"`
+	Task      RefJSON   `json:"task"`
+	Queue     RefJSON   `json:"queue"`
+	Priority  int       `json:"priority"`
+	Status    string    `json:"status" enum:"pending,accepted,rejected,timed_out,revoked"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at" doc:"Accept before this; afterwards the offer times out and goes to the next agent."`
+}
+
+type listOffersOutput struct {
+	Body struct {
+		Items []OfferJSON `json:"items" nullable:"false"`
+	}
+}
+
+func (s *Server) apiListMyOffers(ctx context.Context, _ *struct{}) (*listOffersOutput, error) {
+	offers, err := s.Offers.FindMyOffers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &listOffersOutput{}
+	out.Body.Items = make([]OfferJSON, len(offers))
+	for i, o := range offers {
+		out.Body.Items[i] = OfferJSON{ID: o.ID, Task: RefJSON{ID: o.TaskID, Name: o.TaskTitle}, Queue: RefJSON{ID: o.QueueID, Name: o.QueueName},
+			Priority: o.Priority, Status: string(o.Status), CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC()}
+	}
+	return out, nil
+}
+
+type offerIDInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+func (s *Server) apiAcceptOffer(ctx context.Context, in *offerIDInput) (*taskOutput, error) {
+	t, err := s.Offers.AcceptOffer(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}
+
+func (s *Server) apiRejectOffer(ctx context.Context, in *offerIDInput) (*taskOutput, error) {
+	t, err := s.Offers.RejectOffer(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}
+
+type completeTaskInput struct {
+	ID string `path:"id" maxLength:"64"`
+	// Optional: a task can be completed without saying how.
+	Body *struct {
+		Outcome string `json:"outcome,omitempty" maxLength:"1000" doc:"What came of the task, in a few words."`
+	}
+}
+
+func (s *Server) apiCompleteTask(ctx context.Context, in *completeTaskInput) (*taskOutput, error) {
+	var outcome string
+	if in.Body != nil {
+		outcome = in.Body.Outcome
+	}
+	t, err := s.Completer.CompleteTask(ctx, in.ID, outcome)
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}

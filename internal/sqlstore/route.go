@@ -1,0 +1,199 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+type offerRow struct {
+	bun.BaseModel `bun:"table:offers,alias:o"`
+
+	ID          string     `bun:"id,pk"`
+	TaskID      string     `bun:"task_id"`
+	AgentID     string     `bun:"agent_id"`
+	Status      string     `bun:"status"`
+	CreatedAt   time.Time  `bun:"created_at"`
+	ExpiresAt   time.Time  `bun:"expires_at"`
+	RespondedAt *time.Time `bun:"responded_at"`
+}
+
+// candidateLimit is how many agents one routing reads: the strategy's best
+// few, found by an indexed query. The rest only matter when routers on
+// other instances take these at the same moment.
+const candidateLimit = 20
+
+// routeTask offers or assigns a queued task to the agent its queue's
+// strategy ranks first, in the transaction tx, and reports whether one took
+// it. The agent's capacity is taken by a conditional update, so that two
+// routers never fill one agent beyond it, whatever the instance.
+func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Queue) (bool, error) {
+	if q.Strategy == switchboard.Manual || t.Status != string(switchboard.TaskQueued) {
+		return false, nil
+	}
+	if db.Selector == nil {
+		return false, errors.New("sqlstore: no routing engine (DB.Selector) to route tasks with")
+	}
+	if q.OfferTimeout > 0 && t.Offers >= q.MaxOffers {
+		return false, nil // escalated: it waits for a supervisor
+	}
+	var taskSkills map[string]int
+	_ = json.Unmarshal([]byte(t.RequiredSkills), &taskSkills)
+	var lastAgent string
+	if q.Strategy == switchboard.RoundRobin {
+		if err := tx.NewSelect().Table("queues").Column("last_agent_id").Where("id = ?", q.ID).Scan(ctx, &lastAgent); err != nil {
+			return false, err
+		}
+	}
+	rt := switchboard.RoutingRequest{Strategy: q.Strategy, RequiredSkills: switchboard.MergeSkills(q.RequiredSkills, taskSkills),
+		TeamIDs: q.TeamIDs, LastAgentID: lastAgent}
+	candidates, err := db.candidates(ctx, tx, rt, t.ID)
+	if err != nil {
+		return false, err
+	}
+	for {
+		best := db.Selector.Select(rt, candidates)
+		if best == nil {
+			return false, nil
+		}
+		res, err := tx.NewUpdate().Model((*agentRow)(nil)).
+			Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
+			Where("id = ? AND status = ? AND presence IN (?) AND workload < capacity", best.AgentID, switchboard.AgentActive,
+				bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).Exec(ctx)
+		if err != nil {
+			return false, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return true, db.giveTask(ctx, tx, t, q, best.AgentID)
+		}
+		// Taken meanwhile by another router: the next best.
+		candidates = slices.DeleteFunc(candidates, func(c *switchboard.Candidate) bool { return c == best })
+	}
+}
+
+// giveTask offers a task to an agent whose capacity is already reserved,
+// or assigns it at once when the queue has no offer timeout.
+func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Queue, agentID string) error {
+	from := switchboard.TaskStatus(t.Status)
+	upd := tx.NewUpdate().Model(t).Where("status = ?", from)
+	t.AgentID, t.UpdatedAt, t.Version = &agentID, tx.now, t.Version+1
+	typ, data := switchboard.AuditTaskAssigned, map[string]any(nil)
+	if q.OfferTimeout > 0 {
+		offer := &offerRow{ID: uuid.Must(uuid.NewV7()).String(), TaskID: t.ID, AgentID: agentID,
+			Status: "pending", CreatedAt: tx.now, ExpiresAt: tx.now.Add(q.OfferTimeout)}
+		if _, err := tx.NewInsert().Model(offer).Returning("NULL").Exec(ctx); err != nil {
+			return err
+		}
+		t.Status, t.OfferedAt, t.Offers = string(switchboard.TaskOffered), &tx.now, t.Offers+1
+		upd = upd.Column("status", "agent_id", "offered_at", "offers", "updated_at", "version")
+		typ, data = switchboard.AuditTaskOffered, map[string]any{"offer_id": offer.ID, "expires_at": offer.ExpiresAt}
+	} else {
+		t.Status, t.AssignedAt = string(switchboard.TaskAssigned), &tx.now
+		upd = upd.Column("status", "agent_id", "assigned_at", "updated_at", "version")
+	}
+	res, err := upd.WherePK().Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		// Another instance moved the task first; this change must not
+		// stand, and the retry sees the task as it is now.
+		return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The task changed while it was being routed; try again."}
+	}
+	if q.Strategy == switchboard.RoundRobin {
+		if _, err := tx.NewUpdate().Table("queues").Set("last_agent_id = ?", agentID).Where("id = ?", q.ID).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return moveTask(ctx, tx, t, from, q.TeamIDs, typ, "routed by "+string(q.Strategy), data)
+}
+
+// candidates reads the agents who may take a task, in the order the
+// strategy offers them work, at most candidateLimit of them. Every
+// condition is one of routing.Ineligibility's, so that the database does
+// the filtering an index can do and routing checks the rest; agents
+// outside the queue's reach are never read.
+func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.RoutingRequest, taskID string) ([]*switchboard.Candidate, error) {
+	var rows []struct {
+		ID             string     `bun:"id"`
+		Name           string     `bun:"name"`
+		Status         string     `bun:"status"`
+		Presence       string     `bun:"presence"`
+		Workload       int        `bun:"workload"`
+		Capacity       int        `bun:"capacity"`
+		LastAssignedAt *time.Time `bun:"last_assigned_at"`
+	}
+	q := idb.NewSelect().TableExpr("agents AS a").
+		ColumnExpr("a.id, a.name, a.status, a.presence, a.workload, a.capacity, a.last_assigned_at").
+		Where("a.status = ?", switchboard.AgentActive).
+		Where("a.presence IN (?)", bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).
+		Where("a.workload < a.capacity").
+		Where("NOT EXISTS (SELECT 1 FROM offers o WHERE o.task_id = ? AND o.agent_id = a.id AND o.status IN (?))",
+			taskID, bun.List([]string{"rejected", "timed_out"}))
+	if len(rt.TeamIDs) > 0 {
+		q = q.Where("a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id IN (?))", bun.List(rt.TeamIDs))
+	}
+	skills := switchboard.SortedSkills(rt.RequiredSkills)
+	for _, skill := range skills {
+		q = q.Where("EXISTS (SELECT 1 FROM agent_skills s WHERE s.agent_id = a.id AND s.skill = ? AND s.level >= ?)", skill, rt.RequiredSkills[skill])
+	}
+	idle := "CASE WHEN a.last_assigned_at IS NULL THEN 0 ELSE 1 END, a.last_assigned_at, a.id"
+	switch rt.Strategy {
+	case switchboard.LeastLoaded:
+		q = q.OrderExpr("a.workload * 1.0 / a.capacity, " + idle)
+	case switchboard.MostSkilled:
+		if len(skills) > 0 {
+			q = q.OrderExpr("(SELECT COALESCE(SUM(s.level), 0) FROM agent_skills s WHERE s.agent_id = a.id AND s.skill IN (?)) DESC, "+idle, bun.List(skills))
+		} else {
+			q = q.OrderExpr(idle)
+		}
+	case switchboard.RoundRobin:
+		q = q.OrderExpr("CASE WHEN a.id > ? THEN 0 ELSE 1 END, a.id", rt.LastAgentID)
+	default:
+		q = q.OrderExpr(idle)
+	}
+	if err := q.Limit(candidateLimit).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	candidates := make([]*switchboard.Candidate, len(rows))
+	byID := make(map[string]*switchboard.Candidate, len(rows))
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		c := &switchboard.Candidate{AgentID: r.ID, Name: r.Name, Status: switchboard.AgentStatus(r.Status),
+			Presence: switchboard.Presence(r.Presence), Load: r.Workload, Capacity: r.Capacity, Skills: map[string]int{}}
+		if r.LastAssignedAt != nil {
+			c.LastAssignedAt = r.LastAssignedAt.UTC()
+		}
+		candidates[i], byID[r.ID], ids[i] = c, c, r.ID
+	}
+	// The skills and teams routing weighs, for these few agents only.
+	if len(skills) > 0 {
+		var found []agentSkillRow
+		if err := idb.NewSelect().Model(&found).Where("sk.agent_id IN (?) AND sk.skill IN (?)", bun.List(ids), bun.List(skills)).Scan(ctx); err != nil {
+			return nil, err
+		}
+		for _, s := range found {
+			byID[s.AgentID].Skills[s.Skill] = s.Level
+		}
+	}
+	if len(rt.TeamIDs) > 0 {
+		var members []teamMemberRow
+		if err := idb.NewSelect().Model(&members).Where("tm.agent_id IN (?) AND tm.team_id IN (?)", bun.List(ids), bun.List(rt.TeamIDs)).Scan(ctx); err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			byID[m.AgentID].TeamIDs = append(byID[m.AgentID].TeamIDs, m.TeamID)
+		}
+	}
+	return candidates, nil
+}

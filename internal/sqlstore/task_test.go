@@ -1,0 +1,262 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// routingFixture is a database with an admin, a team and a few machine
+// agents, each able to act as itself.
+type routingFixture struct {
+	db     *sqlstore.DB
+	admin  context.Context
+	team   *switchboard.Team
+	tasks  *sqlstore.TaskService
+	queues *sqlstore.QueueService
+}
+
+func newRoutingFixture(t *testing.T, db *sqlstore.DB) *routingFixture {
+	t.Helper()
+	admin := asUser(MustCreateUser(t, db, "admin@example.com", switchboard.RoleAdmin))
+	team, err := sqlstore.NewTeamService(db).CreateTeam(admin, switchboard.NewTeam{Name: "Ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &routingFixture{db: db, admin: admin, team: team, tasks: sqlstore.NewTaskService(db), queues: sqlstore.NewQueueService(db)}
+}
+
+// MustAgent creates an active machine agent in the team and makes it
+// available; it returns the context the agent acts in.
+func (f *routingFixture) MustAgent(t *testing.T, name string, capacity int, skills map[string]int) (*switchboard.Agent, context.Context) {
+	t.Helper()
+	a, _, err := sqlstore.NewAgentService(f.db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine",
+		Capacity: capacity, Skills: skills, TeamIDs: []string{f.team.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: a})
+	if _, err := sqlstore.NewPresenceService(f.db).SetPresence(ctx, switchboard.PresenceAvailable); err != nil {
+		t.Fatal(err)
+	}
+	return a, ctx
+}
+
+func (f *routingFixture) MustQueue(t *testing.T, nq switchboard.NewQueue) *switchboard.Queue {
+	t.Helper()
+	q, err := f.queues.CreateQueue(f.admin, nq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func (f *routingFixture) MustTask(t *testing.T, nt switchboard.NewTask) *switchboard.Task {
+	t.Helper()
+	task, _, err := f.tasks.CreateTask(f.admin, nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func TestTasks_RoutedOnCreation(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}, RequiredSkills: map[string]int{"linux": 2}})
+		ann, _ := f.MustAgent(t, "Ann", 1, map[string]int{"linux": 5})
+		bob, _ := f.MustAgent(t, "Bob", 1, map[string]int{"linux": 3})
+		f.MustAgent(t, "Cid", 1, map[string]int{"linux": 1}) // lacks the level
+
+		first := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "First"})
+		second := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Second"})
+		third := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Third"})
+		if first.Status != switchboard.TaskAssigned || second.Status != switchboard.TaskAssigned || third.Status != switchboard.TaskQueued {
+			t.Fatalf("statuses %s %s %s, want assigned assigned queued", first.Status, second.Status, third.Status)
+		}
+		if got := map[string]bool{first.AgentID: true, second.AgentID: true}; !got[ann.ID] || !got[bob.ID] {
+			t.Errorf("first two went to %s and %s, want Ann and Bob", first.AgentName, second.AgentName)
+		}
+		if len(first.History) != 2 || first.History[0].To != switchboard.TaskQueued || first.History[1].From != switchboard.TaskQueued ||
+			first.History[1].To != switchboard.TaskAssigned || first.History[1].AgentID != first.AgentID {
+			t.Errorf("history = %+v", first.History)
+		}
+	})
+}
+
+func TestTasks_OfferedWithTimeout(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Offers", OfferTimeout: 5 * time.Second})
+		ann, _ := f.MustAgent(t, "Ann", 1, nil)
+		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Call back"})
+		if task.Status != switchboard.TaskOffered || task.AgentID != ann.ID || task.Offers != 1 || task.OfferedAt == nil {
+			t.Errorf("task = %+v, want offered to Ann", task)
+		}
+	})
+}
+
+func TestTasks_AgentBecomingAvailableTakesTheMostUrgent(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Q"})
+		low := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Low", Priority: 10})
+		urgent := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Urgent", Priority: 90})
+		older := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Also urgent, newer", Priority: 90})
+		_ = older
+		ann, _ := f.MustAgent(t, "Ann", 2, nil)
+		for _, want := range []struct {
+			id     string
+			status switchboard.TaskStatus
+		}{{urgent.ID, switchboard.TaskAssigned}, {older.ID, switchboard.TaskAssigned}, {low.ID, switchboard.TaskQueued}} {
+			got, err := f.tasks.FindTaskByID(f.admin, want.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != want.status || (want.status == switchboard.TaskAssigned && got.AgentID != ann.ID) {
+				t.Errorf("%s: %s to %q, want %s", got.Title, got.Status, got.AgentName, want.status)
+			}
+		}
+	})
+}
+
+func TestTasks_Idempotency(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Q"})
+		nt := switchboard.NewTask{QueueID: q.ID, Title: "Once", IdempotencyKey: "key-1", ExternalRef: "T-1"}
+		first, created, err := f.tasks.CreateTask(f.admin, nt)
+		if err != nil || !created {
+			t.Fatalf("first: %v, created %v", err, created)
+		}
+		again, created, err := f.tasks.CreateTask(f.admin, nt)
+		if err != nil || created || again.ID != first.ID {
+			t.Fatalf("retry: %v, created %v, id %s; want the first task", err, created, again.ID)
+		}
+		other := nt
+		other.Title = "Something else"
+		_, _, err = f.tasks.CreateTask(f.admin, other)
+		wantCode(t, err, switchboard.ECONFLICT)
+		_, _, err = f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: "Same ref", ExternalRef: "T-1"})
+		wantCode(t, err, switchboard.ECONFLICT)
+		if fields := switchboard.ErrorFields(err); len(fields) != 1 || fields[0].Field != "external_ref" {
+			t.Errorf("external ref conflict fields = %v", fields)
+		}
+
+		// Concurrent retries with one key make one task.
+		var wg sync.WaitGroup
+		ids := make(chan string, 8)
+		for range 8 {
+			wg.Go(func() {
+				task, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: "Raced", IdempotencyKey: "key-2"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids <- task.ID
+			})
+		}
+		wg.Wait()
+		close(ids)
+		seen := map[string]bool{}
+		for id := range ids {
+			seen[id] = true
+		}
+		if len(seen) != 1 {
+			t.Errorf("8 concurrent creations with one key made %d tasks", len(seen))
+		}
+	})
+}
+
+// TestTasks_NeverAboveCapacity: many tasks created at once on few agents:
+// each agent gets exactly its capacity, and each task at most one agent.
+func TestTasks_NeverAboveCapacity(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Busy", Strategy: switchboard.LeastLoaded})
+		agents := map[string]int{}
+		for i := range 3 {
+			a, _ := f.MustAgent(t, fmt.Sprintf("Agent %d", i), 2, nil)
+			agents[a.ID] = 0
+		}
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Go(func() {
+				if _, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %d", i)}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		page, err := f.tasks.FindTasks(f.admin, switchboard.TaskFilter{QueueID: q.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		assigned, queued := 0, 0
+		for _, task := range page.Items {
+			switch task.Status {
+			case switchboard.TaskAssigned:
+				assigned++
+				agents[task.AgentID]++
+			case switchboard.TaskQueued:
+				queued++
+			}
+		}
+		if assigned != 6 || queued != 6 {
+			t.Errorf("%d assigned, %d queued; want 6 and 6", assigned, queued)
+		}
+		for id, n := range agents {
+			if n != 2 {
+				t.Errorf("agent %s has %d tasks, want its capacity 2", id, n)
+			}
+		}
+	})
+}
+
+func TestTasks_Scope(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		other, err := sqlstore.NewTeamService(db).CreateTeam(f.admin, switchboard.NewTeam{Name: "Other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sup := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
+		if _, err := sqlstore.NewTeamService(db).UpdateTeam(f.admin, other.ID, switchboard.TeamUpdate{SupervisorIDs: &[]string{sup.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Ops only", TeamIDs: []string{f.team.ID}})
+		ann, annCtx := f.MustAgent(t, "Ann", 1, nil)
+		_, bobCtx := f.MustAgent(t, "Bob", 1, nil)
+		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Hers"})
+
+		mine, err := f.tasks.FindTaskByID(map[bool]context.Context{true: annCtx, false: bobCtx}[task.AgentID == ann.ID], task.ID)
+		if err != nil || mine.ID != task.ID {
+			t.Errorf("the assigned agent reads its task: %v", err)
+		}
+		_, err = f.tasks.FindTaskByID(map[bool]context.Context{true: bobCtx, false: annCtx}[task.AgentID == ann.ID], task.ID)
+		wantCode(t, err, switchboard.ENOTFOUND)
+		_, err = f.tasks.FindTaskByID(asUser(sup), task.ID)
+		wantCode(t, err, switchboard.ENOTFOUND)
+		_, _, err = f.tasks.CreateTask(asUser(sup), switchboard.NewTask{QueueID: q.ID, Title: "Not my queue"})
+		wantCode(t, err, switchboard.ENOTFOUND)
+		_, _, err = f.tasks.CreateTask(annCtx, switchboard.NewTask{QueueID: q.ID, Title: "Agents do not create tasks"})
+		wantCode(t, err, switchboard.EFORBIDDEN)
+		_, _, err = f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: "", Priority: 101})
+		wantCode(t, err, switchboard.EINVALID)
+		if n := len(switchboard.ErrorFields(err)); n != 2 {
+			t.Errorf("invalid task: %d field errors, want 2", n)
+		}
+	})
+}
