@@ -36,6 +36,13 @@ func (s *Server) newAPI(r chi.Router) huma.API {
 	cfg := huma.DefaultConfig("Switchboard API", apiVersion)
 	cfg.Info.Description = "Register agents, route work to them, and watch them live. " +
 		"Errors are RFC 9457 problem documents. Lists are keyset-paginated: pass next_cursor back as cursor."
+	// Paths carry their /api/v1 prefix, so the server is the root of the
+	// host that serves the contract, whatever its name: each installation
+	// has its own.
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "The Switchboard installation that serves this contract."}}
+	cfg.Info.Contact = &huma.Contact{Name: "Switchboard", URL: projectURL}
+	cfg.Info.License = &huma.License{Name: licenseName, URL: projectURL}
+	cfg.Tags = apiTags
 	cfg.OpenAPIPath = "/api/v1/openapi"
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
@@ -49,6 +56,28 @@ func (s *Server) newAPI(r chi.Router) huma.API {
 			Description: "A browser session from POST /api/v1/session, for same-origin calls."},
 	}
 	return humachi.New(r, cfg)
+}
+
+// projectURL is where the project, its issues and its licence live.
+const projectURL = "https://github.com/switchboardhq/switchboard"
+
+// licenseName is the licence the contract declares: none has been granted
+// yet, so it says what the law gives by default. Change it with the
+// repository's LICENSE file.
+const licenseName = "All rights reserved"
+
+// apiTags are the groups of operations. Every operation names one of them,
+// and documentation tools show them in this order.
+var apiTags = []*huma.Tag{
+	{Name: "Session", Description: "First-run set-up, signing in and out, and the caller's own account."},
+	{Name: "Users", Description: "Accounts of the people who sign in, their roles, invitations and password resets. Admins only."},
+	{Name: "Tokens", Description: "Personal API tokens: each user manages their own."},
+	{Name: "Agents", Description: "People and machines who take work: their profile, lifecycle and machine tokens. " +
+		"Supervisors manage the agents of their teams."},
+	{Name: "Teams", Description: "Groups of agents and their supervisors. Admins manage them; supervisors read theirs."},
+	{Name: "Enrollment", Description: "Keys with which machine agents enroll themselves, and the enrollment itself."},
+	{Name: "Audit", Description: "Who changed what, when, from where."},
+	{Name: "Events", Description: "The log of every change, as pages or as a live stream."},
 }
 
 // strictJSON decodes request bodies strictly: invalid UTF-8 and trailing data
@@ -96,7 +125,11 @@ var (
 // handle registers an operation with its access rule, documents its
 // security and errors, and maps service errors to problem documents.
 func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h func(context.Context, *I) (*O, error)) {
-	if !who.anonymous {
+	if who.anonymous {
+		// Explicitly none, rather than left out, so that clients and
+		// linters know the operation is public on purpose.
+		op.Security = []map[string][]string{}
+	} else {
 		op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
 	}
 	// Every operation, even one open to anyone, can meet the refusals of

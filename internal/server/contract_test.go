@@ -183,3 +183,34 @@ func TestContractCheckCatchesMismatches(t *testing.T) {
 		})
 	}
 }
+
+// TestOperationsAreDocumented asks of every operation what the contract
+// lint in CI asks (.ci/lint-contract), so that `go test` catches it first:
+// a description, tags declared at the top of the contract, and security
+// stated explicitly, as an empty list on public operations.
+func TestOperationsAreDocumented(t *testing.T) {
+	model, _, _ := loadContract(t)
+	declared := map[string]bool{}
+	for _, tag := range model.Tags {
+		declared[tag.Name] = tag.Description != ""
+	}
+	for path, item := range model.Paths.PathItems.FromOldest() {
+		for method, op := range item.GetOperations().FromOldest() {
+			name := strings.ToUpper(method) + " " + path
+			if strings.TrimSpace(op.Description) == "" {
+				t.Errorf("%s has no description", name)
+			}
+			if len(op.Tags) == 0 {
+				t.Errorf("%s has no tag", name)
+			}
+			for _, tag := range op.Tags {
+				if !declared[tag] {
+					t.Errorf("%s: tag %q is not declared, with a description, in the contract's tags", name, tag)
+				}
+			}
+			if op.Security == nil {
+				t.Errorf("%s does not state its security (public operations state none with security: [])", name)
+			}
+		}
+	}
+}

@@ -51,19 +51,25 @@ func (s *Server) routes() {
 			Summary: "Sign in", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests},
 			Description: "Starts a browser session (cookie). Throttled per client address and per account."}, anyone, s.apiSignIn)
 		handle(s, api, huma.Operation{OperationID: "signOut", Method: http.MethodDelete, Path: "/api/v1/session",
-			Summary: "Sign out", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent}, signedIn, s.apiSignOut)
+			Summary: "Sign out", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent,
+			Description: "Ends the browser session the request came with. Tokens are not affected: revoke them apart."}, signedIn, s.apiSignOut)
 		handle(s, api, huma.Operation{OperationID: "getMe", Method: http.MethodGet, Path: "/api/v1/me",
-			Summary: "Who am I", Tags: []string{"Session"}}, signedIn, s.apiMe)
+			Summary: "Who am I", Tags: []string{"Session"},
+			Description: "The caller: a user (with the agent they work as, if any) or a machine agent, and the token used, if any. " +
+				"A pending machine agent polls it to learn when it is approved."}, signedIn, s.apiMe)
 		handle(s, api, huma.Operation{OperationID: "changePassword", Method: http.MethodPost, Path: "/api/v1/me/password",
 			Summary: "Change my password", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusNoContent,
 			Description: "Ends every other browser session of the user."}, usersOnly, s.apiChangePassword)
 
 		handle(s, api, huma.Operation{OperationID: "listUsers", Method: http.MethodGet, Path: "/api/v1/users",
-			Summary: "List users", Tags: []string{"Users"}}, admins, s.apiListUsers)
+			Summary: "List users", Tags: []string{"Users"},
+			Description: "Every user, filtered by part of the name or e-mail address, role and status; sorted by e-mail address unless asked otherwise."}, admins, s.apiListUsers)
 		handle(s, api, huma.Operation{OperationID: "createUser", Method: http.MethodPost, Path: "/api/v1/users",
-			Summary: "Create a user", Tags: []string{"Users"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateUser)
+			Summary: "Create a user", Tags: []string{"Users"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
+			Description: "With a first password that the user can change. 409 when the e-mail address is taken, in any case."}, admins, s.apiCreateUser)
 		handle(s, api, huma.Operation{OperationID: "getUser", Method: http.MethodGet, Path: "/api/v1/users/{id}",
-			Summary: "Get a user", Tags: []string{"Users"}}, admins, s.apiGetUser)
+			Summary: "Get a user", Tags: []string{"Users"},
+			Description: "The ETag of the answer is what If-Match takes when changing the user."}, admins, s.apiGetUser)
 		handle(s, api, huma.Operation{OperationID: "updateUser", Method: http.MethodPatch, Path: "/api/v1/users/{id}",
 			Summary: "Change a user's name, role or status", Tags: []string{"Users"}, Errors: []int{http.StatusConflict},
 			Description: "Send If-Match with the user's ETag to avoid overwriting a concurrent change (412 when it moved on)."}, admins, s.apiUpdateUser)
@@ -78,12 +84,14 @@ func (s *Server) routes() {
 				"if the account may be compromised. 409 when the user is disabled or has no password yet."}, admins, s.apiResetPassword)
 
 		handle(s, api, huma.Operation{OperationID: "listTokens", Method: http.MethodGet, Path: "/api/v1/tokens",
-			Summary: "List my API tokens", Tags: []string{"Tokens"}}, usersOnly, s.apiListTokens)
+			Summary: "List my API tokens", Tags: []string{"Tokens"},
+			Description: "The caller's personal tokens, newest first, active or not, without their secrets."}, usersOnly, s.apiListTokens)
 		handle(s, api, huma.Operation{OperationID: "createToken", Method: http.MethodPost, Path: "/api/v1/tokens",
 			Summary: "Create a personal API token", Tags: []string{"Tokens"}, DefaultStatus: http.StatusCreated,
 			Description: "The secret is in the token field of the answer, and only there: it is stored hashed."}, usersOnly, s.apiCreateToken)
 		handle(s, api, huma.Operation{OperationID: "revokeToken", Method: http.MethodDelete, Path: "/api/v1/tokens/{id}",
-			Summary: "Revoke one of my API tokens", Tags: []string{"Tokens"}, DefaultStatus: http.StatusNoContent}, usersOnly, s.apiRevokeToken)
+			Summary: "Revoke one of my API tokens", Tags: []string{"Tokens"}, DefaultStatus: http.StatusNoContent,
+			Description: "It stops working at once. Admins may revoke any token by its ID; for anyone else another user's token does not exist (404)."}, usersOnly, s.apiRevokeToken)
 
 		handle(s, api, huma.Operation{OperationID: "listAgents", Method: http.MethodGet, Path: "/api/v1/agents",
 			Summary: "List agents", Tags: []string{"Agents"},
@@ -118,27 +126,34 @@ func (s *Server) routes() {
 			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
 			Description: "For a person who has not chosen a password yet; earlier links stop working."}, supervisors, s.apiReinviteAgent)
 		handle(s, api, huma.Operation{OperationID: "listAgentTokens", Method: http.MethodGet, Path: "/api/v1/agents/{id}/tokens",
-			Summary: "List a machine agent's tokens", Tags: []string{"Agents"}}, admins, s.apiListAgentTokens)
+			Summary: "List a machine agent's tokens", Tags: []string{"Agents"},
+			Description: "Newest first, active or not, without their secrets."}, admins, s.apiListAgentTokens)
 		handle(s, api, huma.Operation{OperationID: "createAgentToken", Method: http.MethodPost, Path: "/api/v1/agents/{id}/tokens",
 			Summary: "Issue a token for a machine agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
 			Description: "The secret is in the token field of the answer, and only there."}, admins, s.apiCreateAgentToken)
 		handle(s, api, huma.Operation{OperationID: "revokeAgentToken", Method: http.MethodDelete, Path: "/api/v1/agents/{id}/tokens/{token_id}",
-			Summary: "Revoke a machine agent's token", Tags: []string{"Agents"}, DefaultStatus: http.StatusNoContent}, admins, s.apiRevokeAgentToken)
+			Summary: "Revoke a machine agent's token", Tags: []string{"Agents"}, DefaultStatus: http.StatusNoContent,
+			Description: "It stops working at once; the agent's other tokens keep working."}, admins, s.apiRevokeAgentToken)
 
 		handle(s, api, huma.Operation{OperationID: "listTeams", Method: http.MethodGet, Path: "/api/v1/teams",
 			Summary: "List teams", Tags: []string{"Teams"}, Description: "Supervisors see the teams they supervise."}, supervisors, s.apiListTeams)
 		handle(s, api, huma.Operation{OperationID: "createTeam", Method: http.MethodPost, Path: "/api/v1/teams",
-			Summary: "Create a team", Tags: []string{"Teams"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated}, admins, s.apiCreateTeam)
+			Summary: "Create a team", Tags: []string{"Teams"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
+			Description: "Optionally with its supervisors (users in role supervisor or admin). 409 when the name is taken."}, admins, s.apiCreateTeam)
 		handle(s, api, huma.Operation{OperationID: "getTeam", Method: http.MethodGet, Path: "/api/v1/teams/{id}",
-			Summary: "Get a team", Tags: []string{"Teams"}}, supervisors, s.apiGetTeam)
+			Summary: "Get a team", Tags: []string{"Teams"},
+			Description: "Supervisors can read only the teams they supervise; the others do not exist for them (404)."}, supervisors, s.apiGetTeam)
 		handle(s, api, huma.Operation{OperationID: "updateTeam", Method: http.MethodPatch, Path: "/api/v1/teams/{id}",
-			Summary: "Change a team, its supervisors or members", Tags: []string{"Teams"}, Errors: []int{http.StatusConflict}}, admins, s.apiUpdateTeam)
+			Summary: "Change a team, its supervisors or members", Tags: []string{"Teams"}, Errors: []int{http.StatusConflict},
+			Description: "Send only the fields to change; supervisors are replaced as a whole, members added and removed by ID. " +
+				"Send If-Match with the ETag to avoid overwriting a concurrent change (412 when it moved on)."}, admins, s.apiUpdateTeam)
 		handle(s, api, huma.Operation{OperationID: "deleteTeam", Method: http.MethodDelete, Path: "/api/v1/teams/{id}",
 			Summary: "Delete a team", Tags: []string{"Teams"}, DefaultStatus: http.StatusNoContent,
 			Description: "Its agents stay, without it."}, admins, s.apiDeleteTeam)
 
 		handle(s, api, huma.Operation{OperationID: "listEnrollmentKeys", Method: http.MethodGet, Path: "/api/v1/enrollment-keys",
-			Summary: "List enrollment keys", Tags: []string{"Enrollment"}}, supervisors, s.apiListKeys)
+			Summary: "List enrollment keys", Tags: []string{"Enrollment"},
+			Description: "Newest first, without their secrets. Supervisors see the keys of the teams they supervise."}, supervisors, s.apiListKeys)
 		handle(s, api, huma.Operation{OperationID: "createEnrollmentKey", Method: http.MethodPost, Path: "/api/v1/enrollment-keys",
 			Summary: "Create an enrollment key", Tags: []string{"Enrollment"}, Errors: []int{http.StatusNotFound}, DefaultStatus: http.StatusCreated,
 			Description: "The secret is in the key field of the answer, and only there."}, supervisors, s.apiCreateKey)
