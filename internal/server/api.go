@@ -76,6 +76,8 @@ var apiTags = []*huma.Tag{
 		"Supervisors manage the agents of their teams."},
 	{Name: "Teams", Description: "Groups of agents and their supervisors. Admins manage them; supervisors read theirs."},
 	{Name: "Enrollment", Description: "Keys with which machine agents enroll themselves, and the enrollment itself."},
+	{Name: "Queues", Description: "Where tasks wait, and the settings that route them: teams, skills, strategy, offers, SLA."},
+	{Name: "Tasks", Description: "Work routed to agents: creation, routing, offers and their answers, completion, and an agent's presence."},
 	{Name: "Audit", Description: "Who changed what, when, from where."},
 	{Name: "Events", Description: "The log of every change, as pages or as a live stream."},
 }

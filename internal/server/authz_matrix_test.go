@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
@@ -154,6 +155,32 @@ var authzMatrix = []authzRow{
 
 	{"401 200 200 200 403 403 401", "listAudit", noTarget},
 	{"401 200+ 200+ 200- 403 403 401", "listAudit", auditOfAgentIn(teamA)},
+	{"401 200 200 200 403 403 401", "listQueues", noTarget},
+	{"401 200+ 200+ 200- 403 403 401", "listQueues", queueListed(teamA)},
+	{"401 201 201 403 403 403 401", "createQueue", newQueueFor(teamA)},
+	{"401 201 403 201 403 403 401", "createQueue", newQueueFor(teamB)},
+	{"401 201 403 403 403 403 401", "createQueue", newQueueFor(noTeam)},
+	{"401 200 200 404 403 403 401", "getQueue", queueOf(teamA)},
+	{"401 200 404 200 403 403 401", "getQueue", queueOf(teamB)},
+	{"401 200 200 404 403 403 401", "updateQueue", queueOf(teamA).with(body{"max_offers": 2})},
+	{"401 200 404 404 403 403 401", "updateQueue", queueOf(noTeam).with(body{"max_offers": 2})},
+	{"401 204 403 403 403 403 401", "deleteQueue", queueOf(teamA)},
+
+	{"401 201 201 404 403 403 401", "createTask", newTaskIn(teamA)},
+	{"401 201 404 201 403 403 401", "createTask", newTaskIn(teamB)},
+	{"401 200 200 200 200 200 401", "listTasks", noTarget},
+	{"401 200+ 200+ 200- 200- 200- 401", "listTasks", taskListed(teamA)},
+	{"401 200 200 404 404 404 401", "getTask", queuedTaskIn(teamA)},
+	{"401 200 200 404 200 200 401", "getTask", ownTask},
+	{"401 409 409 404 404 404 401", "completeTask", queuedTaskIn(teamA)},
+	{"401 200 200 404 200 200 401", "completeTask", ownTask},
+	{"401 403 403 403 200 200 401", "setPresence", body{"presence": "available"}.target()},
+	{"401 403 403 403 200 200 401", "listMyOffers", noTarget},
+	{"401 403 403 403 200 200 401", "acceptOffer", ownOffer},
+	{"401 403 403 403 404 404 401", "acceptOffer", othersOffer},
+	{"401 403 403 403 200 200 401", "rejectOffer", ownOffer},
+	{"401 403 403 403 404 404 401", "rejectOffer", othersOffer},
+
 	{"401 200 200 200 200 200 401", "listEvents", noTarget},
 	{"401 200+ 200+ 200- 200- 200- 401", "listEvents", eventOfAgentIn(teamA)},
 	{"401 200+ 200+ 200- 200+ 200+ 401", "listEvents", eventOfOwnAgent},
@@ -702,3 +729,133 @@ func enrollWithKeyOf(which teamRef) authzTarget {
 		return authzRequest{body: body{"key": secret, "name": w.unique("enrolled")}}
 	})
 }
+
+// makeQueue creates a queue of a team (every agent for noTeam), routing
+// directly or by offers, asking a skill when skill is set.
+func (w *authzWorld) makeQueue(tb testing.TB, which teamRef, offerTimeout time.Duration, strategy switchboard.RoutingStrategy, skill string) *switchboard.Queue {
+	tb.Helper()
+	nq := switchboard.NewQueue{Name: w.unique("queue"), TeamIDs: w.teamIDs(which), OfferTimeout: offerTimeout, Strategy: strategy}
+	if skill != "" {
+		nq.RequiredSkills = map[string]int{skill: 1}
+	}
+	q, err := sqlstore.NewQueueService(w.ts.db).CreateQueue(systemCtx(), nq)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return q
+}
+
+func queueOf(which teamRef) authzTarget {
+	return target("a queue of "+which.String(), func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		return authzRequest{params: id(w.makeQueue(tb, which, 0, "", "").ID)}
+	})
+}
+
+func queueListed(which teamRef) authzTarget {
+	return target("a queue of "+which.String()+", listed", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		q := w.makeQueue(tb, which, 0, "", "")
+		return authzRequest{query: url.Values{"q": {q.Name}}.Encode(), marker: q.ID}
+	})
+}
+
+func newQueueFor(which teamRef) authzTarget {
+	return target("a new queue for "+which.String(), func(_ testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		return authzRequest{body: body{"name": w.unique("queue"), "team_ids": w.teamIDs(which)}}
+	})
+}
+
+// newTaskIn is a new task for a manual queue of a team, which no agent gets
+// by itself.
+func newTaskIn(which teamRef) authzTarget {
+	return target("a new task in a queue of "+which.String(), func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		q := w.makeQueue(tb, which, 0, switchboard.Manual, "")
+		return authzRequest{body: body{"queue": q.ID, "title": w.unique("task")}}
+	})
+}
+
+// makeTask creates a task in a queue.
+func (w *authzWorld) makeTask(tb testing.TB, q *switchboard.Queue) *switchboard.Task {
+	tb.Helper()
+	t, _, err := sqlstore.NewTaskService(w.ts.db).CreateTask(systemCtx(), switchboard.NewTask{QueueID: q.ID, Title: w.unique("task")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+// queuedTaskIn is a task waiting in a manual queue of a team.
+func queuedTaskIn(which teamRef) authzTarget {
+	return target("a queued task of "+which.String(), func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		return authzRequest{params: id(w.makeTask(tb, w.makeQueue(tb, which, 0, switchboard.Manual, "")).ID)}
+	})
+}
+
+func taskListed(which teamRef) authzTarget {
+	return target("a queued task of "+which.String()+", listed", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		t := w.makeTask(tb, w.makeQueue(tb, which, 0, switchboard.Manual, ""))
+		return authzRequest{query: "queue=" + t.QueueID, marker: t.ID}
+	})
+}
+
+// readyAgent makes an agent available, with room, and with a skill of its
+// own, so that a queue asking that skill routes to it alone.
+func (w *authzWorld) readyAgent(tb testing.TB, agentID string) string {
+	tb.Helper()
+	skill := strings.ToLower(w.unique("skill"))
+	capacity := 50
+	agents := sqlstore.NewAgentService(w.ts.db)
+	if _, err := agents.UpdateAgent(systemCtx(), agentID, switchboard.AgentUpdate{Capacity: &capacity, Skills: &map[string]int{skill: 5}}); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := agents.FindAgentByID(systemCtx(), agentID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := switchboard.NewContextWithActor(systemCtx(), &switchboard.Actor{Agent: a})
+	if _, err := sqlstore.NewPresenceService(w.ts.db).SetPresence(ctx, switchboard.PresenceAvailable); err != nil {
+		tb.Fatal(err)
+	}
+	return skill
+}
+
+// ownTask is a task of team A assigned to the caller's own agent (see
+// owner).
+var ownTask = target("a task assigned to the caller's own agent", func(tb testing.TB, w *authzWorld, as authzActor) authzRequest {
+	skill := w.readyAgent(tb, w.agents[w.owner(as)])
+	t := w.makeTask(tb, w.makeQueue(tb, teamA, 0, "", skill))
+	if t.AgentID != w.agents[w.owner(as)] {
+		tb.Fatalf("the task went to %q, not the caller's agent", t.AgentName)
+	}
+	return authzRequest{params: id(t.ID)}
+})
+
+// offerTo is a pending offer of a task of team A to an agent.
+func (w *authzWorld) offerTo(tb testing.TB, agentID string) string {
+	tb.Helper()
+	skill := w.readyAgent(tb, agentID)
+	t := w.makeTask(tb, w.makeQueue(tb, teamA, time.Hour, "", skill))
+	a, err := sqlstore.NewAgentService(w.ts.db).FindAgentByID(systemCtx(), agentID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	offers, err := sqlstore.NewOfferService(w.ts.db).FindMyOffers(switchboard.NewContextWithActor(systemCtx(), &switchboard.Actor{Agent: a}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range offers {
+		if o.TaskID == t.ID {
+			return o.ID
+		}
+	}
+	tb.Fatalf("task %s was not offered to agent %s", t.ID, agentID)
+	return ""
+}
+
+var (
+	ownOffer = target("an offer to the caller's own agent", func(tb testing.TB, w *authzWorld, as authzActor) authzRequest {
+		return authzRequest{params: id(w.offerTo(tb, w.agents[w.owner(as)]))}
+	})
+	othersOffer = target("an offer to another agent of team A", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		return authzRequest{params: id(w.offerTo(tb, w.newAgent(tb, teamA, switchboard.AgentActive)))}
+	})
+)

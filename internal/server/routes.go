@@ -172,7 +172,8 @@ func (s *Server) routes() {
 			Description: "Supervisors create queues that route to teams they supervise only; a queue of no team routes to " +
 				"every agent, and only admins make those."}, supervisors, s.apiCreateQueue)
 		handle(s, api, huma.Operation{OperationID: "getQueue", Method: http.MethodGet, Path: "/api/v1/queues/{id}",
-			Summary: "Get a queue", Tags: []string{"Queues"}}, supervisors, s.apiGetQueue)
+			Summary: "Get a queue", Tags: []string{"Queues"},
+			Description: "With its ETag, for a later PATCH with If-Match."}, supervisors, s.apiGetQueue)
 		handle(s, api, huma.Operation{OperationID: "updateQueue", Method: http.MethodPatch, Path: "/api/v1/queues/{id}",
 			Summary: "Change a queue's routing settings", Tags: []string{"Queues"}, Errors: []int{http.StatusConflict},
 			Description: "Send only the fields to change. Supervisors change queues that route to their teams alone. Send " +
@@ -194,7 +195,8 @@ func (s *Server) routes() {
 			Summary: "List tasks", Tags: []string{"Tasks"},
 			Description: "Newest first. Supervisors see the tasks of their teams' queues; agents the tasks offered or assigned to them."}, signedIn, s.apiListTasks)
 		handle(s, api, huma.Operation{OperationID: "getTask", Method: http.MethodGet, Path: "/api/v1/tasks/{id}",
-			Summary: "Get a task with its history", Tags: []string{"Tasks"}}, signedIn, s.apiGetTask)
+			Summary: "Get a task with its history", Tags: []string{"Tasks"},
+			Description: "Every transition of the task, who made it and why. Agents read the tasks offered or assigned to them."}, signedIn, s.apiGetTask)
 		handle(s, api, huma.Operation{OperationID: "setPresence", Method: http.MethodPut, Path: "/api/v1/agent/presence",
 			Summary: "Set my presence", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
 			Description: "For an agent (its token, or the session of a human agent's user). Only available agents below " +
