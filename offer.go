@@ -38,6 +38,9 @@ const (
 	AuditTaskCompleted = "task.completed"
 	AuditTaskRequeued  = "task.requeued"
 	AuditTaskEscalated = "task.escalated"
+	AuditTaskCancelled = "task.cancelled"
+	AuditTaskExpired   = "task.expired"
+	AuditSLABreached   = "queue.sla_breached"
 	AuditOfferRejected = "offer.rejected"
 	AuditOfferTimedOut = "offer.timed_out"
 )

@@ -159,6 +159,42 @@ func (t *NewTask) Validate(now time.Time) error {
 	return v.Err()
 }
 
+// TaskControl is a supervisor's hand on routing (DESIGN §1: admins, and
+// supervisors on their teams' queues).
+type TaskControl interface {
+	// AssignTask gives a task to a chosen agent, taking back an offer or
+	// assignment it had. An agent routing would not choose is refused
+	// with the reasons, unless an admin forces it. ENOTFOUND, EFORBIDDEN,
+	// ECONFLICT (task finished, agent not eligible).
+	AssignTask(ctx context.Context, id, agentID string, force bool) (*Task, error)
+	// RequeueTask takes a task back from its agent and routes it again.
+	// ENOTFOUND, EFORBIDDEN, ECONFLICT.
+	RequeueTask(ctx context.Context, id, reason string) (*Task, error)
+	// CancelTask ends an unfinished task for good. ENOTFOUND, EFORBIDDEN,
+	// ECONFLICT.
+	CancelTask(ctx context.Context, id, reason string) (*Task, error)
+	// ExplainRouting judges the candidate agents of a task as routing
+	// does, and says why each was or was not chosen. ENOTFOUND,
+	// EFORBIDDEN.
+	ExplainRouting(ctx context.Context, id string) (*RoutingExplanation, error)
+	// ExpireTasks ends queued tasks past their expiry and records SLA
+	// breaches of tasks waiting past their queue's target, at most limit
+	// of each; it returns how many it changed. Each is done once whatever
+	// the number of instances.
+	ExpireTasks(ctx context.Context, limit int) (int, error)
+}
+
+// RoutingExplanation is routing's judgement of a task's candidates.
+type RoutingExplanation struct {
+	Task     *Task
+	Strategy RoutingStrategy
+	// RequiredSkills are the queue's and the task's together.
+	RequiredSkills map[string]int
+	Verdicts       []Verdict
+	// Truncated is set when the queue reaches more agents than were judged.
+	Truncated bool
+}
+
 // TaskFilter selects tasks, newest first unless sorted otherwise.
 type TaskFilter struct {
 	QueueID       string

@@ -51,7 +51,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer stopEvents()
 
-	stopTimeouts := expireOffers(ctx, sqlstore.NewOfferService(db), logger)
+	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db), logger)
 	defer stopTimeouts()
 
 	store, stopCleanup := db.SessionStore(5*time.Minute, func(err error) {
@@ -70,6 +70,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Presence:     sqlstore.NewPresenceService(db),
 		Offers:       sqlstore.NewOfferService(db),
 		Completer:    sqlstore.NewTaskService(db),
+		Control:      sqlstore.NewTaskService(db),
 		Events:       sqlstore.NewEventService(db),
 		Broker:       hub,
 		SessionStore: store,
@@ -206,10 +207,11 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 // an offer times out within this much of its deadline.
 const offerTimeoutTick = 250 * time.Millisecond
 
-// expireOffers times out offers past their deadline, and routes their tasks
-// on, until stopped. Every instance runs it; the database makes sure each
-// offer expires once.
-func expireOffers(ctx context.Context, offers *sqlstore.OfferService, logger *slog.Logger) func() {
+// runTimeouts times out offers past their deadline (routing their tasks
+// on), expires queued tasks past their expiry and records SLA breaches,
+// until stopped. Every instance runs it; the database makes sure each
+// happens once.
+func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqlstore.TaskService, logger *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -237,6 +239,9 @@ func expireOffers(ctx context.Context, offers *sqlstore.OfferService, logger *sl
 				if err != nil || n < batch {
 					break
 				}
+			}
+			if _, err := tasks.ExpireTasks(ctx, batch); err != nil && ctx.Err() == nil && !failing {
+				logger.Warn("expiring tasks", "err", err.Error())
 			}
 		}
 	}()

@@ -236,3 +236,102 @@ func (s *Server) apiCompleteTask(ctx context.Context, in *completeTaskInput) (*t
 	}
 	return &taskOutput{Body: newTaskJSON(t)}, nil
 }
+
+type assignTaskInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Agent string `json:"agent" minLength:"1" maxLength:"64" doc:"The agent's ID."`
+		Force bool   `json:"force,omitempty" doc:"Admins only: assign even an agent routing would not choose."`
+	}
+}
+
+func (s *Server) apiAssignTask(ctx context.Context, in *assignTaskInput) (*taskOutput, error) {
+	t, err := s.Control.AssignTask(ctx, in.ID, in.Body.Agent, in.Body.Force)
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}
+
+type taskReasonInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body *struct {
+		Reason string `json:"reason,omitempty" maxLength:"500" doc:"Why, for the task's history."`
+	}
+}
+
+func (in *taskReasonInput) reason() string {
+	if in.Body == nil {
+		return ""
+	}
+	return in.Body.Reason
+}
+
+func (s *Server) apiCancelTask(ctx context.Context, in *taskReasonInput) (*taskOutput, error) {
+	t, err := s.Control.CancelTask(ctx, in.ID, in.reason())
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}
+
+func (s *Server) apiRequeueTask(ctx context.Context, in *taskReasonInput) (*taskOutput, error) {
+	t, err := s.Control.RequeueTask(ctx, in.ID, in.reason())
+	if err != nil {
+		return nil, err
+	}
+	return &taskOutput{Body: newTaskJSON(t)}, nil
+}
+
+// RoutingJSON explains how a task is routed.
+type RoutingJSON struct {
+	Task           RefJSON         `json:"task"`
+	Strategy       string          `json:"strategy"`
+	RequiredSkills map[string]int  `json:"required_skills" nullable:"false" doc:"The queue's and the task's together."`
+	Candidates     []CandidateJSON `json:"candidates" nullable:"false" doc:"The eligible first, in the order the strategy offers them work; then the others."`
+	Truncated      bool            `json:"truncated,omitempty" doc:"The queue reaches more agents than were judged."`
+}
+
+// CandidateJSON is routing's verdict on one agent.
+type CandidateJSON struct {
+	Agent    RefJSON      `json:"agent"`
+	Eligible bool         `json:"eligible"`
+	Chosen   bool         `json:"chosen" doc:"The agent routing gives the task to now."`
+	Rank     int          `json:"rank,omitempty" doc:"Place among the eligible, from 1."`
+	Value    string       `json:"value,omitempty" doc:"What the strategy ranked the agent by."`
+	Status   string       `json:"status"`
+	Presence string       `json:"presence"`
+	Load     int          `json:"load"`
+	Capacity int          `json:"capacity"`
+	Reasons  []ReasonJSON `json:"reasons" nullable:"false"`
+}
+
+// ReasonJSON is one reason of a verdict.
+type ReasonJSON struct {
+	Code    string `json:"code" enum:"chosen,not_active,not_available,at_capacity,missing_skill,not_in_queue_teams,declined_before,ranked_lower,manual_queue"`
+	Message string `json:"message"`
+}
+
+type routingOutput struct {
+	Body RoutingJSON
+}
+
+func (s *Server) apiExplainRouting(ctx context.Context, in *taskIDInput) (*routingOutput, error) {
+	ex, err := s.Control.ExplainRouting(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &routingOutput{Body: RoutingJSON{Task: RefJSON{ID: ex.Task.ID, Name: ex.Task.Title}, Strategy: string(ex.Strategy),
+		RequiredSkills: ex.RequiredSkills, Truncated: ex.Truncated, Candidates: make([]CandidateJSON, len(ex.Verdicts))}}
+	for i, v := range ex.Verdicts {
+		c := v.Candidate
+		j := CandidateJSON{Agent: RefJSON{ID: c.AgentID, Name: c.Name}, Eligible: v.Eligible, Chosen: v.Chosen, Rank: v.Rank,
+			Value: v.Value, Status: string(c.Status), Presence: string(c.Presence), Load: c.Load, Capacity: c.Capacity,
+			Reasons: make([]ReasonJSON, len(v.Reasons))}
+		for k, r := range v.Reasons {
+			j.Reasons[k] = ReasonJSON{Code: r.Code, Message: r.Message}
+		}
+		out.Body.Candidates[i] = j
+	}
+	return out, nil
+}

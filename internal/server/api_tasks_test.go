@@ -69,6 +69,15 @@ func TestTasksAPI(t *testing.T) {
 		t.Errorf("Ann's tasks = %+v", list.Items)
 	}
 	_, bobToken := ts.MustAgentToken(t, "Bob", team.ID)
+	var why server.RoutingJSON
+	api.call(t, "GET", "/api/v1/tasks/"+task.ID+"/routing", nil).wantStatus(t, http.StatusOK).decode(t, &why)
+	reasons := map[string]string{}
+	for _, c := range why.Candidates {
+		reasons[c.Agent.Name] = c.Reasons[0].Code
+	}
+	if reasons["Ann"] != "at_capacity" || reasons["Bob"] != "not_available" || why.Strategy != "longest_idle" {
+		t.Errorf("routing explained: %v (%s)", reasons, why.Strategy)
+	}
 	ts.api(bobToken).call(t, "GET", "/api/v1/tasks/"+task.ID, nil).wantStatus(t, http.StatusNotFound)
 	ts.api(bobToken).call(t, "POST", "/api/v1/tasks", map[string]any{"queue": q.ID, "title": "x"}).wantStatus(t, http.StatusForbidden)
 }

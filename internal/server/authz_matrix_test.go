@@ -174,6 +174,11 @@ var authzMatrix = []authzRow{
 	{"401 200 200 404 200 200 401", "getTask", ownTask},
 	{"401 409 409 404 404 404 401", "completeTask", queuedTaskIn(teamA)},
 	{"401 200 200 404 200 200 401", "completeTask", ownTask},
+	{"401 200 200 404 403 403 401", "assignTask", queuedTaskForReadyAgent},
+	{"401 200 200 404 403 403 401", "requeueTask", taskAssignedInTeamA},
+	{"401 200 200 404 403 403 401", "cancelTask", queuedTaskIn(teamA)},
+	{"401 200 404 200 403 403 401", "cancelTask", queuedTaskIn(teamB)},
+	{"401 200 200 404 403 403 401", "explainRouting", queuedTaskIn(teamA)},
 	{"401 403 403 403 200 200 401", "setPresence", body{"presence": "available"}.target()},
 	{"401 403 403 403 200 200 401", "listMyOffers", noTarget},
 	{"401 403 403 403 200 200 401", "acceptOffer", ownOffer},
@@ -857,5 +862,21 @@ var (
 	})
 	othersOffer = target("an offer to another agent of team A", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
 		return authzRequest{params: id(w.offerTo(tb, w.newAgent(tb, teamA, switchboard.AgentActive)))}
+	})
+)
+
+var (
+	// queuedTaskForReadyAgent is a task of a manual queue of team A, to be
+	// assigned to an agent of team A that may take it.
+	queuedTaskForReadyAgent = target("a queued task of team A, for an available agent", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		agentID := w.newAgent(tb, teamA, switchboard.AgentActive)
+		w.readyAgent(tb, agentID)
+		t := w.makeTask(tb, w.makeQueue(tb, teamA, 0, switchboard.Manual, ""))
+		return authzRequest{params: id(t.ID), body: body{"agent": agentID}}
+	})
+	// taskAssignedInTeamA is a task of team A assigned to a fresh agent.
+	taskAssignedInTeamA = target("a task of team A assigned to an agent", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		skill := w.readyAgent(tb, w.newAgent(tb, teamA, switchboard.AgentActive))
+		return authzRequest{params: id(w.makeTask(tb, w.makeQueue(tb, teamA, 0, "", skill)).ID)}
 	})
 )

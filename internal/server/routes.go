@@ -202,6 +202,23 @@ func (s *Server) routes() {
 			Description: "For an agent (its token, or the session of a human agent's user). Only available agents below " +
 				"capacity get work; becoming available takes queued work at once. 409 when the agent is not active."}, signedIn, s.apiSetPresence)
 
+		handle(s, api, huma.Operation{OperationID: "assignTask", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/assign",
+			Summary: "Assign a task to a chosen agent", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "Takes the task back from an agent that held it. An agent routing would not choose (not active or " +
+				"available, at capacity, lacking a skill, outside the queue's teams, having declined it) is refused with the " +
+				"reasons (409), unless an admin sends force."}, supervisors, s.apiAssignTask)
+		handle(s, api, huma.Operation{OperationID: "requeueTask", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/requeue",
+			Summary: "Put a task back in its queue", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "Takes an offered or assigned task back from its agent and routes it again."}, supervisors, s.apiRequeueTask)
+		handle(s, api, huma.Operation{OperationID: "cancelTask", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/cancel",
+			Summary: "Cancel a task", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
+			Description: "Ends an unfinished task for good; an offer of it is revoked. 409 for a finished task."}, supervisors, s.apiCancelTask)
+		handle(s, api, huma.Operation{OperationID: "explainRouting", Method: http.MethodGet, Path: "/api/v1/tasks/{id}/routing",
+			Summary: "Why each agent was or was not chosen", Tags: []string{"Tasks"},
+			Description: "Judges the agents the task's queue reaches as routing does (at most 200, the available first): who " +
+				"is eligible and in which order the strategy ranks them, with the ranking value, and for the others every " +
+				"reason they are not: not active, not available, at capacity, missing a skill at a level, outside the " +
+				"queue's teams, declined before."}, supervisors, s.apiExplainRouting)
 		handle(s, api, huma.Operation{OperationID: "listMyOffers", Method: http.MethodGet, Path: "/api/v1/agent/offers",
 			Summary: "List my pending offers", Tags: []string{"Tasks"},
 			Description: "The calling agent's open offers, oldest first; each must be accepted before its expires_at."}, signedIn, s.apiListMyOffers)

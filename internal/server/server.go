@@ -33,6 +33,7 @@ type Deps struct {
 	Presence   switchboard.PresenceService
 	Offers     switchboard.OfferService
 	Completer  switchboard.TaskCompleter
+	Control    switchboard.TaskControl
 	Events     switchboard.EventService
 	// Broker hands out live subscriptions to new events.
 	Broker       switchboard.EventBroker

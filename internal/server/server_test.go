@@ -78,6 +78,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 		Presence:     sqlstore.NewPresenceService(db),
 		Offers:       sqlstore.NewOfferService(db),
 		Completer:    sqlstore.NewTaskService(db),
+		Control:      sqlstore.NewTaskService(db),
 		Events:       sqlstore.NewEventService(db),
 		Broker:       hub,
 		SessionStore: store,

@@ -58,6 +58,19 @@ func (db *DB) forUpdateSkipLocked(q *bun.SelectQuery) *bun.SelectQuery {
 	return q.For("UPDATE SKIP LOCKED")
 }
 
+// secondsBefore returns a condition with one placeholder, for a time: that
+// the time column, plus the number of seconds in the seconds column, is not
+// after it.
+func (db *DB) secondsBefore(timeColumn, secondsColumn string) string {
+	switch db.engine {
+	case Postgres:
+		return timeColumn + " + " + secondsColumn + " * INTERVAL '1 second' <= ?"
+	case MySQL:
+		return "DATE_ADD(" + timeColumn + ", INTERVAL " + secondsColumn + " SECOND) <= ?"
+	}
+	return "julianday(" + timeColumn + ") + " + secondsColumn + " / 86400.0 <= julianday(?)"
+}
+
 // insertLockingExisting makes an INSERT that does nothing when a row with
 // its key exists. On MySQL, INSERT IGNORE would share-lock the existing row
 // and two transactions would deadlock upgrading that lock to the one they
