@@ -221,4 +221,8 @@ type TaskService interface {
 	FindTaskByID(ctx context.Context, id string) (*Task, error)
 	// FindTasks returns one page of tasks. EINVALID, EFORBIDDEN.
 	FindTasks(ctx context.Context, f TaskFilter) (*Page[*Task], error)
+	// FindMyTasks returns the calling agent's current work: the tasks
+	// offered or assigned to it, the most urgent first, and the agent's ID.
+	// EFORBIDDEN (not an agent).
+	FindMyTasks(ctx context.Context) (agentID string, tasks []*Task, err error)
 }

@@ -335,3 +335,81 @@ func (s *Server) apiExplainRouting(ctx context.Context, in *taskIDInput) (*routi
 	}
 	return out, nil
 }
+
+// maxTaskWait is the longest an agent's request for work may wait:
+// under the minute after which proxies commonly drop a silent request.
+const maxTaskWait = 55 * time.Second
+
+type myTasksInput struct {
+	Wait string `query:"wait" maxLength:"10" doc:"How long to wait for work when there is none yet, like 30s (at most 55s): the answer comes as soon as a task is offered or assigned, or empty at the deadline." example:"30s"`
+}
+
+type myTasksOutput struct {
+	Body struct {
+		Items []TaskJSON `json:"items" nullable:"false" doc:"Tasks offered or assigned to the agent, the most urgent first."`
+	}
+}
+
+func (s *Server) apiMyTasks(ctx context.Context, in *myTasksInput) (*myTasksOutput, error) {
+	var wait time.Duration
+	if in.Wait != "" {
+		d, err := time.ParseDuration(in.Wait)
+		if err != nil || d < 0 || d > maxTaskWait {
+			return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "wait is a duration from 0s to 55s, like 30s.",
+				Fields: []switchboard.FieldError{{Field: "wait", Message: "A duration from 0s to 55s, like 30s."}}}
+		}
+		wait = d
+	}
+	agentID, tasks, err := s.Tasks.FindMyTasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(tasks) == 0 && wait > 0 && s.Broker != nil {
+		tasks, err = s.waitForWork(ctx, agentID, wait)
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := &myTasksOutput{}
+	out.Body.Items = make([]TaskJSON, len(tasks))
+	for i, t := range tasks {
+		out.Body.Items[i] = newTaskJSON(t)
+	}
+	return out, nil
+}
+
+// waitForWork waits until a task is offered or assigned to the agent, or
+// the wait is over. It is woken by the event stream, which every instance
+// receives, so work routed anywhere ends the wait at once; it subscribes
+// before looking again, so that nothing routed in between is missed.
+func (s *Server) waitForWork(ctx context.Context, agentID string, wait time.Duration) ([]*switchboard.Task, error) {
+	sub := s.Broker.Subscribe()
+	defer sub.Close()
+	if _, tasks, err := s.Tasks.FindMyTasks(ctx); err != nil || len(tasks) > 0 {
+		return tasks, err
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-timer.C:
+			return nil, nil
+		case batch, ok := <-sub.C():
+			if !ok {
+				// Fell behind or the server stops: look once more.
+				_, tasks, err := s.Tasks.FindMyTasks(ctx)
+				return tasks, err
+			}
+			for _, e := range batch {
+				if e.AgentID == agentID && (e.Type == switchboard.AuditTaskOffered || e.Type == switchboard.AuditTaskAssigned) {
+					_, tasks, err := s.Tasks.FindMyTasks(ctx)
+					if err != nil || len(tasks) > 0 {
+						return tasks, err
+					}
+				}
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/server"
@@ -126,4 +127,43 @@ func TestOffersAPI(t *testing.T) {
 		t.Fatalf("after completing: %+v", task)
 	}
 	second.call(t, "POST", "/api/v1/tasks/"+task.ID+"/complete", nil).wantStatus(t, http.StatusConflict)
+}
+
+// TestMyTasksAPI_LongPoll: an agent waiting for work gets it as soon as it
+// is routed, woken by the event stream, not at the deadline.
+func TestMyTasksAPI_LongPoll(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	admin := ts.setUp(t)
+	token, _ := ts.MustCreateToken(t, admin)
+	team := ts.MustCreateTeam(t, "Support")
+	api := ts.api(token)
+	var q server.QueueJSON
+	api.call(t, "POST", "/api/v1/queues", map[string]any{"name": "Support"}).wantStatus(t, http.StatusCreated).decode(t, &q)
+	_, secret := ts.MustAgentToken(t, "Ann", team.ID)
+	ann := ts.api(secret)
+	ann.call(t, "PUT", "/api/v1/agent/presence", map[string]any{"presence": "available"}).wantStatus(t, http.StatusOK)
+	ann.call(t, "GET", "/api/v1/agent/tasks?wait=2m", nil).wantStatus(t, http.StatusUnprocessableEntity)
+
+	type answer struct {
+		items []server.TaskJSON
+		took  time.Duration
+	}
+	done := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		var body struct{ Items []server.TaskJSON }
+		ann.call(t, "GET", "/api/v1/agent/tasks?wait=50s", nil).wantStatus(t, http.StatusOK).decode(t, &body)
+		done <- answer{body.Items, time.Since(start)}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the agent start waiting
+	api.call(t, "POST", "/api/v1/tasks", map[string]any{"queue": q.ID, "title": "Wake up"}).wantStatus(t, http.StatusCreated)
+	select {
+	case got := <-done:
+		if len(got.items) != 1 || got.items[0].Title != "Wake up" {
+			t.Fatalf("long poll answered %+v", got.items)
+		}
+		t.Logf("work reached the waiting agent in %v", got.took)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting agent was not woken by the new task")
+	}
 }

@@ -181,6 +181,7 @@ var authzMatrix = []authzRow{
 	{"401 200 200 404 403 403 401", "explainRouting", queuedTaskIn(teamA)},
 	{"401 403 403 403 200 200 401", "setPresence", body{"presence": "available"}.target()},
 	{"401 403 403 403 200 200 401", "listMyOffers", noTarget},
+	{"401 403 403 403 200 200 401", "listMyTasks", noTarget},
 	{"401 403 403 403 200 200 401", "acceptOffer", ownOffer},
 	{"401 403 403 403 404 404 401", "acceptOffer", othersOffer},
 	{"401 403 403 403 200 200 401", "rejectOffer", ownOffer},

@@ -219,6 +219,11 @@ func (s *Server) routes() {
 				"is eligible and in which order the strategy ranks them, with the ranking value, and for the others every " +
 				"reason they are not: not active, not available, at capacity, missing a skill at a level, outside the " +
 				"queue's teams, declined before."}, supervisors, s.apiExplainRouting)
+		handle(s, api, huma.Operation{OperationID: "listMyTasks", Method: http.MethodGet, Path: "/api/v1/agent/tasks",
+			Summary: "My current work, waiting for some if there is none", Tags: []string{"Tasks"},
+			Description: "The tasks offered or assigned to the calling agent. With wait=30s and no work yet, the answer " +
+				"comes as soon as a task is offered or assigned to the agent on any instance, or empty when the wait is over: " +
+				"a machine agent loops on this instead of polling."}, signedIn, s.apiMyTasks)
 		handle(s, api, huma.Operation{OperationID: "listMyOffers", Method: http.MethodGet, Path: "/api/v1/agent/offers",
 			Summary: "List my pending offers", Tags: []string{"Tasks"},
 			Description: "The calling agent's open offers, oldest first; each must be accepted before its expires_at."}, signedIn, s.apiListMyOffers)

@@ -372,3 +372,24 @@ func (s *TaskService) FindTasks(ctx context.Context, f switchboard.TaskFilter) (
 	return listPage(ctx, q, &rows, order, f.Cursor, limit, load,
 		func(r *taskRow) (any, string) { return r.CreatedAt, r.ID })
 }
+
+// myTasksLimit bounds an agent's current work as one answer shows it; an
+// agent's capacity is at most a few hundred.
+const myTasksLimit = 1000
+
+// FindMyTasks returns the tasks offered or assigned to the calling agent.
+func (s *TaskService) FindMyTasks(ctx context.Context) (string, []*switchboard.Task, error) {
+	agentID, err := callerAgentID(ctx, s.db.bun)
+	if err != nil {
+		return "", nil, translate(err)
+	}
+	var rows []*taskRow
+	err = s.db.bun.NewSelect().Model(&rows).Where("tk.agent_id = ? AND tk.status IN (?)", agentID,
+		bun.List([]switchboard.TaskStatus{switchboard.TaskOffered, switchboard.TaskAssigned})).
+		OrderExpr("tk.priority DESC, tk.created_at, tk.id").Limit(myTasksLimit).Scan(ctx)
+	if err != nil {
+		return "", nil, translate(err)
+	}
+	tasks, err := s.db.loadTasks(ctx, rows)
+	return agentID, tasks, err
+}
