@@ -60,9 +60,17 @@ func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHa
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := sql.Open(driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", engine, err)
+	var sqldb *sql.DB
+	if engine == SQLite {
+		if sqldb, err = sql.Open(driver, dsn); err != nil {
+			return nil, fmt.Errorf("open %s database: %w", engine, err)
+		}
+	} else {
+		connector, err := newConnector(engine, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open %s database: %w", engine, err)
+		}
+		sqldb = sql.OpenDB(connector)
 	}
 	db := &DB{engine: engine, Hasher: hasher, Now: func() time.Time { return time.Now().UTC() }}
 	switch engine {
