@@ -45,8 +45,9 @@ func (s *Server) newAPI(r chi.Router) huma.API {
 	cfg.Formats = map[string]huma.Format{"application/json": strictJSON, "json": strictJSON}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A personal API token (sbp_...) or agent token (sba_...)."},
-		"session": {Type: "apiKey", In: "cookie", Name: "switchboard_session",
-			Description: "A browser session from POST /api/v1/session, for same-origin calls."},
+		"session": {Type: "apiKey", In: "cookie", Name: sessionCookie,
+			Description: "A browser session from POST /api/v1/session, for same-origin calls. " +
+				"Over HTTPS the cookie is named __Host-" + sessionCookie + "."},
 	}
 	return humachi.New(r, cfg)
 }

@@ -112,19 +112,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
+// sessionCookie is the name of the session cookie; over HTTPS it carries
+// the __Host- prefix.
+const sessionCookie = "switchboard_session"
+
 // newSessionManager configures browser sessions: the cookie is HttpOnly and
 // SameSite=Lax, Secure under TLS, and lives until the idle timeout or the
-// absolute lifetime, whichever comes first.
+// absolute lifetime, whichever comes first. Under HTTPS its name starts with
+// __Host-, with which browsers accept it only Secure, for the whole site and
+// from this very host: a sibling subdomain or a plain-HTTP page on the
+// network can then neither set nor overwrite it (session fixation).
 func newSessionManager(store scs.Store, opts Options) *scs.SessionManager {
 	m := scs.New()
 	m.Store = store
 	m.IdleTimeout = opts.SessionIdleTimeout
 	m.Lifetime = opts.SessionLifetime
-	m.Cookie.Name = "switchboard_session"
+	m.Cookie.Name = sessionCookie
+	if opts.secure() {
+		m.Cookie.Name = "__Host-" + sessionCookie
+	}
 	m.Cookie.HttpOnly = true
 	m.Cookie.SameSite = http.SameSiteLaxMode
 	m.Cookie.Secure = opts.secure()
 	m.Cookie.Path = "/"
+	m.Cookie.Domain = "" // required by __Host-
 	m.Cookie.Persist = true
 	return m
 }

@@ -15,8 +15,8 @@ import (
 
 // TestLostConnections: when the database server drops every pooled
 // connection (a restart, a failover, an operator's pg_terminate_backend),
-// reads still answer and writes still go through, instead of failing once
-// per dead connection in the pool.
+// reads still answer, and writes and sessions still go through, instead of
+// failing once per dead connection in the pool.
 func TestLostConnections(t *testing.T) {
 	for _, engine := range []sqlstore.Engine{sqlstore.Postgres, sqlstore.MySQL} {
 		t.Run(string(engine), func(t *testing.T) {
@@ -32,6 +32,8 @@ func TestLostConnections(t *testing.T) {
 			}
 			users := sqlstore.NewUserService(db)
 			admin := MustCreateUser(t, db, "admin@example.com", switchboard.RoleAdmin)
+			sessions, stop := db.SessionStore(0, nil)
+			defer stop()
 
 			const pooled = 4
 			for round := range 2 {
@@ -46,6 +48,11 @@ func TestLostConnections(t *testing.T) {
 					Email: fmt.Sprintf("new%d@example.com", round), Name: "New", Role: switchboard.RoleAgent, Password: "correct horse battery",
 				}); err != nil {
 					t.Fatalf("round %d, write after the connections were killed: %v", round, err)
+				}
+				// Saving a browser session is an upsert, safe to repeat.
+				killPool(t, db, url, pooled)
+				if err := sessions.Commit(fmt.Sprint("token", round), []byte("data"), time.Now().Add(time.Hour)); err != nil {
+					t.Fatalf("round %d, session saved after the connections were killed: %v", round, err)
 				}
 			}
 		})
