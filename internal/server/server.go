@@ -51,6 +51,9 @@ type Options struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	TrustedProxies     []netip.Prefix
+	// SetupCode, while no user exists, lets a client on another machine
+	// create the first admin; without it only this machine can.
+	SetupCode string
 }
 
 // Server is the HTTP handler of Switchboard.
