@@ -112,8 +112,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		scheme = "https"
 	}
 	if cfg.BaseURL == nil && !isLoopback(ln.Addr()) {
-		logger.Warn("no --base-url: other machines can reach the server only by IP address, and links in invitations " +
-			"use the address each request came to; set SWITCHBOARD_BASE_URL to the public URL")
+		logger.Warn("no --base-url: other machines can reach the server only by IP address, and invitation and password " +
+			"reset links can be made only on this machine; set SWITCHBOARD_BASE_URL to the public URL")
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
 		"database", string(db.Engine()), "version", version())
