@@ -70,8 +70,13 @@ var listenRE = regexp.MustCompile(`"?url"?[=:]"?(https?://[0-9.:]+)`)
 // error.
 func startServer(t *testing.T, getenv func(string) string, args ...string) (string, func() error) {
 	t.Helper()
+	return startServerLogging(t, &lockedBuffer{}, getenv, args...)
+}
+
+// startServerLogging is startServer writing the server's log to logs.
+func startServerLogging(t *testing.T, logs *lockedBuffer, getenv func(string) string, args ...string) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), io.Discard, logs)

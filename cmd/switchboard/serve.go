@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,6 +56,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db), logger)
 	defer stopTimeouts()
 
+	// While no user exists, set-up from another machine needs this code,
+	// which only the server's log shows.
+	setupCode, err := db.SetupCode(ctx)
+	if err != nil {
+		return fmt.Errorf("set-up code: %w", err)
+	}
+
 	store, stopCleanup := db.SessionStore(5*time.Minute, func(err error) {
 		logger.Warn("deleting expired sessions", "err", err.Error())
 	})
@@ -84,6 +93,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
 		SessionLifetime:    cfg.SessionLifetime,
 		TrustedProxies:     cfg.TrustedProxies,
+		SetupCode:          setupCode,
 	})
 
 	httpServer := &http.Server{
@@ -111,10 +121,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		scheme = "https"
 	}
 	if cfg.BaseURL == nil && !isLoopback(ln.Addr()) {
-		logger.Warn("no --base-url: links in invitations use the host each request came to; set SWITCHBOARD_BASE_URL to the public URL")
+		logger.Warn("no --base-url: other machines can reach the server only by IP address, and invitation and password " +
+			"reset links can be made only on this machine; set SWITCHBOARD_BASE_URL to the public URL")
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
 		"database", string(db.Engine()), "version", version())
+	if setupCode != "" {
+		logger.Info("no user yet: open this link to create the first admin (on this machine, /setup at localhost needs no code)",
+			"url", setupURL(cfg, scheme, ln.Addr(), setupCode))
+	}
 
 	served := make(chan error, 1)
 	go func() {
@@ -281,8 +296,29 @@ func pruneEvents(ctx context.Context, db *sqlstore.DB, retention time.Duration, 
 	}
 }
 
-// isLoopback reports whether the server listens on this machine only, where
-// links built from the request's host are right.
+// setupURL is the link with the set-up code that the log shows: on the
+// base URL, or else on the address the server listens on; when that is
+// every address, on one of this machine's, as another machine would reach it.
+func setupURL(cfg *config.Config, scheme string, addr net.Addr, code string) string {
+	host := addr.String()
+	if cfg.BaseURL != nil {
+		scheme, host = cfg.BaseURL.Scheme, cfg.BaseURL.Host
+	} else if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		ip := net.IPv4(127, 0, 0, 1)
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() && n.IP.To4() != nil {
+					ip = n.IP
+					break
+				}
+			}
+		}
+		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
+	}
+	return scheme + "://" + host + "/setup?code=" + url.QueryEscape(code)
+}
+
+// isLoopback reports whether the server listens on this machine only.
 func isLoopback(addr net.Addr) bool {
 	tcp, ok := addr.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()

@@ -30,6 +30,9 @@ type Config struct {
 
 	// AutoMigrate applies pending migrations when the server starts.
 	AutoMigrate bool
+	// DatabaseWait is how long the server keeps trying to reach a
+	// PostgreSQL or MySQL server at start (it may be starting too).
+	DatabaseWait time.Duration
 
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
@@ -136,6 +139,16 @@ var (
 			c.AutoMigrate = b
 			return nil
 		}}
+	DatabaseWait = &Setting{"database-wait", "SWITCHBOARD_DATABASE_WAIT", "30s",
+		"at start, keep trying to reach a PostgreSQL or MySQL server for up to this `duration` (0: try once)",
+		func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("must be a duration, like 30s or 2m, or 0")
+			}
+			c.DatabaseWait = d
+			return nil
+		}}
 	SessionIdleTimeout = &Setting{"session-idle-timeout", "SWITCHBOARD_SESSION_IDLE_TIMEOUT", "2h",
 		"sign browsers out after this `duration` without a request",
 		func(c *Config, v string) error { return positiveDuration(&c.SessionIdleTimeout, v) }}
@@ -186,7 +199,7 @@ var (
 )
 
 // ServerSettings are the settings of `switchboard serve`.
-var ServerSettings = []*Setting{Addr, Database, BaseURL, TLSCert, TLSKey, AutoMigrate,
+var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
 	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.

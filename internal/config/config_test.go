@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:switchboard.db" || !c.AutoMigrate || c.TLS() ||
-		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil {
+		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -57,6 +57,7 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--session-lifetime", "1h", "--session-idle-timeout", "2h"}, "must not be shorter"},
 		{nil, []string{"--trusted-proxies", "everyone"}, "not a network"},
 		{nil, []string{"--migrate", "maybe"}, "must be true or false"},
+		{nil, []string{"--database-wait", "-1s"}, "--database-wait: must be a duration"},
 		{nil, []string{"--log-format", "xml"}, "must be text or json"},
 		{nil, []string{"--addr", "127.0.0.1:99999"}, "port"},
 	} {

@@ -52,8 +52,9 @@ func (s *Server) newAPI(r chi.Router) huma.API {
 	cfg.Formats = map[string]huma.Format{"application/json": strictJSON, "json": strictJSON}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A personal API token (sbp_...) or agent token (sba_...)."},
-		"session": {Type: "apiKey", In: "cookie", Name: "switchboard_session",
-			Description: "A browser session from POST /api/v1/session, for same-origin calls."},
+		"session": {Type: "apiKey", In: "cookie", Name: sessionCookie,
+			Description: "A browser session from POST /api/v1/session, for same-origin calls. " +
+				"Over HTTPS the cookie is named __Host-" + sessionCookie + "."},
 	}
 	return humachi.New(r, cfg)
 }
@@ -137,10 +138,10 @@ func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h 
 	// Every operation, even one open to anyone, can meet the refusals of
 	// the middleware in front of it: authenticate answers 401 to a
 	// malformed or unknown bearer token; requireSetup answers 403 to all but
-	// set-up until the first admin exists, and cross-origin protection 403
-	// to unsafe calls made from other sites' pages. guard adds its own 401
-	// and 403 on top.
-	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	// set-up until the first admin exists, cross-origin protection 403
+	// to unsafe calls made from other sites' pages, and checkHost 421 to a
+	// Host that is not Switchboard's. guard adds its own 401 and 403 on top.
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusMisdirectedRequest)
 	op.Errors = append(op.Errors, inputErrors(reflect.TypeFor[I]())...)
 	if op.MaxBodyBytes == 0 {
 		op.MaxBodyBytes = maxBodyBytes

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -67,13 +68,21 @@ func newAgentJSON(a *switchboard.Agent) AgentJSON {
 	}
 }
 
-// invitationJSON turns an invitation into its link, on the public base URL
-// when configured and otherwise on the host the request came to.
+// invitationJSON turns an invitation into its link, on linkOrigin. Handlers
+// check canMakeLinks first; should one not, the link is left relative
+// rather than made on a host the client chose.
 func (s *Server) invitationJSON(ctx context.Context, inv *switchboard.Invitation) *InvitationJSON {
 	if inv == nil {
 		return nil
 	}
-	return &InvitationJSON{Email: inv.Email, URL: s.absoluteURL(ctx, invitationPath(inv)), ExpiresAt: inv.ExpiresAt.UTC()}
+	origin, _ := s.linkOrigin(ctx)
+	return &InvitationJSON{Email: inv.Email, URL: origin + invitationPath(inv), ExpiresAt: inv.ExpiresAt.UTC()}
+}
+
+// mayInvite reports whether creating an agent may invite someone: a person
+// with an e-mail address may become a new user.
+func mayInvite(kind switchboard.AgentKind, email string) bool {
+	return kind == switchboard.HumanAgent && strings.TrimSpace(email) != ""
 }
 
 type listAgentsInput struct {
@@ -164,6 +173,11 @@ func (s *Server) apiCreateAgent(ctx context.Context, in *createAgentInput) (*cre
 	if b.Notify != nil {
 		na.Notify = *channels(b.Notify)
 	}
+	if mayInvite(na.Kind, na.Email) {
+		if err := s.canMakeLinks(ctx); err != nil {
+			return nil, err
+		}
+	}
 	a, inv, err := s.Agents.CreateAgent(ctx, na)
 	if err != nil {
 		return nil, err
@@ -239,6 +253,9 @@ func (s *Server) apiReinviteAgent(ctx context.Context, in *agentIDInput) (*linkO
 	if a.Kind != switchboard.HumanAgent || a.UserID == "" {
 		return nil, &switchboard.Error{Code: switchboard.ECONFLICT, Message: "Only human agents are invited; machine agents enroll or get tokens."}
 	}
+	if err := s.canMakeLinks(ctx); err != nil {
+		return nil, err
+	}
 	inv, err := s.Users.InviteUser(ctx, a.UserID)
 	if err != nil {
 		return nil, err
@@ -310,6 +327,9 @@ func (s *Server) apiImportAgents(ctx context.Context, in *importAgentsInput) (*i
 	if err != nil {
 		return nil, err
 	}
+	if err := s.canImport(ctx, rows); err != nil {
+		return nil, err
+	}
 	res, err := s.Agents.ImportAgents(ctx, rows)
 	if err != nil {
 		return nil, err
@@ -321,4 +341,14 @@ func (s *Server) apiImportAgents(ctx context.Context, in *importAgentsInput) (*i
 		out.Body.Invitations[i] = *s.invitationJSON(ctx, inv)
 	}
 	return out, nil
+}
+
+// canImport fails when rows may invite people and no links can be made.
+func (s *Server) canImport(ctx context.Context, rows []switchboard.ImportRow) error {
+	for _, row := range rows {
+		if mayInvite(row.Agent.Kind, row.Agent.Email) {
+			return s.canMakeLinks(ctx)
+		}
+	}
+	return nil
 }

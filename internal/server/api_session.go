@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -37,7 +38,24 @@ type setupInput struct {
 		Email    string `json:"email" maxLength:"254" doc:"The admin's e-mail address, used to sign in." example:"admin@example.com"`
 		Name     string `json:"name" maxLength:"200" doc:"The admin's display name." example:"Ada Lovelace"`
 		Password string `json:"password" minLength:"12" maxLength:"256" doc:"At least 12 characters."`
+		Code     string `json:"code,omitempty" maxLength:"128" doc:"The set-up code that the server writes to its log at start while no user exists. Needed unless the call is made on the server itself, to localhost."`
 	}
+}
+
+// errSetupCode refuses set-up from another machine without the right code.
+var errSetupCode = &switchboard.Error{Code: switchboard.EFORBIDDEN,
+	Message: "Set-up from another machine needs the one-time set-up code that the server wrote to its log when it started " +
+		"(a line with a link ending in /setup?code=…). Open that link, or send the code in the code field; or set up on the server itself, at localhost."}
+
+// setupAllowed reports whether a request may create the first admin: one
+// made on this machine, or one with the set-up code from the server's log.
+// Otherwise whoever reaches the port first, even a web page in the
+// operator's browser, could make themselves its admin.
+func (s *Server) setupAllowed(ctx context.Context, code string) bool {
+	if isLoopback(ctx) {
+		return true
+	}
+	return s.opts.SetupCode != "" && subtle.ConstantTimeCompare([]byte(code), []byte(s.opts.SetupCode)) == 1
 }
 
 type userOutput struct {
@@ -53,6 +71,9 @@ func (s *Server) apiSetup(ctx context.Context, in *setupInput) (*userOutput, err
 		return nil, err
 	} else if done {
 		return nil, &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "Set-up is complete; sign in instead."}
+	}
+	if !s.setupAllowed(ctx, in.Body.Code) {
+		return nil, errSetupCode
 	}
 	u, err := s.Users.CreateFirstAdmin(ctx, switchboard.NewUser{Email: in.Body.Email, Name: in.Body.Name, Password: in.Body.Password})
 	if err != nil {

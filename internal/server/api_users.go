@@ -93,6 +93,9 @@ func (s *Server) apiGetUser(ctx context.Context, in *userIDInput) (*userOutput, 
 }
 
 func (s *Server) apiInviteUser(ctx context.Context, in *userIDInput) (*linkOutput, error) {
+	if err := s.canMakeLinks(ctx); err != nil {
+		return nil, err
+	}
 	inv, err := s.Users.InviteUser(ctx, in.ID)
 	if err != nil {
 		return nil, err
@@ -101,6 +104,9 @@ func (s *Server) apiInviteUser(ctx context.Context, in *userIDInput) (*linkOutpu
 }
 
 func (s *Server) apiResetPassword(ctx context.Context, in *userIDInput) (*linkOutput, error) {
+	if err := s.canMakeLinks(ctx); err != nil {
+		return nil, err
+	}
 	inv, err := s.Users.IssuePasswordReset(ctx, in.ID)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ const (
 	actorHolderKey
 	sessionLoadedKey
 	originKey
+	loopbackKey
 )
 
 // markSessionLoaded notes in the context that the session middleware ran,
@@ -58,6 +59,7 @@ func (s *Server) requestInfo(next http.Handler) http.Handler {
 			scheme = "https"
 		}
 		ctx = context.WithValue(ctx, originKey, scheme+"://"+r.Host)
+		ctx = context.WithValue(ctx, loopbackKey, fromLoopback(r))
 		ctx = switchboard.NewContextWithRequestInfo(ctx, switchboard.RequestInfo{
 			ID:        id,
 			IP:        s.clientIP(r),
@@ -65,6 +67,100 @@ func (s *Server) requestInfo(next http.Handler) http.Handler {
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// fromLoopback reports whether a request was made on this machine: from a
+// loopback address, to a loopback host name or address, and not relayed by
+// a proxy (which says so in a forwarding header). That is the operator at
+// the server's console or through an SSH tunnel. A proxy on this machine
+// that adds no forwarding header makes every request look local; the
+// README asks for one.
+func fromLoopback(r *http.Request) bool {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	if addr, err := netip.ParseAddr(peer); err != nil || !addr.Unmap().IsLoopback() {
+		return false
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	return isLoopbackHost(hostName(r.Host))
+}
+
+// isLoopback reports whether the request that ctx belongs to was made on
+// this machine (see fromLoopback).
+func isLoopback(ctx context.Context) bool {
+	loopback, _ := ctx.Value(loopbackKey).(bool)
+	return loopback
+}
+
+// hostName returns the host of a Host header, without port, brackets or a
+// final dot, in lower case.
+func hostName(hostport string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+}
+
+// isLoopbackHost reports whether a host name or address always means this
+// machine: localhost, a name under .localhost (RFC 6761), 127.0.0.0/8 or ::1.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// checkHost refuses requests addressed to a host name that is not
+// Switchboard's. A web page can give its own domain name the address of
+// this server (DNS rebinding) and then call it from the operator's browser
+// as its own origin, which same-origin rules and cross-origin protection
+// allow: it could claim set-up before the first admin exists, from inside
+// the operator's network, and read what the server tells anyone. The Host
+// header still carries the page's domain, and that is what is refused here.
+//
+// Accepted are the base URL's host name, loopback names and addresses, and
+// any IP address: a domain can be rebound, an address cannot, and an
+// address is how a server without a base URL is reached from elsewhere
+// (and how some proxies address it). Probes of /healthz and /readyz are
+// answered whatever the host, as load balancers and orchestrators address
+// an instance by names of their own.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.knownHost(r.Host) || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		msg := "Switchboard does not answer to the host name " + truncate(hostName(r.Host), 100) + ". "
+		if s.opts.BaseURL != nil {
+			msg += "Use " + s.opts.BaseURL.Scheme + "://" + s.opts.BaseURL.Host + "."
+		} else {
+			msg += "Set SWITCHBOARD_BASE_URL (--base-url) to the URL people use to reach it, or use its IP address."
+		}
+		s.renderError(w, r, http.StatusMisdirectedRequest, msg)
+	})
+}
+
+// knownHost reports whether Switchboard answers to a Host header.
+func (s *Server) knownHost(hostport string) bool {
+	host := hostName(hostport)
+	switch {
+	case host == "":
+		return true // HTTP/1.0 without Host: no browser sends that, so no rebinding either
+	case s.opts.BaseURL != nil && host == hostName(s.opts.BaseURL.Host):
+		return true
+	case isLoopbackHost(host):
+		return true
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
 }
 
 func validRequestID(id string) bool {

@@ -29,7 +29,7 @@ func (s *Server) routes() {
 		s.renderError(w, r, http.StatusForbidden, "Cross-origin request refused: this form or call did not come from Switchboard's own pages.")
 	}))
 
-	r.Use(s.requestInfo, s.logRequests, s.recoverPanics, s.securityHeaders, cop.Handler)
+	r.Use(s.requestInfo, s.logRequests, s.recoverPanics, s.securityHeaders, s.checkHost, cop.Handler)
 
 	// Operations and assets: no session, no set-up gate.
 	r.Get("/healthz", s.handleHealthz)
@@ -74,11 +74,11 @@ func (s *Server) routes() {
 			Summary: "Change a user's name, role or status", Tags: []string{"Users"}, Errors: []int{http.StatusConflict},
 			Description: "Send If-Match with the user's ETag to avoid overwriting a concurrent change (412 when it moved on)."}, admins, s.apiUpdateUser)
 		handle(s, api, huma.Operation{OperationID: "inviteUser", Method: http.MethodPost, Path: "/api/v1/users/{id}/invitation",
-			Summary: "Make a new invitation link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+			Summary: "Make a new invitation link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusNotImplemented},
 			Description: "For a user who has not chosen a password yet; it works once, for 7 days, and earlier links stop working. " +
 				"409 when the user already has a password."}, admins, s.apiInviteUser)
 		handle(s, api, huma.Operation{OperationID: "resetPassword", Method: http.MethodPost, Path: "/api/v1/users/{id}/password-reset",
-			Summary: "Make a password reset link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+			Summary: "Make a password reset link", Tags: []string{"Users"}, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusNotImplemented},
 			Description: "For a user who has lost their password. The link works once, for 24 hours, and earlier links stop working; " +
 				"choosing a new password with it ends every session of the user. Their API tokens keep working: revoke them apart " +
 				"if the account may be compromised. 409 when the user is disabled or has no password yet."}, admins, s.apiResetPassword)
@@ -97,12 +97,12 @@ func (s *Server) routes() {
 			Summary: "List agents", Tags: []string{"Agents"},
 			Description: "Supervisors see the agents of the teams they supervise."}, supervisors, s.apiListAgents)
 		handle(s, api, huma.Operation{OperationID: "createAgent", Method: http.MethodPost, Path: "/api/v1/agents",
-			Summary: "Create an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
+			Summary: "Create an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict, http.StatusNotImplemented}, DefaultStatus: http.StatusCreated,
 			Description: "A human agent is linked to the user with its e-mail address. If there is none, a user in role agent " +
 				"is created and invited: the answer's invitation holds the link with which they choose a password, and the " +
 				"agent stays pending until they do. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
 		handle(s, api, huma.Operation{OperationID: "importAgents", Method: http.MethodPost, Path: "/api/v1/agents/import",
-			Summary: "Import agents from CSV", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated, MaxBodyBytes: maxImportBytes,
+			Summary: "Import agents from CSV", Tags: []string{"Agents"}, Errors: []int{http.StatusNotImplemented}, DefaultStatus: http.StatusCreated, MaxBodyBytes: maxImportBytes,
 			Description: "A header row naming columns (name and kind required; email, phone, skills, capacity, teams, status, " +
 				"notify, attributes optional), then one agent per row. Skills are written skill:level;skill:level, teams and " +
 				"notify as names separated by ';', attributes as a JSON object. Every row is checked first: if any is wrong, " +
@@ -123,7 +123,7 @@ func (s *Server) routes() {
 				Description: transitionDoc(act) + ". Any other transition is 409, with current_state and requested_state."}, supervisors, s.apiLifecycle(act.To))
 		}
 		handle(s, api, huma.Operation{OperationID: "reinviteAgent", Method: http.MethodPost, Path: "/api/v1/agents/{id}/invitation",
-			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
+			Summary: "Make a new invitation link for a human agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict, http.StatusNotImplemented}, DefaultStatus: http.StatusCreated,
 			Description: "For a person who has not chosen a password yet; earlier links stop working."}, supervisors, s.apiReinviteAgent)
 		handle(s, api, huma.Operation{OperationID: "listAgentTokens", Method: http.MethodGet, Path: "/api/v1/agents/{id}/tokens",
 			Summary: "List a machine agent's tokens", Tags: []string{"Agents"},

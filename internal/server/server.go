@@ -57,6 +57,9 @@ type Options struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	TrustedProxies     []netip.Prefix
+	// SetupCode, while no user exists, lets a client on another machine
+	// create the first admin; without it only this machine can.
+	SetupCode string
 }
 
 // Server is the HTTP handler of Switchboard.
@@ -118,19 +121,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
+// sessionCookie is the name of the session cookie; over HTTPS it carries
+// the __Host- prefix.
+const sessionCookie = "switchboard_session"
+
 // newSessionManager configures browser sessions: the cookie is HttpOnly and
 // SameSite=Lax, Secure under TLS, and lives until the idle timeout or the
-// absolute lifetime, whichever comes first.
+// absolute lifetime, whichever comes first. Under HTTPS its name starts with
+// __Host-, with which browsers accept it only Secure, for the whole site and
+// from this very host: a sibling subdomain or a plain-HTTP page on the
+// network can then neither set nor overwrite it (session fixation).
 func newSessionManager(store scs.Store, opts Options) *scs.SessionManager {
 	m := scs.New()
 	m.Store = store
 	m.IdleTimeout = opts.SessionIdleTimeout
 	m.Lifetime = opts.SessionLifetime
-	m.Cookie.Name = "switchboard_session"
+	m.Cookie.Name = sessionCookie
+	if opts.secure() {
+		m.Cookie.Name = "__Host-" + sessionCookie
+	}
 	m.Cookie.HttpOnly = true
 	m.Cookie.SameSite = http.SameSiteLaxMode
 	m.Cookie.Secure = opts.secure()
 	m.Cookie.Path = "/"
+	m.Cookie.Domain = "" // required by __Host-
 	m.Cookie.Persist = true
 	return m
 }
@@ -141,8 +155,39 @@ func (o Options) secure() bool {
 	return o.TLS || (o.BaseURL != nil && o.BaseURL.Scheme == "https")
 }
 
+// errNoBaseURL refuses to make a link for someone else without a base URL.
+var errNoBaseURL = &switchboard.Error{Code: switchboard.ENOTIMPLEMENTED,
+	Message: "Switchboard has no base URL, so it cannot make a link that works for others. Set SWITCHBOARD_BASE_URL " +
+		"(--base-url) to its public address, like https://switchboard.example.com, or make the link on the server itself (localhost)."}
+
+// linkOrigin returns the scheme and host of links made for other people,
+// which carry a secret (invitations, password resets): the base URL, or
+// without one the loopback address that a request made on this machine came
+// to. Any other request's Host is the client's to choose, and a link made on
+// it would send the secret wherever the client (or whoever tampered with the
+// request) said.
+func (s *Server) linkOrigin(ctx context.Context) (string, error) {
+	if s.opts.BaseURL != nil {
+		return s.opts.BaseURL.Scheme + "://" + s.opts.BaseURL.Host, nil
+	}
+	if isLoopback(ctx) {
+		origin, _ := ctx.Value(originKey).(string)
+		return origin, nil
+	}
+	return "", errNoBaseURL
+}
+
+// canMakeLinks fails with errNoBaseURL when links for other people cannot be
+// made for this request: handlers that may make one check before they
+// change anything.
+func (s *Server) canMakeLinks(ctx context.Context) error {
+	_, err := s.linkOrigin(ctx)
+	return err
+}
+
 // absoluteURL makes path absolute on the public base URL, or failing that on
-// the scheme and host the request came to.
+// the scheme and host the request came to. It is for addresses shown to the
+// caller; links for others are made on linkOrigin.
 func (s *Server) absoluteURL(ctx context.Context, path string) string {
 	if s.opts.BaseURL != nil {
 		return s.opts.BaseURL.Scheme + "://" + s.opts.BaseURL.Host + path

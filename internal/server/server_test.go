@@ -280,6 +280,10 @@ func (c *apiClient) call(tb testing.TB, method, path string, body any, headers .
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1] // the client sends req.Host, never a Host header
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res := do(tb, http.DefaultClient, req)

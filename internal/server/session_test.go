@@ -116,11 +116,35 @@ func TestSessionCookie_SecureBehindHTTPS(t *testing.T) {
 	b := ts.browser()
 	res := b.post(t, "/signin", url.Values{"email": {"admin@example.com"}, "password": {testPassword}})
 	res.wantStatus(t, http.StatusSeeOther)
-	if c := res.Cookies(); len(c) == 0 || !c[0].Secure {
-		t.Errorf("cookies %v: want Secure", c)
+	// The __Host- prefix: browsers take the cookie only Secure, for the
+	// whole site, and from this host alone.
+	if c := res.Cookies(); len(c) != 1 || c[0].Name != "__Host-switchboard_session" || !c[0].Secure || c[0].Path != "/" || c[0].Domain != "" {
+		t.Errorf("cookies %v: want one __Host-switchboard_session, Secure, Path=/, no Domain", c)
 	}
 	if h := res.Header.Get("Strict-Transport-Security"); !strings.Contains(h, "max-age=") {
 		t.Errorf("HSTS = %q", h)
+	}
+}
+
+// TestSessionCookie_StoredHashed: the sessions table holds nothing that a
+// browser could send back as its cookie.
+func TestSessionCookie_StoredHashed(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	res := ts.browser().post(t, "/signin", url.Values{"email": {"admin@example.com"}, "password": {testPassword}})
+	res.wantStatus(t, http.StatusSeeOther)
+	var token string
+	for _, c := range res.Cookies() {
+		if c.Name == "switchboard_session" {
+			token = c.Value
+		}
+	}
+	var sessions, plain int
+	if err := ts.db.SQL().QueryRow("SELECT COUNT(*), COUNT(CASE WHEN token = ? THEN 1 END) FROM sessions", token).Scan(&sessions, &plain); err != nil {
+		t.Fatal(err)
+	}
+	if token == "" || sessions != 1 || plain != 0 {
+		t.Errorf("cookie %q: %d sessions stored, %d of them under the cookie's value; want 1 and 0", token, sessions, plain)
 	}
 }
 

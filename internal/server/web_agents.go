@@ -154,6 +154,12 @@ func (s *Server) webCreateAgent(w http.ResponseWriter, r *http.Request) {
 		s.renderAgentForm(w, r, http.StatusUnprocessableEntity, f, nil)
 		return
 	}
+	if mayInvite(na.Kind, na.Email) {
+		if err := s.canMakeLinks(r.Context()); err != nil {
+			s.renderAgentForm(w, r, s.fail(r, f, err), f, nil)
+			return
+		}
+	}
 	a, inv, err := s.Agents.CreateAgent(r.Context(), na)
 	if err != nil {
 		s.renderAgentForm(w, r, s.fail(r, f, err), f, nil)
@@ -447,6 +453,11 @@ func (s *Server) webReinviteAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.Kind != switchboard.HumanAgent || a.UserID == "" {
 		s.notFound(w, r)
+		return
+	}
+	if err := s.canMakeLinks(ctx); err != nil {
+		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+		seeOther(w, r, "/agents/"+a.ID)
 		return
 	}
 	inv, err := s.Users.InviteUser(ctx, a.UserID)

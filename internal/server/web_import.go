@@ -73,10 +73,18 @@ func (s *Server) webImportSubmit(w http.ResponseWriter, r *http.Request) {
 	rows, err := switchboard.ParseAgentCSV(bytes.NewReader(data))
 	var res *switchboard.ImportResult
 	if err == nil {
+		err = s.canImport(r.Context(), rows)
+	}
+	if err == nil {
 		res, err = s.Agents.ImportAgents(r.Context(), rows)
 	}
 	if err != nil {
 		code := switchboard.ErrorCode(err)
+		if code == switchboard.ENOTIMPLEMENTED {
+			d.Summary = "Nothing was imported. " + switchboard.ErrorMessage(err)
+			s.renderImport(w, r, http.StatusNotImplemented, d)
+			return
+		}
 		if code != switchboard.EINVALID {
 			s.loadFailed(w, r, err)
 			return

@@ -14,7 +14,16 @@ func (s *Server) webSetup(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	s.render(w, r, http.StatusOK, "setup", page{Title: "Set up", Form: newForm(nil)})
+	code := r.URL.Query().Get("code")
+	if !s.setupAllowed(r.Context(), code) {
+		s.renderError(w, r, http.StatusForbidden, switchboard.ErrorMessage(errSetupCode))
+		return
+	}
+	f := newForm(nil)
+	if code != "" {
+		f.Values.Set("code", code) // sent back with the form
+	}
+	s.render(w, r, http.StatusOK, "setup", page{Title: "Set up", Form: f})
 }
 
 func (s *Server) webSetupSubmit(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +39,10 @@ func (s *Server) webSetupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if !s.setupAllowed(ctx, f.Get("code")) {
+		s.renderError(w, r, http.StatusForbidden, switchboard.ErrorMessage(errSetupCode))
+		return
+	}
 	nu := switchboard.NewUser{Email: f.Get("email"), Name: f.Get("name"), Role: switchboard.RoleAdmin, Password: f.Get("password")}
 	nu.Normalize()
 	// Check the whole form first, so that a mismatched confirmation is

@@ -133,6 +133,11 @@ func (s *Server) webResetPassword(w http.ResponseWriter, r *http.Request) {
 func (s *Server) issueUserLink(w http.ResponseWriter, r *http.Request, issue func(context.Context, string) (*switchboard.Invitation, error)) {
 	ctx := r.Context()
 	id := chi.URLParam(r, "id")
+	if err := s.canMakeLinks(ctx); err != nil {
+		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+		seeOther(w, r, "/users/"+id)
+		return
+	}
 	link, err := issue(ctx, id)
 	if switchboard.ErrorCode(err) == switchboard.ECONFLICT {
 		s.setFlash(r, "error", switchboard.ErrorMessage(err))

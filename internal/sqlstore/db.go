@@ -9,7 +9,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -63,9 +65,20 @@ func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHa
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := sql.Open(driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", engine, err)
+	var sqldb *sql.DB
+	if engine == SQLite {
+		if err := createSQLiteFile(databaseURL); err != nil {
+			return nil, err
+		}
+		if sqldb, err = sql.Open(driver, dsn); err != nil {
+			return nil, fmt.Errorf("open %s database: %w", engine, err)
+		}
+	} else {
+		connector, err := newConnector(engine, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open %s database: %w", engine, err)
+		}
+		sqldb = sql.OpenDB(connector)
 	}
 	db := &DB{engine: engine, Hasher: hasher, Now: func() time.Time { return time.Now().UTC() }}
 	switch engine {
@@ -158,6 +171,36 @@ func sqliteDSN(path string) string {
 	}
 	params.Set("_txlock", "immediate")
 	return "file:" + path + "?" + params.Encode()
+}
+
+// createSQLiteFile creates the database file of a sqlite: URL, if it does
+// not exist yet, readable and writable by its owner only: it holds password
+// hashes and sessions, and SQLite would create it with the process's umask,
+// 0644 as a rule. SQLite gives the -wal and -shm files next to it the mode
+// of the database file whatever the umask, so they are private too. An
+// existing file keeps the mode its owner gave it.
+func createSQLiteFile(databaseURL string) error {
+	_, rest, _ := strings.Cut(databaseURL, ":")
+	path, query, _ := strings.Cut(strings.TrimPrefix(rest, "//"), "?")
+	if params, _ := url.ParseQuery(query); path == ":memory:" || params.Get("mode") == "memory" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create the SQLite database: %w", err)
+	}
+	// The umask can only take bits away, but it may take the owner's.
+	err = f.Chmod(0o600)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create the SQLite database: %w", err)
+	}
+	return nil
 }
 
 // mysqlDSN turns mysql://user:pass@host:port/db?params into the driver's

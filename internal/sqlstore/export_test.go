@@ -14,3 +14,6 @@ func (db *DB) SetBeforeCommit(f func(events []*switchboard.Event)) { db.beforeCo
 func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	return db.write(ctx, fn)
 }
+
+// IsRead exposes the test of which statements may run twice.
+var IsRead = isRead

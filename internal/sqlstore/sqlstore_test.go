@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -108,6 +110,59 @@ func TestSessionStore(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d sessions left, want the live one", n)
+		}
+	})
+}
+
+// TestSessionStore_HashesTokens: the sessions table holds no token a
+// browser could present, only its SHA-256; the store still finds, renews and
+// deletes sessions by the token.
+func TestSessionStore_HashesTokens(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		store, stop := db.SessionStore(0, nil)
+		defer stop()
+		// A token as scs makes them: 32 random bytes, base64url.
+		const token = "9Vh0yxUyZ2Lw0D9QIXyQhBv0K7yYzqfI3Rk8lG1b2wE"
+		sum := sha256.Sum256([]byte(token))
+		hashed := base64.RawURLEncoding.EncodeToString(sum[:])
+		if err := store.Commit(token, []byte("one"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Commit(token, []byte("two"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var stored []string
+		rows, err := db.SQL().Query("SELECT token FROM sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			stored = append(stored, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != 1 || stored[0] != hashed {
+			t.Fatalf("sessions table holds %q, want only the SHA-256 of the token, %q", stored, hashed)
+		}
+		// The hash itself, presented as a cookie, finds nothing.
+		if _, found, err := store.Find(hashed); err != nil || found {
+			t.Errorf("Find(stored hash) = %v, %v; want not found", found, err)
+		}
+		b, found, err := store.Find(token)
+		if err != nil || !found || string(b) != "two" {
+			t.Fatalf("Find(token) = %q, %v, %v", b, found, err)
+		}
+		if err := store.Delete(token); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := store.Find(token); found {
+			t.Error("found after Delete")
 		}
 	})
 }
