@@ -97,6 +97,9 @@ type EventService interface {
 	// EventViewer resolves what the actor of ctx may see of the event log,
 	// for filtering a live stream. EUNAUTHORIZED.
 	EventViewer(ctx context.Context) (*EventViewer, error)
+	// LastEventPosition returns the position of the newest event, where a
+	// stream of new events only starts.
+	LastEventPosition(ctx context.Context) (int64, error)
 }
 
 // EventLog is the whole event log, unfiltered, for the process that fans

@@ -193,7 +193,14 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, viewer *sw
 	defer sub.Close()
 	cursor := after
 	if !resume {
-		cursor = sub.Position()
+		// New events only: those after the newest committed now, which
+		// this instance's reader may not have read yet.
+		last, err := s.Events.LastEventPosition(ctx)
+		if err != nil {
+			s.logInternal(ctx, err)
+			return
+		}
+		cursor = max(sub.Position(), last)
 	}
 	var buf bytes.Buffer
 	flush := func() bool {

@@ -263,3 +263,8 @@ func (s *EventService) EventViewer(ctx context.Context) (*switchboard.EventViewe
 	v.AgentID = agentID
 	return v, nil
 }
+
+// LastEventPosition returns the position of the newest event.
+func (s *EventService) LastEventPosition(ctx context.Context) (int64, error) {
+	return s.db.LastEventPosition(ctx)
+}
