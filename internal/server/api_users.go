@@ -60,7 +60,7 @@ type createUserInput struct {
 		Email    string `json:"email" maxLength:"254" example:"grace@example.com"`
 		Name     string `json:"name" maxLength:"200" example:"Grace Hopper"`
 		Role     string `json:"role" enum:"admin,supervisor,agent"`
-		Password string `json:"password" minLength:"12" maxLength:"256" doc:"The user's first password; they can change it."`
+		Password string `json:"password" minLength:"12" maxLength:"256" doc:"The user's first password; they can change it. At least 12 characters, and not one of the common passwords attackers try first."`
 	}
 }
 

@@ -77,6 +77,47 @@ func TestSetup_API(t *testing.T) {
 		wantStatus(t, http.StatusNotFound)
 }
 
+// TestCommonPasswordsRefused: every way of choosing a password refuses one
+// that attackers try first, with 422 and a message on the field.
+func TestCommonPasswordsRefused(t *testing.T) {
+	const common, repeated = "Qwertyuiopasdfgh", "            "
+	ts := newTestServer(t, sqlstore.SQLite)
+	wantRefused := func(t *testing.T, res *response, field string) {
+		t.Helper()
+		res.wantStatus(t, http.StatusUnprocessableEntity)
+		p := res.problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Location != "body."+field || !strings.Contains(p.Errors[0].Message, "too common") {
+			t.Errorf("errors %+v, want one on body.%s saying it is too common", p.Errors, field)
+		}
+	}
+
+	// Set-up, by API and by form.
+	wantRefused(t, ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "root@example.com", "name": "Root", "password": common}), "password")
+	ts.browser().post(t, "/setup", url.Values{"name": {"Root"}, "email": {"root@example.com"}, "password": {repeated}, "password_confirm": {repeated}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "Password must not be only spaces")
+	admin := ts.setUp(t)
+	adminToken, _ := ts.MustCreateToken(t, admin)
+
+	// Creating a user.
+	wantRefused(t, ts.api(adminToken).call(t, http.MethodPost, "/api/v1/users",
+		map[string]string{"email": "ada@example.com", "name": "Ada", "role": "agent", "password": common}), "password")
+
+	// Changing one's password.
+	wantRefused(t, ts.api(adminToken).call(t, http.MethodPost, "/api/v1/me/password",
+		map[string]string{"current_password": testPassword, "new_password": common}), "new_password")
+
+	// Accepting an invitation, or a reset link.
+	_, inv := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "Barbara", Kind: switchboard.HumanAgent, Email: "barbara@example.com"})
+	ts.browser().post(t, "/invite/"+inv.Secret, url.Values{"password": {common}, "password_confirm": {common}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "too common", `id="f-password-error"`)
+	reset, err := sqlstore.NewUserService(ts.db).IssuePasswordReset(systemCtx(), admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.browser().post(t, "/reset/"+reset.Secret, url.Values{"password": {common}, "password_confirm": {common}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "too common")
+}
+
 func TestSessionCookie(t *testing.T) {
 	ts := newTestServer(t, sqlstore.SQLite)
 	ts.setUp(t)
