@@ -177,14 +177,17 @@ type UserService interface {
 	AuthenticateSession(ctx context.Context, id string, authVersion int) (*Actor, error)
 
 	// Authenticate checks an e-mail address and password for sign-in, with
-	// throttling per account: after MaxSignInFailures failures within
-	// SignInFailureWindow the account is locked for SignInLockout, even for
-	// the right password. Unknown e-mail and wrong password give the same
-	// EUNAUTHORIZED. ERATELIMIT while locked.
+	// throttling per account and client network (RequestInfo.Network of
+	// ctx): after MaxSignInFailures failures from one network within
+	// SignInFailureWindow the account is locked for that network for
+	// SignInLockout, even for the right password, while its owner can still
+	// sign in from elsewhere. Unknown e-mail, wrong password and the right
+	// password of a disabled account give the same EUNAUTHORIZED.
+	// ERATELIMIT while locked.
 	Authenticate(ctx context.Context, email, password string) (*User, error)
 }
 
-// Sign-in throttling per account.
+// Sign-in throttling per account and client network.
 const (
 	MaxSignInFailures   = 10
 	SignInFailureWindow = 15 * time.Minute

@@ -342,7 +342,7 @@ func (s *Server) allowSignInAttempt(ctx context.Context) error {
 
 // allowAttempt takes one attempt from the client address's bucket of kind.
 func (s *Server) allowAttempt(ctx context.Context, kind string, burst int, interval time.Duration, refusal string) error {
-	ok, wait, err := s.Throttle(ctx, kind+":"+throttleKey(switchboard.RequestInfoFromContext(ctx).IP), burst, interval)
+	ok, wait, err := s.Throttle(ctx, kind+":"+switchboard.RequestInfoFromContext(ctx).Network(), burst, interval)
 	if err != nil || ok {
 		return err
 	}
@@ -365,19 +365,4 @@ func redactSecrets(path string) string {
 		}
 	}
 	return strings.Join(segments, "/")
-}
-
-// throttleKey is the bucket of a client address: the address itself for
-// IPv4, its /64 network for IPv6, where one subscriber holds a whole /64 and
-// could otherwise take a fresh address for every attempt.
-func throttleKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil || addr.Unmap().Is4() {
-		return ip
-	}
-	p, err := addr.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }

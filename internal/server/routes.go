@@ -48,7 +48,8 @@ func (s *Server) routes() {
 			Description: "Works only while no user exists; afterwards it answers 404."}, anyone, s.apiSetup)
 		handle(s, api, huma.Operation{OperationID: "signIn", Method: http.MethodPost, Path: "/api/v1/session",
 			Summary: "Sign in", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests},
-			Description: "Starts a browser session (cookie). Throttled per client address and per account."}, anyone, s.apiSignIn)
+			Description: "Starts a browser session (cookie). Throttled per client address; ten failures for one account from one " +
+				"address lock the account for that address only, for 15 minutes. A disabled account answers as a wrong password does."}, anyone, s.apiSignIn)
 		handle(s, api, huma.Operation{OperationID: "signOut", Method: http.MethodDelete, Path: "/api/v1/session",
 			Summary: "Sign out", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent}, signedIn, s.apiSignOut)
 		handle(s, api, huma.Operation{OperationID: "getMe", Method: http.MethodGet, Path: "/api/v1/me",

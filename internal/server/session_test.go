@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,7 +196,10 @@ func TestCrossSitePOSTRefused(t *testing.T) {
 func TestSignInLockout(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
-		ts := newTestServerOn(t, db, serverOptions())
+		// Behind a trusted proxy, so that clients can come from elsewhere.
+		opts := serverOptions()
+		opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		ts := newTestServerOn(t, db, opts)
 		ts.setUp(t)
 		ts.MustCreateUser(t, "ada@example.com", switchboard.RoleAgent)
 		c := ts.api("")
@@ -214,6 +220,12 @@ func TestSignInLockout(t *testing.T) {
 		b := ts.browser()
 		b.post(t, "/signin", url.Values{"email": {"ada@example.com"}, "password": {testPassword}}).
 			wantStatus(t, http.StatusTooManyRequests).wantContains(t, "Too many failed sign-in attempts")
+		// The lockout is the guesser's own: from another address the owner
+		// signs in, and the guesser's address stays locked.
+		c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "ada@example.com", "password": testPassword},
+			"X-Forwarded-For", "198.51.100.20").wantStatus(t, http.StatusOK)
+		c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "ada@example.com", "password": testPassword}).
+			wantStatus(t, http.StatusTooManyRequests)
 		// An unknown and a known address fail alike.
 		unknown := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "nobody@example.com", "password": "wrong"})
 		known := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "admin@example.com", "password": "wrong"})
@@ -252,6 +264,43 @@ func TestSignInThrottlePerAddress(t *testing.T) {
 		}
 		if p := last.problem(t); !strings.Contains(p.Detail, "your address") {
 			t.Errorf("detail %q", p.Detail)
+		}
+	})
+}
+
+// TestDisabledAccountIsNoOracle: the right password of a disabled account
+// answers exactly as a wrong one, by API and by form, so that a guesser
+// learns neither that the password is right nor that the account is
+// disabled.
+func TestDisabledAccountIsNoOracle(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		ts.setUp(t)
+		u := ts.MustCreateUser(t, "gone@example.com", switchboard.RoleSupervisor)
+		disabled := switchboard.UserDisabled
+		if _, err := sqlstore.NewUserService(db).UpdateUser(systemCtx(), u.ID, switchboard.UserUpdate{Status: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		signIn := func(password string) *response {
+			return ts.api("").call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "gone@example.com", "password": password})
+		}
+		right, wrong := signIn(testPassword), signIn("not the password")
+		right.wantStatus(t, http.StatusUnauthorized)
+		pr, pw := right.problem(t), wrong.problem(t)
+		pr.RequestID, pw.RequestID = "", ""
+		if !reflect.DeepEqual(pr, pw) || right.StatusCode != wrong.StatusCode {
+			t.Errorf("right password of a disabled account: %d %+v; wrong password: %d %+v", right.StatusCode, pr, wrong.StatusCode, pw)
+		}
+
+		form := func(password string) *response {
+			return ts.browser().post(t, "/signin", url.Values{"email": {"gone@example.com"}, "password": {password}})
+		}
+		right, wrong = form(testPassword), form("not the password")
+		right.wantStatus(t, http.StatusUnauthorized)
+		if right.StatusCode != wrong.StatusCode || !bytes.Equal(right.body, wrong.body) {
+			t.Errorf("the form answers the right password of a disabled account with %d:\n%s\nand a wrong one with %d:\n%s",
+				right.StatusCode, right.body, wrong.StatusCode, wrong.body)
 		}
 	})
 }

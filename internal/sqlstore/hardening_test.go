@@ -135,7 +135,7 @@ func TestRetire_DisablesAgentRoleUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := users.Authenticate(t.Context(), "pat@example.com", "a long new password")
-		wantCode(t, err, switchboard.EFORBIDDEN)
+		wantCode(t, err, switchboard.EUNAUTHORIZED)
 
 		sup := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
 		sa, _, _ := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Sup", Kind: "human", Email: "sup@example.com"})
