@@ -328,12 +328,6 @@ func (s *Server) isSetUp(ctx context.Context) (bool, error) {
 	return n > 0, nil
 }
 
-// allowEnrollAttempt applies the per-address throttle to enrollments.
-func (s *Server) allowEnrollAttempt(ctx context.Context) error {
-	return s.allowAttempt(ctx, "enroll", enrollBurst, enrollInterval,
-		"Too many enrollments from your address; wait a little and try again.")
-}
-
 // allowSignInAttempt applies the per-address throttle to credential checks.
 func (s *Server) allowSignInAttempt(ctx context.Context) error {
 	return s.allowAttempt(ctx, "signin", signInBurst, signInInterval,

@@ -147,7 +147,8 @@ func (s *Server) routes() {
 			Description: "Agents that enrolled with it keep their tokens."}, supervisors, s.apiRevokeKey)
 		handle(s, api, huma.Operation{OperationID: "enroll", Method: http.MethodPost, Path: "/api/v1/enroll",
 			Summary: "Enroll a machine agent", Tags: []string{"Enrollment"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusCreated,
-			Description: "Anyone with an enrollment key. Returns the new agent and its token."}, anyone, s.apiEnroll)
+			Description: "Anyone with an enrollment key. Returns the new agent and its token. Attempts with a wrong or unusable key " +
+				"are throttled per client address (429 with Retry-After); a good key is limited only by its max_uses."}, anyone, s.apiEnroll)
 
 		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",
 			Summary: "Read the audit log", Tags: []string{"Audit"},

@@ -194,10 +194,34 @@ func (s *EnrollmentService) RevokeEnrollmentKey(ctx context.Context, id string) 
 	})
 }
 
-// Enroll registers a machine agent with a key. The key row is locked for the
-// transaction, so that concurrent enrollments cannot exceed its uses.
+// Enroll registers a machine agent with a key, throttling the attempts with
+// a bad key per client network (a good key's uses are limited by its
+// MaxUses, not by where its agents come from).
 func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment) (*switchboard.Agent, string, error) {
-	errBadKey := &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The enrollment key is invalid, expired, revoked or used up."}
+	bucket := "enroll-failures:" + clientNetwork(ctx)
+	wait, err := s.db.throttleWait(ctx, bucket, switchboard.EnrollFailureBurst, switchboard.EnrollFailureInterval)
+	if err != nil {
+		return nil, "", err
+	}
+	if wait > 0 {
+		return nil, "", &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
+			Message: "Too many enrollments with a wrong or unusable key from your address; wait a little and try again."}
+	}
+	agent, secret, err := s.enroll(ctx, e)
+	if errors.Is(err, errBadEnrollmentKey) {
+		if _, _, terr := s.db.Throttle(ctx, bucket, switchboard.EnrollFailureBurst, switchboard.EnrollFailureInterval); terr != nil {
+			return nil, "", terr
+		}
+	}
+	return agent, secret, err
+}
+
+var errBadEnrollmentKey = &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The enrollment key is invalid, expired, revoked or used up."}
+
+// enroll registers a machine agent. The key row is locked for the
+// transaction, so that concurrent enrollments cannot exceed its uses.
+func (s *EnrollmentService) enroll(ctx context.Context, e switchboard.Enrollment) (*switchboard.Agent, string, error) {
+	errBadKey := errBadEnrollmentKey
 	if len(e.Key) > 200 || e.Key == "" {
 		return nil, "", errBadKey
 	}

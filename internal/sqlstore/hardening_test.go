@@ -1,6 +1,9 @@
 package sqlstore_test
 
 import (
+	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -195,5 +198,57 @@ func TestSkills_DuplicatesInDifferentCase(t *testing.T) {
 		_, _, err := sqlstore.NewAgentService(db).CreateAgent(systemCtx(), switchboard.NewAgent{
 			Name: "X", Kind: "machine", Skills: map[string]int{"Billing": 3, "billing": 7}})
 		wantCode(t, err, switchboard.EINVALID)
+	})
+}
+
+// A fleet behind one address enrolls as fast as it likes with a good key,
+// which only its max_uses limits; wrong and dead keys are what the address
+// is throttled for, and then it is refused until the bucket refills.
+func TestEnroll_OnlyFailuresAreThrottled(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		clock := newClock(db)
+		es := sqlstore.NewEnrollmentService(db)
+		from := func(ip string) context.Context {
+			return switchboard.NewContextWithRequestInfo(t.Context(), switchboard.RequestInfo{IP: ip})
+		}
+		fleet, elsewhere := from("203.0.113.7"), from("198.51.100.20")
+		_, good, err := es.CreateEnrollmentKey(systemCtx(), switchboard.NewEnrollmentKey{Name: "fleet", MaxUses: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 200 {
+			if _, _, err := es.Enroll(fleet, switchboard.Enrollment{Key: good, Name: fmt.Sprintf("runner-%d", i)}); err != nil {
+				t.Fatalf("enrollment %d with a good key: %v", i+1, err)
+			}
+		}
+		// Used up: a dead key is a failure like a wrong one.
+		_, _, err = es.Enroll(fleet, switchboard.Enrollment{Key: good, Name: "runner-201"})
+		wantCode(t, err, switchboard.EUNAUTHORIZED)
+		for i := range switchboard.EnrollFailureBurst - 1 {
+			_, _, err := es.Enroll(fleet, switchboard.Enrollment{Key: "sbe_wrong" + strconv.Itoa(i), Name: "guess"})
+			wantCode(t, err, switchboard.EUNAUTHORIZED)
+		}
+		_, _, err = es.Enroll(fleet, switchboard.Enrollment{Key: "sbe_wrong", Name: "guess"})
+		wantCode(t, err, switchboard.ERATELIMIT)
+		var e *switchboard.Error
+		if !asError(err, &e) || e.RetryAfter <= 0 || e.RetryAfter > switchboard.EnrollFailureInterval {
+			t.Errorf("RetryAfter = %v, want up to %v", e.RetryAfter, switchboard.EnrollFailureInterval)
+		}
+		// While throttled, the address is refused whatever its key; other
+		// addresses are not.
+		_, another, err := es.CreateEnrollmentKey(systemCtx(), switchboard.NewEnrollmentKey{Name: "another"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = es.Enroll(fleet, switchboard.Enrollment{Key: another, Name: "runner-x"})
+		wantCode(t, err, switchboard.ERATELIMIT)
+		if _, _, err := es.Enroll(elsewhere, switchboard.Enrollment{Key: another, Name: "runner-y"}); err != nil {
+			t.Errorf("another address: %v", err)
+		}
+		clock.Advance(switchboard.EnrollFailureInterval)
+		if _, _, err := es.Enroll(fleet, switchboard.Enrollment{Key: another, Name: "runner-x"}); err != nil {
+			t.Errorf("after the bucket refilled: %v", err)
+		}
 	})
 }

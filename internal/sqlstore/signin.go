@@ -21,14 +21,15 @@ type signInFailureRow struct {
 	LockedUntil     *time.Time `bun:"locked_until"`
 }
 
-// maxClientKey is the longest client network a sign-in failure is counted
-// for: an IPv6 /64 in its longest form, with room to spare.
+// maxClientKey is the longest client network failures are counted for: an
+// IPv6 /64 in its longest form, with room to spare.
 const maxClientKey = 64
 
-// signInClient is the client network of the request, as sign-in failures
-// are counted for it. Addresses come from the connection or a trusted
-// proxy; anything else (there should be nothing else) is counted as one.
-func signInClient(ctx context.Context) string {
+// clientNetwork is the client network of the request, as failures (of
+// sign-in, of enrollment) are counted for it. Addresses come from the
+// connection or a trusted proxy; anything else (there should be nothing
+// else) is counted as one.
+func clientNetwork(ctx context.Context) string {
 	client := switchboard.RequestInfoFromContext(ctx).Network()
 	if len(client) > maxClientKey || strings.ContainsFunc(client, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return "(unknown)"
@@ -46,7 +47,7 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 		return nil, switchboard.ErrBadCredentials
 	}
 	now := s.db.now()
-	client := signInClient(ctx)
+	client := clientNetwork(ctx)
 	if err := s.reserveAttempt(ctx, email, client, now); err != nil {
 		return nil, err
 	}
