@@ -92,7 +92,9 @@ func (s *Server) routes() {
 			Summary: "Create an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusCreated,
 			Description: "A human agent is linked to the user with its e-mail address. If there is none, a user in role agent " +
 				"is created and invited: the answer's invitation holds the link with which they choose a password, and the " +
-				"agent stays pending until they do. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
+				"agent stays pending until they do. Only admins may link an existing user: for a supervisor, the address of any " +
+				"existing account is 409, with one and the same answer whoever it belongs to. Retiring the agent disables only a " +
+				"user created for it. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
 		handle(s, api, huma.Operation{OperationID: "importAgents", Method: http.MethodPost, Path: "/api/v1/agents/import",
 			Summary: "Import agents from CSV", Tags: []string{"Agents"}, DefaultStatus: http.StatusCreated, MaxBodyBytes: maxImportBytes,
 			Description: "A header row naming columns (name and kind required; email, phone, skills, capacity, teams, status, " +

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,24 +45,54 @@ func TestInvitation_NoTakeoverAfterPromotion(t *testing.T) {
 	})
 }
 
-// A supervisor cannot make an agent of an admin's (or anyone but an agent's)
-// account; an admin can.
-func TestCreateAgent_LinkingOtherRoles(t *testing.T) {
+// A supervisor only ever invites new people: an address that belongs to an
+// account, whatever its role and whether it has an agent already, gets one
+// and the same refusal, so that it neither links the account nor tells what
+// kind it is. An admin can link an existing account.
+func TestCreateAgent_SupervisorsInviteNewAddressesOnly(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		MustCreateUser(t, db, "boss@example.com", switchboard.RoleAdmin)
 		sup := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
+		MustCreateUser(t, db, "other-sup@example.com", switchboard.RoleSupervisor)
+		MustCreateUser(t, db, "plain@example.com", switchboard.RoleAgent)
 		team := MustCreateTeam(t, db, "Billing", sup)
 		s := sqlstore.NewAgentService(db)
-		_, _, err := s.CreateAgent(asUser(sup), switchboard.NewAgent{Name: "Boss", Kind: "human", Email: "boss@example.com", TeamIDs: []string{team.ID}})
-		wantCode(t, err, switchboard.EFORBIDDEN)
-		// Addresses differing only by an accent are different people, on every engine.
+		// Agent-role users with an agent elsewhere, accepted or still invited.
+		if _, _, err := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Busy", Kind: "human", Email: "busy@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Linked", Kind: "human", Email: "plain@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		// ... and one without.
+		MustCreateUser(t, db, "free@example.com", switchboard.RoleAgent)
+
+		var first error
+		for _, email := range []string{"boss@example.com", "sup@example.com", "other-sup@example.com", "plain@example.com",
+			"busy@example.com", "free@example.com", "FREE@example.com"} {
+			_, _, err := s.CreateAgent(asUser(sup), switchboard.NewAgent{Name: "Someone", Kind: "human", Email: email, TeamIDs: []string{team.ID}})
+			wantCode(t, err, switchboard.ECONFLICT)
+			if first == nil {
+				first = err
+			} else if err.Error() != first.Error() || !slices.Equal(switchboard.ErrorFields(err), switchboard.ErrorFields(first)) {
+				t.Errorf("%s: %v %v; the first address: %v %v", email, err, switchboard.ErrorFields(err), first, switchboard.ErrorFields(first))
+			}
+		}
+		if !strings.Contains(switchboard.ErrorMessage(first), "ask an admin") {
+			t.Errorf("message %q", switchboard.ErrorMessage(first))
+		}
+
+		// A new address, even one differing only by an accent, is invited.
 		a, inv, err := s.CreateAgent(asUser(sup), switchboard.NewAgent{Name: "Bóss", Kind: "human", Email: "bóss@example.com", TeamIDs: []string{team.ID}})
 		if err != nil || inv == nil {
-			t.Fatalf("accented address: %+v, %v", a, err)
+			t.Fatalf("new address: %+v, %v", a, err)
 		}
-		if _, _, err := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Boss", Kind: "human", Email: "boss@example.com"}); err != nil {
-			t.Errorf("admin linking an admin: %v", err)
+		// An admin links existing accounts, of any role, without inviting.
+		for _, email := range []string{"boss@example.com", "free@example.com"} {
+			if a, inv, err := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Linked", Kind: "human", Email: email}); err != nil || inv != nil || a.UserID == "" {
+				t.Errorf("admin linking %s: %+v, %v, %v", email, a, inv, err)
+			}
 		}
 	})
 }
@@ -123,30 +154,72 @@ func TestEnroll_LongKeyName(t *testing.T) {
 	})
 }
 
-// Retiring the human agent of an agent-role user ends the person's access;
-// a supervisor's account outlives their agent.
-func TestRetire_DisablesAgentRoleUser(t *testing.T) {
+// Retiring a human agent ends the access of the user created for it; an
+// account an admin linked to an agent, and a supervisor's, outlive it.
+func TestRetire_DisablesOnlyTheUserCreatedForTheAgent(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		s := sqlstore.NewAgentService(db)
 		users := sqlstore.NewUserService(db)
+		retire := func(a *switchboard.Agent) {
+			t.Helper()
+			if _, err := s.SetAgentStatus(systemCtx(), a.ID, switchboard.AgentRetired, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		status := func(id string) switchboard.UserStatus {
+			t.Helper()
+			u, err := users.FindUserByID(systemCtx(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Status
+		}
+
+		// Invited with the agent: the person's access ends with the work.
 		a, inv, _ := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Pat", Kind: "human", Email: "pat@example.com"})
 		if _, err := users.AcceptInvitation(t.Context(), inv.Secret, "a long new password"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SetAgentStatus(systemCtx(), a.ID, switchboard.AgentRetired, 0); err != nil {
-			t.Fatal(err)
-		}
+		retire(a)
 		_, err := users.Authenticate(t.Context(), "pat@example.com", "a long new password")
 		wantCode(t, err, switchboard.EUNAUTHORIZED)
+		if st := status(a.UserID); st != switchboard.UserDisabled {
+			t.Errorf("invited user is %s after the agent retired", st)
+		}
 
-		sup := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
-		sa, _, _ := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Sup", Kind: "human", Email: "sup@example.com"})
-		if _, err := s.SetAgentStatus(systemCtx(), sa.ID, switchboard.AgentRetired, 0); err != nil {
+		// Created by an import: the same.
+		res, err := s.ImportAgents(systemCtx(), []switchboard.ImportRow{{Line: 2, Agent: switchboard.NewAgent{Name: "Imp", Kind: "human", Email: "imp@example.com", Status: switchboard.AgentActive}}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if u, _ := users.FindUserByID(systemCtx(), sup.ID); u.Status != switchboard.UserActive {
-			t.Errorf("supervisor disabled with their agent")
+		imported, _ := s.FindAgentByUserID(systemCtx(), res.Invitations[0].UserID)
+		retire(imported)
+		if st := status(imported.UserID); st != switchboard.UserDisabled {
+			t.Errorf("imported user is %s after the agent retired", st)
+		}
+
+		// Existing accounts an admin linked, of the agent role or not, stay.
+		for _, role := range []switchboard.Role{switchboard.RoleAgent, switchboard.RoleSupervisor} {
+			u := MustCreateUser(t, db, string(role)+"@example.com", role)
+			linked, _, err := s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Linked", Kind: "human", Email: u.Email})
+			if err != nil {
+				t.Fatal(err)
+			}
+			retire(linked)
+			if st := status(u.ID); st != switchboard.UserActive {
+				t.Errorf("linked %s account is %s after the agent retired", role, st)
+			}
+		}
+		// ... and so does one imported by e-mail address.
+		u := MustCreateUser(t, db, "known@example.com", switchboard.RoleAgent)
+		if _, err := s.ImportAgents(systemCtx(), []switchboard.ImportRow{{Line: 2, Agent: switchboard.NewAgent{Name: "Known", Kind: "human", Email: u.Email}}}); err != nil {
+			t.Fatal(err)
+		}
+		known, _ := s.FindAgentByUserID(systemCtx(), u.ID)
+		retire(known)
+		if st := status(u.ID); st != switchboard.UserActive {
+			t.Errorf("account linked by import is %s after the agent retired", st)
 		}
 	})
 }

@@ -13,3 +13,13 @@ CREATE TABLE sign_in_failures (
     PRIMARY KEY (email, client),
     KEY sign_in_failures_window_idx (window_started_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Whether an agent's user was created for it (invited with it, by hand or
+-- by import) rather than an existing account linked by an admin: only such
+-- a user is disabled when the agent retires. An agent and the user made
+-- for it are written in one transaction at one time, which tells them
+-- apart in the rows already there.
+ALTER TABLE agents ADD COLUMN owns_user BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE agents SET owns_user = TRUE
+WHERE user_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM users WHERE users.id = agents.user_id AND users.created_at = agents.created_at);
