@@ -141,7 +141,9 @@ type UserService interface {
 
 	// UpdateUser changes a user; admins only. An admin cannot disable or
 	// demote themselves, nor leave the system without an active admin.
-	// EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT, EPRECONDITION.
+	// Disabling revokes the user's personal tokens for good; disabling or
+	// demoting revokes the enrollment keys they made and could no longer
+	// make. EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT, EPRECONDITION.
 	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
 
 	// ChangePassword sets a new password for the calling user after checking

@@ -114,7 +114,7 @@ type updateUserInput struct {
 	Body    struct {
 		Name   *string `json:"name,omitempty" maxLength:"200"`
 		Role   *string `json:"role,omitempty" enum:"admin,supervisor,agent" doc:"Changing the role signs the user out of the web UI."`
-		Status *string `json:"status,omitempty" enum:"active,disabled" doc:"Disabling signs the user out and stops their tokens."`
+		Status *string `json:"status,omitempty" enum:"active,disabled" doc:"Disabling signs the user out and revokes their API tokens for good (enabling them again does not bring the tokens back). Disabling or demoting revokes the enrollment keys they made and could no longer make."`
 	}
 }
 

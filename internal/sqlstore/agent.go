@@ -599,7 +599,7 @@ func (s *AgentService) retireUser(ctx context.Context, tx *Tx, userID string) er
 		return err
 	}
 	tx.recordChange(switchboard.AuditUserUpdated, userSubject(&u), before, userSummary(&u), eventScope{})
-	return nil
+	return revokeBeyondStanding(ctx, tx, &u, before)
 }
 
 // DeleteAgent removes a pending agent, with the invited user made for it.

@@ -194,6 +194,42 @@ func (s *EnrollmentService) RevokeEnrollmentKey(ctx context.Context, id string) 
 	})
 }
 
+// revokeKeysBeyondGrant revokes the live enrollment keys a user created that
+// they could no longer create: all of them once the user is disabled or in
+// the agent role, and, unless they are an admin, those of the teams they no
+// longer supervise. A key enrolls agents, auto-approved ones too, with its
+// creator's authority, so it must not outlive that authority.
+func revokeKeysBeyondGrant(ctx context.Context, tx *Tx, userID, reason string) error {
+	var u userRow
+	if err := tx.NewSelect().Model(&u).Column("role", "status").Where("u.id = ?", userID).Scan(ctx); err != nil {
+		return err
+	}
+	active := u.Status == string(switchboard.UserActive)
+	if active && u.Role == string(switchboard.RoleAdmin) {
+		return nil
+	}
+	var keys []*enrollmentKeyRow
+	q := tx.NewSelect().Model(&keys).ColumnExpr("ek.*").
+		Where("ek.created_by = ? AND ek.revoked_at IS NULL", userID).
+		Where("(ek.expires_at IS NULL OR ek.expires_at > ?)", tx.now)
+	if active && u.Role == string(switchboard.RoleSupervisor) {
+		q = q.Where("(ek.team_id IS NULL OR ek.team_id NOT IN (SELECT team_id FROM team_supervisors WHERE user_id = ?))", userID)
+	}
+	if err := forUpdate(q).Scan(ctx); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		k.RevokedAt = &tx.now
+		if _, err := tx.NewUpdate().Model(k).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		e := keyEvent(switchboard.AuditKeyRevoked, k)
+		e.After = map[string]any{"reason": reason}
+		tx.Record(e)
+	}
+	return nil
+}
+
 // Enroll registers a machine agent with a key, throttling the attempts with
 // a bad key per client network (a good key's uses are limited by its
 // MaxUses, not by where its agents come from).

@@ -325,3 +325,150 @@ func TestEnroll_OnlyFailuresAreThrottled(t *testing.T) {
 		}
 	})
 }
+
+// wantRevokedInAudit checks that the audit log tells that target was
+// revoked, and why.
+func wantRevokedInAudit(t *testing.T, db *sqlstore.DB, action, targetID, reason string) {
+	t.Helper()
+	p, err := sqlstore.NewAuditService(db).FindAuditEntries(systemCtx(), switchboard.AuditFilter{Action: action, TargetID: targetID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 1 || p.Items[0].After["reason"] != reason {
+		t.Errorf("audit of %s %s: %+v, want one entry with reason %q", action, targetID, p.Items, reason)
+	}
+}
+
+// A disabled user's personal tokens are revoked, and stay so when the user
+// is enabled again; retiring the agent a user was made for does the same.
+func TestDisablingRevokesPersonalTokens(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		users := sqlstore.NewUserService(db)
+		tokens := sqlstore.NewTokenService(db)
+		u := MustCreateUser(t, db, "ada@example.com", switchboard.RoleSupervisor)
+		tok, secret, err := tokens.CreateToken(systemCtx(), switchboard.NewToken{UserID: u.ID, Name: "laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setStatus := func(id string, st switchboard.UserStatus) {
+			t.Helper()
+			if _, err := users.UpdateUser(systemCtx(), id, switchboard.UserUpdate{Status: &st}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setStatus(u.ID, switchboard.UserDisabled)
+		setStatus(u.ID, switchboard.UserActive)
+		_, err = tokens.Authenticate(t.Context(), secret)
+		wantCode(t, err, switchboard.EUNAUTHORIZED)
+		wantRevokedInAudit(t, db, switchboard.AuditTokenRevoked, tok.ID, "user disabled")
+		// A new token works: the user is back, with what they are given anew.
+		_, fresh, err := tokens.CreateToken(systemCtx(), switchboard.NewToken{UserID: u.ID, Name: "new laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tokens.Authenticate(t.Context(), fresh); err != nil {
+			t.Errorf("a token made after re-enabling: %v", err)
+		}
+
+		agents := sqlstore.NewAgentService(db)
+		a, inv, err := agents.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Pat", Kind: "human", Email: "pat@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pat, err := users.AcceptInvitation(t.Context(), inv.Secret, "a long new password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		patTok, patSecret, err := tokens.CreateToken(systemCtx(), switchboard.NewToken{UserID: pat.ID, Name: "script"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agents.SetAgentStatus(systemCtx(), a.ID, switchboard.AgentRetired, 0); err != nil {
+			t.Fatal(err)
+		}
+		setStatus(pat.ID, switchboard.UserActive)
+		_, err = tokens.Authenticate(t.Context(), patSecret)
+		wantCode(t, err, switchboard.EUNAUTHORIZED)
+		wantRevokedInAudit(t, db, switchboard.AuditTokenRevoked, patTok.ID, "user disabled")
+	})
+}
+
+// An enrollment key acts with its creator's authority, and ends with it:
+// when the creator is disabled or demoted, or stops supervising the key's
+// team. Keys they could still create, and those of others, go on.
+func TestEnrollmentKeysEndWithTheirCreatorsGrant(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		es := sqlstore.NewEnrollmentService(db)
+		users := sqlstore.NewUserService(db)
+		alice := MustCreateUser(t, db, "alice@example.com", switchboard.RoleSupervisor)
+		bob := MustCreateUser(t, db, "bob@example.com", switchboard.RoleSupervisor)
+		boss := MustCreateUser(t, db, "boss@example.com", switchboard.RoleAdmin)
+		MustCreateUser(t, db, "other-admin@example.com", switchboard.RoleAdmin)
+		teamA := MustCreateTeam(t, db, "A", alice, bob, boss)
+		teamB := MustCreateTeam(t, db, "B", alice)
+		type key struct {
+			id, secret string
+		}
+		newKey := func(ctx context.Context, name, teamID string) key {
+			t.Helper()
+			k, secret, err := es.CreateEnrollmentKey(ctx, switchboard.NewEnrollmentKey{Name: name, TeamID: teamID, AutoApprove: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return key{k.ID, secret}
+		}
+		n := 0
+		works := func(k key, want bool) {
+			t.Helper()
+			n++
+			_, _, err := es.Enroll(t.Context(), switchboard.Enrollment{Key: k.secret, Name: fmt.Sprintf("runner-%d", n)})
+			if (err == nil) != want {
+				t.Errorf("key %s: enroll = %v, want it to work: %v", k.id, err, want)
+			}
+		}
+		aliceA, aliceB := newKey(asUser(alice), "alice A", teamA.ID), newKey(asUser(alice), "alice B", teamB.ID)
+		bobA := newKey(asUser(bob), "bob A", teamA.ID)
+		bossA, bossB, bossAny := newKey(asUser(boss), "boss A", teamA.ID), newKey(asUser(boss), "boss B", teamB.ID), newKey(asUser(boss), "boss", "")
+		system := newKey(systemCtx(), "system", teamB.ID)
+
+		// Alice leaves team B: her key for B ends, her key for A goes on.
+		none := []string{}
+		if _, err := sqlstore.NewTeamService(db).UpdateTeam(systemCtx(), teamB.ID, switchboard.TeamUpdate{SupervisorIDs: &none}); err != nil {
+			t.Fatal(err)
+		}
+		works(aliceB, false)
+		works(aliceA, true)
+		wantRevokedInAudit(t, db, switchboard.AuditKeyRevoked, aliceB.id, "creator no longer supervises the team")
+
+		// Alice is demoted to the agent role: her other key ends too.
+		agentRole := switchboard.RoleAgent
+		if _, err := users.UpdateUser(systemCtx(), alice.ID, switchboard.UserUpdate{Role: &agentRole}); err != nil {
+			t.Fatal(err)
+		}
+		works(aliceA, false)
+		wantRevokedInAudit(t, db, switchboard.AuditKeyRevoked, aliceA.id, "creator's role changed")
+
+		// Bob is disabled: his key ends, and stays ended when he is back.
+		disabled, active := switchboard.UserDisabled, switchboard.UserActive
+		if _, err := users.UpdateUser(systemCtx(), bob.ID, switchboard.UserUpdate{Status: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := users.UpdateUser(systemCtx(), bob.ID, switchboard.UserUpdate{Status: &active}); err != nil {
+			t.Fatal(err)
+		}
+		works(bobA, false)
+		wantRevokedInAudit(t, db, switchboard.AuditKeyRevoked, bobA.id, "creator disabled")
+
+		// An admin made a supervisor of team A keeps the key for A only.
+		supervisor := switchboard.RoleSupervisor
+		if _, err := users.UpdateUser(systemCtx(), boss.ID, switchboard.UserUpdate{Role: &supervisor}); err != nil {
+			t.Fatal(err)
+		}
+		works(bossB, false)
+		works(bossAny, false)
+		works(bossA, true)
+		works(system, true)
+	})
+}

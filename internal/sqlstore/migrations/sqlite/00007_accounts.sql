@@ -23,3 +23,6 @@ ALTER TABLE agents ADD COLUMN owns_user BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE agents SET owns_user = TRUE
 WHERE user_id IS NOT NULL
   AND EXISTS (SELECT 1 FROM users WHERE users.id = agents.user_id AND users.created_at = agents.created_at);
+
+-- A user's change of role or status revokes the keys they created.
+CREATE INDEX enrollment_keys_created_by_idx ON enrollment_keys (created_by);
