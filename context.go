@@ -1,6 +1,9 @@
 package switchboard
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // Actor is whoever makes a request: a user (through a browser session or a
 // personal token), a machine agent (through an agent token), or the system
@@ -70,6 +73,22 @@ type RequestInfo struct {
 	ID        string
 	IP        string
 	UserAgent string
+}
+
+// Network is the client network that throttles and lockouts count the
+// request against: the address itself for IPv4, its /64 network for IPv6,
+// where one subscriber holds a whole /64 and could otherwise take a fresh
+// address for every attempt.
+func (r RequestInfo) Network() string {
+	addr, err := netip.ParseAddr(r.IP)
+	if err != nil || addr.Unmap().Is4() {
+		return r.IP
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return r.IP
+	}
+	return p.String()
 }
 
 type contextKey int

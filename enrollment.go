@@ -96,7 +96,19 @@ type EnrollmentService interface {
 
 	// Enroll registers a machine agent with a key and returns it with its
 	// token secret. Without auto-approval the agent is pending until an
-	// admin or supervisor activates it. EUNAUTHORIZED (bad, expired,
-	// revoked or used-up key), EINVALID.
+	// admin or supervisor activates it. Attempts with a bad key are
+	// throttled per client network (RequestInfo.Network of ctx), see
+	// EnrollFailureBurst; successful ones only by the key's MaxUses.
+	// EUNAUTHORIZED (bad, expired, revoked or used-up key), EINVALID,
+	// ERATELIMIT.
 	Enroll(ctx context.Context, e Enrollment) (*Agent, string, error)
 }
+
+// Enrollment attempts with a wrong or unusable key are throttled per client
+// network: a burst of EnrollFailureBurst, then one per
+// EnrollFailureInterval. A fleet enrolling with a good key is never slowed
+// down, however many machines share an address: MaxUses bounds a key.
+const (
+	EnrollFailureBurst    = 20
+	EnrollFailureInterval = 3 * time.Second
+)

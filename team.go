@@ -109,8 +109,9 @@ type TeamService interface {
 	// role supervisor or admin. EINVALID, ECONFLICT (name taken), EFORBIDDEN.
 	CreateTeam(ctx context.Context, t NewTeam) (*Team, error)
 
-	// UpdateTeam changes a team; admins only. EINVALID, ENOTFOUND,
-	// ECONFLICT, EFORBIDDEN, EPRECONDITION.
+	// UpdateTeam changes a team; admins only. A supervisor taken off the
+	// team loses the enrollment keys they made for it (unless an admin).
+	// EINVALID, ENOTFOUND, ECONFLICT, EFORBIDDEN, EPRECONDITION.
 	UpdateTeam(ctx context.Context, id string, upd TeamUpdate) (*Team, error)
 
 	// DeleteTeam deletes a team; its agents stay, without it. Admins only.

@@ -141,7 +141,9 @@ type UserService interface {
 
 	// UpdateUser changes a user; admins only. An admin cannot disable or
 	// demote themselves, nor leave the system without an active admin.
-	// EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT, EPRECONDITION.
+	// Disabling revokes the user's personal tokens for good; disabling or
+	// demoting revokes the enrollment keys they made and could no longer
+	// make. EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT, EPRECONDITION.
 	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
 
 	// ChangePassword sets a new password for the calling user after checking
@@ -177,14 +179,17 @@ type UserService interface {
 	AuthenticateSession(ctx context.Context, id string, authVersion int) (*Actor, error)
 
 	// Authenticate checks an e-mail address and password for sign-in, with
-	// throttling per account: after MaxSignInFailures failures within
-	// SignInFailureWindow the account is locked for SignInLockout, even for
-	// the right password. Unknown e-mail and wrong password give the same
-	// EUNAUTHORIZED. ERATELIMIT while locked.
+	// throttling per account and client network (RequestInfo.Network of
+	// ctx): after MaxSignInFailures failures from one network within
+	// SignInFailureWindow the account is locked for that network for
+	// SignInLockout, even for the right password, while its owner can still
+	// sign in from elsewhere. Unknown e-mail, wrong password and the right
+	// password of a disabled account give the same EUNAUTHORIZED.
+	// ERATELIMIT while locked.
 	Authenticate(ctx context.Context, email, password string) (*User, error)
 }
 
-// Sign-in throttling per account.
+// Sign-in throttling per account and client network.
 const (
 	MaxSignInFailures   = 10
 	SignInFailureWindow = 15 * time.Minute

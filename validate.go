@@ -124,8 +124,9 @@ func ValidateName(v *Validation, field, name string) {
 	}
 }
 
-// ValidatePassword checks a new password's length. Length is what makes a
-// password strong; composition rules only make it harder to remember.
+// ValidatePassword checks a new password's length, and that it is not one
+// attackers try first (see weakPassword). Length is what makes a password
+// strong; composition rules only make it harder to remember.
 func ValidatePassword(v *Validation, field, password string) {
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -133,6 +134,10 @@ func ValidatePassword(v *Validation, field, password string) {
 		v.Add(field, "Password must be at least %d characters.", MinPasswordLength)
 	case n > MaxPasswordLength:
 		v.Add(field, "Password must be at most %d characters.", MaxPasswordLength)
+	default:
+		if why := weakPassword(password); why != "" {
+			v.Add(field, "%s", why)
+		}
 	}
 }
 

@@ -263,6 +263,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"UserBadRole", []string{"user", "create", "--email", "a@example.com", "--name", "A", "--role", "boss"}, "", "--role must be admin, supervisor or agent", true},
 		{"UserNoTerminal", []string{"user", "create", "--email", "a@example.com", "--name", "A", "--role", "agent"}, "", "--password-stdin", true},
 		{"UserShortPassword", []string{"user", "create", "--email", "a@example.com", "--name", "A", "--role", "agent", "--password-stdin"}, "short\n", "at least 12 characters", false},
+		{"UserCommonPassword", []string{"user", "create", "--email", "a@example.com", "--name", "A", "--role", "admin", "--password-stdin"}, "qwertyuiopasdfgh\n", "too common", false},
+		{"UserRepeatedPassword", []string{"user", "create", "--email", "a@example.com", "--name", "A", "--role", "admin", "--password-stdin"}, "            \n", "only spaces", false},
 		{"UserBadEmail", []string{"user", "create", "--email", "nope", "--name", "A", "--role", "agent", "--password-stdin"}, testPassword + "\n", "valid e-mail address", false},
 		{"TokenUnknownUser", []string{"token", "create", "--email", "ghost@example.com"}, "", "No user has the e-mail address ghost@example.com", false},
 		{"TokenBadExpiry", []string{"token", "create", "--email", "a@example.com", "--expires", "tomorrow"}, "", "--expires", true},

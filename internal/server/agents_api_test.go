@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -283,6 +284,53 @@ func TestSupervisorScopeAPI(t *testing.T) {
 		h.call(t, http.MethodGet, "/api/v1/agents/"+inA.ID, nil).wantStatus(t, http.StatusNotFound)
 		h.call(t, http.MethodPatch, "/api/v1/agents/"+human.ID, map[string]any{"name": "x"}).wantStatus(t, http.StatusForbidden)
 		h.call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusOK).wantContains(t, `"agent":{`, human.ID)
+	})
+}
+
+// TestSupervisorCannotLinkExistingAccounts: a supervisor creating a human
+// agent with the address of an existing account gets one 409, the same for
+// an admin's, a supervisor's and an agent's address, and links nothing; an
+// admin links the account, and retiring that agent leaves it alone.
+func TestSupervisorCannotLinkExistingAccounts(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		admin := ts.setUp(t)
+		alice := ts.MustCreateUser(t, "alice@example.com", switchboard.RoleSupervisor)
+		ts.MustCreateUser(t, "bob@example.com", switchboard.RoleSupervisor)
+		plain := ts.MustCreateUser(t, "plain@example.com", switchboard.RoleAgent)
+		team := ts.MustCreateTeam(t, "A", alice.ID)
+		aliceToken, _ := ts.MustCreateToken(t, alice)
+		adminToken, _ := ts.MustCreateToken(t, admin)
+
+		var first *server.Problem
+		for _, email := range []string{"admin@example.com", "bob@example.com", "plain@example.com", "Plain@Example.com"} {
+			res := ts.api(aliceToken).call(t, http.MethodPost, "/api/v1/agents",
+				map[string]any{"name": "Someone", "kind": "human", "email": email, "teams": []string{team.ID}})
+			res.wantStatus(t, http.StatusConflict)
+			p := res.problem(t)
+			p.RequestID = ""
+			if first == nil {
+				first = &p
+			} else if !reflect.DeepEqual(p, *first) {
+				t.Errorf("%s: %+v; admin's address: %+v", email, p, *first)
+			}
+		}
+		if !strings.Contains(first.Detail, "ask an admin") || len(first.Errors) != 1 || first.Errors[0].Location != "body.email" {
+			t.Errorf("problem %+v", *first)
+		}
+
+		res := ts.api(adminToken).call(t, http.MethodPost, "/api/v1/agents",
+			map[string]any{"name": "Plain", "kind": "human", "email": "plain@example.com", "teams": []string{team.ID}})
+		res.wantStatus(t, http.StatusCreated).wantNotContains(t, `"invitation"`)
+		var linked struct {
+			ID string `json:"id"`
+		}
+		res.decode(t, &linked)
+		ts.api(aliceToken).call(t, http.MethodPost, "/api/v1/agents/"+linked.ID+"/retire", nil).wantStatus(t, http.StatusOK)
+		if u, _ := sqlstore.NewUserService(db).FindUserByID(systemCtx(), plain.ID); u.Status != switchboard.UserActive {
+			t.Errorf("the linked account is %s after its agent retired", u.Status)
+		}
 	})
 }
 

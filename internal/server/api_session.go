@@ -37,7 +37,7 @@ type setupInput struct {
 	Body struct {
 		Email    string `json:"email" maxLength:"254" doc:"The admin's e-mail address, used to sign in." example:"admin@example.com"`
 		Name     string `json:"name" maxLength:"200" doc:"The admin's display name." example:"Ada Lovelace"`
-		Password string `json:"password" minLength:"12" maxLength:"256" doc:"At least 12 characters."`
+		Password string `json:"password" minLength:"12" maxLength:"256" doc:"At least 12 characters, and not one of the common passwords attackers try first (422 otherwise)."`
 		Code     string `json:"code,omitempty" maxLength:"128" doc:"The set-up code that the server writes to its log at start while no user exists. Needed unless the call is made on the server itself, to localhost."`
 	}
 }
@@ -155,7 +155,7 @@ func (s *Server) apiMe(ctx context.Context, _ *struct{}) (*meOutput, error) {
 type changePasswordInput struct {
 	Body struct {
 		CurrentPassword string `json:"current_password" maxLength:"1024"`
-		NewPassword     string `json:"new_password" minLength:"12" maxLength:"256" doc:"At least 12 characters."`
+		NewPassword     string `json:"new_password" minLength:"12" maxLength:"256" doc:"At least 12 characters, and not one of the common passwords attackers try first (422 otherwise)."`
 	}
 }
 

@@ -169,9 +169,12 @@ func TestUsersAPI(t *testing.T) {
 		ts.api(graceSecret).call(t, http.MethodPatch, "/api/v1/users/"+admin.ID, map[string]string{"status": "disabled"}).
 			wantStatus(t, http.StatusForbidden).problem(t)
 
-		// Disabling ends the user's tokens at once.
+		// Disabling ends the user's tokens at once, and for good.
 		c.call(t, http.MethodPatch, "/api/v1/users/"+grace.ID, map[string]string{"status": "disabled"}).wantStatus(t, http.StatusOK)
 		ts.api(graceSecret).call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusUnauthorized)
+		c.call(t, http.MethodPatch, "/api/v1/users/"+grace.ID, map[string]string{"status": "active"}).wantStatus(t, http.StatusOK)
+		ts.api(graceSecret).call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusUnauthorized)
+		c.call(t, http.MethodGet, "/api/v1/audit?action=token.revoked", nil).wantStatus(t, http.StatusOK).wantContains(t, `"reason":"user disabled"`)
 
 		// The last admin cannot be demoted.
 		c.call(t, http.MethodPatch, "/api/v1/users/"+admin.ID, map[string]string{"role": "agent"}).wantStatus(t, http.StatusUnprocessableEntity)

@@ -60,7 +60,7 @@ type createUserInput struct {
 		Email    string `json:"email" maxLength:"254" example:"grace@example.com"`
 		Name     string `json:"name" maxLength:"200" example:"Grace Hopper"`
 		Role     string `json:"role" enum:"admin,supervisor,agent"`
-		Password string `json:"password" minLength:"12" maxLength:"256" doc:"The user's first password; they can change it."`
+		Password string `json:"password" minLength:"12" maxLength:"256" doc:"The user's first password; they can change it. At least 12 characters, and not one of the common passwords attackers try first."`
 	}
 }
 
@@ -120,7 +120,7 @@ type updateUserInput struct {
 	Body    struct {
 		Name   *string `json:"name,omitempty" maxLength:"200"`
 		Role   *string `json:"role,omitempty" enum:"admin,supervisor,agent" doc:"Changing the role signs the user out of the web UI."`
-		Status *string `json:"status,omitempty" enum:"active,disabled" doc:"Disabling signs the user out and stops their tokens."`
+		Status *string `json:"status,omitempty" enum:"active,disabled" doc:"Disabling signs the user out and revokes their API tokens for good (enabling them again does not bring the tokens back). Disabling or demoting revokes the enrollment keys they made and could no longer make."`
 	}
 }
 

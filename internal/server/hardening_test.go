@@ -3,11 +3,13 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
 )
 
 // A sign-in link's next must stay on the site whatever a browser would make
@@ -111,6 +113,43 @@ func TestEnrollAnswerIsNotCached(t *testing.T) {
 	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q", cc)
 	}
+}
+
+// TestEnrollThrottleCountsFailuresOnly: 200 machines behind one address
+// all enroll with a good key; wrong keys from that address are throttled,
+// with 429 and Retry-After.
+func TestEnrollThrottleCountsFailuresOnly(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		ts.setUp(t)
+		_, key, err := sqlstore.NewEnrollmentService(db).CreateEnrollmentKey(systemCtx(), switchboard.NewEnrollmentKey{Name: "fleet", AutoApprove: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		anon := ts.api("")
+		for i := range 200 {
+			anon.call(t, http.MethodPost, "/api/v1/enroll", map[string]any{"key": key, "name": "runner-" + strconv.Itoa(i)}).
+				wantStatus(t, http.StatusCreated)
+		}
+		var last *response
+		failures := 0
+		for range 2 * switchboard.EnrollFailureBurst {
+			last = anon.call(t, http.MethodPost, "/api/v1/enroll", map[string]any{"key": "sbe_wrong", "name": "guess"})
+			if last.StatusCode == http.StatusTooManyRequests {
+				break
+			}
+			last.wantStatus(t, http.StatusUnauthorized)
+			failures++
+		}
+		last.wantStatus(t, http.StatusTooManyRequests).problem(t)
+		if failures != switchboard.EnrollFailureBurst {
+			t.Errorf("%d wrong keys answered before 429, want %d", failures, switchboard.EnrollFailureBurst)
+		}
+		if ra, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || ra < 1 {
+			t.Errorf("Retry-After = %q", last.Header.Get("Retry-After"))
+		}
+	})
 }
 
 func TestIfMatchIsStrong(t *testing.T) {

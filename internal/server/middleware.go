@@ -424,12 +424,6 @@ func (s *Server) isSetUp(ctx context.Context) (bool, error) {
 	return n > 0, nil
 }
 
-// allowEnrollAttempt applies the per-address throttle to enrollments.
-func (s *Server) allowEnrollAttempt(ctx context.Context) error {
-	return s.allowAttempt(ctx, "enroll", enrollBurst, enrollInterval,
-		"Too many enrollments from your address; wait a little and try again.")
-}
-
 // allowSignInAttempt applies the per-address throttle to credential checks.
 func (s *Server) allowSignInAttempt(ctx context.Context) error {
 	return s.allowAttempt(ctx, "signin", signInBurst, signInInterval,
@@ -438,7 +432,7 @@ func (s *Server) allowSignInAttempt(ctx context.Context) error {
 
 // allowAttempt takes one attempt from the client address's bucket of kind.
 func (s *Server) allowAttempt(ctx context.Context, kind string, burst int, interval time.Duration, refusal string) error {
-	ok, wait, err := s.Throttle(ctx, kind+":"+throttleKey(switchboard.RequestInfoFromContext(ctx).IP), burst, interval)
+	ok, wait, err := s.Throttle(ctx, kind+":"+switchboard.RequestInfoFromContext(ctx).Network(), burst, interval)
 	if err != nil || ok {
 		return err
 	}
@@ -461,19 +455,4 @@ func redactSecrets(path string) string {
 		}
 	}
 	return strings.Join(segments, "/")
-}
-
-// throttleKey is the bucket of a client address: the address itself for
-// IPv4, its /64 network for IPv6, where one subscriber holds a whole /64 and
-// could otherwise take a fresh address for every attempt.
-func throttleKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil || addr.Unmap().Is4() {
-		return ip
-	}
-	p, err := addr.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }

@@ -49,7 +49,8 @@ func (s *Server) routes() {
 			Description: "Works only while no user exists; afterwards it answers 404."}, anyone, s.apiSetup)
 		handle(s, api, huma.Operation{OperationID: "signIn", Method: http.MethodPost, Path: "/api/v1/session",
 			Summary: "Sign in", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests},
-			Description: "Starts a browser session (cookie). Throttled per client address and per account."}, anyone, s.apiSignIn)
+			Description: "Starts a browser session (cookie). Throttled per client address; ten failures for one account from one " +
+				"address lock the account for that address only, for 15 minutes. A disabled account answers as a wrong password does."}, anyone, s.apiSignIn)
 		handle(s, api, huma.Operation{OperationID: "signOut", Method: http.MethodDelete, Path: "/api/v1/session",
 			Summary: "Sign out", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent,
 			Description: "Ends the browser session the request came with. Tokens are not affected: revoke them apart."}, signedIn, s.apiSignOut)
@@ -100,7 +101,9 @@ func (s *Server) routes() {
 			Summary: "Create an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict, http.StatusNotImplemented}, DefaultStatus: http.StatusCreated,
 			Description: "A human agent is linked to the user with its e-mail address. If there is none, a user in role agent " +
 				"is created and invited: the answer's invitation holds the link with which they choose a password, and the " +
-				"agent stays pending until they do. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
+				"agent stays pending until they do. Only admins may link an existing user: for a supervisor, the address of any " +
+				"existing account is 409, with one and the same answer whoever it belongs to. Retiring the agent disables only a " +
+				"user created for it. Supervisors must put the agent in at least one of their teams."}, supervisors, s.apiCreateAgent)
 		handle(s, api, huma.Operation{OperationID: "importAgents", Method: http.MethodPost, Path: "/api/v1/agents/import",
 			Summary: "Import agents from CSV", Tags: []string{"Agents"}, Errors: []int{http.StatusNotImplemented}, DefaultStatus: http.StatusCreated, MaxBodyBytes: maxImportBytes,
 			Description: "A header row naming columns (name and kind required; email, phone, skills, capacity, teams, status, " +
@@ -162,7 +165,8 @@ func (s *Server) routes() {
 			Description: "Agents that enrolled with it keep their tokens."}, supervisors, s.apiRevokeKey)
 		handle(s, api, huma.Operation{OperationID: "enroll", Method: http.MethodPost, Path: "/api/v1/enroll",
 			Summary: "Enroll a machine agent", Tags: []string{"Enrollment"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusCreated,
-			Description: "Anyone with an enrollment key. Returns the new agent and its token."}, anyone, s.apiEnroll)
+			Description: "Anyone with an enrollment key. Returns the new agent and its token. Attempts with a wrong or unusable key " +
+				"are throttled per client address (429 with Retry-After); a good key is limited only by its max_uses."}, anyone, s.apiEnroll)
 
 		handle(s, api, huma.Operation{OperationID: "listQueues", Method: http.MethodGet, Path: "/api/v1/queues",
 			Summary: "List queues", Tags: []string{"Queues"},

@@ -82,10 +82,6 @@ type Server struct {
 const (
 	signInBurst    = 20
 	signInInterval = 3 * time.Second
-	// A fleet coming up at once enrolls in a burst; guessing keys does not
-	// get far at one attempt a second.
-	enrollBurst    = 100
-	enrollInterval = time.Second
 )
 
 // New returns the server. It panics if the embedded templates are broken,

@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +79,47 @@ func TestSetup_API(t *testing.T) {
 	res.wantNotContains(t, "password")
 	ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "two@example.com", "name": "Two", "password": testPassword}).
 		wantStatus(t, http.StatusNotFound)
+}
+
+// TestCommonPasswordsRefused: every way of choosing a password refuses one
+// that attackers try first, with 422 and a message on the field.
+func TestCommonPasswordsRefused(t *testing.T) {
+	const common, repeated = "Qwertyuiopasdfgh", "            "
+	ts := newTestServer(t, sqlstore.SQLite)
+	wantRefused := func(t *testing.T, res *response, field string) {
+		t.Helper()
+		res.wantStatus(t, http.StatusUnprocessableEntity)
+		p := res.problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Location != "body."+field || !strings.Contains(p.Errors[0].Message, "too common") {
+			t.Errorf("errors %+v, want one on body.%s saying it is too common", p.Errors, field)
+		}
+	}
+
+	// Set-up, by API and by form.
+	wantRefused(t, ts.api("").call(t, http.MethodPost, "/api/v1/setup", map[string]string{"email": "root@example.com", "name": "Root", "password": common}), "password")
+	ts.browser().post(t, "/setup", url.Values{"name": {"Root"}, "email": {"root@example.com"}, "password": {repeated}, "password_confirm": {repeated}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "Password must not be only spaces")
+	admin := ts.setUp(t)
+	adminToken, _ := ts.MustCreateToken(t, admin)
+
+	// Creating a user.
+	wantRefused(t, ts.api(adminToken).call(t, http.MethodPost, "/api/v1/users",
+		map[string]string{"email": "ada@example.com", "name": "Ada", "role": "agent", "password": common}), "password")
+
+	// Changing one's password.
+	wantRefused(t, ts.api(adminToken).call(t, http.MethodPost, "/api/v1/me/password",
+		map[string]string{"current_password": testPassword, "new_password": common}), "new_password")
+
+	// Accepting an invitation, or a reset link.
+	_, inv := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "Barbara", Kind: switchboard.HumanAgent, Email: "barbara@example.com"})
+	ts.browser().post(t, "/invite/"+inv.Secret, url.Values{"password": {common}, "password_confirm": {common}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "too common", `id="f-password-error"`)
+	reset, err := sqlstore.NewUserService(ts.db).IssuePasswordReset(systemCtx(), admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.browser().post(t, "/reset/"+reset.Secret, url.Values{"password": {common}, "password_confirm": {common}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "too common")
 }
 
 func TestSessionCookie(t *testing.T) {
@@ -177,7 +221,10 @@ func TestCrossSitePOSTRefused(t *testing.T) {
 func TestSignInLockout(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
-		ts := newTestServerOn(t, db, serverOptions())
+		// Behind a trusted proxy, so that clients can come from elsewhere.
+		opts := serverOptions()
+		opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		ts := newTestServerOn(t, db, opts)
 		ts.setUp(t)
 		ts.MustCreateUser(t, "ada@example.com", switchboard.RoleAgent)
 		c := ts.api("")
@@ -198,6 +245,12 @@ func TestSignInLockout(t *testing.T) {
 		b := ts.browser()
 		b.post(t, "/signin", url.Values{"email": {"ada@example.com"}, "password": {testPassword}}).
 			wantStatus(t, http.StatusTooManyRequests).wantContains(t, "Too many failed sign-in attempts")
+		// The lockout is the guesser's own: from another address the owner
+		// signs in, and the guesser's address stays locked.
+		c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "ada@example.com", "password": testPassword},
+			"X-Forwarded-For", "198.51.100.20").wantStatus(t, http.StatusOK)
+		c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "ada@example.com", "password": testPassword}).
+			wantStatus(t, http.StatusTooManyRequests)
 		// An unknown and a known address fail alike.
 		unknown := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "nobody@example.com", "password": "wrong"})
 		known := c.call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "admin@example.com", "password": "wrong"})
@@ -240,6 +293,43 @@ func TestSignInThrottlePerAddress(t *testing.T) {
 		}
 		if p := last.problem(t); !strings.Contains(p.Detail, "your address") {
 			t.Errorf("detail %q", p.Detail)
+		}
+	})
+}
+
+// TestDisabledAccountIsNoOracle: the right password of a disabled account
+// answers exactly as a wrong one, by API and by form, so that a guesser
+// learns neither that the password is right nor that the account is
+// disabled.
+func TestDisabledAccountIsNoOracle(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		ts.setUp(t)
+		u := ts.MustCreateUser(t, "gone@example.com", switchboard.RoleSupervisor)
+		disabled := switchboard.UserDisabled
+		if _, err := sqlstore.NewUserService(db).UpdateUser(systemCtx(), u.ID, switchboard.UserUpdate{Status: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		signIn := func(password string) *response {
+			return ts.api("").call(t, http.MethodPost, "/api/v1/session", map[string]string{"email": "gone@example.com", "password": password})
+		}
+		right, wrong := signIn(testPassword), signIn("not the password")
+		right.wantStatus(t, http.StatusUnauthorized)
+		pr, pw := right.problem(t), wrong.problem(t)
+		pr.RequestID, pw.RequestID = "", ""
+		if !reflect.DeepEqual(pr, pw) || right.StatusCode != wrong.StatusCode {
+			t.Errorf("right password of a disabled account: %d %+v; wrong password: %d %+v", right.StatusCode, pr, wrong.StatusCode, pw)
+		}
+
+		form := func(password string) *response {
+			return ts.browser().post(t, "/signin", url.Values{"email": {"gone@example.com"}, "password": {password}})
+		}
+		right, wrong = form(testPassword), form("not the password")
+		right.wantStatus(t, http.StatusUnauthorized)
+		if right.StatusCode != wrong.StatusCode || !bytes.Equal(right.body, wrong.body) {
+			t.Errorf("the form answers the right password of a disabled account with %d:\n%s\nand a wrong one with %d:\n%s",
+				right.StatusCode, right.body, wrong.StatusCode, wrong.body)
 		}
 	})
 }

@@ -27,6 +27,7 @@ type agentRow struct {
 	Status     string     `bun:"status"`
 	Presence   string     `bun:"presence"`
 	UserID     *string    `bun:"user_id"`
+	OwnsUser   bool       `bun:"owns_user"` // the user was created for this agent, and ends with it
 	Attributes string     `bun:"attributes"`
 	Notify     string     `bun:"notify"`
 	Metadata   string     `bun:"metadata"`
@@ -287,7 +288,7 @@ func (s *AgentService) CreateAgent(ctx context.Context, na switchboard.NewAgent)
 			if err != nil {
 				return err
 			}
-			row.UserID = &userID
+			row.UserID, row.OwnsUser = &userID, inv != nil
 			if inv != nil && na.Status == "" {
 				// An invited person becomes active by accepting.
 				row.Status = string(switchboard.AgentPending)
@@ -553,7 +554,7 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 		if _, err := tx.NewUpdate().Model(row).Column("status", "presence", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		if status == switchboard.AgentRetired && row.UserID != nil {
+		if status == switchboard.AgentRetired && row.UserID != nil && row.OwnsUser {
 			if err := s.retireUser(ctx, tx, *row.UserID); err != nil {
 				return err
 			}
@@ -574,9 +575,10 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 	return agent, nil
 }
 
-// retireUser disables the user of a retired human agent when being an agent
-// was all they were there for, so that the person's access ends with their
-// work; admins and supervisors keep their accounts.
+// retireUser disables the user created for a retired human agent when being
+// an agent is still all they are there for, so that the person's access
+// ends with their work. An account an admin linked to the agent, and anyone
+// since made an admin or supervisor, keeps it.
 func (s *AgentService) retireUser(ctx context.Context, tx *Tx, userID string) error {
 	var u userRow
 	if err := forUpdate(tx.NewSelect().Model(&u).Where("u.id = ?", userID)).Scan(ctx); err != nil {
@@ -597,7 +599,7 @@ func (s *AgentService) retireUser(ctx context.Context, tx *Tx, userID string) er
 		return err
 	}
 	tx.recordChange(switchboard.AuditUserUpdated, userSubject(&u), before, userSummary(&u), eventScope{})
-	return nil
+	return revokeBeyondStanding(ctx, tx, &u, before)
 }
 
 // DeleteAgent removes a pending agent, with the invited user made for it.
@@ -623,7 +625,7 @@ func (s *AgentService) DeleteAgent(ctx context.Context, id string) error {
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		if row.UserID != nil {
+		if row.UserID != nil && row.OwnsUser {
 			// The user invited for this agent never signed in: it goes too.
 			if _, err := tx.NewDelete().Model((*userRow)(nil)).
 				Where("id = ? AND password_hash = '' AND role = ?", *row.UserID, switchboard.RoleAgent).

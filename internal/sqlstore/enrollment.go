@@ -194,10 +194,70 @@ func (s *EnrollmentService) RevokeEnrollmentKey(ctx context.Context, id string) 
 	})
 }
 
-// Enroll registers a machine agent with a key. The key row is locked for the
-// transaction, so that concurrent enrollments cannot exceed its uses.
+// revokeKeysBeyondGrant revokes the live enrollment keys a user created that
+// they could no longer create: all of them once the user is disabled or in
+// the agent role, and, unless they are an admin, those of the teams they no
+// longer supervise. A key enrolls agents, auto-approved ones too, with its
+// creator's authority, so it must not outlive that authority.
+func revokeKeysBeyondGrant(ctx context.Context, tx *Tx, userID, reason string) error {
+	var u userRow
+	if err := tx.NewSelect().Model(&u).Column("role", "status").Where("u.id = ?", userID).Scan(ctx); err != nil {
+		return err
+	}
+	active := u.Status == string(switchboard.UserActive)
+	if active && u.Role == string(switchboard.RoleAdmin) {
+		return nil
+	}
+	var keys []*enrollmentKeyRow
+	q := tx.NewSelect().Model(&keys).ColumnExpr("ek.*").
+		Where("ek.created_by = ? AND ek.revoked_at IS NULL", userID).
+		Where("(ek.expires_at IS NULL OR ek.expires_at > ?)", tx.now)
+	if active && u.Role == string(switchboard.RoleSupervisor) {
+		q = q.Where("(ek.team_id IS NULL OR ek.team_id NOT IN (SELECT team_id FROM team_supervisors WHERE user_id = ?))", userID)
+	}
+	if err := forUpdate(q).Scan(ctx); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		k.RevokedAt = &tx.now
+		if _, err := tx.NewUpdate().Model(k).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		e := keyEvent(switchboard.AuditKeyRevoked, k)
+		e.After = map[string]any{"reason": reason}
+		tx.Record(e)
+	}
+	return nil
+}
+
+// Enroll registers a machine agent with a key, throttling the attempts with
+// a bad key per client network (a good key's uses are limited by its
+// MaxUses, not by where its agents come from).
 func (s *EnrollmentService) Enroll(ctx context.Context, e switchboard.Enrollment) (*switchboard.Agent, string, error) {
-	errBadKey := &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The enrollment key is invalid, expired, revoked or used up."}
+	bucket := "enroll-failures:" + clientNetwork(ctx)
+	wait, err := s.db.throttleWait(ctx, bucket, switchboard.EnrollFailureBurst, switchboard.EnrollFailureInterval)
+	if err != nil {
+		return nil, "", err
+	}
+	if wait > 0 {
+		return nil, "", &switchboard.Error{Code: switchboard.ERATELIMIT, RetryAfter: wait,
+			Message: "Too many enrollments with a wrong or unusable key from your address; wait a little and try again."}
+	}
+	agent, secret, err := s.enroll(ctx, e)
+	if errors.Is(err, errBadEnrollmentKey) {
+		if _, _, terr := s.db.Throttle(ctx, bucket, switchboard.EnrollFailureBurst, switchboard.EnrollFailureInterval); terr != nil {
+			return nil, "", terr
+		}
+	}
+	return agent, secret, err
+}
+
+var errBadEnrollmentKey = &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The enrollment key is invalid, expired, revoked or used up."}
+
+// enroll registers a machine agent. The key row is locked for the
+// transaction, so that concurrent enrollments cannot exceed its uses.
+func (s *EnrollmentService) enroll(ctx context.Context, e switchboard.Enrollment) (*switchboard.Agent, string, error) {
+	errBadKey := errBadEnrollmentKey
 	if len(e.Key) > 200 || e.Key == "" {
 		return nil, "", errBadKey
 	}

@@ -17,3 +17,20 @@ func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx) er
 
 // IsRead exposes the test of which statements may run twice.
 var IsRead = isRead
+
+// MigrateTo applies the migrations up to version, so that a test can write
+// rows as an older schema had them and see a later migration convert them.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.migrationProvider(ctx, true)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}
+
+// Exec runs a statement, with bun's ? placeholders.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.bun.ExecContext(ctx, query, args...)
+	return err
+}

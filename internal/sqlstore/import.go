@@ -69,7 +69,7 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 					userRows, inviteRows = append(userRows, u), append(inviteRows, inv)
 					invitations = append(invitations, inv.domain(u, secret))
 					tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(u), After: userSummary(u)})
-					row.UserID = &u.ID
+					row.UserID, row.OwnsUser = &u.ID, true
 					if a.Status == "" {
 						row.Status = string(switchboard.AgentPending)
 					}

@@ -87,17 +87,28 @@ func voidInvitations(ctx context.Context, tx *Tx, userID string) error {
 	return err
 }
 
+// errExistingAccount refuses a supervisor an address that belongs to a
+// user. It is one answer for every such address, whatever the user's role
+// or agent, so that it tells the supervisor no more than that the account
+// exists.
+func errExistingAccount() error {
+	const msg = "This address belongs to an existing account; ask an admin to add this person as an agent."
+	return &switchboard.Error{Code: switchboard.ECONFLICT, Message: msg,
+		Fields: []switchboard.FieldError{{Field: "email", Message: msg}}}
+}
+
 // linkOrInvite returns the ID of the user with email, creating and inviting
-// one (role agent, no password) when there is none. Only admins may make an
-// agent of a user in another role: a supervisor must not gain a hold on an
-// admin's account through its agent.
+// one (role agent, no password) when there is none; the invitation is nil
+// when the user existed. Only admins may link an existing user: retiring
+// the agent would end the account, and the agent's supervisors could ask
+// for links to it, so a supervisor must never gain a hold on an account
+// they did not create through its agent.
 func linkOrInvite(ctx context.Context, tx *Tx, email, name string) (string, *switchboard.Invitation, error) {
 	var existing userRow
 	err := tx.NewSelect().Model(&existing).Column("id", "role").Where("u.email = ?", email).Scan(ctx)
 	if err == nil {
-		if existing.Role != string(switchboard.RoleAgent) && !switchboard.ActorFromContext(ctx).IsAdmin() {
-			return "", nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only an admin can add this person as an agent.",
-				Fields: []switchboard.FieldError{{Field: "email", Message: "Only an admin can add this person as an agent."}}}
+		if !switchboard.ActorFromContext(ctx).IsAdmin() {
+			return "", nil, errExistingAccount()
 		}
 		return existing.ID, nil, nil
 	} else if !errors.Is(err, errNoRows) {
@@ -141,7 +152,9 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 			if sc.SupervisorID == "" {
 				return &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may invite people."}
 			}
-			if _, err := findAgentRow(ctx, tx, sc, "a.user_id = ?", userID, false); err != nil {
+			// The user must be one created for that agent, too, not an
+			// account an admin linked to it.
+			if row, err := findAgentRow(ctx, tx, sc, "a.user_id = ?", userID, false); err != nil || !row.OwnsUser {
 				return errUserNotFound()
 			}
 		}

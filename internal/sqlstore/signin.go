@@ -15,21 +15,40 @@ type signInFailureRow struct {
 	bun.BaseModel `bun:"table:sign_in_failures,alias:sf"`
 
 	Email           string     `bun:"email,pk"`
+	Client          string     `bun:"client,pk"`
 	Failures        int        `bun:"failures"`
 	WindowStartedAt time.Time  `bun:"window_started_at"`
 	LockedUntil     *time.Time `bun:"locked_until"`
 }
 
-// Authenticate checks credentials for sign-in, throttled per e-mail address.
-// Each attempt is counted before its password is checked, so that parallel
-// guesses cannot slip past the limit while the first ones are verified.
+// maxClientKey is the longest client network failures are counted for: an
+// IPv6 /64 in its longest form, with room to spare.
+const maxClientKey = 64
+
+// clientNetwork is the client network of the request, as failures (of
+// sign-in, of enrollment) are counted for it. Addresses come from the
+// connection or a trusted proxy; anything else (there should be nothing
+// else) is counted as one.
+func clientNetwork(ctx context.Context) string {
+	client := switchboard.RequestInfoFromContext(ctx).Network()
+	if len(client) > maxClientKey || strings.ContainsFunc(client, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return "(unknown)"
+	}
+	return client
+}
+
+// Authenticate checks credentials for sign-in, throttled per e-mail address
+// and client network. Each attempt is counted before its password is
+// checked, so that parallel guesses cannot slip past the limit while the
+// first ones are verified.
 func (s *UserService) Authenticate(ctx context.Context, email, password string) (*switchboard.User, error) {
 	email = switchboard.NormalizeEmail(email)
 	if len(email) > switchboard.MaxEmailLength || len(password) > 4*switchboard.MaxPasswordLength {
 		return nil, switchboard.ErrBadCredentials
 	}
 	now := s.db.now()
-	if err := s.reserveAttempt(ctx, email, now); err != nil {
+	client := clientNetwork(ctx)
+	if err := s.reserveAttempt(ctx, email, client, now); err != nil {
 		return nil, err
 	}
 
@@ -51,7 +70,11 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 	if err != nil {
 		return nil, err
 	}
-	if !known || !ok {
+	// The right password of a disabled account fails as a wrong one does,
+	// by the same path: the answer must not tell a guesser that the
+	// password is right, nor that the account exists.
+	disabled := known && ok && row.Status != string(switchboard.UserActive)
+	if !known || !ok || disabled {
 		target := switchboard.EventSubject{Type: "user", Name: email}
 		if !strings.Contains(email, "@") {
 			// Whatever was typed may be a password in the wrong field.
@@ -60,22 +83,13 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 		if known {
 			target.ID = row.ID
 		}
-		return nil, s.recordFailure(ctx, email, target, now)
+		return nil, s.recordFailure(ctx, email, client, target, disabled, now)
 	}
 
-	if row.Status != string(switchboard.UserActive) {
-		err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
-			tx.Record(switchboard.Event{Type: switchboard.AuditSignInFailed, Subject: userSubject(&row),
-				Actor: switchboard.EventActor{Type: "anonymous"}, After: map[string]any{"reason": "disabled"}})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "This account is disabled; ask an administrator to enable it."}
-	}
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
-		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("email = ?", email).Exec(ctx); err != nil {
+		// Only this network's failures: the owner signing in elsewhere
+		// must not give a guesser here a fresh count.
+		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("email = ? AND client = ?", email, client).Exec(ctx); err != nil {
 			return err
 		}
 		row.LastLoginAt = &now
@@ -95,25 +109,26 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 func errLocked(until, now time.Time) error {
 	return &switchboard.Error{
 		Code:       switchboard.ERATELIMIT,
-		Message:    "Too many failed sign-in attempts for this account; try again later.",
+		Message:    "Too many failed sign-in attempts for this account from your address; try again later.",
 		RetryAfter: until.Sub(now),
 	}
 }
 
-// reserveAttempt counts a sign-in attempt for an address, or refuses it
-// while the address is locked. The attempt that reaches the limit locks the
-// address at once; if its password turns out right, the sign-in clears the
-// count again.
-func (s *UserService) reserveAttempt(ctx context.Context, email string, now time.Time) error {
+// reserveAttempt counts a sign-in attempt for an address from a client
+// network, or refuses it while the address is locked for that network. The
+// attempt that reaches the limit locks at once; if its password turns out
+// right, the sign-in clears the count again. Other networks keep counts of
+// their own, so that a guesser locks out only themselves.
+func (s *UserService) reserveAttempt(ctx context.Context, email, client string, now time.Time) error {
 	// Make sure the row exists first, in a statement of its own: inserting
 	// it in the locking transaction would leave a shared lock that two
 	// attempts then both try to upgrade (a deadlock on MySQL).
-	if _, err := s.db.bun.NewInsert().Model(&signInFailureRow{Email: email, WindowStartedAt: now}).Ignore().Exec(ctx); err != nil {
+	if _, err := s.db.bun.NewInsert().Model(&signInFailureRow{Email: email, Client: client, WindowStartedAt: now}).Ignore().Exec(ctx); err != nil {
 		return translate(err)
 	}
 	return s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var f signInFailureRow
-		if err := forUpdate(tx.NewSelect().Model(&f).Where("sf.email = ?", email)).Scan(ctx); err != nil {
+		if err := forUpdate(tx.NewSelect().Model(&f).Where("sf.email = ? AND sf.client = ?", email, client)).Scan(ctx); err != nil {
 			return err
 		}
 		if f.LockedUntil != nil && f.LockedUntil.After(now) {
@@ -134,17 +149,22 @@ func (s *UserService) reserveAttempt(ctx context.Context, email string, now time
 
 // recordFailure writes the audit entries of a failed attempt (already
 // counted by reserveAttempt) and forgets addresses whose failures have aged
-// out. It returns the error the caller should see: the generic one.
-func (s *UserService) recordFailure(ctx context.Context, email string, target switchboard.EventSubject, now time.Time) error {
+// out. It returns the error the caller should see: the generic one. The
+// audit log, which only admins read, says when the password was right but
+// the account disabled.
+func (s *UserService) recordFailure(ctx context.Context, email, client string, target switchboard.EventSubject, disabled bool, now time.Time) error {
 	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var f signInFailureRow
-		err := tx.NewSelect().Model(&f).Where("sf.email = ?", email).Scan(ctx)
+		err := tx.NewSelect().Model(&f).Where("sf.email = ? AND sf.client = ?", email, client).Scan(ctx)
 		if err != nil && !errors.Is(err, errNoRows) {
 			return err
 		}
 		anonymous := switchboard.EventActor{Type: "anonymous"}
-		tx.Record(switchboard.Event{Type: switchboard.AuditSignInFailed, Subject: target, Actor: anonymous,
-			After: map[string]any{"failures": f.Failures}})
+		failed := map[string]any{"failures": f.Failures}
+		if disabled {
+			failed["reason"] = "disabled"
+		}
+		tx.Record(switchboard.Event{Type: switchboard.AuditSignInFailed, Subject: target, Actor: anonymous, After: failed})
 		if f.LockedUntil != nil && f.LockedUntil.After(now) && f.Failures == switchboard.MaxSignInFailures {
 			tx.Record(switchboard.Event{Type: switchboard.AuditLockedOut, Subject: target, Actor: anonymous,
 				After: map[string]any{"locked_until": *f.LockedUntil}})

@@ -81,6 +81,62 @@ func TestMigrate(t *testing.T) {
 	})
 }
 
+// Migration 7 tells the agents whose user was created with them (one
+// transaction, one time) from those an admin linked to an existing account,
+// so that retiring the latter leaves the account alone.
+func TestMigrate_AgentsOwningTheirUser(t *testing.T) {
+	for _, engine := range sqlstoretest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, sqlstoretest.URL(t, engine), sqlstoretest.FastHasher{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.MigrateTo(ctx, 6); err != nil {
+				t.Fatal(err)
+			}
+			then, later := time.Date(2026, 3, 1, 9, 30, 0, 123456000, time.UTC), time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+			user := func(id string, at time.Time) {
+				t.Helper()
+				if err := db.Exec(ctx, "INSERT INTO users (id, email, name, role, status, password_hash, version, auth_version, created_at, updated_at) "+
+					"VALUES (?, ?, 'U', 'agent', 'active', '', 1, 1, ?, ?)", id, id+"@example.com", at, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			agent := func(id string, userID any, at time.Time) {
+				t.Helper()
+				if err := db.Exec(ctx, "INSERT INTO agents (id, name, sort_name, kind, capacity, status, presence, user_id, attributes, notify, metadata, created_at, updated_at, version) "+
+					"VALUES (?, 'A', 'a', 'human', 1, 'active', 'offline', ?, '{}', '[]', '{}', ?, ?, 1)", id, userID, at, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			user("invited", then)
+			agent("made-with-its-user", "invited", then)
+			user("existing", then)
+			agent("linked-later", "existing", later)
+			agent("machine", nil, then)
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			agents := sqlstore.NewAgentService(db)
+			if _, err := agents.SetAgentStatus(systemCtx(), "made-with-its-user", switchboard.AgentRetired, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := agents.SetAgentStatus(systemCtx(), "linked-later", switchboard.AgentRetired, 0); err != nil {
+				t.Fatal(err)
+			}
+			users := sqlstore.NewUserService(db)
+			for id, want := range map[string]switchboard.UserStatus{"invited": switchboard.UserDisabled, "existing": switchboard.UserActive} {
+				if u, err := users.FindUserByID(systemCtx(), id); err != nil || u.Status != want {
+					t.Errorf("user %s after its agent retired: %+v, %v; want %s", id, u, err, want)
+				}
+			}
+		})
+	}
+}
+
 func asError(err error, target **switchboard.Error) bool { return errors.As(err, target) }
 
 func TestSessionStore(t *testing.T) {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -208,7 +209,8 @@ func (s *TeamService) CreateTeam(ctx context.Context, nt switchboard.NewTeam) (*
 }
 
 // setSupervisors replaces a team's supervisors, who must be active users in
-// role supervisor or admin.
+// role supervisor or admin. A supervisor who leaves the team loses the
+// enrollment keys they made for it.
 func (s *TeamService) setSupervisors(ctx context.Context, tx *Tx, teamID string, userIDs []string) error {
 	if len(userIDs) > 0 {
 		// Lock the users, so that none is demoted while being made a
@@ -225,18 +227,30 @@ func (s *TeamService) setSupervisors(ctx context.Context, tx *Tx, teamID string,
 				Fields: []switchboard.FieldError{{Field: "supervisors", Message: "Supervisors must be active users with the supervisor or admin role."}}}
 		}
 	}
+	var previous []string
+	if err := tx.NewSelect().Model((*teamSupervisorRow)(nil)).Column("user_id").Where("team_id = ?", teamID).Scan(ctx, &previous); err != nil {
+		return err
+	}
 	if _, err := tx.NewDelete().Model((*teamSupervisorRow)(nil)).Where("team_id = ?", teamID).Exec(ctx); err != nil {
 		return err
 	}
-	if len(userIDs) == 0 {
-		return nil
+	if len(userIDs) > 0 {
+		rows := make([]teamSupervisorRow, len(userIDs))
+		for i, id := range userIDs {
+			rows[i] = teamSupervisorRow{TeamID: teamID, UserID: id}
+		}
+		if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+			return err
+		}
 	}
-	rows := make([]teamSupervisorRow, len(userIDs))
-	for i, id := range userIDs {
-		rows[i] = teamSupervisorRow{TeamID: teamID, UserID: id}
+	for _, id := range previous {
+		if !slices.Contains(userIDs, id) {
+			if err := revokeKeysBeyondGrant(ctx, tx, id, "creator no longer supervises the team"); err != nil {
+				return err
+			}
+		}
 	}
-	_, err := tx.NewInsert().Model(&rows).Exec(ctx)
-	return err
+	return nil
 }
 
 // UpdateTeam changes a team.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -45,13 +46,8 @@ func (db *DB) Throttle(ctx context.Context, key string, burst int, interval time
 		if err := forUpdate(tx.NewSelect().Model(&row).Where("th.bucket_key = ?", key)).Scan(ctx); err != nil {
 			return err
 		}
-		tat := row.TAT
-		if tat.Before(now) {
-			tat = now
-		}
-		next := tat.Add(interval)
-		if ahead := next.Sub(now); ahead > time.Duration(burst)*interval {
-			wait = ahead - time.Duration(burst)*interval
+		var next time.Time
+		if next, wait = nextArrival(row.TAT, now, burst, interval); wait > 0 {
 			return nil
 		}
 		allowed = true
@@ -62,6 +58,40 @@ func (db *DB) Throttle(ctx context.Context, key string, burst int, interval time
 		return false, 0, translate(err)
 	}
 	return allowed, wait, nil
+}
+
+// nextArrival returns the bucket's TAT after one more attempt at now, or
+// how long until that attempt would be allowed.
+func nextArrival(tat, now time.Time, burst int, interval time.Duration) (time.Time, time.Duration) {
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(interval)
+	if ahead := next.Sub(now); ahead > time.Duration(burst)*interval {
+		return tat, ahead - time.Duration(burst)*interval
+	}
+	return next, 0
+}
+
+// throttleWait returns how long until key's bucket allows an attempt (0
+// when it does now), taking nothing from it. With Throttle called after
+// each failure, it throttles failures alone: a request is refused while
+// failures have emptied the bucket, and one that succeeds costs nothing.
+// Requests checked together may each fail, so the failures of a burst can
+// exceed the bucket by the number in flight at once.
+func (db *DB) throttleWait(ctx context.Context, key string, burst int, interval time.Duration) (time.Duration, error) {
+	if len(key) > maxThrottleKey {
+		key = key[:maxThrottleKey]
+	}
+	var row throttleRow
+	err := db.bun.NewSelect().Model(&row).Where("th.bucket_key = ?", key).Scan(ctx)
+	if errors.Is(err, errNoRows) {
+		return 0, nil
+	} else if err != nil {
+		return 0, translate(err)
+	}
+	_, wait := nextArrival(row.TAT, db.now(), burst, interval)
+	return wait, nil
 }
 
 // DeleteIdleThrottles removes buckets that have refilled completely: they

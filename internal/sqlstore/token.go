@@ -66,6 +66,12 @@ func tokenSummary(t *switchboard.APIToken) map[string]any {
 
 // revoke marks a token revoked, once, with an audit entry.
 func revokeToken(ctx context.Context, tx *Tx, row *tokenRow) error {
+	return revokeTokenFor(ctx, tx, row, "")
+}
+
+// revokeTokenFor revokes a token, saying why in its event when the reason
+// is not that someone asked.
+func revokeTokenFor(ctx context.Context, tx *Tx, row *tokenRow, reason string) error {
 	if row.RevokedAt != nil {
 		return nil
 	}
@@ -75,7 +81,30 @@ func revokeToken(ctx context.Context, tx *Tx, row *tokenRow) error {
 		return err
 	}
 	t := row.domain()
-	tx.Record(tokenEvent(switchboard.AuditTokenRevoked, t, t.Prefix))
+	e := tokenEvent(switchboard.AuditTokenRevoked, t, t.Prefix)
+	if reason != "" {
+		e.After = map[string]any{"reason": reason}
+	}
+	tx.Record(e)
+	return nil
+}
+
+// revokePersonalTokens revokes every live personal token of a user who is
+// being disabled. A token is a grant of the user's access: it ends with
+// the access, rather than waking up again if the user is enabled later.
+func revokePersonalTokens(ctx context.Context, tx *Tx, userID, reason string) error {
+	var rows []*tokenRow
+	err := forUpdate(tx.NewSelect().Model(&rows).
+		Where("t.user_id = ? AND t.kind = ? AND t.revoked_at IS NULL", userID, switchboard.PersonalToken).
+		Where("(t.expires_at IS NULL OR t.expires_at > ?)", tx.now)).Scan(ctx)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if err := revokeTokenFor(ctx, tx, row, reason); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

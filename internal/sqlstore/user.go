@@ -349,12 +349,31 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd switchboard
 			}
 		}
 		tx.recordChange(switchboard.AuditUserUpdated, userSubject(row), before, userSummary(row), eventScope{})
+		if changedStanding {
+			return revokeBeyondStanding(ctx, tx, row, before)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return row.domain(), nil
+}
+
+// revokeBeyondStanding revokes the credentials a user's change of role or
+// status has taken the grant of: their personal tokens when they are
+// disabled, and the enrollment keys they could no longer create.
+func revokeBeyondStanding(ctx context.Context, tx *Tx, row *userRow, before map[string]any) error {
+	reason := "creator's role changed"
+	if row.Status != string(switchboard.UserActive) {
+		reason = "creator disabled"
+		if before["status"] == string(switchboard.UserActive) {
+			if err := revokePersonalTokens(ctx, tx, row.ID, "user disabled"); err != nil {
+				return err
+			}
+		}
+	}
+	return revokeKeysBeyondGrant(ctx, tx, row.ID, reason)
 }
 
 // requireAnotherAdmin fails unless an active admin other than id exists. The

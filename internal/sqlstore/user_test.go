@@ -1,7 +1,9 @@
 package sqlstore_test
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -376,14 +378,54 @@ func TestUserService_Authenticate(t *testing.T) {
 			_, err := s.Authenticate(t.Context(), "busy@example.com", "correct horse battery")
 			wantCode(t, err, switchboard.ERATELIMIT)
 		})
-		t.Run("ErrDisabled", func(t *testing.T) {
+		t.Run("ErrDisabledLooksLikeWrongPassword", func(t *testing.T) {
 			v := MustCreateUser(t, db, "gone@example.com", switchboard.RoleAgent)
 			disabled := switchboard.UserDisabled
 			if _, err := s.UpdateUser(systemCtx(), v.ID, switchboard.UserUpdate{Status: &disabled}); err != nil {
 				t.Fatal(err)
 			}
+			_, errRight := s.Authenticate(t.Context(), "gone@example.com", "correct horse battery")
+			_, errWrong := s.Authenticate(t.Context(), "gone@example.com", "wrong")
+			if errRight == nil || errRight.Error() != errWrong.Error() || switchboard.ErrorCode(errRight) != switchboard.ErrorCode(errWrong) {
+				t.Errorf("right password of a disabled account: %v; wrong password: %v", errRight, errWrong)
+			}
+			wantCode(t, errRight, switchboard.EUNAUTHORIZED)
+			// The right password counts as a failure too, or its not
+			// counting would give it away.
+			for range switchboard.MaxSignInFailures - 2 {
+				s.Authenticate(t.Context(), "gone@example.com", "correct horse battery")
+			}
 			_, err := s.Authenticate(t.Context(), "gone@example.com", "correct horse battery")
-			wantCode(t, err, switchboard.EFORBIDDEN)
+			wantCode(t, err, switchboard.ERATELIMIT)
+		})
+		t.Run("LockoutIsPerClientNetwork", func(t *testing.T) {
+			MustCreateUser(t, db, "boss@example.com", switchboard.RoleAdmin)
+			from := func(ip string) context.Context {
+				return switchboard.NewContextWithRequestInfo(t.Context(), switchboard.RequestInfo{IP: ip})
+			}
+			attacker, owner := from("203.0.113.7"), from("198.51.100.20")
+			for range switchboard.MaxSignInFailures {
+				s.Authenticate(attacker, "boss@example.com", "wrong")
+			}
+			_, err := s.Authenticate(attacker, "boss@example.com", "correct horse battery")
+			wantCode(t, err, switchboard.ERATELIMIT)
+			if _, err := s.Authenticate(owner, "boss@example.com", "correct horse battery"); err != nil {
+				t.Fatalf("the owner, from another address, is locked out too: %v", err)
+			}
+			// The owner's sign-in does not give the attacker a fresh count.
+			_, err = s.Authenticate(attacker, "boss@example.com", "correct horse battery")
+			wantCode(t, err, switchboard.ERATELIMIT)
+
+			// An IPv6 network is one client, whichever of its addresses.
+			v6 := func(host string) context.Context { return from("2001:db8:1:2::" + host) }
+			for i := range switchboard.MaxSignInFailures {
+				s.Authenticate(v6(strconv.Itoa(i+1)), "boss@example.com", "wrong")
+			}
+			_, err = s.Authenticate(v6("ffff"), "boss@example.com", "correct horse battery")
+			wantCode(t, err, switchboard.ERATELIMIT)
+			if _, err := s.Authenticate(from("2001:db8:1:3::1"), "boss@example.com", "correct horse battery"); err != nil {
+				t.Errorf("the next /64: %v", err)
+			}
 		})
 	})
 }
