@@ -134,15 +134,9 @@ func (db *DB) routeToAgent(ctx context.Context, tx *Tx, agentID string) error {
 		if !hasSkills(agent.Skills, skills) || (queue.OfferTimeout > 0 && t.Offers >= queue.MaxOffers) {
 			continue
 		}
-		res, err := tx.NewUpdate().Model((*agentRow)(nil)).
-			Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
-			Where("id = ? AND status = ? AND presence IN (?) AND workload < capacity", agentID, switchboard.AgentActive,
-				bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil // full
+		reserved, err := reserveAgent(ctx, tx, agentID)
+		if err != nil || !reserved {
+			return err // or full
 		}
 		if err := db.giveTask(ctx, tx, t, queue, agentID); err != nil {
 			return err

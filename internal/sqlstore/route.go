@@ -63,19 +63,32 @@ func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.
 		if best == nil {
 			return false, nil
 		}
-		res, err := tx.NewUpdate().Model((*agentRow)(nil)).
-			Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
-			Where("id = ? AND status = ? AND presence IN (?) AND workload < capacity", best.AgentID, switchboard.AgentActive,
-				bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).Exec(ctx)
+		reserved, err := reserveAgent(ctx, tx, best.AgentID)
 		if err != nil {
 			return false, err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if reserved {
 			return true, db.giveTask(ctx, tx, t, q, best.AgentID)
 		}
 		// Taken meanwhile by another router: the next best.
 		candidates = slices.DeleteFunc(candidates, func(c *switchboard.Candidate) bool { return c == best })
 	}
+}
+
+// reserveAgent takes one unit of an agent's capacity if the agent may take
+// work now: active, present, below capacity. The condition is checked by
+// the update itself, under the row's lock, so that routers on any number of
+// instances never fill an agent beyond its capacity.
+func reserveAgent(ctx context.Context, tx *Tx, agentID string) (bool, error) {
+	res, err := tx.NewUpdate().Model((*agentRow)(nil)).
+		Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
+		Where("id = ? AND status = ? AND presence IN (?) AND workload < capacity", agentID, switchboard.AgentActive,
+			bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // giveTask offers a task to an agent whose capacity is already reserved,
