@@ -1,7 +1,6 @@
 package switchboard
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -237,27 +236,6 @@ func ValidateChannels(v *Validation, field string, channels []Channel) {
 			return
 		}
 		seen[c] = true
-	}
-}
-
-// ValidateJSONObject checks that a free-form object encodes to at most max
-// bytes of JSON.
-func ValidateJSONObject(v *Validation, field string, obj map[string]any, max int) {
-	if obj == nil {
-		return
-	}
-	b, err := json.Marshal(obj)
-	switch {
-	case err != nil:
-		v.Add(field, "Must be a JSON object.")
-	case len(b) > max:
-		v.Add(field, "Must be at most %d bytes of JSON; this is %d.", max, len(b))
-	}
-	for k := range obj {
-		if strings.TrimSpace(k) == "" {
-			v.Add(field, "Keys must not be empty.")
-			break
-		}
 	}
 }
 
