@@ -64,7 +64,7 @@ func ValidID(id string) bool {
 // ValidateID checks an optional ID field.
 func ValidateID(v *Validation, field, id string) {
 	if id != "" && !ValidID(id) {
-		v.Add(field, "%q is not an ID: IDs look like 0190a5c2-7b1e-7c3d-9f00-1234567890ab.", clipText(id))
+		v.Add(field, "%q does not exist: IDs look like 0190a5c2-7b1e-7c3d-9f00-1234567890ab.", clipText(id))
 	}
 }
 
@@ -72,7 +72,7 @@ func ValidateID(v *Validation, field, id string) {
 func ValidateIDs(v *Validation, field string, ids []string) {
 	for _, id := range ids {
 		if !ValidID(id) {
-			v.Add(field, "%q is not an ID: IDs look like 0190a5c2-7b1e-7c3d-9f00-1234567890ab.", clipText(id))
+			v.Add(field, "%q does not exist: IDs look like 0190a5c2-7b1e-7c3d-9f00-1234567890ab.", clipText(id))
 			return
 		}
 	}

@@ -198,6 +198,10 @@ func reportDuplicateSkills(v *Validation, field string, skills map[string]int) {
 
 var skillNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
+func validSkillName(name string) bool {
+	return len(name) <= MaxSkillNameLength && skillNameRE.MatchString(name)
+}
+
 // ValidateSkills checks names and levels, reporting each bad one under
 // field (like "skills.billing").
 func ValidateSkills(v *Validation, field string, skills map[string]int) {
@@ -208,7 +212,7 @@ func ValidateSkills(v *Validation, field string, skills map[string]int) {
 	for _, name := range sortedKeys(skills) {
 		level := skills[name]
 		switch {
-		case len(name) > MaxSkillNameLength || !skillNameRE.MatchString(name):
+		case !validSkillName(name):
 			v.Add(field+"."+name, "Skill names use lower-case letters, digits, '.', '_' and '-', at most %d characters.", MaxSkillNameLength)
 		case level < MinSkillLevel || level > MaxSkillLevel:
 			v.Add(field+"."+name, "Skill %q has level %d; levels go from %d to %d.", name, level, MinSkillLevel, MaxSkillLevel)

@@ -110,7 +110,7 @@ func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h 
 	if op.MaxBodyBytes == 0 {
 		op.MaxBodyBytes = maxBodyBytes
 	}
-	op.Middlewares = append(op.Middlewares, s.guard(api, who))
+	op.Middlewares = append(op.Middlewares, s.guard(api, who), s.checkAPIInput(api))
 	location := "body"
 	if op.Method == http.MethodGet || op.Method == http.MethodDelete {
 		location = "query"

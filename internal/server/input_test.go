@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"net/http"
 	"net/url"
@@ -116,4 +117,120 @@ func TestAgentPage_AttributesRenderBounded(t *testing.T) {
 		}
 	}
 	b.get(t, "/agents/"+a.ID).wantContains(t, "100010 bytes in all")
+}
+
+func cursorOf(json string) string { return base64.RawURLEncoding.EncodeToString([]byte(json)) }
+
+// Bad input is refused alike on every engine, before it reaches one: a
+// NUL character anywhere (PostgreSQL and SQLite failed with 500), an ID
+// that is not ASCII (MariaDB failed comparing it with its ASCII ID
+// columns), a year PostgreSQL does not have. A path that names nothing is
+// 404; anything else is 422 naming the parameter or field.
+func TestBadInputIsRefusedAlike(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		admin := ts.setUp(t)
+		secret, tok := ts.MustCreateToken(t, admin)
+		c := ts.api(secret)
+		var team server.TeamJSON
+		c.call(t, http.MethodPost, "/api/v1/teams", map[string]any{"name": "Billing"}).wantStatus(t, http.StatusCreated).decode(t, &team)
+		var agent server.AgentJSON
+		c.call(t, http.MethodPost, "/api/v1/agents", map[string]any{"name": "Runner", "kind": "machine"}).
+			wantStatus(t, http.StatusCreated).decode(t, &agent)
+		var key struct{ Key string }
+		c.call(t, http.MethodPost, "/api/v1/enrollment-keys", map[string]any{"name": "fleet"}).
+			wantStatus(t, http.StatusCreated).decode(t, &key)
+
+		for _, tc := range []struct {
+			method, path string
+			body         string
+			status       int
+			location     string // of the one error, for 422
+		}{
+			// NUL characters and text that is not UTF-8 in query parameters.
+			{"GET", "/api/v1/agents?q=a%00", "", 422, "query.q"},
+			{"GET", "/api/v1/agents?q=%FF", "", 422, "query.q"},
+			{"GET", "/api/v1/agents?team=a%00", "", 422, "query.team"},
+			{"GET", "/api/v1/agents?skill=a%00", "", 422, "query.skill"},
+			{"GET", "/api/v1/agents?cursor=%00", "", 422, "query.cursor"},
+			{"GET", "/api/v1/users?q=%00", "", 422, "query.q"},
+			{"GET", "/api/v1/teams?q=%00", "", 422, "query.q"},
+			{"GET", "/api/v1/audit?actor=a%00", "", 422, "query.actor"},
+			{"GET", "/api/v1/audit?target=a%00", "", 422, "query.target"},
+			{"GET", "/api/v1/audit?action=a%00", "", 422, "query.action"},
+			// IDs that are not IDs: in filters 422, in paths 404.
+			{"GET", "/api/v1/agents?team=%C3%A9", "", 422, "query.team"},
+			{"GET", "/api/v1/agents?skill=%C3%A9", "", 422, "query.skill"},
+			{"GET", "/api/v1/agents/%C3%A9", "", 404, ""},
+			{"GET", "/api/v1/agents/a%00", "", 404, ""},
+			{"PATCH", "/api/v1/agents/%C3%A9", `{"name":"x"}`, 404, ""},
+			{"POST", "/api/v1/agents/%C3%A9/retire", "", 404, ""},
+			{"GET", "/api/v1/users/%C3%A9", "", 404, ""},
+			{"GET", "/api/v1/teams/%C3%A9", "", 404, ""},
+			{"DELETE", "/api/v1/tokens/%C3%A9", "", 404, ""},
+			{"DELETE", "/api/v1/enrollment-keys/%C3%A9", "", 404, ""},
+			{"DELETE", "/api/v1/agents/" + agent.ID + "/tokens/%C3%A9", "", 404, ""},
+			// Cursors: an ID that is not one, NUL in the sort value, the
+			// year 0000.
+			{"GET", "/api/v1/agents?cursor=" + cursorOf(`{"s":"name","v":"a","i":"é"}`), "", 422, "query.cursor"},
+			{"GET", "/api/v1/agents?cursor=" + cursorOf(`{"s":"name","v":"a\u0000","i":"`+agent.ID+`"}`), "", 422, "query.cursor"},
+			{"GET", "/api/v1/agents?sort=-created_at&cursor=" + cursorOf(`{"s":"-created_at","v":"0000-01-01T00:00:00Z","i":"`+agent.ID+`"}`), "", 422, "query.cursor"},
+			{"GET", "/api/v1/audit?cursor=" + cursorOf(`{"s":"-at","v":"0000-01-01T00:00:00Z","i":"`+agent.ID+`"}`), "", 422, "query.cursor"},
+			{"GET", "/api/v1/tokens?cursor=" + cursorOf(`{"s":"-created_at","v":"2026-01-01T00:00:00Z","i":"é"}`), "", 422, "query.cursor"},
+			{"GET", "/api/v1/audit?since=0000-01-01T00:00:00Z", "", 422, "query.since"},
+			// Bodies: NUL at any depth, IDs that are not IDs.
+			{"POST", "/api/v1/agents", `{"name":"x","kind":"machine","attributes":{"a":["ok","\u0000"]}}`, 422, "body.attributes.a[1]"},
+			{"POST", "/api/v1/agents", `{"name":"x\u0000","kind":"machine"}`, 422, "body.name"},
+			{"POST", "/api/v1/agents", `{"name":"x","kind":"machine","attributes":` + nestedJSON(30) + `}`, 422, "body.attributes"},
+			{"POST", "/api/v1/agents", `{"name":"x","kind":"machine","teams":["é"]}`, 422, "body.teams"},
+			{"PATCH", "/api/v1/agents/" + agent.ID, `{"teams":["` + tok.ID + `x"]}`, 422, "body.teams"},
+			{"PATCH", "/api/v1/teams/" + team.ID, `{"add_members":["é"]}`, 422, "body.add_members"},
+			{"PATCH", "/api/v1/teams/" + team.ID, `{"supervisors":["é"]}`, 422, "body.supervisors"},
+			{"POST", "/api/v1/teams", `{"name":"T","supervisors":["é"]}`, 422, "body.supervisors"},
+			{"POST", "/api/v1/enrollment-keys", `{"name":"k","team_id":"é"}`, 422, "body.team_id"},
+			{"POST", "/api/v1/tokens", `{"name":"t\u0000"}`, 422, "body.name"},
+		} {
+			res := c.call(t, tc.method, tc.path, tc.body)
+			if res.StatusCode != tc.status {
+				t.Errorf("%s %s %s: status %d, want %d; body: %s", tc.method, tc.path, tc.body, res.StatusCode, tc.status, truncate(res.body))
+				continue
+			}
+			p := res.problem(t)
+			if tc.location != "" && (len(p.Errors) != 1 || p.Errors[0].Location != tc.location) {
+				t.Errorf("%s %s %s: errors %+v, want one at %s", tc.method, tc.path, tc.body, p.Errors, tc.location)
+			}
+		}
+
+		// Without credentials, where NUL reached the database before any
+		// check: signing in and enrolling.
+		anon := ts.api("")
+		p := anon.call(t, http.MethodPost, "/api/v1/session", `{"email":"a\u0000@example.com","password":"correct horse battery"}`).
+			wantStatus(t, http.StatusUnprocessableEntity).problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Location != "body.email" {
+			t.Errorf("sign-in errors %+v", p.Errors)
+		}
+		p = anon.call(t, http.MethodPost, "/api/v1/enroll", `{"key":"`+key.Key+`","name":"r","metadata":{"host":"a\u0000"}}`).
+			wantStatus(t, http.StatusUnprocessableEntity).problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Location != "body.metadata.host" {
+			t.Errorf("enroll errors %+v", p.Errors)
+		}
+
+		// The web pages: paths, queries and forms.
+		b := ts.browser()
+		b.post(t, "/signin", url.Values{"email": {"admin@example.com\x00"}, "password": {testPassword}}).wantStatus(t, http.StatusUnprocessableEntity)
+		b.signIn(t, "admin@example.com")
+		b.get(t, "/agents?q=a%00").wantStatus(t, http.StatusUnprocessableEntity)
+		b.get(t, "/audit?actor=a%00").wantStatus(t, http.StatusUnprocessableEntity)
+		b.get(t, "/agents?team=%C3%A9").wantStatus(t, http.StatusBadRequest).wantContains(t, "does not exist: IDs look like")
+		b.get(t, "/agents?cursor="+cursorOf(`{"s":"name","v":"a","i":"é"}`)).wantStatus(t, http.StatusBadRequest)
+		b.get(t, "/audit?since=0000-01-01").wantStatus(t, http.StatusBadRequest)
+		for _, path := range []string{"/agents/%C3%A9", "/agents/a%00/edit", "/teams/%C3%A9", "/users/%C3%A9", "/invite/%C3%A9"} {
+			b.get(t, path).wantStatus(t, http.StatusNotFound)
+		}
+		b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Bot"}, "capacity": {"1"}, "teams": {"é"}}).
+			wantStatus(t, http.StatusUnprocessableEntity)
+		b.post(t, "/teams/"+team.ID+"/members", url.Values{"agent_id": {"é"}}).wantStatus(t, http.StatusSeeOther)
+		b.post(t, "/teams", url.Values{"name": {"T\x00"}}).wantStatus(t, http.StatusUnprocessableEntity)
+	})
 }

@@ -27,14 +27,11 @@ type agentsData struct {
 func (s *Server) webAgents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	minLevel, _ := strconv.Atoi(q.Get("min_level"))
-	filter := switchboard.AgentFilter{
-		Query: q.Get("q"), Status: switchboard.AgentStatus(q.Get("status")), Presence: switchboard.Presence(q.Get("presence")),
-		Kind: switchboard.AgentKind(q.Get("kind")), TeamID: q.Get("team"), Skill: q.Get("skill"), MinLevel: minLevel,
-		Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor"),
+	filter, err := switchboard.ParseAgentFilter(q)
+	var p *switchboard.Page[*switchboard.Agent]
+	if err == nil {
+		p, err = s.Agents.FindAgents(ctx, filter)
 	}
-	p, err := s.Agents.FindAgents(ctx, filter)
 	if err != nil {
 		if switchboard.ErrorCode(err) == switchboard.EINVALID {
 			s.renderError(w, r, http.StatusBadRequest, switchboard.ErrorMessage(err))

@@ -124,14 +124,10 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	if err != nil {
 		return nil, err
 	}
-	var v switchboard.Validation
-	limit := switchboard.PageLimit(&v, f.Limit)
-	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
-		v.Add("until", "The end of the time range must be after its start.")
-	}
-	if err := v.Err(); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	limit := f.Limit
 	var rows []*auditRow
 	q := s.db.bun.NewSelect().Model(&rows)
 	if sc.SupervisorID != "" {
