@@ -134,3 +134,32 @@ func TestValidateJSONObject(t *testing.T) {
 		})
 	}
 }
+
+// Names refuse the characters that reorder the text around them, and keep
+// right-to-left scripts and the implicit direction marks.
+func TestNamesRefuseBidiControls(t *testing.T) {
+	now := time.Now()
+	check := func(name string) []switchboard.FieldError {
+		var errs []switchboard.FieldError
+		a := switchboard.NewAgent{Name: name, Kind: switchboard.MachineAgent}
+		a.Normalize()
+		errs = append(errs, switchboard.ErrorFields(a.Validate())...)
+		u := switchboard.NewUser{Name: name, Email: "u@example.com", Role: switchboard.RoleAgent, Password: "correct horse battery"}
+		errs = append(errs, switchboard.ErrorFields(u.Validate())...)
+		team := switchboard.NewTeam{Name: name}
+		errs = append(errs, switchboard.ErrorFields(team.Validate())...)
+		key := switchboard.NewEnrollmentKey{Name: name}
+		errs = append(errs, switchboard.ErrorFields(key.Validate(now))...)
+		return errs
+	}
+	for _, r := range []rune{0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069} {
+		if errs := check("Bob" + string(r) + "nimda"); len(errs) != 4 {
+			t.Errorf("U+%04X: errors %+v, want one per noun", r, errs)
+		}
+	}
+	for _, ok := range []string{"מוקד תמיכה", "Ada\u200F Lovelace", "Zoë"} {
+		if errs := check(ok); len(errs) != 0 {
+			t.Errorf("%q: errors %+v", ok, errs)
+		}
+	}
+}

@@ -120,6 +120,8 @@ func ValidateName(v *Validation, field, name string) {
 		v.Add(field, "Name must be at most %d characters.", MaxNameLength)
 	case strings.ContainsFunc(name, isControl):
 		v.Add(field, "Name must not contain control characters.")
+	case strings.ContainsFunc(name, isBidiControl):
+		v.Add(field, bidiMessage)
 	}
 }
 
@@ -251,6 +253,8 @@ func validateTeamName(v *Validation, name string) {
 		v.Add("name", "Name must be at most %d characters.", MaxTeamNameLength)
 	case strings.ContainsFunc(name, isControl) || strings.Contains(name, ";"):
 		v.Add("name", "Name must not contain control characters or ';' (which separates teams in CSV files).")
+	case strings.ContainsFunc(name, isBidiControl):
+		v.Add("name", bidiMessage)
 	}
 }
 
@@ -270,6 +274,8 @@ func validateSecretLabel(v *Validation, what, name string, expiresAt *time.Time,
 		v.Add("name", "Name must be at most %d characters.", MaxTokenNameLength)
 	case strings.ContainsFunc(name, isControl):
 		v.Add("name", "Name must not contain control characters.")
+	case strings.ContainsFunc(name, isBidiControl):
+		v.Add("name", bidiMessage)
 	}
 	if expiresAt != nil && !expiresAt.After(now) {
 		v.Add("expires_at", "Expiry must be in the future.")
@@ -277,6 +283,16 @@ func validateSecretLabel(v *Validation, what, name string, expiresAt *time.Time,
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// isBidiControl reports whether r overrides or isolates the direction of
+// the text around it (U+202A–U+202E, U+2066–U+2069). In a name shown in
+// lists, the audit log and notifications, such a character makes what is
+// read differ from what is stored: "Bob\u202Enimda" reads as "Bobadmin".
+// Right-to-left names need none of them; the implicit marks U+200E and
+// U+200F, which cannot reorder what follows, stay allowed.
+func isBidiControl(r rune) bool { return 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069 }
+
+const bidiMessage = "Name must not contain characters that override the direction of text (U+202A–U+202E, U+2066–U+2069)."
 
 // dedupe trims IDs and drops the empty and repeated ones, keeping the order.
 func dedupe(ids []string) []string {

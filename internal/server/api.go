@@ -55,7 +55,7 @@ func (s *Server) newAPI(r chi.Router) huma.API {
 // are errors (Go's decoder would silently replace or ignore them), and so are
 // fields a struct does not have. Unknown fields are also caught, with their
 // location, by schema validation, since every object schema forbids
-// additional properties.
+// additional properties. Numbers in free-form objects stay exact.
 var strictJSON = huma.Format{
 	Marshal: func(w io.Writer, v any) error {
 		enc := json.NewEncoder(w)
@@ -68,6 +68,9 @@ var strictJSON = huma.Format{
 		}
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
+		// Free-form objects keep their numbers exact: as float64, integers
+		// above 2^53 would be silently rounded.
+		dec.UseNumber()
 		if err := dec.Decode(v); err != nil {
 			return fmt.Errorf("the request body is not valid JSON: %w", err)
 		}

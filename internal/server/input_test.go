@@ -234,3 +234,136 @@ func TestBadInputIsRefusedAlike(t *testing.T) {
 		b.post(t, "/teams", url.Values{"name": {"T\x00"}}).wantStatus(t, http.StatusUnprocessableEntity)
 	})
 }
+
+// Integers above 2^53 in free-form objects keep every digit, end to end:
+// stored, answered, shown in the audit log and the event log, whichever way
+// they came in (the API, an enrollment, the web form, a CSV import). Decoded
+// as float64 they were silently rounded.
+func TestFreeFormJSON_BigIntegersStayExact(t *testing.T) {
+	const exact = `{"big":123456789012345678901234567890,"id":9007199254740993,"neg":-9007199254740993,"ratio":0.1}`
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ts := newTestServerOn(t, db, serverOptions())
+		admin := ts.setUp(t)
+		secret, _ := ts.MustCreateToken(t, admin)
+		c := ts.api(secret)
+
+		var agent server.AgentJSON
+		c.call(t, http.MethodPost, "/api/v1/agents", `{"name":"Exact","kind":"machine","attributes":`+exact+`}`).
+			wantStatus(t, http.StatusCreated).wantContains(t, `"attributes":`+exact).decode(t, &agent)
+		c.call(t, http.MethodGet, "/api/v1/agents/"+agent.ID, nil).wantStatus(t, http.StatusOK).wantContains(t, `"attributes":`+exact)
+		c.call(t, http.MethodGet, "/api/v1/agents?q=exact", nil).wantStatus(t, http.StatusOK).wantContains(t, `"attributes":`+exact)
+		c.call(t, http.MethodPatch, "/api/v1/agents/"+agent.ID, `{"attributes":{"id":9007199254740995}}`).
+			wantStatus(t, http.StatusOK).wantContains(t, `"attributes":{"id":9007199254740995}`)
+		c.call(t, http.MethodGet, "/api/v1/audit?target="+agent.ID, nil).wantStatus(t, http.StatusOK).
+			wantContains(t, `"attributes":`+exact, `"attributes":{"id":9007199254740995}`)
+		c.call(t, http.MethodGet, "/api/v1/events?types=agent.", nil).wantStatus(t, http.StatusOK).
+			wantContains(t, `"attributes":`+exact, `"attributes":{"id":9007199254740995}`)
+
+		var key struct{ Key string }
+		c.call(t, http.MethodPost, "/api/v1/enrollment-keys", map[string]any{"name": "fleet"}).
+			wantStatus(t, http.StatusCreated).decode(t, &key)
+		ts.api("").call(t, http.MethodPost, "/api/v1/enroll", `{"key":"`+key.Key+`","name":"runner","metadata":`+exact+`}`).
+			wantStatus(t, http.StatusCreated).wantContains(t, `"metadata":`+exact)
+
+		c.call(t, http.MethodPost, "/api/v1/agents/import", "name,kind,attributes\nImported,machine,"+csvCell(t, exact)+"\n",
+			"Content-Type", "text/csv").wantStatus(t, http.StatusCreated)
+		c.call(t, http.MethodGet, "/api/v1/agents?q=imported", nil).wantContains(t, `"attributes":`+exact)
+
+		b := ts.browser()
+		b.signIn(t, "admin@example.com")
+		b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Typed"}, "capacity": {"1"}, "attributes": {exact}}).
+			wantStatus(t, http.StatusSeeOther)
+		c.call(t, http.MethodGet, "/api/v1/agents?q=typed", nil).wantContains(t, `"attributes":`+exact)
+	})
+}
+
+// A key given twice in one JSON object is refused, naming it: decoding
+// kept the last and dropped the other without a word.
+func TestDuplicateJSONKeysRefused(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	admin := ts.setUp(t)
+	secret, _ := ts.MustCreateToken(t, admin)
+	c := ts.api(secret)
+	var agent server.AgentJSON
+	c.call(t, http.MethodPost, "/api/v1/agents", map[string]any{"name": "Runner", "kind": "machine"}).
+		wantStatus(t, http.StatusCreated).decode(t, &agent)
+	for _, tc := range []struct{ method, path, body, location string }{
+		{"POST", "/api/v1/agents", `{"name":"a","kind":"machine","name":"b"}`, "body.name"},
+		{"POST", "/api/v1/agents", `{"name":"a","kind":"machine","attributes":{"env":{"region":"a","region":"b"}}}`, "body.attributes.env.region"},
+		{"PATCH", "/api/v1/agents/" + agent.ID, `{"capacity":1,"capacity":2}`, "body.capacity"},
+		{"POST", "/api/v1/session", `{"email":"admin@example.com","email":"x@example.com","password":"p"}`, "body.email"},
+	} {
+		p := c.call(t, tc.method, tc.path, tc.body).wantStatus(t, http.StatusUnprocessableEntity).problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Location != tc.location || !strings.Contains(p.Errors[0].Message, "given twice") {
+			t.Errorf("%s: errors %+v, want one at %s", tc.body, p.Errors, tc.location)
+		}
+	}
+	p := c.call(t, http.MethodPost, "/api/v1/agents/import", "name,kind,attributes\nX,machine,"+csvCell(t, `{"a":1,"a":2}`)+"\n",
+		"Content-Type", "text/csv").wantStatus(t, http.StatusUnprocessableEntity).problem(t)
+	if len(p.Errors) != 1 || p.Errors[0].Location != "line 2: attributes.a" {
+		t.Errorf("import errors %+v", p.Errors)
+	}
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Bot"}, "capacity": {"1"}, "attributes": {`{"a":1,"a":2}`}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, `id="f-attributes-error"`, "given twice")
+}
+
+// Names refuse the characters that override the direction of text, with
+// which a name reads as something else than it is ("Bob\u202Enimda" reads
+// "Bobadmin"): agents, users, teams, tokens and enrollment keys.
+func TestNamesRefuseBidiControls(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	admin := ts.setUp(t)
+	secret, _ := ts.MustCreateToken(t, admin)
+	c := ts.api(secret)
+	for _, bidi := range []string{"\u202A", "\u202E", "\u2066", "\u2069"} {
+		name := "Bob" + bidi + "nimda"
+		for _, tc := range []struct {
+			path string
+			body map[string]any
+		}{
+			{"/api/v1/agents", map[string]any{"name": name, "kind": "machine"}},
+			{"/api/v1/users", map[string]any{"name": name, "email": "bob@example.com", "role": "agent", "password": testPassword}},
+			{"/api/v1/teams", map[string]any{"name": name}},
+			{"/api/v1/tokens", map[string]any{"name": name}},
+			{"/api/v1/enrollment-keys", map[string]any{"name": name}},
+		} {
+			p := c.call(t, http.MethodPost, tc.path, tc.body).wantStatus(t, http.StatusUnprocessableEntity).problem(t)
+			if len(p.Errors) != 1 || p.Errors[0].Location != "body.name" || !strings.Contains(p.Errors[0].Message, "direction") {
+				t.Errorf("%s %q: errors %+v", tc.path, name, p.Errors)
+			}
+		}
+	}
+	// Right-to-left names need none of them.
+	c.call(t, http.MethodPost, "/api/v1/agents", map[string]any{"name": "מוקד תמיכה", "kind": "machine"}).wantStatus(t, http.StatusCreated)
+}
+
+// The import template, like every CSV Switchboard writes, neutralises
+// cells a spreadsheet would run as a formula, and still imports as is.
+func TestImportTemplate_FormulaCellsNeutralised(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	tpl := b.get(t, "/agents/import/template.csv").wantStatus(t, http.StatusOK)
+	rows, err := csv.NewReader(bytes.NewReader(tpl.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("cell %q would run as a formula", cell)
+			}
+		}
+	}
+	if !strings.Contains(string(tpl.body), ",'+14155550123,") {
+		t.Errorf("the phone number is not neutralised: %s", tpl.body)
+	}
+	b.upload(t, "/agents/import", "file", "template.csv", tpl.body).wantStatus(t, http.StatusCreated)
+	b.get(t, "/agents?q=ada").wantContains(t, "Ada Lovelace")
+	secret, _ := ts.MustCreateToken(t, ts.MustCreateUser(t, "ops@example.com", switchboard.RoleAdmin))
+	ts.api(secret).call(t, http.MethodGet, "/api/v1/agents?q=ada", nil).wantContains(t, `"phone":"+14155550123"`)
+}

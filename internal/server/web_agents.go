@@ -123,8 +123,8 @@ func agentFormFields(f *form) (skills map[string]int, capacity int, attributes m
 		f.Add("capacity", "Capacity must be a whole number, like 1 or 5.")
 	}
 	if a := strings.TrimSpace(f.Get("attributes")); a != "" {
-		if err := json.Unmarshal([]byte(a), &attributes); err != nil || attributes == nil {
-			f.Add("attributes", "Attributes must be a JSON object, like {\"region\": \"emea\"}.")
+		if attributes, err = switchboard.ParseJSONObject("attributes", a); err != nil {
+			f.Add("attributes", switchboard.ErrorFields(err)[0].Message)
 		}
 	}
 	notify = []switchboard.Channel{}

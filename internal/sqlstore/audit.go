@@ -38,10 +38,10 @@ func (r *auditRow) domain() *switchboard.AuditEntry {
 		IP: r.IP, RequestID: r.RequestID,
 	}
 	if r.BeforeJSON != nil {
-		_ = json.Unmarshal([]byte(*r.BeforeJSON), &e.Before)
+		_ = unmarshalJSON(*r.BeforeJSON, &e.Before)
 	}
 	if r.AfterJSON != nil {
-		_ = json.Unmarshal([]byte(*r.AfterJSON), &e.After)
+		_ = unmarshalJSON(*r.AfterJSON, &e.After)
 	}
 	return e
 }
@@ -80,14 +80,14 @@ func changes(before, after map[string]any) (map[string]any, map[string]any) {
 }
 
 // normalizeJSON makes values comparable after a trip through JSON (where
-// every number is a float64 and every slice a []any).
+// every number is a json.Number, exact, and every slice a []any).
 func normalizeJSON(v any) any {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return v
 	}
 	var out any
-	_ = json.Unmarshal(b, &out)
+	_ = unmarshalJSON(string(b), &out)
 	return out
 }
 
