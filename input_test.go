@@ -2,6 +2,7 @@ package switchboard_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +163,64 @@ func TestNamesRefuseBidiControls(t *testing.T) {
 			t.Errorf("%q: errors %+v", ok, errs)
 		}
 	}
+}
+
+// FuzzJSONObject: whatever is sent as a free-form object, checking it does
+// not panic; it is refused with EINVALID naming the field, or it is an
+// object within every limit that writes and reads back the same.
+func FuzzJSONObject(f *testing.F) {
+	f.Fuzz(func(t *testing.T, text string) {
+		obj, err := switchboard.ParseJSONObject("attributes", text)
+		if err == nil {
+			var v switchboard.Validation
+			switchboard.ValidateJSONObject(&v, "attributes", obj, switchboard.MaxAttributesBytes)
+			err = v.Err()
+		}
+		if err != nil {
+			fields := switchboard.ErrorFields(err)
+			if switchboard.ErrorCode(err) != switchboard.EINVALID || len(fields) == 0 {
+				t.Fatalf("error %v, want EINVALID with fields", err)
+			}
+			for _, fe := range fields {
+				if fe.Field != "attributes" && !strings.HasPrefix(fe.Field, "attributes.") && !strings.HasPrefix(fe.Field, "attributes[") {
+					t.Fatalf("error on %q, not on attributes", fe.Field)
+				}
+			}
+			return
+		}
+		if obj == nil {
+			t.Fatal("no object and no error")
+		}
+		if d := depth(obj); d > switchboard.MaxJSONDepth {
+			t.Fatalf("accepted an object %d levels deep", d)
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > switchboard.MaxAttributesBytes || strings.Contains(string(b), `\u0000`) {
+			t.Fatalf("accepted %s", b)
+		}
+		again, err := switchboard.ParseJSONObject("attributes", string(b))
+		if err != nil || !reflect.DeepEqual(again, obj) {
+			t.Fatalf("written as %s, read back as %#v (%v), want %#v", b, again, err, obj)
+		}
+	})
+}
+
+func depth(v any) int {
+	d := 0
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			d = max(d, depth(e))
+		}
+		return d + 1
+	case []any:
+		for _, e := range t {
+			d = max(d, depth(e))
+		}
+		return d + 1
+	}
+	return 0
 }
