@@ -2,9 +2,12 @@ package switchboard
 
 import (
 	"context"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AgentKind says whether an agent is a person or a program.
@@ -253,6 +256,7 @@ func (a *NewAgent) validate(v *Validation) {
 	if len(a.TeamIDs) > MaxTeamsPerAgent {
 		v.Add("teams", "An agent can be in at most %d teams.", MaxTeamsPerAgent)
 	}
+	ValidateIDs(v, "teams", a.TeamIDs)
 	ValidateJSONObject(v, "attributes", a.Attributes, MaxAttributesBytes)
 	ValidateChannels(v, "notify", a.Notify)
 	if a.Status != "" && a.Status != AgentActive && a.Status != AgentPending {
@@ -307,6 +311,7 @@ func (u *AgentUpdate) Validate(kind AgentKind) error {
 		if len(*u.TeamIDs) > MaxTeamsPerAgent {
 			v.Add("teams", "An agent can be in at most %d teams.", MaxTeamsPerAgent)
 		}
+		ValidateIDs(&v, "teams", *u.TeamIDs)
 	}
 	if u.Attributes != nil {
 		ValidateJSONObject(&v, "attributes", *u.Attributes, MaxAttributesBytes)
@@ -341,6 +346,74 @@ type AgentFilter struct {
 
 // AgentSorts are the orders an agent list can be sorted in.
 var AgentSorts = []string{"name", "-name", "created_at", "-created_at"}
+
+// MaxQueryLength bounds the text a list is searched for.
+const MaxQueryLength = 200
+
+// ParseAgentFilter reads a filter from the query parameters of a list's
+// address (q, status, presence, kind, team, skill, min_level, sort, limit,
+// cursor), as the web pages link to it, and validates it.
+func ParseAgentFilter(q url.Values) (AgentFilter, error) {
+	var v Validation
+	number := func(name string) int {
+		s := strings.TrimSpace(q.Get(name))
+		if s == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			v.Add(name, "Must be a whole number.")
+		}
+		return n
+	}
+	f := AgentFilter{
+		Query: q.Get("q"), Status: AgentStatus(q.Get("status")), Presence: Presence(q.Get("presence")),
+		Kind: AgentKind(q.Get("kind")), TeamID: q.Get("team"), Skill: q.Get("skill"), MinLevel: number("min_level"),
+		Sort: q.Get("sort"), Limit: number("limit"), Cursor: q.Get("cursor"),
+	}
+	if v.Len() > 0 {
+		return f, v.Err()
+	}
+	return f, f.Validate()
+}
+
+// Validate fills in the default order and page size, and checks the rest:
+// only values every engine can compare reach a query (a team ID shaped as an
+// ID, a skill name as skill names are written, text without NUL).
+func (f *AgentFilter) Validate() error {
+	var v Validation
+	f.Limit = PageLimit(&v, f.Limit)
+	if f.Sort == "" {
+		f.Sort = "name"
+	}
+	ValidSort(&v, f.Sort, AgentSorts)
+	if f.Status != "" && !f.Status.Valid() {
+		v.Add("status", "Status must be pending, active, suspended or retired.")
+	}
+	if f.Presence != "" && !f.Presence.Valid() {
+		v.Add("presence", "Presence must be available, busy, away or offline.")
+	}
+	if f.Kind != "" && !f.Kind.Valid() {
+		v.Add("kind", "Kind must be human or machine.")
+	}
+	switch {
+	case !ValidText(f.Query):
+		v.Add("q", "Must be text without NUL characters.")
+	case utf8.RuneCountInString(f.Query) > MaxQueryLength:
+		v.Add("q", "Search for at most %d characters.", MaxQueryLength)
+	}
+	ValidateID(&v, "team", f.TeamID)
+	if f.Skill != "" && !validSkillName(NormalizeSkill(f.Skill)) {
+		v.Add("skill", "Skill names use lower-case letters, digits, '.', '_' and '-', at most %d characters.", MaxSkillNameLength)
+	}
+	if f.MinLevel < 0 || f.MinLevel > MaxSkillLevel {
+		v.Add("min_level", "Minimum level goes from 1 to %d.", MaxSkillLevel)
+	}
+	if f.MinLevel > 0 && f.Skill == "" {
+		v.Add("min_level", "A minimum level needs a skill to apply to.")
+	}
+	return v.Err()
+}
 
 // AgentService manages agents: who they are, what they can do, and where
 // they are in their lifecycle. Admins manage every agent; supervisors only

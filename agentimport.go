@@ -3,7 +3,6 @@ package switchboard
 import (
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,7 +35,8 @@ type ImportResult struct {
 var ImportColumns = []string{"name", "kind", "email", "phone", "skills", "capacity", "teams", "status", "notify", "attributes"}
 
 // ParseAgentCSV reads agents from CSV: a header row naming columns from
-// ImportColumns, then one agent per row. Skills are written as
+// ImportColumns, then one agent per row. Cells that CSVWriter neutralised
+// read as they were written. Skills are written as
 // "skill:level;skill:level", teams and notification channels as names
 // separated by ';', attributes as a JSON object. Every problem of form is
 // reported, each with its line, as one EINVALID error; checks that need the
@@ -97,7 +97,7 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 		line, _ := cr.FieldPos(0)
 		get := func(col string) string {
 			if i := columns[col]; i != 0 && i <= len(record) {
-				return strings.TrimSpace(record[i-1])
+				return strings.TrimSpace(restoreCSVCell(record[i-1]))
 			}
 			return ""
 		}
@@ -132,11 +132,9 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 			}
 		}
 		if a := get("attributes"); a != "" {
-			dec := json.NewDecoder(strings.NewReader(a))
-			dec.UseNumber()
-			if err := dec.Decode(&row.Agent.Attributes); err != nil || row.Agent.Attributes == nil || dec.More() {
-				v.AddLine(line, "attributes", "Attributes must be a JSON object, like {\"region\":\"emea\"}.")
-			}
+			attributes, err := ParseJSONObject("attributes", a)
+			v.Merge(line, err)
+			row.Agent.Attributes = attributes
 		}
 		row.Agent.Normalize()
 		if err := row.Agent.Validate(); err != nil {

@@ -81,6 +81,30 @@ type AuditFilter struct {
 	Cursor     string
 }
 
+// Validate fills in the default page size and checks the filter: text
+// without NUL, times within the range every engine stores, a range that
+// ends after it starts.
+func (f *AuditFilter) Validate() error {
+	var v Validation
+	f.Limit = PageLimit(&v, f.Limit)
+	for _, field := range []struct{ name, value string }{
+		{"actor", f.ActorID}, {"target", f.TargetID}, {"target_type", f.TargetType}, {"action", f.Action},
+	} {
+		switch {
+		case !ValidText(field.value):
+			v.Add(field.name, "Must be text without NUL characters.")
+		case len(field.value) > 64:
+			v.Add(field.name, "Must be at most 64 characters.")
+		}
+	}
+	ValidateTime(&v, "since", f.Since)
+	ValidateTime(&v, "until", f.Until)
+	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) && !v.Has("since") && !v.Has("until") {
+		v.Add("until", "The end of the time range must be after its start.")
+	}
+	return v.Err()
+}
+
 // AuditService reads the audit log; writing happens inside the services
 // that make the changes.
 type AuditService interface {

@@ -59,6 +59,7 @@ func (k *NewEnrollmentKey) Validate(now time.Time) error {
 	k.Name = strings.TrimSpace(k.Name)
 	k.TeamID = strings.TrimSpace(k.TeamID)
 	validateSecretLabel(&v, "key", k.Name, k.ExpiresAt, now)
+	ValidateID(&v, "team_id", k.TeamID)
 	if k.MaxUses < 0 || k.MaxUses > MaxEnrollmentKeyUses {
 		v.Add("max_uses", "Maximum uses must be between 1 and %d, or empty for no limit.", MaxEnrollmentKeyUses)
 	}

@@ -51,6 +51,7 @@ func (t *NewTeam) Validate() error {
 	if len(t.SupervisorIDs) > MaxSupervisorsPerTeam {
 		v.Add("supervisors", "A team can have at most %d supervisors.", MaxSupervisorsPerTeam)
 	}
+	ValidateIDs(&v, "supervisors", t.SupervisorIDs)
 	return v.Err()
 }
 
@@ -81,11 +82,14 @@ func (u *TeamUpdate) Validate() error {
 		if len(*u.SupervisorIDs) > MaxSupervisorsPerTeam {
 			v.Add("supervisors", "A team can have at most %d supervisors.", MaxSupervisorsPerTeam)
 		}
+		ValidateIDs(&v, "supervisors", *u.SupervisorIDs)
 	}
 	u.AddMembers, u.RemoveMembers = dedupe(u.AddMembers), dedupe(u.RemoveMembers)
 	if len(u.AddMembers)+len(u.RemoveMembers) > MaxMembersPerChange {
 		v.Add("add_members", "Change at most %d members at once.", MaxMembersPerChange)
 	}
+	ValidateIDs(&v, "add_members", u.AddMembers)
+	ValidateIDs(&v, "remove_members", u.RemoveMembers)
 	return v.Err()
 }
 

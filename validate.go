@@ -1,7 +1,6 @@
 package switchboard
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -121,6 +120,8 @@ func ValidateName(v *Validation, field, name string) {
 		v.Add(field, "Name must be at most %d characters.", MaxNameLength)
 	case strings.ContainsFunc(name, isControl):
 		v.Add(field, "Name must not contain control characters.")
+	case strings.ContainsFunc(name, isBidiControl):
+		v.Add(field, bidiMessage)
 	}
 }
 
@@ -204,6 +205,10 @@ func reportDuplicateSkills(v *Validation, field string, skills map[string]int) {
 
 var skillNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
+func validSkillName(name string) bool {
+	return len(name) <= MaxSkillNameLength && skillNameRE.MatchString(name)
+}
+
 // ValidateSkills checks names and levels, reporting each bad one under
 // field (like "skills.billing").
 func ValidateSkills(v *Validation, field string, skills map[string]int) {
@@ -214,7 +219,7 @@ func ValidateSkills(v *Validation, field string, skills map[string]int) {
 	for _, name := range sortedKeys(skills) {
 		level := skills[name]
 		switch {
-		case len(name) > MaxSkillNameLength || !skillNameRE.MatchString(name):
+		case !validSkillName(name):
 			v.Add(field+"."+name, "Skill names use lower-case letters, digits, '.', '_' and '-', at most %d characters.", MaxSkillNameLength)
 		case level < MinSkillLevel || level > MaxSkillLevel:
 			v.Add(field+"."+name, "Skill %q has level %d; levels go from %d to %d.", name, level, MinSkillLevel, MaxSkillLevel)
@@ -245,27 +250,6 @@ func ValidateChannels(v *Validation, field string, channels []Channel) {
 	}
 }
 
-// ValidateJSONObject checks that a free-form object encodes to at most max
-// bytes of JSON.
-func ValidateJSONObject(v *Validation, field string, obj map[string]any, max int) {
-	if obj == nil {
-		return
-	}
-	b, err := json.Marshal(obj)
-	switch {
-	case err != nil:
-		v.Add(field, "Must be a JSON object.")
-	case len(b) > max:
-		v.Add(field, "Must be at most %d bytes of JSON; this is %d.", max, len(b))
-	}
-	for k := range obj {
-		if strings.TrimSpace(k) == "" {
-			v.Add(field, "Keys must not be empty.")
-			break
-		}
-	}
-}
-
 func validateTeamName(v *Validation, name string) {
 	switch {
 	case name == "":
@@ -274,6 +258,8 @@ func validateTeamName(v *Validation, name string) {
 		v.Add("name", "Name must be at most %d characters.", MaxTeamNameLength)
 	case strings.ContainsFunc(name, isControl) || strings.Contains(name, ";"):
 		v.Add("name", "Name must not contain control characters or ';' (which separates teams in CSV files).")
+	case strings.ContainsFunc(name, isBidiControl):
+		v.Add("name", bidiMessage)
 	}
 }
 
@@ -293,6 +279,8 @@ func validateSecretLabel(v *Validation, what, name string, expiresAt *time.Time,
 		v.Add("name", "Name must be at most %d characters.", MaxTokenNameLength)
 	case strings.ContainsFunc(name, isControl):
 		v.Add("name", "Name must not contain control characters.")
+	case strings.ContainsFunc(name, isBidiControl):
+		v.Add("name", bidiMessage)
 	}
 	if expiresAt != nil && !expiresAt.After(now) {
 		v.Add("expires_at", "Expiry must be in the future.")
@@ -300,6 +288,16 @@ func validateSecretLabel(v *Validation, what, name string, expiresAt *time.Time,
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// isBidiControl reports whether r overrides or isolates the direction of
+// the text around it (U+202A–U+202E, U+2066–U+2069). In a name shown in
+// lists, the audit log and notifications, such a character makes what is
+// read differ from what is stored: "Bob\u202Enimda" reads as "Bobadmin".
+// Right-to-left names need none of them; the implicit marks U+200E and
+// U+200F, which cannot reorder what follows, stay allowed.
+func isBidiControl(r rune) bool { return 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069 }
+
+const bidiMessage = "Name must not contain characters that override the direction of text (U+202A–U+202E, U+2066–U+2069)."
 
 // dedupe trims IDs and drops the empty and repeated ones, keeping the order.
 func dedupe(ids []string) []string {

@@ -87,7 +87,7 @@ var apiTags = []*huma.Tag{
 // are errors (Go's decoder would silently replace or ignore them), and so are
 // fields a struct does not have. Unknown fields are also caught, with their
 // location, by schema validation, since every object schema forbids
-// additional properties.
+// additional properties. Numbers in free-form objects stay exact.
 var strictJSON = huma.Format{
 	Marshal: func(w io.Writer, v any) error {
 		enc := json.NewEncoder(w)
@@ -100,6 +100,9 @@ var strictJSON = huma.Format{
 		}
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
+		// Free-form objects keep their numbers exact: as float64, integers
+		// above 2^53 would be silently rounded.
+		dec.UseNumber()
 		if err := dec.Decode(v); err != nil {
 			return fmt.Errorf("the request body is not valid JSON: %w", err)
 		}
@@ -146,7 +149,7 @@ func handle[I, O any](s *Server, api huma.API, op huma.Operation, who access, h 
 	if op.MaxBodyBytes == 0 {
 		op.MaxBodyBytes = maxBodyBytes
 	}
-	op.Middlewares = append(op.Middlewares, s.guard(api, who))
+	op.Middlewares = append(op.Middlewares, s.guard(api, who), s.checkAPIInput(api))
 	location := "body"
 	if op.Method == http.MethodGet || op.Method == http.MethodDelete {
 		location = "query"

@@ -121,7 +121,7 @@ type AgentFields struct {
 	Skills     *map[string]int `json:"skills,omitempty" doc:"Skill name to level, 1 to 10. Replaces all skills."`
 	Capacity   *int            `json:"capacity,omitempty" minimum:"1" maximum:"1000"`
 	Teams      *[]string       `json:"teams,omitempty" maxItems:"50" doc:"Team IDs. Replaces all memberships."`
-	Attributes *map[string]any `json:"attributes,omitempty" doc:"Free-form JSON object, at most 16 KiB."`
+	Attributes *map[string]any `json:"attributes,omitempty" doc:"Free-form JSON object, at most 16 KiB, nested at most 16 levels deep."`
 	Notify     *[]string       `json:"notify,omitempty" maxItems:"3" doc:"Channels: email, sms, inapp."`
 }
 

@@ -87,7 +87,7 @@ type enrollInput struct {
 		Key      string         `json:"key" maxLength:"200" doc:"An enrollment key."`
 		Name     string         `json:"name" maxLength:"200" example:"build-runner-17"`
 		Skills   map[string]int `json:"skills,omitempty" example:"{\"linux\":8}"`
-		Metadata map[string]any `json:"metadata,omitempty" doc:"What the agent reports about itself: version, hostname... At most 4 KiB." example:"{\"hostname\":\"runner-17\",\"version\":\"2.4.1\"}"`
+		Metadata map[string]any `json:"metadata,omitempty" doc:"What the agent reports about itself: version, hostname... At most 4 KiB, nested at most 16 levels deep." example:"{\"hostname\":\"runner-17\",\"version\":\"2.4.1\"}"`
 	}
 }
 

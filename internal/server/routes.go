@@ -38,7 +38,7 @@ func (s *Server) routes() {
 	r.Get("/favicon.ico", s.handleFavicon)
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.sessions.LoadAndSave, markSessionLoaded, s.authenticate, s.requireSetup)
+		r.Use(s.sessions.LoadAndSave, markSessionLoaded, s.authenticate, s.requireSetup, s.checkPathAndQuery)
 
 		// The REST API, described by its OpenAPI contract.
 		api := s.newAPI(r)

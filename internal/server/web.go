@@ -14,8 +14,8 @@ import (
 // maxFormBytes bounds an ordinary form submission.
 const maxFormBytes = 64 << 10
 
-// parseForm reads a url-encoded form of bounded size with valid UTF-8. On
-// failure it has already answered, and returns false.
+// parseForm reads a url-encoded form of bounded size with valid UTF-8 and no
+// NUL characters. On failure it has already answered, and returns false.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) (*form, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -27,10 +27,15 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) (*form, bool)
 		}
 		return nil, false
 	}
-	for _, vs := range r.PostForm {
+	for name, vs := range r.PostForm {
 		for _, v := range vs {
-			if !utf8.ValidString(v) {
+			if !utf8.ValidString(v) || !utf8.ValidString(name) {
 				s.renderError(w, r, http.StatusBadRequest, "The form holds text that is not valid UTF-8.")
+				return nil, false
+			}
+			// No field takes a NUL character, and PostgreSQL stores none.
+			if !switchboard.ValidText(v) || !switchboard.ValidText(name) {
+				s.renderError(w, r, http.StatusUnprocessableEntity, "The form holds a NUL character, which no field accepts.")
 				return nil, false
 			}
 		}

@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -25,14 +27,11 @@ type agentsData struct {
 func (s *Server) webAgents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	minLevel, _ := strconv.Atoi(q.Get("min_level"))
-	filter := switchboard.AgentFilter{
-		Query: q.Get("q"), Status: switchboard.AgentStatus(q.Get("status")), Presence: switchboard.Presence(q.Get("presence")),
-		Kind: switchboard.AgentKind(q.Get("kind")), TeamID: q.Get("team"), Skill: q.Get("skill"), MinLevel: minLevel,
-		Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor"),
+	filter, err := switchboard.ParseAgentFilter(q)
+	var p *switchboard.Page[*switchboard.Agent]
+	if err == nil {
+		p, err = s.Agents.FindAgents(ctx, filter)
 	}
-	p, err := s.Agents.FindAgents(ctx, filter)
 	if err != nil {
 		if switchboard.ErrorCode(err) == switchboard.EINVALID {
 			s.renderError(w, r, http.StatusBadRequest, switchboard.ErrorMessage(err))
@@ -124,8 +123,8 @@ func agentFormFields(f *form) (skills map[string]int, capacity int, attributes m
 		f.Add("capacity", "Capacity must be a whole number, like 1 or 5.")
 	}
 	if a := strings.TrimSpace(f.Get("attributes")); a != "" {
-		if err := json.Unmarshal([]byte(a), &attributes); err != nil || attributes == nil {
-			f.Add("attributes", "Attributes must be a JSON object, like {\"region\": \"emea\"}.")
+		if attributes, err = switchboard.ParseJSONObject("attributes", a); err != nil {
+			f.Add("attributes", switchboard.ErrorFields(err)[0].Message)
 		}
 	}
 	notify = []switchboard.Channel{}
@@ -253,7 +252,7 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 	d := &agentData{
 		Agent: a, Now: s.Now(), Admin: actor.IsAdmin(),
 		Manage:     actor.IsAdmin() || actor.Role() == switchboard.RoleSupervisor,
-		Attributes: prettyJSON(a.Attributes), Metadata: prettyJSON(a.Metadata),
+		Attributes: displayJSON(a.Attributes, maxDisplayJSON), Metadata: displayJSON(a.Metadata, maxDisplayJSON),
 	}
 	if extras != nil {
 		d.agentExtras = *extras
@@ -297,11 +296,33 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "agent", p)
 }
 
-func prettyJSON(m map[string]any) string {
+// maxDisplayJSON bounds the JSON of one free-form object on a page: as much
+// as the largest object accepted at input.
+const maxDisplayJSON = switchboard.MaxAttributesBytes
+
+// displayJSON writes a free-form object for a page: compact, so that its
+// size is that of the stored value whatever its depth (indenting grows with
+// the square of the depth), and cut after limit bytes, so that no stored
+// value, however it got there, makes a page large.
+func displayJSON(m map[string]any, limit int) string {
+	s := compactJSON(m)
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes in all; the rest is not shown)", len(s))
+}
+
+// compactJSON writes a free-form object as compact JSON, or "" when it is
+// empty.
+func compactJSON(m map[string]any) string {
 	if len(m) == 0 {
 		return ""
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
+	b, err := json.Marshal(m)
 	if err != nil {
 		return ""
 	}
@@ -324,7 +345,7 @@ func (s *Server) webEditAgent(w http.ResponseWriter, r *http.Request) {
 func agentToForm(a *switchboard.Agent) *form {
 	v := url.Values{
 		"name": {a.Name}, "email": {a.Email}, "phone": {a.Phone}, "capacity": {strconv.Itoa(a.Capacity)},
-		"skills": {switchboard.FormatSkills(a.Skills)}, "attributes": {prettyJSON(a.Attributes)},
+		"skills": {switchboard.FormatSkills(a.Skills)}, "attributes": {compactJSON(a.Attributes)},
 		"version": {strconv.Itoa(a.Version)},
 	}
 	for _, t := range a.Teams {

@@ -74,7 +74,7 @@ func TestAgentPages(t *testing.T) {
 			"attributes": {`{"region": "emea"}`}})
 		res.wantStatus(t, http.StatusSeeOther)
 		machineID = agentIDRE.FindStringSubmatch(res.Header.Get("Location"))[1]
-		b.get(t, "/agents/"+machineID).wantStatus(t, http.StatusOK).wantContains(t, "has been created", "Agent tokens", "No tokens", `&#34;region&#34;: &#34;emea&#34;`)
+		b.get(t, "/agents/"+machineID).wantStatus(t, http.StatusOK).wantContains(t, "has been created", "Agent tokens", "No tokens", `{&#34;region&#34;:&#34;emea&#34;}`)
 
 		res = b.post(t, "/agents/"+machineID+"/tokens", url.Values{"name": {"production"}, "lifetime": {"30"}})
 		res.wantStatus(t, http.StatusCreated).wantContains(t, "Token “production” created", `value="sba_`)

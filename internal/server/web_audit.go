@@ -212,6 +212,8 @@ func auditValue(v any) string {
 		s = map[bool]string{true: "yes", false: "no"}[x]
 	case float64:
 		s = strconv.FormatFloat(x, 'f', -1, 64)
+	case json.Number: // as read back from the log: exact
+		s = x.String()
 	case []any:
 		parts := make([]string, len(x))
 		for i, p := range x {

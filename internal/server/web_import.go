@@ -28,15 +28,22 @@ func (s *Server) webImport(w http.ResponseWriter, r *http.Request) {
 	s.renderImport(w, r, http.StatusOK, &importData{})
 }
 
-// importTemplate is a CSV to start from, offered for download.
-const importTemplate = "name,kind,email,phone,skills,capacity,teams,status,notify,attributes\r\n" +
-	"Ada Lovelace,human,ada@example.com,+14155550123,billing:7;spanish:5,2,,,email;inapp,\r\n" +
-	"Build runner 1,machine,,,linux:8;docker:6,4,,,,\"{\"\"region\"\":\"\"emea\"\"}\"\r\n"
+// importTemplate is a CSV to start from, offered for download: the columns
+// of an import, in ImportColumns' order, and two example agents.
+var importTemplate = [][]string{
+	switchboard.ImportColumns,
+	{"Ada Lovelace", "human", "ada@example.com", "+14155550123", "billing:7;spanish:5", "2", "", "", "email;inapp", ""},
+	{"Build runner 1", "machine", "", "", "linux:8;docker:6", "4", "", "", "", `{"region":"emea"}`},
+}
 
 func (s *Server) webImportTemplate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="switchboard-agents.csv"`)
-	_, _ = io.WriteString(w, importTemplate)
+	cw := switchboard.NewCSVWriter(w)
+	for _, record := range importTemplate {
+		_ = cw.Write(record)
+	}
+	_ = cw.Flush()
 }
 
 // webImportSubmit imports an uploaded CSV file: all of it, or, when any row

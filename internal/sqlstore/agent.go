@@ -70,9 +70,9 @@ func (r *agentRow) domain() *switchboard.Agent {
 		Skills:     map[string]int{},
 		Teams:      []switchboard.TeamRef{},
 	}
-	_ = json.Unmarshal([]byte(r.Attributes), &a.Attributes)
+	_ = unmarshalJSON(r.Attributes, &a.Attributes)
 	_ = json.Unmarshal([]byte(r.Notify), &a.Notify)
-	_ = json.Unmarshal([]byte(r.Metadata), &a.Metadata)
+	_ = unmarshalJSON(r.Metadata, &a.Metadata)
 	if a.Attributes == nil {
 		a.Attributes = map[string]any{}
 	}
@@ -105,6 +105,15 @@ func mustJSON(v any) string {
 		return "{}"
 	}
 	return string(b)
+}
+
+// unmarshalJSON decodes JSON read from the database keeping numbers exact
+// (as json.Number): free-form objects may hold integers above 2^53, which a
+// float64 would round.
+func unmarshalJSON(data string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 // agentSummary is what the audit log records of an agent.

@@ -47,30 +47,10 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	if !sc.Manages() {
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may list agents."}
 	}
-	var v switchboard.Validation
-	limit := switchboard.PageLimit(&v, f.Limit)
-	if f.Sort == "" {
-		f.Sort = "name"
-	}
-	switchboard.ValidSort(&v, f.Sort, switchboard.AgentSorts)
-	if f.Status != "" && !f.Status.Valid() {
-		v.Add("status", "Status must be pending, active, suspended or retired.")
-	}
-	if f.Presence != "" && !f.Presence.Valid() {
-		v.Add("presence", "Presence must be available, busy, away or offline.")
-	}
-	if f.Kind != "" && !f.Kind.Valid() {
-		v.Add("kind", "Kind must be human or machine.")
-	}
-	if f.MinLevel < 0 || f.MinLevel > switchboard.MaxSkillLevel {
-		v.Add("min_level", "Minimum level goes from 1 to %d.", switchboard.MaxSkillLevel)
-	}
-	if f.MinLevel > 0 && f.Skill == "" {
-		v.Add("min_level", "A minimum level needs a skill to apply to.")
-	}
-	if err := v.Err(); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	limit := f.Limit
 
 	// The page is found first by the columns of the list's indexes alone,
 	// then its rows are read by ID: a search then scans an index, not the

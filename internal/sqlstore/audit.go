@@ -38,10 +38,10 @@ func (r *auditRow) domain() *switchboard.AuditEntry {
 		IP: r.IP, RequestID: r.RequestID,
 	}
 	if r.BeforeJSON != nil {
-		_ = json.Unmarshal([]byte(*r.BeforeJSON), &e.Before)
+		_ = unmarshalJSON(*r.BeforeJSON, &e.Before)
 	}
 	if r.AfterJSON != nil {
-		_ = json.Unmarshal([]byte(*r.AfterJSON), &e.After)
+		_ = unmarshalJSON(*r.AfterJSON, &e.After)
 	}
 	return e
 }
@@ -80,14 +80,14 @@ func changes(before, after map[string]any) (map[string]any, map[string]any) {
 }
 
 // normalizeJSON makes values comparable after a trip through JSON (where
-// every number is a float64 and every slice a []any).
+// every number is a json.Number, exact, and every slice a []any).
 func normalizeJSON(v any) any {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return v
 	}
 	var out any
-	_ = json.Unmarshal(b, &out)
+	_ = unmarshalJSON(string(b), &out)
 	return out
 }
 
@@ -126,14 +126,10 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	if err != nil {
 		return nil, err
 	}
-	var v switchboard.Validation
-	limit := switchboard.PageLimit(&v, f.Limit)
-	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
-		v.Add("until", "The end of the time range must be after its start.")
-	}
-	if err := v.Err(); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	limit := f.Limit
 	var rows []*auditRow
 	q := s.db.bun.NewSelect().Model(&rows)
 	if sc.SupervisorID != "" {

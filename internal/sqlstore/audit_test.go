@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestAudit(t *testing.T) {
 		}
 		upd := byAction["agent.updated"]
 		if upd.ActorType != "user" || upd.ActorID != admin.ID || upd.ActorName != "admin@example.com" || upd.RequestID != "req-1" ||
-			upd.IP != "203.0.113.9" || upd.TargetID != agent.ID || upd.Before["capacity"] != float64(1) || upd.After["capacity"] != float64(5) {
+			upd.IP != "203.0.113.9" || upd.TargetID != agent.ID || upd.Before["capacity"] != json.Number("1") || upd.After["capacity"] != json.Number("5") {
 			t.Errorf("agent.updated = %+v", upd)
 		}
 		if _, ok := upd.After["name"]; ok {

@@ -74,7 +74,7 @@ func (r *eventRow) domain() *switchboard.Event {
 	}
 	_ = json.Unmarshal([]byte(r.TeamIDs), &e.TeamIDs)
 	var data map[string]any
-	_ = json.Unmarshal([]byte(r.Data), &data)
+	_ = unmarshalJSON(r.Data, &data)
 	if b, ok := data["before"].(map[string]any); ok {
 		e.Before = b
 		delete(data, "before")

@@ -52,26 +52,16 @@ func (o listOrder) apply(q *bun.SelectQuery, cursorText string, limit int) (*bun
 		dir, op = " DESC", "<"
 	}
 	if cursorText != "" {
-		c, err := decodeCursor(cursorText)
-		if err != nil || c.Sort != o.sort {
-			return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "The cursor is not valid for this list; start again without it.",
-				Fields: []switchboard.FieldError{{Field: "cursor", Message: "The cursor is not valid for this list."}}}
-		}
-		var value any = c.Value
-		if o.isTime {
-			t, err := time.Parse(time.RFC3339Nano, c.Value)
-			if err != nil {
-				return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "The cursor is not valid for this list; start again without it.",
-					Fields: []switchboard.FieldError{{Field: "cursor", Message: "The cursor is not valid for this list."}}}
-			}
-			value = t.UTC()
+		value, id, err := o.decodeCursor(cursorText)
+		if err != nil {
+			return nil, err
 		}
 		// "column >= value AND (column > value OR id > last ID)": the same
 		// rows as "column > value OR (column = value AND id > last ID)",
 		// but its first half gives every engine a range to seek to in the
 		// list's index, where PostgreSQL would otherwise read the index
 		// from its start.
-		q = q.Where("("+o.column+" "+op+"= ? AND ("+o.column+" "+op+" ? OR "+o.id+" "+op+" ?))", value, value, c.ID)
+		q = q.Where("("+o.column+" "+op+"= ? AND ("+o.column+" "+op+" ? OR "+o.id+" "+op+" ?))", value, value, id)
 	}
 	return q.OrderExpr(o.column + dir).OrderExpr(o.id + dir).Limit(int64(limit + 1)), nil
 }
@@ -130,14 +120,35 @@ func each[R, D any](convert func(R) D) func([]R) ([]D, error) {
 	}
 }
 
-func decodeCursor(s string) (cursor, error) {
-	var c cursor
+// errBadCursor is the answer to a cursor that decodeCursor refuses.
+func errBadCursor() error {
+	return &switchboard.Error{Code: switchboard.EINVALID, Message: "The cursor is not valid for this list; start again without it.",
+		Fields: []switchboard.FieldError{{Field: "cursor", Message: "The cursor is not valid for this list."}}}
+}
+
+// decodeCursor reads a cursor of the order o: the sort value of the last row
+// of the previous page (a time, for orders by time) and its ID. Cursors come
+// back from clients, who may have altered them: anything but what
+// nextCursor makes for o (not base64 JSON, another order's cursor, an ID
+// that is not a UUID, text with NUL, a time outside what every engine
+// stores) is EINVALID, and reaches no database.
+func (o listOrder) decodeCursor(s string) (value any, id string, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return c, err
+		return nil, "", errBadCursor()
 	}
-	err = json.Unmarshal(b, &c)
-	return c, err
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.Sort != o.sort || !switchboard.ValidID(c.ID) || !switchboard.ValidText(c.Value) {
+		return nil, "", errBadCursor()
+	}
+	if !o.isTime {
+		return c.Value, c.ID, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.Value)
+	if err != nil || !switchboard.ValidTime(t) {
+		return nil, "", errBadCursor()
+	}
+	return t.UTC(), c.ID, nil
 }
 
 // likePattern returns a LIKE pattern matching s anywhere, with LIKE's own
