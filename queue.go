@@ -91,7 +91,7 @@ func validateQueueName(v *Validation, name string) {
 		v.Add("name", "Give the queue a name.")
 	case len([]rune(name)) > MaxQueueNameLength:
 		v.Add("name", "A queue name has at most %d characters.", MaxQueueNameLength)
-	case strings.ContainsFunc(name, isControl):
+	case strings.ContainsFunc(name, isControl) || !ValidText(name):
 		v.Add("name", "A queue name cannot hold control characters.")
 	}
 }
@@ -101,6 +101,7 @@ func validateQueueSettings(v *Validation, teamIDs []string, skills map[string]in
 	if len(teamIDs) > MaxQueueTeams {
 		v.Add("team_ids", "A queue names at most %d teams.", MaxQueueTeams)
 	}
+	ValidateIDs(v, "team_ids", teamIDs)
 	if len(skills) > MaxRequiredSkills {
 		v.Add("required_skills", "A queue requires at most %d skills.", MaxRequiredSkills)
 	}
@@ -180,6 +181,14 @@ type QueueFilter struct {
 	TeamID string
 	Limit  int
 	Cursor string
+}
+
+// Validate checks a filter's fields. EINVALID.
+func (f QueueFilter) Validate() error {
+	var v Validation
+	ValidateText(&v, "q", f.Query)
+	ValidateID(&v, "team", f.TeamID)
+	return v.Err()
 }
 
 // QueueService manages queues. Admins manage every queue; supervisors the

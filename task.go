@@ -128,12 +128,13 @@ func (t *NewTask) Validate(now time.Time) error {
 	if t.QueueID == "" {
 		v.Add("queue", "Say which queue the task goes to.")
 	}
+	ValidateID(&v, "queue", t.QueueID)
 	switch {
 	case t.Title == "":
 		v.Add("title", "Give the task a title.")
 	case len([]rune(t.Title)) > MaxTaskTitleLength:
 		v.Add("title", "A title has at most %d characters.", MaxTaskTitleLength)
-	case strings.ContainsFunc(t.Title, isControl):
+	case strings.ContainsFunc(t.Title, isControl) || !ValidText(t.Title):
 		v.Add("title", "A title cannot hold control characters.")
 	}
 	if t.Priority < 0 || t.Priority > MaxTaskPriority {
@@ -147,11 +148,13 @@ func (t *NewTask) Validate(now time.Time) error {
 		v.Add("required_skills."+name, "Skill %q is given more than once, in different cases.", name)
 	}
 	ValidateJSONObject(&v, "attributes", t.Attributes, MaxAttributesBytes)
-	if len([]rune(t.ExternalRef)) > MaxExternalRefLength || strings.ContainsFunc(t.ExternalRef, isControl) {
+	if len([]rune(t.ExternalRef)) > MaxExternalRefLength || strings.ContainsFunc(t.ExternalRef, isControl) || !ValidText(t.ExternalRef) {
 		v.Add("external_ref", "An external reference has at most %d characters and no control characters.", MaxExternalRefLength)
 	}
 	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) {
 		v.Add("expires_at", "The expiry must be in the future.")
+	} else if t.ExpiresAt != nil && t.ExpiresAt.After(MaxTime) {
+		v.Add("expires_at", "The expiry must be before the year 10000.")
 	}
 	if len(t.IdempotencyKey) > MaxIdempotencyKey || strings.ContainsFunc(t.IdempotencyKey, isControl) {
 		v.Add("Idempotency-Key", "An idempotency key has at most %d characters and no control characters.", MaxIdempotencyKey)
@@ -206,6 +209,22 @@ type TaskFilter struct {
 	CreatedBefore *time.Time
 	Limit         int
 	Cursor        string
+}
+
+// Validate checks a filter's fields. EINVALID.
+func (f TaskFilter) Validate() error {
+	var v Validation
+	ValidateID(&v, "queue", f.QueueID)
+	ValidateID(&v, "agent", f.AgentID)
+	for _, t := range []struct {
+		field string
+		at    *time.Time
+	}{{"created_after", f.CreatedAfter}, {"created_before", f.CreatedBefore}} {
+		if t.at != nil && (t.at.Before(MinTime) || t.at.After(MaxTime)) {
+			v.Add(t.field, "Give a time between the years 1000 and 9999.")
+		}
+	}
+	return v.Err()
 }
 
 // TaskService creates and moves tasks. Admins reach every task,

@@ -52,7 +52,12 @@ func TestTasksAPI(t *testing.T) {
 	}
 	body["title"] = "Something else"
 	api.call(t, "POST", "/api/v1/tasks", body, "Idempotency-Key", "abc").wantStatus(t, http.StatusConflict)
-	api.call(t, "POST", "/api/v1/tasks", map[string]any{"queue": "nope", "title": "x"}).wantStatus(t, http.StatusNotFound)
+	api.call(t, "POST", "/api/v1/tasks", map[string]any{"queue": "01a23217-1892-7356-a539-8ee53356ec51", "title": "x"}).wantStatus(t, http.StatusNotFound)
+	// IDs that name nothing are refused before any engine sees them.
+	api.call(t, "POST", "/api/v1/tasks", map[string]any{"queue": "é", "title": "x"}).wantStatus(t, http.StatusUnprocessableEntity)
+	api.call(t, "GET", "/api/v1/tasks?queue=%C3%A9", nil).wantStatus(t, http.StatusUnprocessableEntity)
+	api.call(t, "GET", "/api/v1/queues?team=%C3%A9", nil).wantStatus(t, http.StatusUnprocessableEntity)
+	api.call(t, "POST", "/api/v1/queues", map[string]any{"name": "Odd", "team_ids": []string{"é"}}).wantStatus(t, http.StatusUnprocessableEntity)
 	p := api.call(t, "POST", "/api/v1/tasks", map[string]any{"queue": q.ID, "title": "", "priority": 101}).
 		wantStatus(t, http.StatusUnprocessableEntity).problem(t)
 	if len(p.Errors) != 2 {

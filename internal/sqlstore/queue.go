@@ -279,6 +279,9 @@ func (s *QueueService) FindQueues(ctx context.Context, f switchboard.QueueFilter
 	if err != nil {
 		return nil, err
 	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	var v switchboard.Validation
 	limit := switchboard.PageLimit(&v, f.Limit)
 	if err := v.Err(); err != nil {

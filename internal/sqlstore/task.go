@@ -330,6 +330,9 @@ func (s *TaskService) FindTasks(ctx context.Context, f switchboard.TaskFilter) (
 	if err != nil {
 		return nil, err
 	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	var v switchboard.Validation
 	limit := switchboard.PageLimit(&v, f.Limit)
 	if f.Status != "" && !f.Status.Valid() {

@@ -123,6 +123,10 @@ func (s *TaskService) RequeueTask(ctx context.Context, id, reason string) (*swit
 // not having declined it); an admin may force any active agent on it.
 func (s *TaskService) AssignTask(ctx context.Context, id, agentID string, force bool) (*switchboard.Task, error) {
 	actor := switchboard.ActorFromContext(ctx)
+	if !switchboard.ValidID(agentID) {
+		return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "No such agent.",
+			Fields: []switchboard.FieldError{{Field: "agent", Message: "No such agent."}}}
+	}
 	if force && !actor.IsAdmin() {
 		return nil, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins may force an assignment.",
 			Fields: []switchboard.FieldError{{Field: "force", Message: "Only admins may force an assignment."}}}
