@@ -330,7 +330,10 @@ func (s *Server) fail(r *http.Request, f *form, err error) int {
 	}
 	fields := switchboard.ErrorFields(err)
 	for _, fe := range fields {
-		f.Add(fe.Field, fe.Message)
+		// An error about one entry of a field ("skills.billing") shows
+		// beside the field that holds the entries.
+		field, _, _ := strings.Cut(fe.Field, ".")
+		f.Add(field, fe.Message)
 	}
 	if len(fields) == 0 {
 		f.Summary = switchboard.ErrorMessage(err)
