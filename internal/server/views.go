@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,8 @@ func mustParseViews(version string) *views {
 			}
 			return string(out)
 		},
+		"duration":      humanDuration,
+		"strategyLabel": strategyLabel,
 		"title": func(s string) string {
 			if s == "" {
 				return s
@@ -180,6 +183,26 @@ func relativeTime(t *time.Time, now time.Time) string {
 		return unit(int(d/(30*24*time.Hour)), "month")
 	}
 	return unit(int(d/(365*24*time.Hour)), "year")
+}
+
+// humanDuration says a duration in whole units, largest first, like
+// "1 h 30 min" or "45 s".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d <= 0 {
+		return "0 s"
+	}
+	var parts []string
+	for _, u := range []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "min"}, {time.Second, "s"}} {
+		if n := d / u.size; n > 0 {
+			parts = append(parts, strconv.Itoa(int(n))+" "+u.name)
+			d -= n * u.size
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // option is one choice of a select field.
@@ -316,6 +339,19 @@ func (f *form) FieldErrors() []switchboard.FieldError {
 		out[i] = switchboard.FieldError{Field: field, Message: f.Errors[field]}
 	}
 	return out
+}
+
+// sortErrors puts the errors in the order of fields, the order of the
+// page: a form's own checks and the service's may find them in another.
+// Fields not named go last.
+func (f *form) sortErrors(fields ...string) {
+	rank := func(field string) int {
+		if i := slices.Index(fields, field); i >= 0 {
+			return i
+		}
+		return len(fields)
+	}
+	slices.SortStableFunc(f.order, func(a, b string) int { return rank(a) - rank(b) })
 }
 
 // HasErrors reports whether the form needs correcting.
