@@ -243,6 +243,15 @@ func (s *Server) routes() {
 			r.Post("/account/tokens/{id}/revoke", s.webRevokeToken)
 
 			r.Get("/profile", s.webProfile)
+			r.Get("/work", s.webWork)
+			r.Get("/work/live", s.webWorkLive)
+			r.Post("/work/presence", s.webSetPresence)
+			r.Post("/work/offers/{id}/accept", s.webAcceptOffer)
+			r.Post("/work/offers/{id}/reject", s.webRejectOffer)
+			r.Post("/work/tasks/{id}/complete", s.webCompleteTask)
+			// Agents read the tasks offered or assigned to them; the service
+			// hides the others.
+			r.Get("/tasks/{id}", s.webTask)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
@@ -265,7 +274,6 @@ func (s *Server) routes() {
 				r.Get("/tasks", s.webTasks)
 				r.Get("/tasks/new", s.webNewTask)
 				r.Post("/tasks", s.webCreateTask)
-				r.Get("/tasks/{id}", s.webTask)
 				r.Get("/enrollment", s.webEnrollment)
 				r.Post("/enrollment", s.webCreateEnrollmentKey)
 				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)

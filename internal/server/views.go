@@ -210,13 +210,24 @@ type option struct{ Value, Label string }
 
 // page is what every template receives.
 type page struct {
-	Title     string
-	Section   string // the navigation entry to highlight
-	Actor     *switchboard.Actor
+	Title   string
+	Section string // the navigation entry to highlight
+	Actor   *switchboard.Actor
+	// MyAgent is the agent the signed-in user works as, if any: it decides
+	// whether the navigation offers My work, and shows their presence.
+	MyAgent   *switchboard.Agent
 	Flash     *flash
 	Form      *form
 	RequestID string
-	Data      any
+	// Scripts are the page's own script files, beside the shared one.
+	Scripts []string
+	Data    any
+
+	// agentKnown says that a handler has looked MyAgent up already.
+	agentKnown bool
+	// fragment names a template to render alone, without the layout: a
+	// part of a page that a script fetches to update it in place.
+	fragment string
 }
 
 type flash struct {
@@ -236,15 +247,22 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	// Pages are for people: an agent's token shows the anonymous layout.
 	if a := switchboard.ActorFromContext(ctx); a != nil && a.User != nil {
 		p.Actor = a
+		if !p.agentKnown {
+			p.MyAgent = s.myAgent(r)
+		}
 	}
 	p.RequestID = requestIDFrom(ctx)
-	if p.Flash == nil && s.sessions != nil {
+	root := "layout"
+	if p.fragment != "" {
+		// A fragment leaves the flash message for the next whole page.
+		root = p.fragment
+	} else if p.Flash == nil && s.sessions != nil {
 		if f := s.popFlash(r); f != nil {
 			p.Flash = f
 		}
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := t.ExecuteTemplate(&buf, root, p); err != nil {
 		s.logInternal(ctx, fmt.Errorf("render %s: %w", name, err))
 		http.Error(w, "An internal error has occurred.", http.StatusInternalServerError)
 		return
@@ -252,6 +270,23 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+}
+
+// myAgent returns the agent the signed-in user works as, or nil. A failed
+// lookup is logged and costs the page only its My work link.
+func (s *Server) myAgent(r *http.Request) *switchboard.Agent {
+	actor := switchboard.ActorFromContext(r.Context())
+	if actor == nil || actor.User == nil {
+		return nil
+	}
+	a, err := s.Agents.FindAgentByUserID(r.Context(), actor.User.ID)
+	if err != nil {
+		if switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+			s.logInternal(r.Context(), fmt.Errorf("look up the agent of the signed-in user: %w", err))
+		}
+		return nil
+	}
+	return a
 }
 
 // setFlash leaves a message for the next page the browser sees.
