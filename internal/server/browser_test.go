@@ -188,6 +188,7 @@ func TestBrowser(t *testing.T) {
 		{"/", "Dashboard"}, {"/agents", "Agents"}, {agentURL + "/edit", "Edit router-7"}, {"/agents/import", "Import agents"},
 		{"/teams", "Teams"}, {"/teams/" + team.ID, "Billing"}, {"/enrollment", "Enrollment keys"}, {"/audit", "Audit log"},
 		{"/users", "Users"}, {"/users/new", "New user"}, {"/account", "My account"},
+		{"/queues", "Queues"}, {"/queues/new", "New queue"}, {"/tasks", "Tasks"}, {"/tasks/new", "New task"}, {"/work", "My work"},
 	} {
 		b.do(t, chromedp.Navigate(ts.URL+p.path), chromedp.WaitReady(chromedp.CSS("main h1")))
 		got, err := chromedp.Run(b.ctx, chromedp.Title())
@@ -206,6 +207,111 @@ func TestBrowser(t *testing.T) {
 	shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("sidenav")).display`))
 	if err != nil || shown == "none" {
 		t.Errorf("phone menu after opening: display %q, %v", shown, err)
+	}
+
+	time.Sleep(200 * time.Millisecond) // let the last console messages arrive
+	for _, p := range b.problems() {
+		t.Errorf("browser console: %s", p)
+	}
+}
+
+// signIn signs in through the sign-in page and waits for the page after
+// it, the first with the top bar of the signed-in.
+func (s *browserSession) signIn(t *testing.T, email string) {
+	t.Helper()
+	s.do(t,
+		chromedp.Navigate(s.base+"/signin"),
+		chromedp.WaitVisible(chromedp.ID("f-email")),
+		chromedp.SendKeys(chromedp.ID("f-email"), email),
+		chromedp.SendKeys(chromedp.ID("f-password"), testPassword),
+		chromedp.Submit(chromedp.CSS("main form")),
+		chromedp.WaitVisible(chromedp.CSS("header.topbar")),
+	)
+}
+
+// poll waits until a JavaScript expression is true in the page.
+func (s *browserSession) poll(t *testing.T, expr, what string) {
+	t.Helper()
+	if _, err := chromedp.Run(s.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// TestBrowserMyWork: an admin makes a queue and a task in the pages; an
+// agent goes available, accepts the offer, sees the next one arrive without
+// a reload (the event stream), and completes a task.
+func TestBrowserMyWork(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	team := ts.MustCreateTeam(t, "Billing")
+	ts.MustHumanAgent(t, switchboard.NewAgent{Name: "Hu Man", Email: "hu@example.com", Capacity: 2, TeamIDs: []string{team.ID}})
+	b := newBrowserSession(t, ts.URL)
+
+	b.signIn(t, "admin@example.com")
+	b.do(t,
+		chromedp.Navigate(ts.URL+"/queues/new"),
+		chromedp.SendKeys(chromedp.ID("f-name"), "Callbacks"),
+		chromedp.Click(chromedp.CSS(`input[name="team_ids"][value="`+team.ID+`"]`)),
+		chromedp.SetValue(chromedp.ID("f-offer_timeout_seconds"), "60"),
+		chromedp.Submit(chromedp.CSS("main form")),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	queueID := strings.TrimPrefix(b.location(t), "/queues/")
+	b.do(t,
+		chromedp.Navigate(ts.URL+"/tasks/new?queue="+queueID),
+		chromedp.SendKeys(chromedp.ID("f-title"), "Call Ada back"),
+		chromedp.SetValue(chromedp.ID("f-priority"), "20"),
+		chromedp.Submit(chromedp.CSS("main form")),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	if got := b.text(t, ".flash-success"); !strings.Contains(got, "waits in Callbacks") {
+		t.Errorf("after creating a task with nobody available: %q", got)
+	}
+	b.do(t, chromedp.Submit(chromedp.CSS(`form[action="/signout"]`)), chromedp.WaitVisible(chromedp.ID("f-email")))
+
+	// The agent lands on My work, goes available, and is offered the task.
+	b.signIn(t, "hu@example.com")
+	if loc := b.location(t); loc != "/work" {
+		t.Fatalf("an agent lands on %s, want /work", loc)
+	}
+	b.do(t, chromedp.Click(chromedp.ID("presence-available")), chromedp.WaitVisible(chromedp.CSS("[data-offer]")))
+	first := b.text(t, `[data-offer] [role="timer"]`)
+	time.Sleep(1100 * time.Millisecond)
+	if later := b.text(t, `[data-offer] [role="timer"]`); !strings.HasSuffix(later, " s left") || later == first {
+		t.Errorf("the countdown went from %q to %q", first, later)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS("button[data-accept]")), chromedp.WaitVisible(chromedp.CSS("#tasks [data-task]")))
+	if got := b.text(t, ".flash-success"); !strings.Contains(got, "“Call Ada back” is yours now") {
+		t.Errorf("after accepting: %q", got)
+	}
+
+	// A new task reaches the open page through the event stream.
+	b.poll(t, `document.querySelector("[data-live-state]").textContent === "Live"`, "the live stream")
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.samePage = true`)); err != nil {
+		t.Fatal(err)
+	}
+	ts.MustCreateTask(t, switchboard.NewTask{QueueID: queueID, Title: "Refund Grace"})
+	b.poll(t, `!!document.querySelector("[data-offer]") && document.querySelector("[data-offer]").textContent.includes("Refund Grace")`,
+		"the new offer to appear")
+	if same, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.samePage === true`)); err != nil || !same {
+		t.Errorf("the page reloaded to show the offer (%v)", err)
+	}
+	if got := b.text(t, "[data-live-status]"); got != "Updated: 1 offer waiting, 1 task assigned to you." {
+		t.Errorf("screen readers are told %q", got)
+	}
+
+	// Complete the first task with an outcome.
+	b.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#tasks input[name="outcome"]`), "Called back"),
+		chromedp.Submit(chromedp.CSS(`#tasks form`)),
+		chromedp.WaitVisible(chromedp.CSS(".recent-list")),
+	)
+	if got := b.text(t, ".flash-success"); !strings.Contains(got, "is complete") {
+		t.Errorf("after completing: %q", got)
+	}
+	b.do(t, chromedp.Navigate(ts.URL+"/work"), chromedp.WaitReady(chromedp.CSS("main h1")))
+	if got, err := chromedp.Run(b.ctx, chromedp.Title()); err != nil || got != "My work · Switchboard" {
+		t.Errorf("My work has title %q", got)
 	}
 
 	time.Sleep(200 * time.Millisecond) // let the last console messages arrive

@@ -269,6 +269,15 @@ func (s *Server) routes() {
 			r.Post("/account/tokens/{id}/revoke", s.webRevokeToken)
 
 			r.Get("/profile", s.webProfile)
+			r.Get("/work", s.webWork)
+			r.Get("/work/live", s.webWorkLive)
+			r.Post("/work/presence", s.webSetPresence)
+			r.Post("/work/offers/{id}/accept", s.webAcceptOffer)
+			r.Post("/work/offers/{id}/reject", s.webRejectOffer)
+			r.Post("/work/tasks/{id}/complete", s.webCompleteTask)
+			// Agents read the tasks offered or assigned to them; the service
+			// hides the others.
+			r.Get("/tasks/{id}", s.webTask)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
@@ -283,6 +292,14 @@ func (s *Server) routes() {
 				r.Post("/agents/{id}/"+lifecycleActionParam(), s.webAgentLifecycle)
 				r.Get("/teams", s.webTeams)
 				r.Get("/teams/{id}", s.webTeam)
+				r.Get("/queues", s.webQueues)
+				r.Get("/queues/new", s.webNewQueue)
+				r.Post("/queues", s.webCreateQueue)
+				r.Get("/queues/{id}", s.webQueue)
+				r.Post("/queues/{id}", s.webUpdateQueue)
+				r.Get("/tasks", s.webTasks)
+				r.Get("/tasks/new", s.webNewTask)
+				r.Post("/tasks", s.webCreateTask)
 				r.Get("/enrollment", s.webEnrollment)
 				r.Post("/enrollment", s.webCreateEnrollmentKey)
 				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)
@@ -309,6 +326,7 @@ func (s *Server) routes() {
 				r.Post("/teams/{id}/members", s.webAddTeamMember)
 				r.Post("/teams/{id}/members/{agent_id}/remove", s.webRemoveTeamMember)
 				r.Post("/teams/{id}/delete", s.webDeleteTeam)
+				r.Post("/queues/{id}/delete", s.webDeleteQueue)
 			})
 		})
 	})

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,8 @@ func mustParseViews(version string) *views {
 			}
 			return string(out)
 		},
+		"duration":      humanDuration,
+		"strategyLabel": strategyLabel,
 		"title": func(s string) string {
 			if s == "" {
 				return s
@@ -182,18 +185,49 @@ func relativeTime(t *time.Time, now time.Time) string {
 	return unit(int(d/(365*24*time.Hour)), "year")
 }
 
+// humanDuration says a duration in whole units, largest first, like
+// "1 h 30 min" or "45 s".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d <= 0 {
+		return "0 s"
+	}
+	var parts []string
+	for _, u := range []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "min"}, {time.Second, "s"}} {
+		if n := d / u.size; n > 0 {
+			parts = append(parts, strconv.Itoa(int(n))+" "+u.name)
+			d -= n * u.size
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // option is one choice of a select field.
 type option struct{ Value, Label string }
 
 // page is what every template receives.
 type page struct {
-	Title     string
-	Section   string // the navigation entry to highlight
-	Actor     *switchboard.Actor
+	Title   string
+	Section string // the navigation entry to highlight
+	Actor   *switchboard.Actor
+	// MyAgent is the agent the signed-in user works as, if any: it decides
+	// whether the navigation offers My work, and shows their presence.
+	MyAgent   *switchboard.Agent
 	Flash     *flash
 	Form      *form
 	RequestID string
-	Data      any
+	// Scripts are the page's own script files, beside the shared one.
+	Scripts []string
+	Data    any
+
+	// agentKnown says that a handler has looked MyAgent up already.
+	agentKnown bool
+	// fragment names a template to render alone, without the layout: a
+	// part of a page that a script fetches to update it in place.
+	fragment string
 }
 
 type flash struct {
@@ -213,15 +247,22 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	// Pages are for people: an agent's token shows the anonymous layout.
 	if a := switchboard.ActorFromContext(ctx); a != nil && a.User != nil {
 		p.Actor = a
+		if !p.agentKnown {
+			p.MyAgent = s.myAgent(r)
+		}
 	}
 	p.RequestID = requestIDFrom(ctx)
-	if p.Flash == nil && s.sessions != nil {
+	root := "layout"
+	if p.fragment != "" {
+		// A fragment leaves the flash message for the next whole page.
+		root = p.fragment
+	} else if p.Flash == nil && s.sessions != nil {
 		if f := s.popFlash(r); f != nil {
 			p.Flash = f
 		}
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := t.ExecuteTemplate(&buf, root, p); err != nil {
 		s.logInternal(ctx, fmt.Errorf("render %s: %w", name, err))
 		http.Error(w, "An internal error has occurred.", http.StatusInternalServerError)
 		return
@@ -229,6 +270,23 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+}
+
+// myAgent returns the agent the signed-in user works as, or nil. A failed
+// lookup is logged and costs the page only its My work link.
+func (s *Server) myAgent(r *http.Request) *switchboard.Agent {
+	actor := switchboard.ActorFromContext(r.Context())
+	if actor == nil || actor.User == nil {
+		return nil
+	}
+	a, err := s.Agents.FindAgentByUserID(r.Context(), actor.User.ID)
+	if err != nil {
+		if switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+			s.logInternal(r.Context(), fmt.Errorf("look up the agent of the signed-in user: %w", err))
+		}
+		return nil
+	}
+	return a
 }
 
 // setFlash leaves a message for the next page the browser sees.
@@ -318,6 +376,19 @@ func (f *form) FieldErrors() []switchboard.FieldError {
 	return out
 }
 
+// sortErrors puts the errors in the order of fields, the order of the
+// page: a form's own checks and the service's may find them in another.
+// Fields not named go last.
+func (f *form) sortErrors(fields ...string) {
+	rank := func(field string) int {
+		if i := slices.Index(fields, field); i >= 0 {
+			return i
+		}
+		return len(fields)
+	}
+	slices.SortStableFunc(f.order, func(a, b string) int { return rank(a) - rank(b) })
+}
+
 // HasErrors reports whether the form needs correcting.
 func (f *form) HasErrors() bool { return len(f.Errors) > 0 || f.Summary != "" }
 
@@ -330,7 +401,10 @@ func (s *Server) fail(r *http.Request, f *form, err error) int {
 	}
 	fields := switchboard.ErrorFields(err)
 	for _, fe := range fields {
-		f.Add(fe.Field, fe.Message)
+		// An error about one entry of a field ("skills.billing") shows
+		// beside the field that holds the entries.
+		field, _, _ := strings.Cut(fe.Field, ".")
+		f.Add(field, fe.Message)
 	}
 	if len(fields) == 0 {
 		f.Summary = switchboard.ErrorMessage(err)

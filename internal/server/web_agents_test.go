@@ -54,6 +54,10 @@ func TestAgentPages(t *testing.T) {
 		res.wantStatus(t, http.StatusUnprocessableEntity).wantContains(t,
 			"There is a problem", `value="Bot"`, "billing, spanish:12", `id="f-skills-error"`, "Capacity must be a whole number",
 			"Attributes must be a JSON object", "E.164", `value="`+team.ID+`" checked`)
+		// A level out of range is about one skill: it shows beside the skills.
+		b.post(t, "/agents", url.Values{"kind": {"machine"}, "name": {"Bot"}, "skills": {"spanish:12"}, "capacity": {"1"}}).
+			wantStatus(t, http.StatusUnprocessableEntity).
+			wantContains(t, `id="f-skills-error"`, "levels go from 1 to 10", `href="#f-skills"`).wantNotContains(t, `#f-skills.spanish`)
 	})
 
 	var humanID string
@@ -207,8 +211,8 @@ func TestAgentPagesScope(t *testing.T) {
 	h.get(t, "/agents/"+human.ID).wantStatus(t, http.StatusForbidden)
 	h.get(t, "/profile").wantStatus(t, http.StatusOK).wantContains(t, "My profile · Switchboard", "Hu Man", "billing").
 		wantNotContains(t, "/edit", "/suspend", "Recent history")
-	if loc := h.get(t, "/").wantStatus(t, http.StatusSeeOther).Header.Get("Location"); loc != "/profile" {
-		t.Errorf("an agent's home redirects to %q, want /profile", loc)
+	if loc := h.get(t, "/").wantStatus(t, http.StatusSeeOther).Header.Get("Location"); loc != "/work" {
+		t.Errorf("an agent's home redirects to %q, want /work", loc)
 	}
 	h.get(t, "/account").wantContains(t, `href="/profile"`).wantNotContains(t, `href="/agents"`)
 }

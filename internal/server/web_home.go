@@ -14,13 +14,20 @@ type homeData struct {
 }
 
 // webHome is the dashboard: for admins and supervisors, the agents they look
-// after at a glance; live figures come with presence and routing.
+// after at a glance; live figures come with presence and routing. Agents go
+// to their work.
 func (s *Server) webHome(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	actor := switchboard.ActorFromContext(ctx)
 	d := &homeData{}
 	if actor.Role() == switchboard.RoleAgent {
-		seeOther(w, r, "/profile")
+		// People who take work start with it; without an agent, their
+		// profile says how they get one.
+		if s.myAgent(r) != nil {
+			seeOther(w, r, "/work")
+		} else {
+			seeOther(w, r, "/profile")
+		}
 		return
 	}
 	counts, err := s.Agents.CountAgents(ctx)

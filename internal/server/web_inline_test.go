@@ -67,3 +67,30 @@ func TestTeamEnrollmentAuditInvitePagesHaveNoInlineCode(t *testing.T) {
 		res.wantNoInlineCode(t)
 	}
 }
+
+// TestQueueAndTaskPagesHaveNoInlineCode checks the queue and task pages, in
+// their states with errors too, against the strict CSP.
+func TestQueueAndTaskPagesHaveNoInlineCode(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	team := ts.MustCreateTeam(t, "Billing")
+	queue := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Callbacks", TeamIDs: []string{team.ID}})
+	task := ts.MustCreateTask(t, switchboard.NewTask{QueueID: queue.ID, Title: "Call back", Attributes: map[string]any{"crm": "A-1"}})
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+
+	for _, res := range []*response{
+		b.get(t, "/queues").wantStatus(t, http.StatusOK),
+		b.get(t, "/queues?q=none").wantStatus(t, http.StatusOK),
+		b.get(t, "/queues/new").wantStatus(t, http.StatusOK),
+		b.post(t, "/queues", url.Values{"name": {""}, "max_offers": {"x"}}).wantStatus(t, http.StatusUnprocessableEntity),
+		b.get(t, "/queues/"+queue.ID).wantStatus(t, http.StatusOK),
+		b.get(t, "/tasks").wantStatus(t, http.StatusOK),
+		b.get(t, "/tasks?min_priority=x").wantStatus(t, http.StatusBadRequest),
+		b.get(t, "/tasks/new").wantStatus(t, http.StatusOK),
+		b.post(t, "/tasks", url.Values{"queue": {queue.ID}, "title": {""}}).wantStatus(t, http.StatusUnprocessableEntity),
+		b.get(t, "/tasks/"+task.ID).wantStatus(t, http.StatusOK).wantContains(t, "&#34;crm&#34;: &#34;A-1&#34;"),
+	} {
+		res.wantNoInlineCode(t)
+	}
+}

@@ -42,9 +42,9 @@ func TestInvitePage(t *testing.T) {
 
 		b.post(t, link, url.Values{"password": {testPassword}, "password_confirm": {testPassword}}).
 			wantStatus(t, http.StatusSeeOther).location(t, "/")
-		// People in the agent role start on their profile.
-		b.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/profile")
-		b.get(t, "/profile").wantStatus(t, http.StatusOK).wantContains(t, "Welcome, Barbara Liskov. Your password is set", "Sign out")
+		// People in the agent role start on their work.
+		b.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/work")
+		b.get(t, "/work").wantStatus(t, http.StatusOK).wantContains(t, "Welcome, Barbara Liskov. Your password is set", "Sign out")
 		a, err := sqlstore.NewAgentService(db).FindAgentByID(systemCtx(), agent.ID)
 		if err != nil || a.Status != switchboard.AgentActive {
 			t.Errorf("agent after acceptance: %+v, %v", a, err)
