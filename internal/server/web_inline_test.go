@@ -89,7 +89,7 @@ func TestQueueAndTaskPagesHaveNoInlineCode(t *testing.T) {
 		b.get(t, "/tasks?min_priority=x").wantStatus(t, http.StatusBadRequest),
 		b.get(t, "/tasks/new").wantStatus(t, http.StatusOK),
 		b.post(t, "/tasks", url.Values{"queue": {queue.ID}, "title": {""}}).wantStatus(t, http.StatusUnprocessableEntity),
-		b.get(t, "/tasks/"+task.ID).wantStatus(t, http.StatusOK).wantContains(t, "&#34;crm&#34;: &#34;A-1&#34;"),
+		b.get(t, "/tasks/"+task.ID).wantStatus(t, http.StatusOK).wantContains(t, "&#34;crm&#34;:&#34;A-1&#34;"),
 	} {
 		res.wantNoInlineCode(t)
 	}

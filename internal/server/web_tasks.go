@@ -172,7 +172,7 @@ func (s *Server) webTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := switchboard.ActorFromContext(ctx)
-	d := &taskData{Task: t, Now: s.Now(), Attributes: prettyJSON(t.Attributes),
+	d := &taskData{Task: t, Now: s.Now(), Attributes: compactJSON(t.Attributes),
 		Manage: actor.IsAdmin() || actor.Role() == switchboard.RoleSupervisor}
 	names := map[string]string{}
 	if t.AgentID != "" {

@@ -72,7 +72,7 @@ func TestTaskPages(t *testing.T) {
 		b.post(t, "/tasks", url.Values{"queue": {queue.ID}, "title": {"Late"}, "priority": {"5"}, "expires_at": {"2001-01-01T10:00"},
 			"idempotency_key": {key}}).wantStatus(t, http.StatusUnprocessableEntity).
 			wantContains(t, `id="f-expires_at-error"`, "must be in the future", `value="2001-01-01T10:00"`)
-		b.post(t, "/tasks", url.Values{"queue": {"no-such-queue"}, "title": {"Lost"}, "idempotency_key": {key}}).
+		b.post(t, "/tasks", url.Values{"queue": {"01a23217-1892-7356-a539-8ee53356ec51"}, "title": {"Lost"}, "idempotency_key": {key}}).
 			wantStatus(t, http.StatusNotFound).wantContains(t, `id="f-queue-error"`, "No such queue", `value="Lost"`)
 	})
 
