@@ -206,6 +206,7 @@ type QueueService interface {
 	// UpdateQueue changes a queue. EINVALID, ENOTFOUND, EFORBIDDEN,
 	// ECONFLICT, EPRECONDITION.
 	UpdateQueue(ctx context.Context, id string, upd QueueUpdate) (*Queue, error)
-	// DeleteQueue deletes a queue; admins only. ENOTFOUND, EFORBIDDEN.
+	// DeleteQueue deletes a queue whose tasks are all finished, with them;
+	// admins only. ENOTFOUND, EFORBIDDEN, ECONFLICT (unfinished tasks).
 	DeleteQueue(ctx context.Context, id string) error
 }

@@ -183,8 +183,8 @@ func (s *Server) routes() {
 			Description: "Send only the fields to change. Supervisors change queues that route to their teams alone. Send " +
 				"If-Match with the ETag to avoid overwriting a concurrent change (412 when it moved on)."}, supervisors, s.apiUpdateQueue)
 		handle(s, api, huma.Operation{OperationID: "deleteQueue", Method: http.MethodDelete, Path: "/api/v1/queues/{id}",
-			Summary: "Delete a queue", Tags: []string{"Queues"}, DefaultStatus: http.StatusNoContent,
-			Description: "Admins only."}, admins, s.apiDeleteQueue)
+			Summary: "Delete a queue", Tags: []string{"Queues"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
+			Description: "Admins only, and only when none of its tasks is unfinished (409 otherwise); its finished tasks go with it."}, admins, s.apiDeleteQueue)
 
 		handle(s, api, huma.Operation{OperationID: "createTask", Method: http.MethodPost, Path: "/api/v1/tasks",
 			Summary: "Create a task", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict, http.StatusNotFound}, DefaultStatus: http.StatusCreated,

@@ -365,7 +365,7 @@ func (s *QueueService) UpdateQueue(ctx context.Context, id string, upd switchboa
 	return queue, nil
 }
 
-// DeleteQueue deletes a queue.
+// DeleteQueue deletes a queue whose tasks are all finished, with them.
 func (s *QueueService) DeleteQueue(ctx context.Context, id string) error {
 	if err := requireAdmin(ctx); err != nil {
 		return err
@@ -375,8 +375,20 @@ func (s *QueueService) DeleteQueue(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		open, err := tx.NewSelect().Model((*taskRow)(nil)).Where("queue_id = ? AND status IN (?)", id,
+			bun.List([]switchboard.TaskStatus{switchboard.TaskQueued, switchboard.TaskOffered, switchboard.TaskAssigned})).Limit(1).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if open > 0 {
+			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The queue still has unfinished tasks; cancel or finish them first."}
+		}
 		loaded, err := s.db.loadQueues(ctx, tx, []*queueRow{row})
 		if err != nil {
+			return err
+		}
+		// Its finished tasks, with their history and offers, go with it.
+		if _, err := tx.NewDelete().Model((*taskRow)(nil)).Where("queue_id = ?", id).Exec(ctx); err != nil {
 			return err
 		}
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
