@@ -188,7 +188,7 @@ func TestBrowser(t *testing.T) {
 		{"/", "Dashboard"}, {"/agents", "Agents"}, {agentURL + "/edit", "Edit router-7"}, {"/agents/import", "Import agents"},
 		{"/teams", "Teams"}, {"/teams/" + team.ID, "Billing"}, {"/enrollment", "Enrollment keys"}, {"/audit", "Audit log"},
 		{"/users", "Users"}, {"/users/new", "New user"}, {"/account", "My account"},
-		{"/queues", "Queues"}, {"/queues/new", "New queue"}, {"/tasks", "Tasks"}, {"/tasks/new", "New task"}, {"/work", "My work"},
+		{"/queues", "Queues"}, {"/queues/new", "New queue"}, {"/tasks", "Tasks"}, {"/tasks/new", "New task"}, {"/my-work", "My work"},
 	} {
 		b.do(t, chromedp.Navigate(ts.URL+p.path), chromedp.WaitReady(chromedp.CSS("main h1")))
 		got, err := chromedp.Run(b.ctx, chromedp.Title())
@@ -271,8 +271,8 @@ func TestBrowserMyWork(t *testing.T) {
 
 	// The agent lands on My work, goes available, and is offered the task.
 	b.signIn(t, "hu@example.com")
-	if loc := b.location(t); loc != "/work" {
-		t.Fatalf("an agent lands on %s, want /work", loc)
+	if loc := b.location(t); loc != "/my-work" {
+		t.Fatalf("an agent lands on %s, want /my-work", loc)
 	}
 	b.do(t, chromedp.Click(chromedp.ID("presence-available")), chromedp.WaitVisible(chromedp.CSS("[data-offer]")))
 	first := b.text(t, `[data-offer] [role="timer"]`)
@@ -309,7 +309,7 @@ func TestBrowserMyWork(t *testing.T) {
 	if got := b.text(t, ".flash-success"); !strings.Contains(got, "is complete") {
 		t.Errorf("after completing: %q", got)
 	}
-	b.do(t, chromedp.Navigate(ts.URL+"/work"), chromedp.WaitReady(chromedp.CSS("main h1")))
+	b.do(t, chromedp.Navigate(ts.URL+"/my-work"), chromedp.WaitReady(chromedp.CSS("main h1")))
 	if got, err := chromedp.Run(b.ctx, chromedp.Title()); err != nil || got != "My work · Switchboard" {
 		t.Errorf("My work has title %q", got)
 	}

@@ -79,7 +79,7 @@ func TestAgentTokenIsRefusedByWebPages(t *testing.T) {
 	as := sqlstore.NewAgentService(ts.db)
 	a, _, _ := as.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "m", Kind: switchboard.MachineAgent})
 	_, secret, _ := as.CreateAgentToken(systemCtx(), a.ID, switchboard.NewToken{Name: "t"})
-	for _, p := range []string{"/", "/account", "/profile", "/agents", "/teams", "/queues", "/tasks", "/work", "/work/live"} {
+	for _, p := range []string{"/", "/account", "/profile", "/agents", "/teams", "/queues", "/tasks", "/my-work", "/my-work/live"} {
 		ts.api(secret).call(t, http.MethodGet, p, nil, "Accept", "text/html").wantStatus(t, http.StatusForbidden)
 	}
 	ts.api(secret).call(t, http.MethodPost, "/api/v1/tokens", map[string]any{"name": "x"}).wantStatus(t, http.StatusForbidden)

@@ -269,12 +269,12 @@ func (s *Server) routes() {
 			r.Post("/account/tokens/{id}/revoke", s.webRevokeToken)
 
 			r.Get("/profile", s.webProfile)
-			r.Get("/work", s.webWork)
-			r.Get("/work/live", s.webWorkLive)
-			r.Post("/work/presence", s.webSetPresence)
-			r.Post("/work/offers/{id}/accept", s.webAcceptOffer)
-			r.Post("/work/offers/{id}/reject", s.webRejectOffer)
-			r.Post("/work/tasks/{id}/complete", s.webCompleteTask)
+			r.Get("/my-work", s.webWork)
+			r.Get("/my-work/live", s.webWorkLive)
+			r.Post("/my-work/presence", s.webSetPresence)
+			r.Post("/my-work/offers/{id}/accept", s.webAcceptOffer)
+			r.Post("/my-work/offers/{id}/reject", s.webRejectOffer)
+			r.Post("/my-work/tasks/{id}/complete", s.webCompleteTask)
 			// Agents read the tasks offered or assigned to them; the service
 			// hides the others.
 			r.Get("/tasks/{id}", s.webTask)

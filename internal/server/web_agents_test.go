@@ -211,8 +211,8 @@ func TestAgentPagesScope(t *testing.T) {
 	h.get(t, "/agents/"+human.ID).wantStatus(t, http.StatusForbidden)
 	h.get(t, "/profile").wantStatus(t, http.StatusOK).wantContains(t, "My profile · Switchboard", "Hu Man", "billing").
 		wantNotContains(t, "/edit", "/suspend", "Recent history")
-	if loc := h.get(t, "/").wantStatus(t, http.StatusSeeOther).Header.Get("Location"); loc != "/work" {
-		t.Errorf("an agent's home redirects to %q, want /work", loc)
+	if loc := h.get(t, "/").wantStatus(t, http.StatusSeeOther).Header.Get("Location"); loc != "/my-work" {
+		t.Errorf("an agent's home redirects to %q, want /my-work", loc)
 	}
 	h.get(t, "/account").wantContains(t, `href="/profile"`).wantNotContains(t, `href="/agents"`)
 }

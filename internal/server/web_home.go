@@ -24,7 +24,7 @@ func (s *Server) webHome(w http.ResponseWriter, r *http.Request) {
 		// People who take work start with it; without an agent, their
 		// profile says how they get one.
 		if s.myAgent(r) != nil {
-			seeOther(w, r, "/work")
+			seeOther(w, r, "/my-work")
 		} else {
 			seeOther(w, r, "/profile")
 		}

@@ -43,8 +43,8 @@ func TestInvitePage(t *testing.T) {
 		b.post(t, link, url.Values{"password": {testPassword}, "password_confirm": {testPassword}}).
 			wantStatus(t, http.StatusSeeOther).location(t, "/")
 		// People in the agent role start on their work.
-		b.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/work")
-		b.get(t, "/work").wantStatus(t, http.StatusOK).wantContains(t, "Welcome, Barbara Liskov. Your password is set", "Sign out")
+		b.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/my-work")
+		b.get(t, "/my-work").wantStatus(t, http.StatusOK).wantContains(t, "Welcome, Barbara Liskov. Your password is set", "Sign out")
 		a, err := sqlstore.NewAgentService(db).FindAgentByID(systemCtx(), agent.ID)
 		if err != nil || a.Status != switchboard.AgentActive {
 			t.Errorf("agent after acceptance: %+v, %v", a, err)

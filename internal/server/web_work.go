@@ -123,7 +123,7 @@ func (s *Server) webSetPresence(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	seeOther(w, r, "/work")
+	seeOther(w, r, "/my-work")
 }
 
 // offerClosed says why an offer can no longer be answered, from the state
@@ -169,7 +169,7 @@ func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, accept bool
 		s.loadFailed(w, r, err)
 		return
 	}
-	seeOther(w, r, "/work")
+	seeOther(w, r, "/my-work")
 }
 
 func (s *Server) webAcceptOffer(w http.ResponseWriter, r *http.Request) { s.answerOffer(w, r, true) }
@@ -199,5 +199,5 @@ func (s *Server) webCompleteTask(w http.ResponseWriter, r *http.Request) {
 		s.loadFailed(w, r, err)
 		return
 	}
-	seeOther(w, r, "/work")
+	seeOther(w, r, "/my-work")
 }

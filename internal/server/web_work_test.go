@@ -12,7 +12,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
 
-var offerIDRE = regexp.MustCompile(`/work/offers/([0-9a-f-]{36})/accept`)
+var offerIDRE = regexp.MustCompile(`/my-work/offers/([0-9a-f-]{36})/accept`)
 
 // offerIDs returns the offers a My work page shows, in order.
 func (r *response) offerIDs() []string {
@@ -34,17 +34,17 @@ func TestMyWork(t *testing.T) {
 	h.signIn(t, "hu@example.com")
 
 	// People in the agent role start on their work.
-	h.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/work")
-	page := h.get(t, "/work").wantStatus(t, http.StatusOK)
-	page.wantContains(t, "<title>My work · Switchboard</title>", `href="/work" aria-current="page"`, "/static/work.js?v=",
-		`data-live="/work/live"`, `data-agent="`+hu.ID+`"`, `value="offline" id="presence-offline" class="button presence-offline" aria-pressed="true"`,
+	h.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/my-work")
+	page := h.get(t, "/my-work").wantStatus(t, http.StatusOK)
+	page.wantContains(t, "<title>My work · Switchboard</title>", `href="/my-work" aria-current="page"`, "/static/work.js?v=",
+		`data-live="/my-work/live"`, `data-agent="`+hu.ID+`"`, `value="offline" id="presence-offline" class="button presence-offline" aria-pressed="true"`,
 		"No offers waiting", "Set yourself <strong>available</strong>", "Nothing assigned to you", "takes up to 2 tasks at once").
 		wantNotContains(t, "Call Ada back", `href="/queues"`, `href="/tasks"`)
 	page.wantNoInlineCode(t)
 
 	// Available, Hu is offered the waiting task at once.
-	h.post(t, "/work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther).location(t, "/work")
-	page = h.get(t, "/work").wantStatus(t, http.StatusOK)
+	h.post(t, "/my-work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther).location(t, "/my-work")
+	page = h.get(t, "/my-work").wantStatus(t, http.StatusOK)
 	page.wantContains(t, "You are available now", `aria-pressed="true">Available`, "Call Ada back", "Callbacks · priority 10",
 		`role="timer"`, "left</span>", `data-task="`+first.ID+`"`, `<span class="count">1</span>`)
 	offers := page.offerIDs()
@@ -57,46 +57,46 @@ func TestMyWork(t *testing.T) {
 
 	// The live part alone: no layout, and the flash stays for a whole page.
 	ts.MustCreateTask(t, switchboard.NewTask{QueueID: offered.ID, Title: "Refund Grace"})
-	h.post(t, "/work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
-	live := h.get(t, "/work/live").wantStatus(t, http.StatusOK)
+	h.post(t, "/my-work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
+	live := h.get(t, "/my-work/live").wantStatus(t, http.StatusOK)
 	live.wantContains(t, "data-live-part", "Call Ada back", "Refund Grace", `data-summary="2 offers waiting, 0 tasks assigned to you."`).
 		wantNotContains(t, "<html", "<title>", "You are available now")
 	if cc := live.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("live part Cache-Control = %q", cc)
 	}
-	h.get(t, "/work").wantContains(t, "You are available now")
+	h.get(t, "/my-work").wantContains(t, "You are available now")
 
 	t.Run("AcceptRejectComplete", func(t *testing.T) {
-		offers := h.get(t, "/work").offerIDs()
+		offers := h.get(t, "/my-work").offerIDs()
 		if len(offers) != 2 {
 			t.Fatalf("offers: %v, want 2", offers)
 		}
-		h.post(t, "/work/offers/"+offers[0]+"/accept", nil).wantStatus(t, http.StatusSeeOther).location(t, "/work")
-		page := h.get(t, "/work")
-		page.wantContains(t, "“Call Ada back” is yours now", `action="/work/tasks/`+first.ID+`/complete"`, `id="f-outcome-`+first.ID+`"`)
-		h.post(t, "/work/offers/"+offers[1]+"/reject", nil).wantStatus(t, http.StatusSeeOther)
-		h.get(t, "/work").wantContains(t, "You passed on “Refund Grace”", "No offers waiting").wantNotContains(t, "/accept")
-		h.post(t, "/work/offers/"+offers[1]+"/accept", nil).wantStatus(t, http.StatusSeeOther)
-		h.get(t, "/work").wantContains(t, "flash-error", "You have answered this offer already")
-		h.post(t, "/work/offers/no-such-offer/accept", nil).wantStatus(t, http.StatusNotFound)
+		h.post(t, "/my-work/offers/"+offers[0]+"/accept", nil).wantStatus(t, http.StatusSeeOther).location(t, "/my-work")
+		page := h.get(t, "/my-work")
+		page.wantContains(t, "“Call Ada back” is yours now", `action="/my-work/tasks/`+first.ID+`/complete"`, `id="f-outcome-`+first.ID+`"`)
+		h.post(t, "/my-work/offers/"+offers[1]+"/reject", nil).wantStatus(t, http.StatusSeeOther)
+		h.get(t, "/my-work").wantContains(t, "You passed on “Refund Grace”", "No offers waiting").wantNotContains(t, "/accept")
+		h.post(t, "/my-work/offers/"+offers[1]+"/accept", nil).wantStatus(t, http.StatusSeeOther)
+		h.get(t, "/my-work").wantContains(t, "flash-error", "You have answered this offer already")
+		h.post(t, "/my-work/offers/no-such-offer/accept", nil).wantStatus(t, http.StatusNotFound)
 
 		// An outcome too long is said beside its field, keeping the text.
 		long := strings.Repeat("x", 1001)
-		res := h.post(t, "/work/tasks/"+first.ID+"/complete", url.Values{"outcome": {long}})
+		res := h.post(t, "/my-work/tasks/"+first.ID+"/complete", url.Values{"outcome": {long}})
 		res.wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "There is a problem", `href="#f-outcome-`+first.ID+`"`,
 			`id="f-outcome-`+first.ID+`-error"`, "at most 1000 characters", `value="`+long+`"`)
 		res.wantNoInlineCode(t)
-		h.post(t, "/work/tasks/"+first.ID+"/complete", url.Values{"outcome": {"Called back"}}).wantStatus(t, http.StatusSeeOther)
-		h.get(t, "/work").wantContains(t, "“Call Ada back” is complete", "Recently completed", "Called back", "Nothing assigned to you")
-		h.post(t, "/work/tasks/"+first.ID+"/complete", nil).wantStatus(t, http.StatusSeeOther)
-		h.get(t, "/work").wantContains(t, "flash-error", "Only an assigned task can be completed")
+		h.post(t, "/my-work/tasks/"+first.ID+"/complete", url.Values{"outcome": {"Called back"}}).wantStatus(t, http.StatusSeeOther)
+		h.get(t, "/my-work").wantContains(t, "“Call Ada back” is complete", "Recently completed", "Called back", "Nothing assigned to you")
+		h.post(t, "/my-work/tasks/"+first.ID+"/complete", nil).wantStatus(t, http.StatusSeeOther)
+		h.get(t, "/my-work").wantContains(t, "flash-error", "Only an assigned task can be completed")
 	})
 
 	t.Run("OwnTasksOnly", func(t *testing.T) {
 		// An agent reads the tasks offered or assigned to them, no others
 		// and no list.
 		h.get(t, "/tasks/"+first.ID).wantStatus(t, http.StatusOK).
-			wantContains(t, `<a href="/work">My work</a>`, "Call Ada back", "Called back", "offer accepted", "History").
+			wantContains(t, `<a href="/my-work">My work</a>`, "Call Ada back", "Called back", "offer accepted", "History").
 			wantNotContains(t, `href="/queues/`, `href="/agents/`)
 		shipping := ts.MustCreateTeam(t, "Shipping")
 		elsewhere := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Elsewhere", TeamIDs: []string{shipping.ID}})
@@ -108,10 +108,10 @@ func TestMyWork(t *testing.T) {
 	})
 
 	t.Run("AwayAndOffline", func(t *testing.T) {
-		h.post(t, "/work/presence", url.Values{"presence": {"away"}}).wantStatus(t, http.StatusSeeOther)
-		h.get(t, "/work").wantContains(t, "You are away now", `aria-pressed="true">Away`, `title="My work"`)
-		h.post(t, "/work/presence", url.Values{"presence": {"busy"}}).wantStatus(t, http.StatusSeeOther)
-		h.get(t, "/work").wantContains(t, "flash-error", "Presence must be available, away or offline")
+		h.post(t, "/my-work/presence", url.Values{"presence": {"away"}}).wantStatus(t, http.StatusSeeOther)
+		h.get(t, "/my-work").wantContains(t, "You are away now", `aria-pressed="true">Away`, `title="My work"`)
+		h.post(t, "/my-work/presence", url.Values{"presence": {"busy"}}).wantStatus(t, http.StatusSeeOther)
+		h.get(t, "/my-work").wantContains(t, "flash-error", "Presence must be available, away or offline")
 	})
 
 	t.Run("OthersOffersAreNotFound", func(t *testing.T) {
@@ -119,14 +119,14 @@ func TestMyWork(t *testing.T) {
 		o := ts.browser()
 		o.signIn(t, "other@example.com")
 		// Available, Other is offered what Hu declined.
-		o.post(t, "/work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
-		theirs := o.get(t, "/work").wantContains(t, "Refund Grace").offerIDs()
+		o.post(t, "/my-work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
+		theirs := o.get(t, "/my-work").wantContains(t, "Refund Grace").offerIDs()
 		if len(theirs) != 1 {
 			t.Fatalf("other's offers: %v", theirs)
 		}
-		h.post(t, "/work/offers/"+theirs[0]+"/accept", nil).wantStatus(t, http.StatusNotFound)
-		h.post(t, "/work/offers/"+theirs[0]+"/reject", nil).wantStatus(t, http.StatusNotFound)
-		o.get(t, "/work").wantContains(t, "Refund Grace")
+		h.post(t, "/my-work/offers/"+theirs[0]+"/accept", nil).wantStatus(t, http.StatusNotFound)
+		h.post(t, "/my-work/offers/"+theirs[0]+"/reject", nil).wantStatus(t, http.StatusNotFound)
+		o.get(t, "/my-work").wantContains(t, "Refund Grace")
 	})
 
 	t.Run("PendingAgent", func(t *testing.T) {
@@ -137,9 +137,9 @@ func TestMyWork(t *testing.T) {
 		}
 		p := ts.browser()
 		p.signIn(t, "pat@example.com")
-		p.get(t, "/work").wantStatus(t, http.StatusOK).wantContains(t, "Your agent is <strong>pending</strong>", "approves you")
-		p.post(t, "/work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
-		p.get(t, "/work").wantContains(t, "flash-error", "Only active agents take work")
+		p.get(t, "/my-work").wantStatus(t, http.StatusOK).wantContains(t, "Your agent is <strong>pending</strong>", "approves you")
+		p.post(t, "/my-work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
+		p.get(t, "/my-work").wantContains(t, "flash-error", "Only active agents take work")
 	})
 }
 
@@ -151,12 +151,12 @@ func TestMyWork_NoAgent(t *testing.T) {
 	b := ts.browser()
 	b.signIn(t, "admin@example.com")
 	b.get(t, "/").wantStatus(t, http.StatusOK).wantContains(t, `href="/queues"`, `href="/tasks"`).
-		wantNotContains(t, `href="/work"`, "topbar-presence")
-	b.get(t, "/work").wantStatus(t, http.StatusOK).wantContains(t, "My work · Switchboard", "You are not set up as an agent",
+		wantNotContains(t, `href="/my-work"`, "topbar-presence")
+	b.get(t, "/my-work").wantStatus(t, http.StatusOK).wantContains(t, "My work · Switchboard", "You are not set up as an agent",
 		`href="/agents/new"`, "admin@example.com")
-	b.post(t, "/work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
-	b.get(t, "/work").wantContains(t, "flash-error", "You are not an agent")
-	b.get(t, "/work/live").wantStatus(t, http.StatusOK).wantContains(t, "You are not set up as an agent")
+	b.post(t, "/my-work/presence", url.Values{"presence": {"available"}}).wantStatus(t, http.StatusSeeOther)
+	b.get(t, "/my-work").wantContains(t, "flash-error", "You are not an agent")
+	b.get(t, "/my-work/live").wantStatus(t, http.StatusOK).wantContains(t, "You are not set up as an agent")
 
 	// An admin who also takes work has both.
 	if _, err := sqlstore.NewUserService(ts.db).CreateUser(systemCtx(), switchboard.NewUser{Email: "boss@example.com", Name: "Boss",
@@ -169,13 +169,13 @@ func TestMyWork_NoAgent(t *testing.T) {
 	}
 	boss := ts.browser()
 	boss.signIn(t, "boss@example.com")
-	boss.get(t, "/").wantStatus(t, http.StatusOK).wantContains(t, `href="/work"`, `href="/queues"`, "topbar-presence", "Dashboard")
-	boss.get(t, "/work").wantStatus(t, http.StatusOK).wantContains(t, "No offers waiting")
+	boss.get(t, "/").wantStatus(t, http.StatusOK).wantContains(t, `href="/my-work"`, `href="/queues"`, "topbar-presence", "Dashboard")
+	boss.get(t, "/my-work").wantStatus(t, http.StatusOK).wantContains(t, "No offers waiting")
 
 	// Someone in the agent role without an agent yet keeps their profile.
 	ts.MustCreateUser(t, "nobody@example.com", switchboard.RoleAgent)
 	n := ts.browser()
 	n.signIn(t, "nobody@example.com")
 	n.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/profile")
-	n.get(t, "/profile").wantStatus(t, http.StatusOK).wantNotContains(t, `href="/work"`, "Dashboard")
+	n.get(t, "/profile").wantStatus(t, http.StatusOK).wantNotContains(t, `href="/my-work"`, "Dashboard")
 }
