@@ -238,6 +238,14 @@ func TestDeleteTeam_RevokesItsKeys(t *testing.T) {
 		}
 		_, _, err = es.Enroll(t.Context(), switchboard.Enrollment{Key: secret, Name: "orphan"})
 		wantCode(t, err, switchboard.EUNAUTHORIZED)
+		// The revocation is recorded, as every change is.
+		p, err := sqlstore.NewAuditService(db).FindAuditEntries(systemCtx(), switchboard.AuditFilter{Action: switchboard.AuditKeyRevoked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 1 || p.Items[0].After["reason"] != "its team was deleted" {
+			t.Errorf("audit of the key's revocation: %+v", p.Items)
+		}
 	})
 }
 

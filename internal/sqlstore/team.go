@@ -381,9 +381,19 @@ func (s *TeamService) DeleteTeam(ctx context.Context, id string) error {
 		}
 		// A key whose team is gone would enroll agents into no team, out of
 		// its supervisor's sight: it ends with the team.
-		if _, err := tx.NewUpdate().Model((*enrollmentKeyRow)(nil)).Set("revoked_at = ?", tx.now).
-			Where("team_id = ? AND revoked_at IS NULL", id).Exec(ctx); err != nil {
+		var keys []*enrollmentKeyRow
+		if err := forUpdate(tx.NewSelect().Model(&keys).ColumnExpr("ek.*").
+			Where("ek.team_id = ? AND ek.revoked_at IS NULL", id)).Scan(ctx); err != nil {
 			return err
+		}
+		for _, k := range keys {
+			k.RevokedAt = &tx.now
+			if _, err := tx.NewUpdate().Model(k).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+			e := keyEvent(switchboard.AuditKeyRevoked, k)
+			e.After = map[string]any{"reason": "its team was deleted"}
+			tx.Record(e)
 		}
 		if _, err := tx.NewDelete().Model((*teamRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
 			return err
