@@ -131,13 +131,8 @@ func agentSummary(a *switchboard.Agent) map[string]any {
 // agentEvent is an event about an agent, for the supervisors of its teams
 // (those it was in before the change too) and for the agent itself.
 func agentEvent(typ string, a *switchboard.Agent, teamsBefore []string) switchboard.Event {
-	teams := slices.Clone(teamsBefore)
-	for _, t := range a.TeamIDs() {
-		if !slices.Contains(teams, t) {
-			teams = append(teams, t)
-		}
-	}
-	return switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "agent", ID: a.ID, Name: a.Name}, TeamIDs: teams, AgentID: a.ID}
+	return switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "agent", ID: a.ID, Name: a.Name},
+		TeamIDs: teamsOfChange(teamsBefore, a.TeamIDs()), AgentID: a.ID}
 }
 
 // AgentService implements switchboard.AgentService.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -77,13 +76,8 @@ func queueSummary(q *switchboard.Queue) map[string]any {
 // queueEvent is an event about a queue, for admins and the supervisors of
 // its teams (those it had before the change too).
 func queueEvent(typ string, q *switchboard.Queue, teamsBefore []string) switchboard.Event {
-	teams := slices.Clone(teamsBefore)
-	for _, t := range q.TeamIDs {
-		if !slices.Contains(teams, t) {
-			teams = append(teams, t)
-		}
-	}
-	return switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "queue", ID: q.ID, Name: q.Name}, TeamIDs: teams}
+	return switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "queue", ID: q.ID, Name: q.Name},
+		TeamIDs: teamsOfChange(teamsBefore, q.TeamIDs)}
 }
 
 // QueueService implements switchboard.QueueService.

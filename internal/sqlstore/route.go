@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -44,16 +43,13 @@ func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.
 	if q.OfferTimeout > 0 && t.Offers >= q.MaxOffers {
 		return false, nil // escalated: it waits for a supervisor
 	}
-	var taskSkills map[string]int
-	_ = json.Unmarshal([]byte(t.RequiredSkills), &taskSkills)
 	var lastAgent string
 	if q.Strategy == switchboard.RoundRobin {
 		if err := tx.NewSelect().Table("queues").Column("last_agent_id").Where("id = ?", q.ID).Scan(ctx, &lastAgent); err != nil {
 			return false, err
 		}
 	}
-	rt := switchboard.RoutingRequest{Strategy: q.Strategy, RequiredSkills: switchboard.MergeSkills(q.RequiredSkills, taskSkills),
-		TeamIDs: q.TeamIDs, LastAgentID: lastAgent}
+	rt := routingRequest(t, q, lastAgent)
 	candidates, err := db.candidates(ctx, tx, rt, t.ID)
 	if err != nil {
 		return false, err

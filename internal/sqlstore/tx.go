@@ -81,6 +81,18 @@ func (tx *Tx) recordChange(typ string, subject switchboard.EventSubject, before,
 	tx.Record(switchboard.Event{Type: typ, Subject: subject, Before: b, After: a, TeamIDs: scope.teams, AgentID: scope.agent})
 }
 
+// teamsOfChange are the teams whose supervisors see a change of an object
+// that was in the teams before and is in the teams after: both.
+func teamsOfChange(before, after []string) []string {
+	teams := slices.Clone(before)
+	for _, t := range after {
+		if !slices.Contains(teams, t) {
+			teams = append(teams, t)
+		}
+	}
+	return teams
+}
+
 // eventScope is who besides admins may see an event: the supervisors of
 // teams, and an agent.
 type eventScope struct {
