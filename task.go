@@ -69,8 +69,17 @@ type Task struct {
 	ExpiresAt   *time.Time
 	UpdatedAt   time.Time
 	Version     int
+	// Offer is the pending offer of an offered task, which its agent
+	// accepts or rejects.
+	Offer *TaskOffer
 	// History is every transition, oldest first; only in a task's detail.
 	History []TaskTransition
+}
+
+// TaskOffer is the pending offer of a task.
+type TaskOffer struct {
+	ID        string
+	ExpiresAt time.Time
 }
 
 // TaskTransition is one step of a task's history: who moved it, when, from

@@ -27,7 +27,14 @@ type TaskJSON struct {
 	CompletedAt    *time.Time        `json:"completed_at,omitempty"`
 	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
 	UpdatedAt      time.Time         `json:"updated_at"`
+	Offer          *TaskOfferJSON    `json:"offer,omitempty" doc:"The pending offer of an offered task: its agent accepts or rejects it by this ID."`
 	History        []TaskHistoryJSON `json:"history,omitempty" doc:"Every transition, oldest first; in a task's detail only."`
+}
+
+// TaskOfferJSON is the pending offer of a task.
+type TaskOfferJSON struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // RefJSON names a queue or an agent.
@@ -55,6 +62,9 @@ func newTaskJSON(t *switchboard.Task) TaskJSON {
 	}
 	if t.AgentID != "" {
 		j.Agent = &RefJSON{ID: t.AgentID, Name: t.AgentName}
+	}
+	if t.Offer != nil {
+		j.Offer = &TaskOfferJSON{ID: t.Offer.ID, ExpiresAt: t.Offer.ExpiresAt.UTC()}
 	}
 	for _, h := range t.History {
 		j.History = append(j.History, TaskHistoryJSON{At: h.At.UTC(), Actor: EventPartyJSON{Type: h.Actor.Type, ID: h.Actor.ID, Name: h.Actor.Name},

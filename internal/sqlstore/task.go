@@ -288,11 +288,29 @@ func (db *DB) findTask(ctx context.Context, sc switchboard.Scope, id string) (*s
 func (db *DB) loadTasks(ctx context.Context, rows []*taskRow) ([]*switchboard.Task, error) {
 	tasks := make([]*switchboard.Task, len(rows))
 	queueIDs, agentIDs := map[string]bool{}, map[string]bool{}
+	var offered []string
 	for i, r := range rows {
 		tasks[i] = r.domain()
 		queueIDs[r.QueueID] = true
 		if r.AgentID != nil {
 			agentIDs[*r.AgentID] = true
+		}
+		if r.Status == string(switchboard.TaskOffered) {
+			offered = append(offered, r.ID)
+		}
+	}
+	if len(offered) > 0 {
+		var offers []offerRow
+		if err := db.bun.NewSelect().Model(&offers).Column("id", "task_id", "expires_at").
+			Where("o.task_id IN (?) AND o.status = ?", bun.List(offered), "pending").Scan(ctx); err != nil {
+			return nil, translate(err)
+		}
+		byTask := make(map[string]*switchboard.TaskOffer, len(offers))
+		for _, o := range offers {
+			byTask[o.TaskID] = &switchboard.TaskOffer{ID: o.ID, ExpiresAt: o.ExpiresAt.UTC()}
+		}
+		for _, t := range tasks {
+			t.Offer = byTask[t.ID]
 		}
 	}
 	names := func(table string, ids map[string]bool) (map[string]string, error) {
