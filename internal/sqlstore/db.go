@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -55,6 +56,9 @@ type DB struct {
 	// beforeCommit, when set, runs after a change's events have their
 	// positions and before it commits, for tests that hold a commit back.
 	beforeCommit func(events []*switchboard.Event)
+
+	groupOnce   sync.Once
+	groupCommit *groupCommit
 }
 
 // Open connects to the database named by a URL: sqlite:PATH,
@@ -254,7 +258,12 @@ func (db *DB) SQL() *sql.DB { return db.bun.DB }
 func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
 
 // Close closes the pool.
-func (db *DB) Close() error { return db.bun.Close() }
+func (db *DB) Close() error {
+	if db.groupCommit != nil {
+		db.groupCommit.stop()
+	}
+	return db.bun.Close()
+}
 
 // now returns the current time from db's clock, in UTC and at the microsecond
 // precision every engine stores.

@@ -126,7 +126,7 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 // engine the two inserts travel as one statement (a data-modifying WITH on
 // PostgreSQL, two statements in one call on MySQL), saving a round trip on
 // every write; a bulk change goes in chunks.
-func (db *DB) insertEventRows(ctx context.Context, tx *Tx, events []*eventRow, audits []*auditRow) error {
+func (db *DB) insertEventRows(ctx context.Context, tx bun.IDB, events []*eventRow, audits []*auditRow) error {
 	if db.engine == SQLite || len(events) > insertChunk || len(audits) > insertChunk || len(audits) == 0 {
 		if err := insertChunks(ctx, tx, events); err != nil {
 			return err

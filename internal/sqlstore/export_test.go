@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -34,3 +35,12 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.bun.ExecContext(ctx, query, args...)
 	return err
 }
+
+// QueryRow runs a query, with bun's ? placeholders.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.bun.QueryRowContext(ctx, query, args...)
+}
+
+// SharedCommits is how many changes committed in a transaction shared with
+// others.
+func (db *DB) SharedCommits() int64 { return db.group().shared.Load() }

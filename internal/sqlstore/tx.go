@@ -25,21 +25,36 @@ type Tx struct {
 	events  []*switchboard.Event
 }
 
-// write runs fn in a new Tx and commits it with the events fn recorded. It
-// retries a few times when the engine reports a deadlock or a serialization
-// failure: those are the database telling two transactions to try again in
-// order, not errors of the request. After the commit, OnEvents learns of
-// the events.
+// write runs fn as one change: in a transaction, with the events fn
+// records, all committed together or not at all. Changes that arrive while
+// others are being committed share their transaction (see groupCommit):
+// one commit, one write of events, for many requests. fn may run more than
+// once, and in a transaction with other changes: it must make its change
+// from what it reads in tx, and keep nothing of a failed attempt.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	if ctx.Value(inChangeKey{}) != nil {
+		// Called from within a change: it cannot wait for a batch that
+		// waits for it.
+		return db.writeAlone(ctx, fn)
+	}
+	return db.group().write(ctx, fn)
+}
+
+// writeAlone runs fn in a transaction of its own and commits it with the
+// events fn recorded. It retries a few times when the engine reports a
+// deadlock or a serialization failure: those are the database telling two
+// transactions to try again in order, not errors of the request. After the
+// commit, OnEvents learns of the events.
+func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	var tx *Tx
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
-			tx = &Tx{Tx: btx, db: db, now: db.now(), actor: switchboard.ActorOf(ctx), request: switchboard.RequestInfoFromContext(ctx)}
+			tx = db.newTx(ctx, btx)
 			if err := fn(ctx, tx); err != nil {
 				return err
 			}
-			return tx.writeEvents(ctx)
+			return db.writeEvents(ctx, btx, []*Tx{tx})
 		})
 		if !isRetryable(err) {
 			break
@@ -57,6 +72,10 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) er
 		db.OnEvents(tx.events)
 	}
 	return nil
+}
+
+func (db *DB) newTx(ctx context.Context, btx bun.Tx) *Tx {
+	return &Tx{Tx: btx, db: db, now: db.now(), actor: switchboard.ActorOf(ctx), request: switchboard.RequestInfoFromContext(ctx)}
 }
 
 // Now is the time of the whole change.
@@ -106,7 +125,7 @@ type eventScope struct {
 const insertChunk = 500
 
 // insertChunks inserts rows in multi-row statements of insertChunk rows.
-func insertChunks[T any](ctx context.Context, tx *Tx, rows []T) error {
+func insertChunks[T any](ctx context.Context, tx bun.IDB, rows []T) error {
 	for chunk := range slices.Chunk(rows, insertChunk) {
 		// RETURNING NULL: bun would otherwise read back keys nobody needs.
 		if _, err := tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
@@ -116,34 +135,42 @@ func insertChunks[T any](ctx context.Context, tx *Tx, rows []T) error {
 	return nil
 }
 
-// writeEvents gives the recorded events their positions and writes them,
-// with their audit entries, as the last step before the commit. Taking
-// positions here, under the sequence row's lock that is held until the
-// commit, makes writers commit in position order: a reader that has seen
-// position N never finds an event below N committed later.
-func (tx *Tx) writeEvents(ctx context.Context) error {
-	if len(tx.events) == 0 {
+// writeEvents gives the events recorded by the changes of a transaction
+// their positions and writes them, with their audit entries, as the last
+// step before the commit. Taking positions here, under the sequence row's
+// lock that is held until the commit, makes writers commit in position
+// order: a reader that has seen position N never finds an event below N
+// committed later.
+func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error {
+	var events []*switchboard.Event
+	for _, tx := range changes {
+		events = append(events, tx.events...)
+	}
+	if len(events) == 0 {
 		return nil
 	}
-	last, err := tx.db.takePositions(ctx, tx, len(tx.events))
+	last, err := db.takePositions(ctx, idb, len(events))
 	if err != nil {
 		return err
 	}
-	first := last - int64(len(tx.events)) + 1
-	rows := make([]*eventRow, len(tx.events))
+	position := last - int64(len(events))
+	rows := make([]*eventRow, 0, len(events))
 	var audits []*auditRow
-	for i, e := range tx.events {
-		e.Position = first + int64(i)
-		rows[i] = newEventRow(e)
-		if e.Audited() {
-			audits = append(audits, newAuditRow(e, tx.request.IP))
+	for _, tx := range changes {
+		for _, e := range tx.events {
+			position++
+			e.Position = position
+			rows = append(rows, newEventRow(e))
+			if e.Audited() {
+				audits = append(audits, newAuditRow(e, tx.request.IP))
+			}
 		}
 	}
-	if err := tx.db.insertEventRows(ctx, tx, rows, audits); err != nil {
+	if err := db.insertEventRows(ctx, idb, rows, audits); err != nil {
 		return err
 	}
-	if tx.db.beforeCommit != nil {
-		tx.db.beforeCommit(tx.events)
+	if db.beforeCommit != nil {
+		db.beforeCommit(events)
 	}
 	return nil
 }

@@ -1,0 +1,202 @@
+package sqlstore
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Group commit. A commit is the dearest part of a small change: a round
+// trip, a flush of the write-ahead log, and, here, the lock on the event
+// sequence that orders every writer. Requests that arrive while others are
+// being committed therefore share one transaction: a committer takes every
+// change waiting (up to maxBatch), runs them one after another in one
+// transaction, writes all their events at once and commits once. Under
+// light load a change runs alone at once and waits for nobody; under heavy
+// load the changes per commit grow with the load, which is what lets the
+// rate of changes outgrow the rate of commits.
+//
+// A change that fails in a batch must not take the others with it, and its
+// caller must see its own error: the batch is rolled back and each of its
+// changes runs again alone (fn is written to run more than once, as the
+// retries of deadlocks already require).
+
+// maxBatch is the most changes one transaction carries: enough to share a
+// commit among all the requests of a busy instance, few enough that the
+// locks of one batch are not held for long.
+const maxBatch = 32
+
+// groupCommit is the queue of changes and the committers that run them.
+type groupCommit struct {
+	db      *DB
+	changes chan *change
+	quit    chan struct{}
+	stopped sync.WaitGroup
+	shared  atomic.Int64 // changes committed in a batch of several
+}
+
+// change is one call of DB.write waiting for its commit.
+type change struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *Tx) error
+	done chan error
+}
+
+// inChangeKey marks the context of a change's fn, so that a write from
+// within it runs alone instead of waiting for a committer.
+type inChangeKey struct{}
+
+// group returns the group committer, started on first use.
+func (db *DB) group() *groupCommit {
+	db.groupOnce.Do(func() {
+		// SQLite has one writer at a time: a second committer would only
+		// wait for the first's lock. A server engine commits one batch
+		// while the next runs.
+		committers := 1
+		if db.engine != SQLite {
+			committers = max(2, runtime.GOMAXPROCS(0))
+		}
+		g := &groupCommit{db: db, changes: make(chan *change), quit: make(chan struct{})}
+		for range committers {
+			g.stopped.Add(1)
+			go g.commit()
+		}
+		db.groupCommit = g
+	})
+	return db.groupCommit
+}
+
+// stop ends the committers once the changes they run are done.
+func (g *groupCommit) stop() {
+	close(g.quit)
+	g.stopped.Wait()
+}
+
+// write hands fn to a committer and waits for its commit. A caller whose
+// context ends while its change is being committed still waits: its change
+// may commit, and the caller must not be told otherwise.
+func (g *groupCommit) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	c := &change{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case g.changes <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.quit:
+		return g.db.writeAlone(ctx, fn)
+	}
+	return <-c.done
+}
+
+// commit is one committer: it takes the changes waiting, up to maxBatch,
+// and commits them together.
+func (g *groupCommit) commit() {
+	defer g.stopped.Done()
+	batch := make([]*change, 0, maxBatch)
+	for {
+		select {
+		case c := <-g.changes:
+			batch = append(batch[:0], c)
+		case <-g.quit:
+			return
+		}
+	waiting:
+		for len(batch) < maxBatch {
+			select {
+			case c := <-g.changes:
+				batch = append(batch, c)
+			default:
+				break waiting
+			}
+		}
+		g.run(batch)
+	}
+}
+
+// batchTimeout bounds a shared transaction, whose changes no longer follow
+// their callers' cancellation.
+const batchTimeout = 30 * time.Second
+
+// run commits a batch of changes, or, when it cannot, each alone.
+func (g *groupCommit) run(batch []*change) {
+	live := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- err // not begun: its caller is gone
+			continue
+		}
+		live = append(live, c)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		c := live[0]
+		c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn)
+		return
+	}
+	txs, failed, err := g.db.writeBatch(live)
+	if err == nil {
+		var events = txs[0].events
+		for _, tx := range txs[1:] {
+			events = append(events, tx.events...)
+		}
+		if len(events) > 0 && g.db.OnEvents != nil {
+			g.db.OnEvents(events)
+		}
+		g.shared.Add(int64(len(live)))
+		for _, c := range live {
+			c.done <- nil
+		}
+		return
+	}
+	alone := live
+	if failed >= 0 {
+		// One change failed: it runs again alone, for its caller to get
+		// its own answer, and the others again together.
+		alone = live[failed : failed+1]
+		rest := slices.Delete(slices.Clone(live), failed, failed+1)
+		defer g.run(rest)
+	}
+	// The transaction failed as a whole (a deadlock, a lost connection):
+	// each change again, alone and at once.
+	for _, c := range alone {
+		go func() { c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn) }()
+	}
+}
+
+// writeBatch runs the changes one after another in one transaction and
+// commits it, returning each change's Tx with its events. When a change
+// fails, failed is its index; otherwise -1.
+func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	txs, failed = make([]*Tx, len(batch)), -1
+	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+		for i, c := range batch {
+			// The change sees its caller's values (actor, request) but
+			// the batch's deadline: the transaction is not its alone.
+			cctx := context.WithValue(valuesFrom{ctx, c.ctx}, inChangeKey{}, true)
+			txs[i] = db.newTx(cctx, btx)
+			if err := c.fn(cctx, txs[i]); err != nil {
+				failed = i
+				return err
+			}
+		}
+		return db.writeEvents(ctx, btx, txs)
+	})
+	return txs, failed, err
+}
+
+// valuesFrom is a context with the deadline and cancellation of one and
+// the values of another.
+type valuesFrom struct {
+	context.Context
+	values context.Context
+}
+
+func (v valuesFrom) Value(key any) any { return v.values.Value(key) }
