@@ -62,6 +62,7 @@ func commands() []command {
 		{"user", "manage users: user create", runUser},
 		{"token", "manage personal API tokens: token create", runToken},
 		{"openapi", "print the API contract (OpenAPI 3.1, YAML)", runOpenAPI},
+		{"loadtest", "measure a running server: task lifecycles through the API", runLoadtest},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -303,7 +303,7 @@ func TestCommandLineErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"user", "--help"}, {"user", "create", "--help"},
-		{"token", "create", "--help"}, {"version", "--help"}, {"openapi", "-h"},
+		{"token", "create", "--help"}, {"version", "--help"}, {"openapi", "-h"}, {"loadtest", "--help"},
 	} {
 		out, _, err := runCmd(t, environ(), "", args...)
 		if err != nil {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// The load generator takes tasks through their whole lifecycle, with
+// offers and without, and reports it; a few agents and a second suffice to
+// show it works (its figures are measured by hand, never asserted).
+func TestLoadtest(t *testing.T) {
+	for _, engine := range sqlstoretest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			getenv := environ("SWITCHBOARD_DATABASE_URL", sqlstoretest.URL(t, engine))
+			base, _ := startServer(t, getenv)
+			if _, errOut, err := runCmd(t, getenv, testPassword+"\n", "user", "create", "--email", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin"); err != nil {
+				t.Fatalf("user create: %v\n%s", err, errOut)
+			}
+			token, _, err := runCmd(t, getenv, "", "token", "create", "--email", "ops@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, offer := range []string{"30s", "0s"} {
+				out, errOut, err := runCmd(t, environ("SWITCHBOARD_TOKEN", strings.TrimSpace(token)), "", "loadtest", "--url", base,
+					"--agents", "5", "--duration", "1s", "--rate", "20", "--workers", "4", "--offer-timeout", offer)
+				if err != nil {
+					t.Fatalf("loadtest --offer-timeout %s: %v\n%s\n%s", offer, err, out, errOut)
+				}
+				for _, want := range []string{"tasks_per_s ", "errors 0)", "create_to_assigned n=", "complete n="} {
+					if !strings.Contains(out, want) {
+						t.Errorf("loadtest --offer-timeout %s printed no %q:\n%s", offer, want, out)
+					}
+				}
+				if strings.Contains(out, "completed 0 ") {
+					t.Errorf("loadtest --offer-timeout %s completed no task:\n%s", offer, out)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadtestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"loadtest"}, "an admin's API token is required"},
+		{[]string{"loadtest", "--token", "x", "--agents", "0"}, "agents must be from 1 to 100000"},
+		{[]string{"loadtest", "--token", "x", "--url", "ftp://x"}, "not an http(s) URL"},
+		{[]string{"loadtest", "--token", "x", "--offer-timeout", "1500ms"}, "whole seconds"},
+	} {
+		_, _, err := runCmd(t, environ(), "", tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
