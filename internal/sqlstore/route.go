@@ -3,7 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"slices"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,21 +54,76 @@ func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.
 	if err != nil {
 		return false, err
 	}
-	for {
-		best := db.Selector.Select(rt, candidates)
-		if best == nil {
-			return false, nil
+	var ranked []string
+	for _, v := range db.Selector.Rank(rt, candidates) {
+		if v.Eligible {
+			ranked = append(ranked, v.Candidate.AgentID)
 		}
-		reserved, err := reserveAgent(ctx, tx, best.AgentID)
-		if err != nil {
-			return false, err
-		}
-		if reserved {
-			return true, db.giveTask(ctx, tx, t, q, best.AgentID)
-		}
-		// Taken meanwhile by another router: the next best.
-		candidates = slices.DeleteFunc(candidates, func(c *switchboard.Candidate) bool { return c == best })
 	}
+	agentID, err := db.reserveFirst(ctx, tx, ranked)
+	if err != nil || agentID == "" {
+		return false, err
+	}
+	return true, db.giveTask(ctx, tx, t, q, agentID)
+}
+
+// reserveFirst takes one unit of capacity of the first of the ranked agents
+// who may take work now, and returns that agent's ID ("" if none may). An
+// agent whose row another transaction holds is passed over, not waited
+// for: concurrent routers all rank the same agent first, and waiting for
+// it would make them route one at a time.
+func (db *DB) reserveFirst(ctx context.Context, tx *Tx, ranked []string) (string, error) {
+	if len(ranked) == 0 {
+		return "", nil
+	}
+	if db.engine != SQLite { // SQLite's one writer never meets a held row
+		id, err := db.reserveFirstFree(ctx, tx, ranked)
+		if err != nil || id != "" {
+			return id, err
+		}
+	}
+	// None is free, or some may be held by routers that are about to fill
+	// them: wait for each in turn rather than leave the task queued beside
+	// free capacity.
+	for _, id := range ranked {
+		if ok, err := reserveAgent(ctx, tx, id); err != nil || ok {
+			return id, err
+		}
+	}
+	return "", nil
+}
+
+// reserveFirstFree reserves the first of the ranked agents who may take
+// work now and whose row no other transaction holds.
+func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (string, error) {
+	order, args := "CASE a.id", make([]any, 0, len(ranked))
+	for i, id := range ranked {
+		order += fmt.Sprintf(" WHEN ? THEN %d", i)
+		args = append(args, id)
+	}
+	var ids []string
+	err := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
+		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).
+		OrderExpr(order+" END", args...).Limit(1)).Scan(ctx, &ids)
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", nil
+	}
+	// Locked by this transaction now, and its conditions checked again.
+	if ok, err := reserveAgent(ctx, tx, ids[0]); err != nil || !ok {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// agentMayTakeWork is the condition on an agent (aliased a) that it may
+// take work now: active, present, below capacity.
+const agentMayTakeWork = "a.status = ? AND a.presence IN (?) AND a.workload < a.capacity"
+
+func agentMayTakeWorkArgs() []any {
+	return []any{switchboard.AgentActive, bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})}
 }
 
 // reserveAgent takes one unit of an agent's capacity if the agent may take
@@ -78,8 +133,7 @@ func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.
 func reserveAgent(ctx context.Context, tx *Tx, agentID string) (bool, error) {
 	res, err := tx.NewUpdate().Model((*agentRow)(nil)).
 		Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
-		Where("id = ? AND status = ? AND presence IN (?) AND workload < capacity", agentID, switchboard.AgentActive,
-			bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).Exec(ctx)
+		Where("a.id = ?", agentID).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).Exec(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -100,7 +154,7 @@ func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Q
 		if _, err := tx.NewInsert().Model(offer).Returning("NULL").Exec(ctx); err != nil {
 			return err
 		}
-		t.Status, t.OfferedAt, t.Offers = string(switchboard.TaskOffered), &tx.now, t.Offers+1
+		t.Status, t.OfferedAt, t.Offers, t.offer = string(switchboard.TaskOffered), &tx.now, t.Offers+1, offer
 		upd = upd.Column("status", "agent_id", "offered_at", "offers", "updated_at", "version")
 		typ, data = switchboard.AuditTaskOffered, map[string]any{"offer_id": offer.ID, "expires_at": offer.ExpiresAt}
 	} else {
