@@ -28,7 +28,7 @@ type TaskJSON struct {
 	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	Offer          *TaskOfferJSON    `json:"offer,omitempty" doc:"The pending offer of an offered task: its agent accepts or rejects it by this ID."`
-	History        []TaskHistoryJSON `json:"history,omitempty" doc:"Every transition, oldest first; in a task's detail only."`
+	History        []TaskHistoryJSON `json:"history,omitempty" doc:"Every transition, oldest first; only in a task's detail (GET /api/v1/tasks/{id}), not in the answers to changes."`
 }
 
 // TaskOfferJSON is the pending offer of a task.

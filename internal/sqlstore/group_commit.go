@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,6 +30,10 @@ import (
 // locks of one batch are not held for long.
 const maxBatch = 32
 
+// serverCommitters is how many transactions of changes a server engine
+// runs at once: half the connection pool, the rest left to reads.
+const serverCommitters = 16
+
 // groupCommit is the queue of changes and the committers that run them.
 type groupCommit struct {
 	db      *DB
@@ -55,11 +58,13 @@ type inChangeKey struct{}
 func (db *DB) group() *groupCommit {
 	db.groupOnce.Do(func() {
 		// SQLite has one writer at a time: a second committer would only
-		// wait for the first's lock. A server engine commits one batch
-		// while the next runs.
+		// wait for the first's lock. On a server engine a change's
+		// statements are round trips, and the changes of a batch run one
+		// after another: many committers keep many batches running, each
+		// small, while the one holding the event sequence commits.
 		committers := 1
 		if db.engine != SQLite {
-			committers = max(2, runtime.GOMAXPROCS(0))
+			committers = serverCommitters
 		}
 		g := &groupCommit{db: db, changes: make(chan *change), quit: make(chan struct{})}
 		for range committers {

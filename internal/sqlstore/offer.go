@@ -128,7 +128,7 @@ func errOfferClosed(status string) error {
 // is still open: pending, before its deadline, on a task still offered to
 // this agent.
 func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard.Task, error) {
-	var taskID string
+	var accepted *switchboard.Task
 	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		offer, task, queue, err := s.lockOffer(ctx, tx, id)
 		if err != nil {
@@ -142,7 +142,6 @@ func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard
 		case task.Status != string(switchboard.TaskOffered) || deref(task.AgentID) != offer.AgentID:
 			return errOfferClosed(string(switchboard.OfferRevoked))
 		}
-		taskID = task.ID
 		if err := setOfferStatus(ctx, tx, offer, switchboard.OfferAccepted); err != nil {
 			return err
 		}
@@ -150,13 +149,17 @@ func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard
 		if _, err := tx.NewUpdate().Model(task).Column("status", "assigned_at", "updated_at", "version").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		return moveTask(ctx, tx, task, switchboard.TaskOffered, queue.TeamIDs, switchboard.AuditTaskAssigned, "offer accepted",
-			map[string]any{"offer_id": offer.ID})
+		if err := moveTask(ctx, tx, task, switchboard.TaskOffered, queue.TeamIDs, switchboard.AuditTaskAssigned, "offer accepted",
+			map[string]any{"offer_id": offer.ID}); err != nil {
+			return err
+		}
+		accepted, err = taskOf(ctx, tx, task, queue.Name)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.db.findTask(ctx, switchboard.Scope{All: true}, taskID)
+	return accepted, nil
 }
 
 // RejectOffer sends the task back to its queue and on to the next agent.
@@ -277,6 +280,7 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 		return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "An outcome has at most 1000 characters.",
 			Fields: []switchboard.FieldError{{Field: "outcome", Message: "An outcome has at most 1000 characters."}}}
 	}
+	var completed *switchboard.Task
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		if _, err := findTaskInScope(ctx, tx, sc, id); err != nil {
 			return err
@@ -302,12 +306,15 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 		if err := releaseAgent(ctx, tx, agentID); err != nil {
 			return err
 		}
+		if completed, err = taskOf(ctx, tx, task, queue.Name); err != nil {
+			return err
+		}
 		return s.db.routeToAgent(ctx, tx, agentID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.db.findTask(ctx, switchboard.Scope{All: true}, id)
+	return completed, nil
 }
 
 // findTaskInScope checks that a task is within scope. ENOTFOUND.

@@ -76,8 +76,10 @@ func TestOffers_RejectTimeoutAccept(t *testing.T) {
 		}
 		_, err = offers.RejectOffer(agents[order[2]], cidOffer.ID)
 		wantCode(t, err, switchboard.ECONFLICT)
-		task, err = f.tasks.CompleteTask(agents[order[2]], task.ID, "called back, resolved")
-		if err != nil {
+		if _, err = f.tasks.CompleteTask(agents[order[2]], task.ID, "called back, resolved"); err != nil {
+			t.Fatal(err)
+		}
+		if task, err = f.tasks.FindTaskByID(f.admin, task.ID); err != nil {
 			t.Fatal(err)
 		}
 		var steps []string

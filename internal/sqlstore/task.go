@@ -41,6 +41,9 @@ type taskRow struct {
 	IdempotencyActor *string    `bun:"idempotency_actor"`
 	IdempotencyKey   *string    `bun:"idempotency_key"`
 	RequestHash      *string    `bun:"request_hash"`
+
+	// offer is the offer routing just made, when it made one.
+	offer *offerRow `bun:"-"`
 }
 
 type taskHistoryRow struct {
@@ -162,7 +165,7 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 			return t, false, err
 		}
 	}
-	var id string
+	var created *switchboard.Task
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		qrow, err := findQueueRow(ctx, tx, sc, nt.QueueID, false)
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
@@ -194,11 +197,13 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 			}
 			return err
 		}
-		id = row.ID
 		if err := moveTask(ctx, tx, row, "", queue.TeamIDs, switchboard.AuditTaskCreated, "", map[string]any{"queue_id": queue.ID, "priority": row.Priority}); err != nil {
 			return err
 		}
-		_, err = s.db.routeTask(ctx, tx, row, queue)
+		if _, err = s.db.routeTask(ctx, tx, row, queue); err != nil {
+			return err
+		}
+		created, err = taskOf(ctx, tx, row, queue.Name)
 		return err
 	})
 	if errors.Is(err, errDuplicateTask) {
@@ -213,8 +218,7 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 	if err != nil {
 		return nil, false, err
 	}
-	t, err := s.db.findTask(ctx, switchboard.Scope{All: true}, id)
-	return t, true, err
+	return created, true, nil
 }
 
 // findIdempotent returns the task an actor created with an idempotency
@@ -280,6 +284,25 @@ func (db *DB) findTask(ctx context.Context, sc switchboard.Scope, id string) (*s
 	t.History = make([]switchboard.TaskTransition, len(history))
 	for i, h := range history {
 		t.History[i] = h.domain()
+	}
+	return t, nil
+}
+
+// taskOf is a task as the change in tx leaves it, without its history:
+// the answer to the change, made of what the change holds instead of
+// reading the task back after the commit.
+func taskOf(ctx context.Context, tx *Tx, row *taskRow, queueName string) (*switchboard.Task, error) {
+	t := row.domain()
+	t.QueueName = queueName
+	if t.AgentID != "" {
+		if a := tx.actor; a.Type == "agent" && a.ID == t.AgentID {
+			t.AgentName = a.Name
+		} else if err := tx.NewSelect().Table("agents").Column("name").Where("id = ?", t.AgentID).Scan(ctx, &t.AgentName); err != nil {
+			return nil, err
+		}
+	}
+	if o := row.offer; o != nil && row.Status == string(switchboard.TaskOffered) {
+		t.Offer = &switchboard.TaskOffer{ID: o.ID, ExpiresAt: o.ExpiresAt.UTC()}
 	}
 	return t, nil
 }

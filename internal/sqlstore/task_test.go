@@ -84,9 +84,16 @@ func TestTasks_RoutedOnCreation(t *testing.T) {
 		if got := map[string]bool{first.AgentID: true, second.AgentID: true}; !got[ann.ID] || !got[bob.ID] {
 			t.Errorf("first two went to %s and %s, want Ann and Bob", first.AgentName, second.AgentName)
 		}
-		if len(first.History) != 2 || first.History[0].To != switchboard.TaskQueued || first.History[1].From != switchboard.TaskQueued ||
-			first.History[1].To != switchboard.TaskAssigned || first.History[1].AgentID != first.AgentID {
-			t.Errorf("history = %+v", first.History)
+		if first.History != nil {
+			t.Errorf("the answer to a creation has history %+v; only the detail has it", first.History)
+		}
+		detail, err := sqlstore.NewTaskService(db).FindTaskByID(f.admin, first.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := detail.History; len(h) != 2 || h[0].To != switchboard.TaskQueued || h[1].From != switchboard.TaskQueued ||
+			h[1].To != switchboard.TaskAssigned || h[1].AgentID != first.AgentID {
+			t.Errorf("history = %+v", h)
 		}
 	})
 }
