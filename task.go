@@ -100,6 +100,7 @@ const (
 	MaxTaskPriority      = 100
 	MaxOutcomeLength     = 1000
 	MaxIdempotencyKey    = 200
+	MaxReasonLength      = 500 // of a requeue or a cancellation
 )
 
 // NewTask is the input to CreateTask.

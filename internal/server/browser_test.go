@@ -319,3 +319,74 @@ func TestBrowserMyWork(t *testing.T) {
 		t.Errorf("browser console: %s", p)
 	}
 }
+
+// TestBrowserTaskControl: an admin opens a task of a queue routed by hand,
+// reads why each agent may or may not take it, is refused an ineligible
+// agent with the reason beside the field, assigns an eligible one, and
+// cancels the task through its confirmation.
+func TestBrowserTaskControl(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	team := ts.MustCreateTeam(t, "Billing")
+	queue := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Escalations", TeamIDs: []string{team.ID},
+		RequiredSkills: map[string]int{"billing": 3}, Strategy: switchboard.Manual})
+	grace := ts.MustMachineAgent(t, switchboard.NewAgent{Name: "Grace Hopper", TeamIDs: []string{team.ID},
+		Skills: map[string]int{"billing": 7}}, switchboard.PresenceAvailable)
+	alan := ts.MustMachineAgent(t, switchboard.NewAgent{Name: "Alan Turing", TeamIDs: []string{team.ID},
+		Skills: map[string]int{"billing": 2}}, switchboard.PresenceAvailable)
+	task := ts.MustCreateTask(t, switchboard.NewTask{QueueID: queue.ID, Title: "Angry customer callback"})
+	b := newBrowserSession(t, ts.URL)
+
+	b.signIn(t, "admin@example.com")
+	b.do(t, chromedp.Navigate(ts.URL+"/tasks/"+task.ID), chromedp.WaitVisible(chromedp.ID("routing-h")))
+	if got := b.text(t, ".table-routing tbody tr:first-child"); !strings.Contains(got, "Grace Hopper") || !strings.Contains(got, "eligible · #1") {
+		t.Errorf("first routing row: %q", got)
+	}
+	if got := b.text(t, ".table-routing tbody tr:last-child"); !strings.Contains(got, "Missing skill billing at level 3 (has 2).") {
+		t.Errorf("last routing row: %q", got)
+	}
+
+	b.do(t,
+		chromedp.SetValue(chromedp.ID("f-agent"), alan.ID),
+		chromedp.Click(chromedp.ID("assign-button")),
+		chromedp.WaitVisible(chromedp.ID("f-agent-error")),
+	)
+	if got := b.text(t, "#f-agent-error"); !strings.Contains(got, "Alan Turing may not take the task: Missing skill billing at level 3") {
+		t.Errorf("refusal beside the field: %q", got)
+	}
+	b.poll(t, `document.activeElement === document.querySelector(".error-summary")`, "focus on the error summary")
+
+	b.do(t,
+		chromedp.SetValue(chromedp.ID("f-agent"), grace.ID),
+		chromedp.Click(chromedp.ID("assign-button")),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	if got := b.text(t, ".flash-success"); got != "The task is assigned to Grace Hopper." {
+		t.Errorf("after assigning: %q", got)
+	}
+	if got := b.text(t, "#assign-h"); got != "Reassign" {
+		t.Errorf("the assign form is headed %q, want Reassign", got)
+	}
+
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("f-cancel_reason"), "customer called again"),
+		chromedp.Click(chromedp.ID("cancel-button")),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	if got := b.text(t, ".flash-success"); got != "The task is cancelled." {
+		t.Errorf("after cancelling: %q", got)
+	}
+	if got := b.text(t, ".page-header .badge"); got != "cancelled" {
+		t.Errorf("status after cancelling: %q", got)
+	}
+	ts.mustTaskStatus(t, task.ID, switchboard.TaskCancelled, "")
+
+	time.Sleep(200 * time.Millisecond) // let the last console messages arrive
+	for _, p := range b.problems() {
+		// The refusal is a page answered with 409, which the console notes.
+		if strings.HasSuffix(p, "/assign: Failed to load resource: the server responded with a status of 409 (Conflict)") {
+			continue
+		}
+		t.Errorf("browser console: %s", p)
+	}
+}

@@ -274,10 +274,11 @@ func (s *Server) routes() {
 			r.Post("/my-work/presence", s.webSetPresence)
 			r.Post("/my-work/offers/{id}/accept", s.webAcceptOffer)
 			r.Post("/my-work/offers/{id}/reject", s.webRejectOffer)
-			r.Post("/my-work/tasks/{id}/complete", s.webCompleteTask)
-			// Agents read the tasks offered or assigned to them; the service
-			// hides the others.
+			r.Post("/my-work/tasks/{id}/complete", s.webCompleteMyTask)
+			// Agents read the tasks offered or assigned to them, and complete
+			// those assigned; the service hides the others.
 			r.Get("/tasks/{id}", s.webTask)
+			r.Post("/tasks/{id}/complete", s.webCompleteTask)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
@@ -300,6 +301,9 @@ func (s *Server) routes() {
 				r.Get("/tasks", s.webTasks)
 				r.Get("/tasks/new", s.webNewTask)
 				r.Post("/tasks", s.webCreateTask)
+				r.Post("/tasks/{id}/assign", s.webAssignTask)
+				r.Post("/tasks/{id}/requeue", s.webRequeueTask)
+				r.Post("/tasks/{id}/cancel", s.webCancelTask)
 				r.Get("/enrollment", s.webEnrollment)
 				r.Post("/enrollment", s.webCreateEnrollmentKey)
 				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)

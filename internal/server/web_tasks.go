@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -159,14 +161,73 @@ type taskData struct {
 	Manage     bool // an admin or supervisor, who reaches queues and agents
 	Attributes string
 	Now        time.Time
+	Control    taskControls
+	// Routing explains how the task is routed, for those who steer it and
+	// while it is unfinished.
+	Routing *routingView
+}
+
+// taskControls are the actions the task page offers, each only to those
+// the service lets take it and while the task's status allows it: admins
+// and the supervisors of the queue's teams steer a task (the only ones
+// besides its agent who see it); its agent may complete it.
+type taskControls struct {
+	Assign, Requeue, Cancel, Complete bool
+	// Reassign says that assigning takes the task back from its agent.
+	Reassign bool
+	// Force lets an admin assign an agent routing would not choose.
+	Force bool
+	// Eligible and Others are the assign form's choices: the agents that
+	// routing judged, those it could give the task to first, in its order.
+	Eligible, Others []option
+	// ByID says that the queue reaches more agents than the choices hold:
+	// the form then takes an agent's ID too.
+	ByID bool
+}
+
+// Any reports whether the page offers any action.
+func (c taskControls) Any() bool { return c.Assign || c.Requeue || c.Cancel || c.Complete }
+
+// routingView is routing's explanation as the task page shows it.
+type routingView struct {
+	Strategy, StrategyDoc string
+	Manual                bool
+	RequiredSkills        map[string]int
+	Rows                  []routingRow
+	Judged, Eligible      int
+	// Chosen is the agent routing gives the task to now, if any.
+	Chosen string
+	// Hidden counts the agents judged but not listed; Truncated says that
+	// the queue reaches more agents than routing judged.
+	Hidden    int
+	Truncated bool
+}
+
+// routingRow is routing's verdict on one agent.
+type routingRow struct {
+	switchboard.Verdict
+	// Link is the agent's page, when the actor may open it.
+	Link string
+	// Holds says that the agent is offered or assigned the task now.
+	Holds bool
 }
 
 // maxHistoryAgents bounds the agents whose names a task page looks up.
 const maxHistoryAgents = 20
 
+// maxRoutingRows bounds the agents the routing panel lists and the assign
+// form offers; routing judges up to 200, the available first.
+const maxRoutingRows = 50
+
 func (s *Server) webTask(w http.ResponseWriter, r *http.Request) {
+	s.renderTask(w, r, http.StatusOK, chi.URLParam(r, "id"), newForm(nil))
+}
+
+// renderTask shows a task as it is now, with f: the values and problems of
+// an action that failed.
+func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, status int, id string, f *form) {
 	ctx := r.Context()
-	t, err := s.Tasks.FindTaskByID(ctx, chi.URLParam(r, "id"))
+	t, err := s.Tasks.FindTaskByID(ctx, id)
 	if err != nil {
 		s.loadFailed(w, r, err)
 		return
@@ -174,6 +235,36 @@ func (s *Server) webTask(w http.ResponseWriter, r *http.Request) {
 	actor := switchboard.ActorFromContext(ctx)
 	d := &taskData{Task: t, Now: s.Now(), Attributes: compactJSON(t.Attributes),
 		Manage: actor.IsAdmin() || actor.Role() == switchboard.RoleSupervisor}
+	if err := s.taskHistory(r, d); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	// Whoever sees an assigned task may complete it: its agent, or those
+	// who steer its queue.
+	c := &d.Control
+	c.Complete = t.Status.CanTransition(switchboard.TaskCompleted)
+	if d.Manage && !t.Status.Terminal() {
+		c.Assign = t.Status.CanTransition(switchboard.TaskAssigned)
+		c.Reassign = t.Status == switchboard.TaskOffered || t.Status == switchboard.TaskAssigned
+		c.Requeue = t.Status.CanTransition(switchboard.TaskQueued)
+		c.Cancel = t.Status.CanTransition(switchboard.TaskCancelled)
+		c.Force = actor.IsAdmin()
+		if err := s.taskRouting(r, d); err != nil {
+			s.loadFailed(w, r, err)
+			return
+		}
+	}
+	section := "tasks"
+	if !d.Manage {
+		section = "work"
+	}
+	s.render(w, r, status, "task", page{Title: t.Title, Section: section, Form: f, Data: d})
+}
+
+// taskHistory names the agents and actors of a task's history.
+func (s *Server) taskHistory(r *http.Request, d *taskData) error {
+	ctx, t := r.Context(), d.Task
+	actor := switchboard.ActorFromContext(ctx)
 	names := map[string]string{}
 	if t.AgentID != "" {
 		names[t.AgentID] = t.AgentName
@@ -186,8 +277,7 @@ func (s *Server) webTask(w http.ResponseWriter, r *http.Request) {
 		if a, err := s.Agents.FindAgentByID(ctx, h.AgentID); err == nil {
 			names[h.AgentID] = a.Name
 		} else if switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
-			s.internalError(w, r, err)
-			return
+			return err
 		}
 	}
 	for _, h := range t.History {
@@ -214,11 +304,251 @@ func (s *Server) webTask(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Steps = append(d.Steps, step)
 	}
-	section := "tasks"
-	if !d.Manage {
-		section = "work"
+	return nil
+}
+
+// taskRouting explains how an unfinished task is routed, and makes the
+// agents routing judged the assign form's choices.
+func (s *Server) taskRouting(r *http.Request, d *taskData) error {
+	ctx, t := r.Context(), d.Task
+	ex, err := s.Control.ExplainRouting(ctx, t.ID)
+	if err != nil {
+		return err
 	}
-	s.render(w, r, http.StatusOK, "task", page{Title: t.Title, Section: section, Data: d})
+	actor := switchboard.ActorFromContext(ctx)
+	// A supervisor reaches the agents of their own teams only: a queue may
+	// route to other teams too, whose agents they can neither open nor
+	// assign.
+	reach := func(*switchboard.Candidate) bool { return true }
+	if !actor.IsAdmin() {
+		teams, err := s.visibleTeams(r)
+		if err != nil {
+			return err
+		}
+		own := make(map[string]bool, len(teams))
+		for _, tm := range teams {
+			own[tm.ID] = true
+		}
+		reach = func(c *switchboard.Candidate) bool {
+			return slices.ContainsFunc(c.TeamIDs, func(id string) bool { return own[id] })
+		}
+	}
+	label := strategyLabels[ex.Strategy]
+	v := &routingView{Strategy: label[0], StrategyDoc: label[1], Manual: ex.Strategy == switchboard.Manual,
+		RequiredSkills: ex.RequiredSkills, Judged: len(ex.Verdicts), Truncated: ex.Truncated}
+	c := &d.Control
+	for _, vd := range ex.Verdicts {
+		cand := vd.Candidate
+		if vd.Eligible {
+			v.Eligible++
+		}
+		if vd.Chosen {
+			v.Chosen = cand.Name
+		}
+		if len(v.Rows) == maxRoutingRows {
+			v.Hidden++
+			continue
+		}
+		row := routingRow{Verdict: vd, Holds: cand.AgentID == t.AgentID}
+		if !reach(cand) {
+			v.Rows = append(v.Rows, row)
+			continue
+		}
+		row.Link = "/agents/" + cand.AgentID
+		v.Rows = append(v.Rows, row)
+		// Assigning the agent who has the task already changes nothing.
+		if row.Holds && t.Status == switchboard.TaskAssigned {
+			continue
+		}
+		o := option{Value: cand.AgentID, Label: cand.Name + " — " + choiceNote(vd)}
+		if row.Holds {
+			o.Label += " (has the offer now)"
+		}
+		if vd.Eligible {
+			c.Eligible = append(c.Eligible, o)
+		} else {
+			c.Others = append(c.Others, o)
+		}
+	}
+	c.ByID = v.Hidden > 0 || ex.Truncated
+	d.Routing = v
+	return nil
+}
+
+// choiceNote says in a few words what routing thinks of an agent, for the
+// assign form's choices.
+func choiceNote(v switchboard.Verdict) string {
+	switch {
+	case v.Chosen:
+		return "routing's choice"
+	case v.Eligible && v.Rank > 0:
+		return "eligible, ranked " + strconv.Itoa(v.Rank)
+	case v.Eligible:
+		return "eligible"
+	}
+	why := make([]string, len(v.Reasons))
+	for i, r := range v.Reasons {
+		why[i] = r.Message
+	}
+	return strings.Join(why, " ")
+}
+
+// taskActionFailed answers an action of the task page that the service
+// refused: beside the form's fields, or at the top of the page, shown
+// with the task as it now is. rename moves a service field's error to the
+// form field that carried it.
+func (s *Server) taskActionFailed(w http.ResponseWriter, r *http.Request, id string, f *form, err error, rename map[string]string) {
+	switch switchboard.ErrorCode(err) {
+	case switchboard.ENOTFOUND:
+		s.notFound(w, r)
+		return
+	case switchboard.EINVALID, switchboard.ECONFLICT, switchboard.EFORBIDDEN:
+	default:
+		s.internalError(w, r, err)
+		return
+	}
+	fields := switchboard.ErrorFields(err)
+	if len(fields) == 0 {
+		f.Summary = switchboard.ErrorMessage(err)
+	}
+	for _, fe := range fields {
+		field := fe.Field
+		if to, ok := rename[field]; ok {
+			field = to
+		}
+		f.Add(field, fe.Message)
+	}
+	s.renderTask(w, r, httpStatus[switchboard.ErrorCode(err)], id, f)
+}
+
+// taskReason reads the reason of a requeue or a cancellation, which its
+// history keeps.
+func taskReason(f *form, field string) string {
+	reason := strings.TrimSpace(f.Get(field))
+	if utf8.RuneCountInString(reason) > switchboard.MaxReasonLength {
+		f.Add(field, "A reason has at most "+strconv.Itoa(switchboard.MaxReasonLength)+" characters.")
+	}
+	return reason
+}
+
+func (s *Server) webAssignTask(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	ctx, id := r.Context(), chi.URLParam(r, "id")
+	// A typed ID, where the form takes one, goes before the choice.
+	field, agentID := "agent_id", strings.TrimSpace(f.Get("agent_id"))
+	if agentID == "" {
+		field, agentID = "agent", f.Get("agent")
+	}
+	if agentID == "" {
+		f.Add("agent", "Choose the agent to give the task to.")
+		s.renderTask(w, r, http.StatusUnprocessableEntity, id, f)
+		return
+	}
+	t, err := s.Control.AssignTask(ctx, id, agentID, f.Get("force") != "")
+	if err != nil {
+		if why := fieldMessage(err, "agent"); why != "" && switchboard.ErrorCode(err) == switchboard.ECONFLICT {
+			// Routing would not choose this agent: say who and why.
+			f.Add(field, s.assignRefusal(r, agentID, why))
+			s.renderTask(w, r, http.StatusConflict, id, f)
+			return
+		}
+		s.taskActionFailed(w, r, id, f, err, map[string]string{"agent": field})
+		return
+	}
+	s.setFlash(r, "success", "The task is assigned to "+t.AgentName+".")
+	seeOther(w, r, "/tasks/"+t.ID)
+}
+
+// assignRefusal says why an agent may not take a task, and, to an admin,
+// how to assign them all the same: by force, which makes an active agent
+// take it whatever routing thinks.
+func (s *Server) assignRefusal(r *http.Request, agentID, why string) string {
+	a, err := s.Agents.FindAgentByID(r.Context(), agentID)
+	if err != nil {
+		return "This agent may not take the task: " + why
+	}
+	msg := a.Name + " may not take the task: " + why
+	if switchboard.ActorFromContext(r.Context()).IsAdmin() && a.Status == switchboard.AgentActive {
+		msg += " Tick “Force the assignment” to assign them all the same."
+	}
+	return msg
+}
+
+// fieldMessage returns the message of a field's error, if any.
+func fieldMessage(err error, field string) string {
+	for _, fe := range switchboard.ErrorFields(err) {
+		if fe.Field == field {
+			return fe.Message
+		}
+	}
+	return ""
+}
+
+func (s *Server) webRequeueTask(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	reason := taskReason(f, "requeue_reason")
+	if f.HasErrors() {
+		s.renderTask(w, r, http.StatusUnprocessableEntity, id, f)
+		return
+	}
+	t, err := s.Control.RequeueTask(r.Context(), id, reason)
+	if err != nil {
+		s.taskActionFailed(w, r, id, f, err, nil)
+		return
+	}
+	switch t.Status {
+	case switchboard.TaskAssigned:
+		s.setFlash(r, "success", "The task went back to its queue, and routing assigned it to "+t.AgentName+".")
+	case switchboard.TaskOffered:
+		s.setFlash(r, "success", "The task went back to its queue, and routing offered it to "+t.AgentName+".")
+	default:
+		s.setFlash(r, "success", "The task is back in "+t.QueueName+". It waits until an agent can take it.")
+	}
+	seeOther(w, r, "/tasks/"+t.ID)
+}
+
+func (s *Server) webCancelTask(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	reason := taskReason(f, "cancel_reason")
+	if f.HasErrors() {
+		s.renderTask(w, r, http.StatusUnprocessableEntity, id, f)
+		return
+	}
+	t, err := s.Control.CancelTask(r.Context(), id, reason)
+	if err != nil {
+		s.taskActionFailed(w, r, id, f, err, nil)
+		return
+	}
+	s.setFlash(r, "success", "The task is cancelled.")
+	seeOther(w, r, "/tasks/"+t.ID)
+}
+
+// webCompleteTask completes a task from its page: its agent, or an admin
+// or supervisor who steers its queue.
+func (s *Server) webCompleteTask(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	t, err := s.Completer.CompleteTask(r.Context(), id, f.Get("outcome"))
+	if err != nil {
+		s.taskActionFailed(w, r, id, f, err, nil)
+		return
+	}
+	s.setFlash(r, "success", "The task is complete.")
+	seeOther(w, r, "/tasks/"+t.ID)
 }
 
 type taskNewData struct {

@@ -176,7 +176,7 @@ func (s *Server) webAcceptOffer(w http.ResponseWriter, r *http.Request) { s.answ
 
 func (s *Server) webRejectOffer(w http.ResponseWriter, r *http.Request) { s.answerOffer(w, r, false) }
 
-func (s *Server) webCompleteTask(w http.ResponseWriter, r *http.Request) {
+func (s *Server) webCompleteMyTask(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r)
 	if !ok {
 		return

@@ -54,8 +54,8 @@ func takeBack(ctx context.Context, tx *Tx, t *taskRow) error {
 
 func cleanReason(reason string) string {
 	reason = strings.TrimSpace(reason)
-	if r := []rune(reason); len(r) > 500 {
-		reason = string(r[:500])
+	if r := []rune(reason); len(r) > switchboard.MaxReasonLength {
+		reason = string(r[:switchboard.MaxReasonLength])
 	}
 	return reason
 }
