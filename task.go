@@ -206,6 +206,9 @@ type RoutingExplanation struct {
 	Verdicts       []Verdict
 	// Truncated is set when the queue reaches more agents than were judged.
 	Truncated bool
+	// Hidden counts the agents judged but left out because the actor may
+	// not see them: a supervisor sees only the agents of their teams.
+	Hidden int
 }
 
 // TaskFilter selects tasks, newest first unless sorted otherwise.

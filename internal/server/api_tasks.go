@@ -300,6 +300,7 @@ type RoutingJSON struct {
 	RequiredSkills map[string]int  `json:"required_skills" nullable:"false" doc:"The queue's and the task's together."`
 	Candidates     []CandidateJSON `json:"candidates" nullable:"false" doc:"The eligible first, in the order the strategy offers them work; then the others."`
 	Truncated      bool            `json:"truncated,omitempty" doc:"The queue reaches more agents than were judged."`
+	Hidden         int             `json:"hidden,omitempty" doc:"Agents judged but not listed because the caller may not see them: a supervisor sees only the agents of their teams. Ranks count them."`
 }
 
 // CandidateJSON is routing's verdict on one agent.
@@ -332,7 +333,7 @@ func (s *Server) apiExplainRouting(ctx context.Context, in *taskIDInput) (*routi
 		return nil, err
 	}
 	out := &routingOutput{Body: RoutingJSON{Task: RefJSON{ID: ex.Task.ID, Name: ex.Task.Title}, Strategy: string(ex.Strategy),
-		RequiredSkills: ex.RequiredSkills, Truncated: ex.Truncated, Candidates: make([]CandidateJSON, len(ex.Verdicts))}}
+		RequiredSkills: ex.RequiredSkills, Truncated: ex.Truncated, Hidden: ex.Hidden, Candidates: make([]CandidateJSON, len(ex.Verdicts))}}
 	for i, v := range ex.Verdicts {
 		c := v.Candidate
 		j := CandidateJSON{Agent: RefJSON{ID: c.AgentID, Name: c.Name}, Eligible: v.Eligible, Chosen: v.Chosen, Rank: v.Rank,

@@ -201,6 +201,9 @@ type routingView struct {
 	// the queue reaches more agents than routing judged.
 	Hidden    int
 	Truncated bool
+	// Unseen counts the agents of teams the actor does not supervise,
+	// judged and left out.
+	Unseen int
 }
 
 // routingRow is routing's verdict on one agent.
@@ -335,7 +338,7 @@ func (s *Server) taskRouting(r *http.Request, d *taskData) error {
 	}
 	label := strategyLabels[ex.Strategy]
 	v := &routingView{Strategy: label[0], StrategyDoc: label[1], Manual: ex.Strategy == switchboard.Manual,
-		RequiredSkills: ex.RequiredSkills, Judged: len(ex.Verdicts), Truncated: ex.Truncated}
+		RequiredSkills: ex.RequiredSkills, Judged: len(ex.Verdicts) + ex.Hidden, Truncated: ex.Truncated, Unseen: ex.Hidden}
 	c := &d.Control
 	for _, vd := range ex.Verdicts {
 		cand := vd.Candidate

@@ -378,10 +378,10 @@ func TestTaskControlPages_Authorisation(t *testing.T) {
 		b := ts.browser()
 		b.signIn(t, "grace@example.com")
 		page := b.get(t, path).wantStatus(t, http.StatusOK)
-		// runner-b is judged, but is not Grace's to open or assign.
+		// runner-b is judged, but is not Grace's to see, open or assign.
 		page.wantContains(t, `<h3 id="assign-h">Assign</h3>`, `<option value="`+hu.ID+`">Hu Man — eligible, ranked 1</option>`,
-			"runner-b", `<a href="/agents/`+hu.ID+`">Hu Man</a>`).
-			wantNotContains(t, `name="force"`, `<option value="`+runner.ID+`"`, `href="/agents/`+runner.ID+`"`)
+			"1 agent of teams you do not supervise was judged too", `<a href="/agents/`+hu.ID+`">Hu Man</a>`).
+			wantNotContains(t, `name="force"`, "runner-b", `<option value="`+runner.ID+`"`, `href="/agents/`+runner.ID+`"`)
 		// Refused without a word about force, which is not hers to use.
 		b.post(t, path+"/assign", url.Values{"agent": {away.ID}}).wantStatus(t, http.StatusConflict).
 			wantContains(t, "runner-away may not take the task: Not available (away).").wantNotContains(t, "Tick")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -305,6 +306,25 @@ func (s *TaskService) ExplainRouting(ctx context.Context, id string) (*switchboa
 	req := routingRequest(&row, q, deref(qrow.LastAgentID))
 	explanation.RequiredSkills = req.RequiredSkills
 	explanation.Verdicts = s.db.Selector.Rank(req, candidates)
+	if sc.SupervisorID != "" && len(agents) > 0 {
+		// The ranks stay those among every agent judged: a gap says that
+		// agents of other teams come between.
+		ids := make([]string, len(agents))
+		for i, a := range agents {
+			ids[i] = a.ID
+		}
+		var visible []string
+		if err := s.db.bun.NewSelect().TableExpr("team_members AS tm").ColumnExpr("DISTINCT tm.agent_id").
+			Join("JOIN team_supervisors AS ts ON ts.team_id = tm.team_id").
+			Where("ts.user_id = ? AND tm.agent_id IN (?)", sc.SupervisorID, bun.List(ids)).Scan(ctx, &visible); err != nil {
+			return nil, translate(err)
+		}
+		all := len(explanation.Verdicts)
+		explanation.Verdicts = slices.DeleteFunc(explanation.Verdicts, func(v switchboard.Verdict) bool {
+			return !slices.Contains(visible, v.Candidate.AgentID)
+		})
+		explanation.Hidden = all - len(explanation.Verdicts)
+	}
 	return explanation, nil
 }
 
