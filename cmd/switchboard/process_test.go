@@ -55,7 +55,9 @@ type serverProcess struct {
 	URL  string
 	cmd  *exec.Cmd
 	logs *lockedBuffer
-	done chan error
+	// done is closed when the process has exited, with its exit in err.
+	done chan struct{}
+	err  error
 }
 
 // startProcess starts `switchboard serve` on a free loopback port with the
@@ -69,7 +71,7 @@ func startProcess(t *testing.T, env ...string) *serverProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &serverProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -86,13 +88,14 @@ func startProcess(t *testing.T, env ...string) *serverProcess {
 				}
 			}
 		}
-		p.done <- cmd.Wait()
+		p.err = cmd.Wait()
+		close(p.done)
 	}()
 	t.Cleanup(func() { p.Stop(t) })
 	select {
 	case p.URL = <-urls:
-	case err := <-p.done:
-		t.Fatalf("switchboard serve exited: %v\n%s", err, p.logs.String())
+	case <-p.done:
+		t.Fatalf("switchboard serve exited: %v\n%s", p.err, p.logs.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("switchboard serve did not start:\n%s", p.logs.String())
 	}
@@ -113,10 +116,13 @@ func startProcess(t *testing.T, env ...string) *serverProcess {
 }
 
 // Stop asks the process to shut down, as an operator's SIGTERM does, and
-// kills it if it does not within 30 s.
+// kills it if it does not within 30 s. A process that has exited already,
+// killed or crashed, is left as it is.
 func (p *serverProcess) Stop(t *testing.T) {
-	if p.cmd.ProcessState != nil {
+	select {
+	case <-p.done:
 		return
+	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -126,6 +132,22 @@ func (p *serverProcess) Stop(t *testing.T) {
 		<-p.done
 		t.Errorf("switchboard serve did not stop on SIGTERM:\n%s", p.logs.String())
 	}
+}
+
+// Kill ends the process with SIGKILL, as a crash or the kernel's OOM
+// killer would: no shutdown, no goodbye to the database, transactions cut
+// off wherever they are. It returns once the process is gone.
+func (p *serverProcess) Kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		select {
+		case <-p.done:
+			return // it had exited already
+		default:
+			t.Fatalf("kill switchboard serve: %v", err)
+		}
+	}
+	<-p.done
 }
 
 // apiCall makes one API call with a bearer token and returns the status.
