@@ -194,14 +194,29 @@ func setOfferStatus(ctx context.Context, tx *Tx, offer *offerRow, status switchb
 // escalated to the queue's supervisors.
 func (db *DB) closeOffer(ctx context.Context, tx *Tx, offer *offerRow, task *taskRow, queue *switchboard.Queue,
 	status switchboard.OfferStatus, typ, reason string) error {
-	if err := setOfferStatus(ctx, tx, offer, status); err != nil {
+	// The agent's row first: changing the offer's status takes a shared
+	// lock on it (the foreign key of the index it changes), and taking
+	// the exclusive one after that deadlocks on MariaDB with a router
+	// waiting for the same agent.
+	if err := releaseAgent(ctx, tx, offer.AgentID); err != nil {
 		return err
 	}
-	if err := releaseAgent(ctx, tx, offer.AgentID); err != nil {
+	if err := setOfferStatus(ctx, tx, offer, status); err != nil {
 		return err
 	}
 	tx.Record(switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "offer", ID: offer.ID, Name: task.Title},
 		TeamIDs: queue.TeamIDs, AgentID: offer.AgentID, Data: map[string]any{"task_id": task.ID}})
+	if err := db.requeueOffered(ctx, tx, offer, task, queue, reason); err != nil {
+		return err
+	}
+	// The agent has room again: queued work it has not declined is its.
+	return db.routeToAgent(ctx, tx, offer.AgentID)
+}
+
+// requeueOffered puts the task of a closed offer back in its queue and
+// routes it to the next agent, or records its escalation after the
+// queue's last offer.
+func (db *DB) requeueOffered(ctx context.Context, tx *Tx, offer *offerRow, task *taskRow, queue *switchboard.Queue, reason string) error {
 	if task.Status != string(switchboard.TaskOffered) || deref(task.AgentID) != offer.AgentID {
 		return nil // the task moved on already (cancelled, reassigned)
 	}
@@ -293,7 +308,11 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "Only an assigned task can be completed; this one is " + task.Status + ".",
 				State: &switchboard.StateConflict{Current: task.Status, Requested: string(switchboard.TaskCompleted)}}
 		}
+		// The agent's row before the task's: see closeOffer.
 		agentID := deref(task.AgentID)
+		if err := releaseAgent(ctx, tx, agentID); err != nil {
+			return err
+		}
 		task.Status, task.CompletedAt, task.Outcome = string(switchboard.TaskCompleted), &tx.now, nilIfEmpty(outcome)
 		task.UpdatedAt, task.Version = tx.now, task.Version+1
 		if _, err := tx.NewUpdate().Model(task).Column("status", "completed_at", "outcome", "updated_at", "version").WherePK().Exec(ctx); err != nil {
@@ -301,9 +320,6 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 		}
 		if err := moveTask(ctx, tx, task, switchboard.TaskAssigned, queue.TeamIDs, switchboard.AuditTaskCompleted, "",
 			map[string]any{"outcome": outcome}); err != nil {
-			return err
-		}
-		if err := releaseAgent(ctx, tx, agentID); err != nil {
 			return err
 		}
 		if completed, err = taskOf(ctx, tx, task, queue.Name); err != nil {

@@ -139,3 +139,29 @@ func TestOffers_Escalation(t *testing.T) {
 		}
 	})
 }
+
+// An agent who turns down an offer has room again: it is offered the next
+// queued task it has not declined, instead of waiting for other news.
+func TestOffers_RejectingAgentGetsOtherQueuedWork(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		offers := sqlstore.NewOfferService(db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Offers", OfferTimeout: time.Minute})
+		_, ann := f.MustAgent(t, "Ann", 1, nil)
+		first := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "First"})
+		second := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Second"})
+		if first.Status != switchboard.TaskOffered || second.Status != switchboard.TaskQueued {
+			t.Fatalf("statuses %s %s, want offered and queued", first.Status, second.Status)
+		}
+		if _, err := offers.RejectOffer(ann, MustOnlyOffer(t, offers, ann).ID); err != nil {
+			t.Fatal(err)
+		}
+		if o := MustOnlyOffer(t, offers, ann); o.TaskID != second.ID {
+			t.Errorf("Ann is offered %s, want the second task", o.TaskTitle)
+		}
+		if got, _ := f.tasks.FindTaskByID(f.admin, first.ID); got.Status != switchboard.TaskQueued {
+			t.Errorf("the declined task is %s, want queued", got.Status)
+		}
+	})
+}

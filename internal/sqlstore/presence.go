@@ -86,6 +86,12 @@ const agentTaskScan = 50
 // its capacity is used. Tasks another router holds are skipped, not waited
 // for.
 func (db *DB) routeToAgent(ctx context.Context, tx *Tx, agentID string) error {
+	// Most of the time no task waits: one indexed look says so.
+	var waiting []string
+	if err := tx.NewSelect().Model((*taskRow)(nil)).Column("tk.id").Where("tk.status = ?", switchboard.TaskQueued).
+		Limit(1).Scan(ctx, &waiting); err != nil || len(waiting) == 0 {
+		return err
+	}
 	agent, err := db.findAgent(ctx, tx, switchboard.Scope{All: true}, "a.id = ?", agentID, false)
 	if err != nil {
 		return err
