@@ -207,7 +207,12 @@ func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.Routin
 	for _, skill := range skills {
 		q = q.Where("EXISTS (SELECT 1 FROM agent_skills s WHERE s.agent_id = a.id AND s.skill = ? AND s.level >= ?)", skill, rt.RequiredSkills[skill])
 	}
-	idle := "CASE WHEN a.last_assigned_at IS NULL THEN 0 ELSE 1 END, a.last_assigned_at, a.id"
+	// Longest idle first, never-assigned agents before all: the order of
+	// agents_idle_idx, so that the query reads a few rows and stops.
+	idle := "a.last_assigned_at, a.id"
+	if db.engine == Postgres { // the others sort NULL first already
+		idle = "a.last_assigned_at NULLS FIRST, a.id"
+	}
 	switch rt.Strategy {
 	case switchboard.LeastLoaded:
 		q = q.OrderExpr("a.workload * 1.0 / a.capacity, " + idle)
