@@ -191,6 +191,7 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 			}
 		})
 	case db.Engine() == sqlstore.Postgres:
+		publish = events.Coalesce(ctx, logger, "postgres", db.NotifyEvents)
 		workers.Go(func() {
 			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, hub.Wake, logger); err != nil {
 				logger.Error("events: postgres listener stopped", "err", err.Error())

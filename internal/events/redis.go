@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -91,44 +89,7 @@ func (r *Redis) Listen(ctx context.Context, wake func(), logger *slog.Logger) er
 // a writer. A lost message only delays the other instances until their
 // next poll.
 func (r *Redis) Publisher(ctx context.Context, logger *slog.Logger) func(position int64) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	var latest atomic.Int64
-	signal := make(chan struct{}, 1)
-	go func() {
-		failing := false
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-signal:
-			}
-			pubCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := r.Publish(pubCtx, latest.Load())
-			cancel()
-			switch {
-			case err != nil && !failing && ctx.Err() == nil:
-				logger.Warn("events: cannot publish to redis; other instances see new events at their next poll", "err", err)
-				failing = true
-			case err == nil && failing:
-				logger.Info("events: publishing to redis again")
-				failing = false
-			}
-		}
-	}()
-	return func(position int64) {
-		for {
-			old := latest.Load()
-			if position <= old || latest.CompareAndSwap(old, position) {
-				break
-			}
-		}
-		select {
-		case signal <- struct{}{}:
-		default:
-		}
-	}
+	return Coalesce(ctx, logger, "redis", r.Publish)
 }
 
 // Close closes the connections to Redis.

@@ -98,9 +98,8 @@ func (db *DB) analyze(ctx context.Context, tables ...string) error {
 // takePositions reserves n event positions and returns the last. The
 // sequence row stays locked until the transaction ends, which is what
 // orders writers' commits by position; an aborted transaction gives its
-// positions back. Each engine does it in one round trip: PostgreSQL also
-// queues the notification that wakes the other instances at commit;
-// MariaDB has no UPDATE … RETURNING, but LAST_INSERT_ID(expr) hands the
+// positions back. Each engine does it in one round trip: MariaDB has no
+// UPDATE … RETURNING, but LAST_INSERT_ID(expr) hands the
 // value back in the statement's result.
 func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, error) {
 	var last int64
@@ -111,11 +110,6 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 			return 0, err
 		}
 		return res.LastInsertId()
-	case Postgres:
-		var notified string
-		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 "+
-			"RETURNING position, pg_notify(?, position::text)::text", n, PostgresEventChannel).Scan(&last, &notified)
-		return last, err
 	default:
 		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n).Scan(&last)
 		return last, err

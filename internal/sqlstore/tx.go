@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -178,3 +179,13 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 // PostgresEventChannel is the LISTEN/NOTIFY channel on which PostgreSQL
 // tells every instance that events were committed.
 const PostgresEventChannel = "switchboard_events"
+
+// NotifyEvents tells the instances listening on PostgresEventChannel that
+// events up to position are committed. It runs after the commits it tells
+// of, on its own: a NOTIFY inside a change would serialize every commit on
+// PostgreSQL's notification queue lock, while the event sequence is still
+// held.
+func (db *DB) NotifyEvents(ctx context.Context, position int64) error {
+	_, err := db.bun.ExecContext(ctx, "SELECT pg_notify(?, ?)", PostgresEventChannel, strconv.FormatInt(position, 10))
+	return err
+}
