@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -42,14 +43,14 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) er
 }
 
 // writeAlone runs fn in a transaction of its own and commits it with the
-// events fn recorded. It retries a few times when the engine reports a
+// events fn recorded. It retries a few times, after a random wait, when the engine reports a
 // deadlock or a serialization failure: those are the database telling two
 // transactions to try again in order, not errors of the request. After the
 // commit, OnEvents learns of the events.
 func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	var tx *Tx
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
 			tx = db.newTx(ctx, btx)
 			if err := fn(ctx, tx); err != nil {
@@ -63,7 +64,7 @@ func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *T
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		case <-time.After(retryDelay(attempt)):
 		}
 	}
 	if err != nil {
@@ -73,6 +74,18 @@ func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *T
 		db.OnEvents(tx.events)
 	}
 	return nil
+}
+
+// maxAttempts is how often a change runs before its deadlock or
+// serialization failure is its caller's error.
+const maxAttempts = 8
+
+// retryDelay is the wait before another attempt: growing, and random
+// within its bound, so that two transactions that deadlocked do not meet
+// again by starting over at the same moment.
+func retryDelay(attempt int) time.Duration {
+	bound := time.Duration(attempt+1) * 5 * time.Millisecond
+	return bound/2 + rand.N(bound/2)
 }
 
 func (db *DB) newTx(ctx context.Context, btx bun.Tx) *Tx {
