@@ -44,3 +44,9 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // SharedCommits is how many changes committed in a transaction shared with
 // others.
 func (db *DB) SharedCommits() int64 { return db.group().shared.Load() }
+
+// WriteAlone runs fn as a change in a transaction of its own, as every
+// change did before group commit.
+func (db *DB) WriteAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	return db.writeAlone(ctx, fn)
+}
