@@ -49,19 +49,14 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		d.TokenForm = newForm(nil)
 		d.TokenForm.Values.Set("lifetime", "90")
 	}
-	tokens, err := s.Tokens.FindTokens(ctx, switchboard.TokenFilter{UserID: actor.UserID(), Limit: 20, Cursor: d.Cursor})
+	tokens, cursor, err := findFromCursor(d.Cursor, func(cursor string) (*switchboard.Page[*switchboard.APIToken], error) {
+		return s.Tokens.FindTokens(ctx, switchboard.TokenFilter{UserID: actor.UserID(), Limit: 20, Cursor: cursor})
+	})
 	if err != nil {
-		if switchboard.ErrorCode(err) != switchboard.EINVALID {
-			s.internalError(w, r, err)
-			return
-		}
-		// A stale cursor in a bookmarked link: show the first page.
-		d.Cursor = ""
-		if tokens, err = s.Tokens.FindTokens(ctx, switchboard.TokenFilter{UserID: actor.UserID(), Limit: 20}); err != nil {
-			s.internalError(w, r, err)
-			return
-		}
+		s.internalError(w, r, err)
+		return
 	}
+	d.Cursor = cursor
 	d.Tokens = tokens
 	s.render(w, r, status, "account", page{Title: "My account", Section: "account", Data: d})
 }

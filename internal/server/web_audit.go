@@ -72,18 +72,13 @@ func (s *Server) webAudit(w http.ResponseWriter, r *http.Request) {
 	filter.Action, filter.TargetType = f.Get("action"), f.Get("target_type")
 	filter.ActorID, filter.TargetID = f.Get("actor"), f.Get("target")
 	filter.Since = parseDate(f, "since")
-	if t := parseDate(f, "until"); t != nil {
-		end := t.Add(24 * time.Hour) // the whole day is included
-		filter.Until = &end
-	}
+	filter.Until = parseDayEnd(f, "until")
 	status := http.StatusOK
 	if !f.HasErrors() {
-		p, err := s.Audit.FindAuditEntries(ctx, filter)
-		if hasFieldError(err, "cursor") {
-			// A stale cursor in a bookmarked link: show the first page.
-			filter.Cursor = ""
-			p, err = s.Audit.FindAuditEntries(ctx, filter)
-		}
+		p, _, err := findFromCursor(filter.Cursor, func(cursor string) (*switchboard.Page[*switchboard.AuditEntry], error) {
+			filter.Cursor = cursor
+			return s.Audit.FindAuditEntries(ctx, filter)
+		})
 		if err != nil {
 			if switchboard.ErrorCode(err) != switchboard.EINVALID {
 				s.internalError(w, r, err)
@@ -118,6 +113,29 @@ func parseDate(f *form, field string) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// findFromCursor finds a page of a list from cursor, or from the first
+// page when the cursor is stale (a bookmarked link): what the reader
+// wants, rather than an error. It returns the cursor it used.
+func findFromCursor[P any](cursor string, find func(cursor string) (P, error)) (P, string, error) {
+	p, err := find(cursor)
+	if cursor != "" && hasFieldError(err, "cursor") {
+		cursor = ""
+		p, err = find(cursor)
+	}
+	return p, cursor, err
+}
+
+// parseDayEnd reads a date field as the end of that day, so that a range
+// "until" the date includes all of it.
+func parseDayEnd(f *form, field string) *time.Time {
+	t := parseDate(f, field)
+	if t == nil {
+		return nil
+	}
+	end := t.Add(24 * time.Hour)
+	return &end
 }
 
 func hasFieldError(err error, field string) bool {

@@ -60,13 +60,10 @@ func (s *Server) renderEnrollment(w http.ResponseWriter, r *http.Request, status
 	for _, t := range teams.Items {
 		d.Teams = append(d.Teams, option{Value: t.ID, Label: t.Name})
 	}
-	filter := switchboard.EnrollmentKeyFilter{Limit: enrollmentKeysPage, Cursor: d.Cursor}
-	keys, err := s.Enrollment.FindEnrollmentKeys(ctx, filter)
-	if switchboard.ErrorCode(err) == switchboard.EINVALID {
-		// A stale cursor in a bookmarked link: show the first page.
-		d.Cursor, filter.Cursor = "", ""
-		keys, err = s.Enrollment.FindEnrollmentKeys(ctx, filter)
-	}
+	keys, cursor, err := findFromCursor(d.Cursor, func(cursor string) (*switchboard.Page[*switchboard.EnrollmentKey], error) {
+		return s.Enrollment.FindEnrollmentKeys(ctx, switchboard.EnrollmentKeyFilter{Limit: enrollmentKeysPage, Cursor: cursor})
+	})
+	d.Cursor = cursor
 	if err != nil {
 		s.internalError(w, r, err)
 		return

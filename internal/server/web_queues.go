@@ -51,12 +51,10 @@ func (s *Server) webQueues(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	filter := switchboard.QueueFilter{Query: strings.TrimSpace(q.Get("q")), TeamID: q.Get("team"), Limit: limit, Cursor: q.Get("cursor")}
-	p, err := s.Queues.FindQueues(r.Context(), filter)
-	if hasFieldError(err, "cursor") {
-		// A stale cursor in a bookmarked link: show the first page.
-		filter.Cursor = ""
-		p, err = s.Queues.FindQueues(r.Context(), filter)
-	}
+	p, _, err := findFromCursor(filter.Cursor, func(cursor string) (*switchboard.Page[*switchboard.Queue], error) {
+		filter.Cursor = cursor
+		return s.Queues.FindQueues(r.Context(), filter)
+	})
 	if err != nil {
 		if switchboard.ErrorCode(err) == switchboard.EINVALID {
 			s.renderError(w, r, http.StatusBadRequest, switchboard.ErrorMessage(err))

@@ -48,18 +48,13 @@ func (s *Server) webTasks(w http.ResponseWriter, r *http.Request) {
 	filter.MinPriority = formPriority(f, "min_priority")
 	filter.MaxPriority = formPriority(f, "max_priority")
 	filter.CreatedAfter = parseDate(f, "created_after")
-	if t := parseDate(f, "created_before"); t != nil {
-		end := t.Add(24 * time.Hour) // the whole day is included
-		filter.CreatedBefore = &end
-	}
+	filter.CreatedBefore = parseDayEnd(f, "created_before")
 	status := http.StatusOK
 	if !f.HasErrors() {
-		p, err := s.Tasks.FindTasks(ctx, filter)
-		if hasFieldError(err, "cursor") {
-			// A stale cursor in a bookmarked link: show the first page.
-			filter.Cursor = ""
-			p, err = s.Tasks.FindTasks(ctx, filter)
-		}
+		p, _, err := findFromCursor(filter.Cursor, func(cursor string) (*switchboard.Page[*switchboard.Task], error) {
+			filter.Cursor = cursor
+			return s.Tasks.FindTasks(ctx, filter)
+		})
 		if err != nil {
 			if switchboard.ErrorCode(err) != switchboard.EINVALID {
 				s.internalError(w, r, err)

@@ -135,13 +135,10 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, status int, 
 	q := r.URL.Query()
 	d := &teamData{Team: t, Admin: switchboard.ActorFromContext(ctx).IsAdmin(), MembersQuery: url.Values{},
 		Cursor: q.Get("cursor"), AddQuery: strings.TrimSpace(q.Get("add_q"))}
-	filter := switchboard.AgentFilter{TeamID: t.ID, Limit: teamMembersPage, Cursor: d.Cursor}
-	members, err := s.Agents.FindAgents(ctx, filter)
-	if switchboard.ErrorCode(err) == switchboard.EINVALID {
-		// A stale cursor in a bookmarked link: show the first page.
-		d.Cursor, filter.Cursor = "", ""
-		members, err = s.Agents.FindAgents(ctx, filter)
-	}
+	members, cursor, err := findFromCursor(d.Cursor, func(cursor string) (*switchboard.Page[*switchboard.Agent], error) {
+		return s.Agents.FindAgents(ctx, switchboard.AgentFilter{TeamID: t.ID, Limit: teamMembersPage, Cursor: cursor})
+	})
+	d.Cursor = cursor
 	if err != nil {
 		s.internalError(w, r, err)
 		return
