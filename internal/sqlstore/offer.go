@@ -94,14 +94,15 @@ func (s *OfferService) lockOffer(ctx context.Context, tx *Tx, id string) (*offer
 		}
 		return nil, nil, nil, err
 	}
-	task, queue, err := s.db.lockTask(ctx, tx, offer.TaskID)
+	task, queue, err := s.db.lockTask(ctx, tx, switchboard.Scope{All: true}, offer.TaskID)
 	return &offer, task, queue, err
 }
 
-// lockTask reads a task, locked, and its queue.
-func (db *DB) lockTask(ctx context.Context, tx *Tx, id string) (*taskRow, *switchboard.Queue, error) {
+// lockTask reads a task within scope, locked, and its queue. ENOTFOUND
+// when there is no such task or the scope does not reach it.
+func (db *DB) lockTask(ctx context.Context, tx *Tx, sc switchboard.Scope, id string) (*taskRow, *switchboard.Queue, error) {
 	var task taskRow
-	if err := forUpdate(tx.NewSelect().Model(&task).Where("tk.id = ?", id)).Scan(ctx); err != nil {
+	if err := forUpdate(applyTaskScope(tx.NewSelect().Model(&task).Where("tk.id = ?", id), sc)).Scan(ctx); err != nil {
 		if errors.Is(err, errNoRows) {
 			return nil, nil, errTaskNotFound()
 		}
@@ -267,7 +268,7 @@ func (s *OfferService) ExpireOffers(ctx context.Context, limit int) (int, error)
 				}
 				return err
 			}
-			task, queue, err := s.db.lockTask(ctx, tx, offer.TaskID)
+			task, queue, err := s.db.lockTask(ctx, tx, switchboard.Scope{All: true}, offer.TaskID)
 			if err != nil {
 				return err
 			}
@@ -297,10 +298,7 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 	}
 	var completed *switchboard.Task
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
-		if _, err := findTaskInScope(ctx, tx, sc, id); err != nil {
-			return err
-		}
-		task, queue, err := s.db.lockTask(ctx, tx, id)
+		task, queue, err := s.db.lockTask(ctx, tx, sc, id)
 		if err != nil {
 			return err
 		}
@@ -331,14 +329,4 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 		return nil, err
 	}
 	return completed, nil
-}
-
-// findTaskInScope checks that a task is within scope. ENOTFOUND.
-func findTaskInScope(ctx context.Context, idb bun.IDB, sc switchboard.Scope, id string) (string, error) {
-	var found string
-	err := applyTaskScope(idb.NewSelect().Model((*taskRow)(nil)).Column("tk.id").Where("tk.id = ?", id), sc).Scan(ctx, &found)
-	if errors.Is(err, errNoRows) {
-		return "", errTaskNotFound()
-	}
-	return found, err
 }

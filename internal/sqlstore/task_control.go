@@ -22,10 +22,7 @@ func (s *TaskService) controlTask(ctx context.Context, tx *Tx, id string) (*task
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := findTaskInScope(ctx, tx, sc, id); err != nil {
-		return nil, nil, err
-	}
-	return s.db.lockTask(ctx, tx, id)
+	return s.db.lockTask(ctx, tx, sc, id)
 }
 
 func errTaskFinished(status string, requested switchboard.TaskStatus) error {
