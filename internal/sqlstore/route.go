@@ -64,6 +64,11 @@ func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.
 	if err != nil || agentID == "" {
 		return false, err
 	}
+	for _, c := range candidates {
+		if c.AgentID == agentID {
+			t.agentName = c.Name
+		}
+	}
 	return true, db.giveTask(ctx, tx, t, q, agentID)
 }
 

@@ -42,8 +42,10 @@ type taskRow struct {
 	IdempotencyKey   *string    `bun:"idempotency_key"`
 	RequestHash      *string    `bun:"request_hash"`
 
-	// offer is the offer routing just made, when it made one.
-	offer *offerRow `bun:"-"`
+	// offer is the offer routing just made, when it made one, and
+	// agentName the name of the agent it chose.
+	offer     *offerRow `bun:"-"`
+	agentName string    `bun:"-"`
 }
 
 type taskHistoryRow struct {
@@ -295,7 +297,9 @@ func taskOf(ctx context.Context, tx *Tx, row *taskRow, queueName string) (*switc
 	t := row.domain()
 	t.QueueName = queueName
 	if t.AgentID != "" {
-		if a := tx.actor; a.Type == "agent" && a.ID == t.AgentID {
+		if a := tx.actor; row.agentName != "" {
+			t.AgentName = row.agentName
+		} else if a.Type == "agent" && a.ID == t.AgentID {
 			t.AgentName = a.Name
 		} else if err := tx.NewSelect().Table("agents").Column("name").Where("id = ?", t.AgentID).Scan(ctx, &t.AgentName); err != nil {
 			return nil, err
