@@ -21,9 +21,10 @@ import (
 // rate of changes outgrow the rate of commits.
 //
 // A change that fails in a batch must not take the others with it, and its
-// caller must see its own error: the batch is rolled back and each of its
-// changes runs again alone (fn is written to run more than once, as the
-// retries of deadlocks already require).
+// caller must see its own error: the batch is rolled back, the failed change
+// runs again alone and the others again together (fn is written to run
+// more than once, as the retries of deadlocks already require). When the
+// transaction fails as a whole, every change runs again alone.
 
 // maxBatch is the most changes one transaction carries: enough to share a
 // commit among all the requests of a busy instance, few enough that the
@@ -140,19 +141,12 @@ func (g *groupCommit) run(batch []*change) {
 	case 0:
 		return
 	case 1:
-		c := live[0]
-		c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn)
+		g.runAlone(live[0])
 		return
 	}
 	txs, failed, err := g.db.writeBatch(live)
 	if err == nil {
-		var events = txs[0].events
-		for _, tx := range txs[1:] {
-			events = append(events, tx.events...)
-		}
-		if len(events) > 0 && g.db.OnEvents != nil {
-			g.db.OnEvents(events)
-		}
+		g.db.committed(txs)
 		g.shared.Add(int64(len(live)))
 		for _, c := range live {
 			c.done <- nil
@@ -170,8 +164,13 @@ func (g *groupCommit) run(batch []*change) {
 	// The transaction failed as a whole (a deadlock, a lost connection):
 	// each change again, alone and at once.
 	for _, c := range alone {
-		go func() { c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn) }()
+		go g.runAlone(c)
 	}
+}
+
+// runAlone runs a change in a transaction of its own.
+func (g *groupCommit) runAlone(c *change) {
+	c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn)
 }
 
 // writeBatch runs the changes one after another in one transaction and

@@ -70,10 +70,27 @@ func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *T
 	if err != nil {
 		return translate(err)
 	}
-	if len(tx.events) > 0 && db.OnEvents != nil {
-		db.OnEvents(tx.events)
-	}
+	db.committed([]*Tx{tx})
 	return nil
+}
+
+// committed tells OnEvents of the events of committed changes.
+func (db *DB) committed(changes []*Tx) {
+	if db.OnEvents == nil {
+		return
+	}
+	if events := eventsOf(changes); len(events) > 0 {
+		db.OnEvents(events)
+	}
+}
+
+// eventsOf are the events the changes recorded, in order.
+func eventsOf(changes []*Tx) []*switchboard.Event {
+	var events []*switchboard.Event
+	for _, tx := range changes {
+		events = append(events, tx.events...)
+	}
+	return events
 }
 
 // maxAttempts is how often a change runs before its deadlock or
@@ -156,10 +173,7 @@ func insertChunks[T any](ctx context.Context, tx bun.IDB, rows []T) error {
 // order: a reader that has seen position N never finds an event below N
 // committed later.
 func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error {
-	var events []*switchboard.Event
-	for _, tx := range changes {
-		events = append(events, tx.events...)
-	}
+	events := eventsOf(changes)
 	if len(events) == 0 {
 		return nil
 	}
