@@ -230,6 +230,26 @@ func (s *TokenService) RevokeToken(ctx context.Context, id string) error {
 
 // Authenticate resolves a bearer secret to its actor.
 func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switchboard.Actor, error) {
+	actor, _, err := s.ResolveToken(ctx, secret)
+	return actor, err
+}
+
+// ResolveToken resolves a bearer secret to its actor, and tells until when
+// the token lasts if it expires.
+func (s *TokenService) ResolveToken(ctx context.Context, secret string) (*switchboard.Actor, *time.Time, error) {
+	r, err := s.resolve(ctx, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.actor, r.expiresAt, nil
+}
+
+type resolved struct {
+	actor     *switchboard.Actor
+	expiresAt *time.Time
+}
+
+func (s *TokenService) resolve(ctx context.Context, secret string) (*resolved, error) {
 	errBad := &switchboard.Error{Code: switchboard.EUNAUTHORIZED, Message: "The token is invalid, expired or revoked."}
 	if len(secret) > 200 {
 		return nil, errBad
@@ -278,5 +298,5 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*switch
 			return nil, translate(err)
 		}
 	}
-	return actor, nil
+	return &resolved{actor: actor, expiresAt: utcPtr(row.ExpiresAt)}, nil
 }

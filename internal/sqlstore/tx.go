@@ -49,17 +49,29 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) er
 // commit, OnEvents learns of the events.
 func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	var tx *Tx
-	var err error
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+	err := db.retry(ctx, func() error {
+		return db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
 			tx = db.newTx(ctx, btx)
 			if err := fn(ctx, tx); err != nil {
 				return err
 			}
 			return db.writeEvents(ctx, btx, []*Tx{tx})
 		})
-		if !isRetryable(err) {
-			break
+	})
+	if err != nil {
+		return translate(err)
+	}
+	db.committed([]*Tx{tx})
+	return nil
+}
+
+// retry runs fn again, after a growing random wait, while it fails with a
+// deadlock or a serialization failure, up to maxAttempts in all.
+func (db *DB) retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if err = fn(); !isRetryable(err) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -67,11 +79,7 @@ func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *T
 		case <-time.After(retryDelay(attempt)):
 		}
 	}
-	if err != nil {
-		return translate(err)
-	}
-	db.committed([]*Tx{tx})
-	return nil
+	return err
 }
 
 // committed tells OnEvents of the events of committed changes.

@@ -1,0 +1,195 @@
+// Package authcache keeps the actors of recently seen bearer tokens in
+// memory, so that an API call costs no database round trip to learn who
+// makes it. Resolving a token takes two queries; an agent that heartbeats
+// every few seconds, or a busy integration, would otherwise pay them on
+// every request.
+//
+// A cached actor must never outlive a revocation for long. Entries live
+// for a short time at most (the TTL), and the event log cuts them short:
+// a revoked token, a changed or retired agent, a disabled user or a
+// changed team drops the entries it concerns on every instance, as soon as
+// the instance's event hub delivers the event (within a second with
+// PostgreSQL NOTIFY, Redis or the hub's poll), and at once on the
+// instance that made the change. While no event feed runs, nothing is
+// cached at all.
+package authcache
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// Resolver finds the actor of a bearer secret in the database, and until
+// when that answer may hold by itself (the token's expiry, if any).
+type Resolver interface {
+	ResolveToken(ctx context.Context, secret string) (*switchboard.Actor, *time.Time, error)
+}
+
+// DefaultTTL is how long an entry lives without an event ending it: long
+// enough that a steady client resolves its token a couple of times a
+// minute, short enough to bound the harm of an event the feed missed.
+const DefaultTTL = 30 * time.Second
+
+// maxEntries bounds the memory a flood of distinct tokens can take. Past
+// it, the cache starts over rather than tracking ages.
+const maxEntries = 100_000
+
+type entry struct {
+	actor   *switchboard.Actor
+	expires time.Time
+}
+
+// Cache answers Authenticate from memory when it can.
+type Cache struct {
+	next Resolver
+	ttl  time.Duration
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	live    bool   // an event feed runs: entries can be invalidated
+	gen     uint64 // bumped by every invalidation, so a slow miss never stores a stale answer
+	entries map[[sha256.Size]byte]*entry
+}
+
+// New returns a cache in front of next. It caches nothing until Follow
+// runs.
+func New(next Resolver, ttl time.Duration, now func() time.Time) *Cache {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache{next: next, ttl: ttl, now: now, entries: map[[sha256.Size]byte]*entry{}}
+}
+
+// Authenticate resolves a bearer secret to its actor. The actor returned
+// may be shared with other requests: callers must not change it.
+func (c *Cache) Authenticate(ctx context.Context, secret string) (*switchboard.Actor, error) {
+	key := sha256.Sum256([]byte(secret))
+	now := c.now()
+	c.mu.RLock()
+	e, live, gen := c.entries[key], c.live, c.gen
+	c.mu.RUnlock()
+	if e != nil && now.Before(e.expires) {
+		return e.actor, nil
+	}
+	actor, expiresAt, err := c.next.ResolveToken(ctx, secret)
+	if err != nil || !live {
+		return actor, err
+	}
+	expires := now.Add(c.ttl)
+	if expiresAt != nil && expiresAt.Before(expires) {
+		expires = *expiresAt
+	}
+	c.mu.Lock()
+	// An invalidation that came while the database was being read may
+	// concern this very answer: then it is used once, not kept.
+	if c.live && c.gen == gen {
+		if len(c.entries) >= maxEntries {
+			clear(c.entries)
+		}
+		c.entries[key] = &entry{actor: actor, expires: expires}
+	}
+	c.mu.Unlock()
+	return actor, nil
+}
+
+// Len returns the number of cached entries.
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// Invalidate drops the entries that events may have made wrong: those of
+// a token, agent or user the events are about, and every entry when a
+// team changed (an agent's teams are part of its actor). It is safe to
+// call with any events, more than once.
+func (c *Cache) Invalidate(events []*switchboard.Event) {
+	var tokens, agents, users map[string]bool
+	all := false
+	for _, e := range events {
+		switch e.Subject.Type {
+		case "token":
+			tokens = add(tokens, e.Subject.ID)
+		case "agent":
+			agents = add(agents, e.Subject.ID)
+		case "user":
+			users = add(users, e.Subject.ID)
+		case "team":
+			all = true
+		}
+	}
+	if !all && tokens == nil && agents == nil && users == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if all {
+		clear(c.entries)
+		return
+	}
+	for k, e := range c.entries {
+		a := e.actor
+		if tokens[a.TokenID] || (a.Agent != nil && agents[a.Agent.ID]) || (a.User != nil && users[a.User.ID]) {
+			delete(c.entries, k)
+		}
+	}
+}
+
+func add(set map[string]bool, id string) map[string]bool {
+	if set == nil {
+		set = map[string]bool{}
+	}
+	set[id] = true
+	return set
+}
+
+// Follow keeps the cache in step with the event log through broker until
+// ctx ends. Entries are kept only while it runs; when its subscription
+// breaks (a lagging subscriber is dropped, the hub stops), everything is
+// forgotten before it subscribes again, since the events in between are
+// unknown.
+func (c *Cache) Follow(ctx context.Context, broker switchboard.EventBroker) {
+	defer c.setLive(false)
+	for ctx.Err() == nil {
+		sub := broker.Subscribe()
+		c.setLive(true)
+		c.drain(ctx, sub)
+		sub.Close()
+		c.setLive(false)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *Cache) drain(ctx context.Context, sub switchboard.EventSubscription) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case batch, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			c.Invalidate(batch)
+		}
+	}
+}
+
+// setLive turns caching on or off; either way it starts from nothing.
+func (c *Cache) setLive(live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live = live
+	c.gen++
+	clear(c.entries)
+}
