@@ -1,6 +1,9 @@
 package switchboard
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // PresenceService lets an agent say whether it takes work.
 type PresenceService interface {
@@ -15,3 +18,28 @@ type PresenceService interface {
 // Presence events are for live views and the presence timeline, not for
 // the audit log.
 const EventAgentPresenceChanged = "agent.presence_changed"
+
+// Heartbeat is a sign of life from an agent: an explicit heartbeat, with
+// the metadata it reported (nil: unchanged), or any call the agent made.
+type Heartbeat struct {
+	AgentID  string
+	At       time.Time
+	Metadata map[string]any
+}
+
+// HeartbeatStore writes heartbeats in bulk: each agent's last_seen_at moves
+// forward to its heartbeat's time, and its metadata is replaced when the
+// heartbeat carries some.
+type HeartbeatStore interface {
+	RecordHeartbeats(ctx context.Context, beats []Heartbeat) error
+}
+
+// Heartbeats takes signs of life without a database write each: they are
+// kept in memory and written in batches, so a crash loses at most one
+// flush interval of last-seen times and nothing else.
+type Heartbeats interface {
+	// Beat notes an explicit heartbeat with optional metadata.
+	Beat(agentID string, metadata map[string]any)
+	// Touch notes any other sign of life: an authenticated call.
+	Touch(agentID string)
+}

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/authcache"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/events"
+	"github.com/switchboardhq/switchboard/internal/heartbeat"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -47,11 +49,23 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer db.Close()
 
-	hub, stopEvents, err := startEvents(ctx, cfg, db, logger)
+	// Bearer tokens resolve from memory; the event log ends cached entries
+	// on every instance when a token, agent, user or team changes.
+	tokens := sqlstore.NewTokenService(db)
+	auth := authcache.New(tokens, authcache.DefaultTTL, nil)
+	hub, stopEvents, err := startEvents(ctx, cfg, db, auth, logger)
 	if err != nil {
 		return err
 	}
 	defer stopEvents()
+
+	// Heartbeats are written in batches; the last flush happens once the
+	// HTTP server has finished its requests.
+	beats := heartbeat.New(db, heartbeat.Options{Logger: logger})
+	beatsCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	beatsDone := make(chan struct{})
+	go func() { defer close(beatsDone); beats.Run(beatsCtx) }()
+	defer func() { stopBeats(); <-beatsDone }()
 
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db), logger)
 	defer stopTimeouts()
@@ -69,7 +83,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer stopCleanup()
 	srv := server.New(server.Deps{
 		Users:        sqlstore.NewUserService(db),
-		Tokens:       sqlstore.NewTokenService(db),
+		Tokens:       tokens,
+		Auth:         auth,
+		Heartbeats:   beats,
 		Agents:       sqlstore.NewAgentService(db),
 		Teams:        sqlstore.NewTeamService(db),
 		Enrollment:   sqlstore.NewEnrollmentService(db),
@@ -164,7 +180,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 // commits, the other instances' (through Redis when configured, else
 // PostgreSQL's LISTEN/NOTIFY, else a poll of the table), and the pruning of
 // old events. stop ends it all and is safe to call more than once.
-func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (*events.Hub, func(), error) {
+func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth *authcache.Cache, logger *slog.Logger) (*events.Hub, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
 	var redis *events.Redis
@@ -198,7 +214,11 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 			}
 		})
 	}
+	workers.Go(func() { auth.Follow(ctx, hub) })
 	db.OnEvents = func(evs []*switchboard.Event) {
+		// This instance's own changes end cached tokens before the
+		// request that made them answers.
+		auth.Invalidate(evs)
 		hub.Wake()
 		if publish != nil {
 			publish(evs[len(evs)-1].Position)

@@ -180,6 +180,8 @@ var authzMatrix = []authzRow{
 	{"401 200 404 200 403 403 401", "cancelTask", queuedTaskIn(teamB)},
 	{"401 200 200 404 403 403 401", "explainRouting", queuedTaskIn(teamA)},
 	{"401 403 403 403 200 200 401", "setPresence", body{"presence": "available"}.target()},
+	{"401 403 403 403 204 204 401", "heartbeat", body{"metadata": map[string]any{"version": "1"}}.target()},
+	{"401 403 403 403 204 204 401", "heartbeat", noTarget},
 	{"401 403 403 403 200 200 401", "listMyOffers", noTarget},
 	{"401 403 403 403 200 200 401", "listMyTasks", noTarget},
 	{"401 403 403 403 200 200 401", "acceptOffer", ownOffer},

@@ -345,7 +345,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				writeProblem(w, r, http.StatusUnauthorized, "The Authorization header must be: Bearer <token>.")
 				return
 			}
-			a, err := s.Tokens.Authenticate(ctx, strings.TrimSpace(secret))
+			a, err := s.Auth.Authenticate(ctx, strings.TrimSpace(secret))
 			if err != nil {
 				if switchboard.ErrorCode(err) != switchboard.EUNAUTHORIZED {
 					s.internalError(w, r, err)
@@ -356,6 +356,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 			actor = a
+			if a.Agent != nil {
+				// Any call of an agent is a sign of life; buffered, it
+				// costs no write of its own.
+				s.Heartbeats.Touch(a.Agent.ID)
+			}
 		} else if id := s.sessions.GetString(ctx, sessionUserID); id != "" {
 			a, err := s.Users.AuthenticateSession(ctx, id, s.sessions.GetInt(ctx, sessionAuthVersion))
 			switch {

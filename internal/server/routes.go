@@ -206,6 +206,14 @@ func (s *Server) routes() {
 			Description: "For an agent (its token, or the session of a human agent's user). Only available agents below " +
 				"capacity get work; becoming available takes queued work at once. 409 when the agent is not active."}, signedIn, s.apiSetPresence)
 
+		handle(s, api, huma.Operation{OperationID: "heartbeat", Method: http.MethodPost, Path: "/api/v1/agent/heartbeat",
+			Summary: "Send a heartbeat", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
+			Description: "For an agent (its token, or the session of a human agent's user, which the web UI sends while a page is open). " +
+				"An agent that sends none, and makes no other call, for the heartbeat TTL (SWITCHBOARD_HEARTBEAT_TTL, 60 s by default) " +
+				"is taken offline: its pending offers go to other agents. Heartbeats are buffered and written about once a second, " +
+				"so they are cheap at any rate; every call of an agent's token counts as one. The body is optional. 409 when " +
+				"presence asks for available and the agent is not active."}, signedIn, s.apiHeartbeat)
+
 		handle(s, api, huma.Operation{OperationID: "assignTask", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/assign",
 			Summary: "Assign a task to a chosen agent", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict},
 			Description: "Takes the task back from an agent that held it. An agent routing would not choose (not active or " +

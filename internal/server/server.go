@@ -35,6 +35,14 @@ type Deps struct {
 	Completer  switchboard.TaskCompleter
 	Control    switchboard.TaskControl
 	Events     switchboard.EventService
+	// Auth resolves bearer tokens to actors: the token service, or a
+	// cache in front of it. Tokens when nil.
+	Auth interface {
+		Authenticate(ctx context.Context, secret string) (*switchboard.Actor, error)
+	}
+	// Heartbeats takes agents' signs of life: explicit heartbeats and,
+	// for an agent's token, every call.
+	Heartbeats switchboard.Heartbeats
 	// Broker hands out live subscriptions to new events.
 	Broker       switchboard.EventBroker
 	SessionStore scs.Store
@@ -89,6 +97,9 @@ const (
 func New(deps Deps, opts Options) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Auth == nil {
+		deps.Auth = deps.Tokens
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)

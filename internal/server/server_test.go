@@ -13,9 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/authcache"
 	"github.com/switchboardhq/switchboard/internal/events"
+	"github.com/switchboardhq/switchboard/internal/heartbeat"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
@@ -24,8 +27,10 @@ import (
 // testServer is a real server on a real database, over real HTTP.
 type testServer struct {
 	*httptest.Server
-	db   *sqlstore.DB
-	logs *syncBuffer
+	db    *sqlstore.DB
+	logs  *syncBuffer
+	auth  *authcache.Cache
+	beats *heartbeat.Buffer
 }
 
 type syncBuffer struct {
@@ -65,10 +70,23 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 	if err := hub.Start(hubCtx); err != nil {
 		tb.Fatal(err)
 	}
-	db.OnEvents = func([]*switchboard.Event) { hub.Wake() }
+	// Tokens are resolved through the cache, as serve does, so that every
+	// test of a revoked token or a changed agent also tests invalidation.
+	tokens := sqlstore.NewTokenService(db)
+	auth := authcache.New(tokens, 0, nil)
+	go auth.Follow(hubCtx, hub)
+	db.OnEvents = func(evs []*switchboard.Event) {
+		auth.Invalidate(evs)
+		hub.Wake()
+	}
+	beats := heartbeat.New(db, heartbeat.Options{Interval: 50 * time.Millisecond, Logger: logger})
+	beatsDone := make(chan struct{})
+	go func() { defer close(beatsDone); beats.Run(hubCtx) }()
 	srv := server.New(server.Deps{
 		Users:        sqlstore.NewUserService(db),
-		Tokens:       sqlstore.NewTokenService(db),
+		Tokens:       tokens,
+		Auth:         auth,
+		Heartbeats:   beats,
 		Agents:       sqlstore.NewAgentService(db),
 		Teams:        sqlstore.NewTeamService(db),
 		Enrollment:   sqlstore.NewEnrollmentService(db),
@@ -90,8 +108,8 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 	tb.Cleanup(ts.Close)
 	// Close waits for requests in flight: ending the hub first ends the
 	// live streams among them.
-	tb.Cleanup(func() { stopHub(); hub.Wait() })
-	return &testServer{Server: ts, db: db, logs: logs}
+	tb.Cleanup(func() { stopHub(); hub.Wait(); <-beatsDone })
+	return &testServer{Server: ts, db: db, logs: logs, auth: auth, beats: beats}
 }
 
 // systemCtx acts as the system, like the command line does.

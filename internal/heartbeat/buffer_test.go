@@ -1,0 +1,143 @@
+package heartbeat
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// store keeps what was written, or fails while down.
+type store struct {
+	mu      sync.Mutex
+	down    bool
+	batches [][]switchboard.Heartbeat
+}
+
+func (s *store) RecordHeartbeats(_ context.Context, beats []switchboard.Heartbeat) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return errors.New("database down")
+	}
+	s.batches = append(s.batches, beats)
+	return nil
+}
+
+// last returns the last written heartbeat of each agent.
+func (s *store) last() map[string]switchboard.Heartbeat {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]switchboard.Heartbeat{}
+	for _, b := range s.batches {
+		for _, h := range b {
+			m[h.AgentID] = h
+		}
+	}
+	return m
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+type counter struct {
+	mu                sync.Mutex
+	received, flushed int
+}
+
+func (c *counter) HeartbeatReceived() { c.mu.Lock(); c.received++; c.mu.Unlock() }
+func (c *counter) HeartbeatsFlushed(n int, _ time.Duration) {
+	c.mu.Lock()
+	c.flushed += n
+	c.mu.Unlock()
+}
+
+func TestBuffer_OneWritePerAgentPerFlush(t *testing.T) {
+	st, clk, obs := &store{}, &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, &counter{}
+	b := New(st, Options{Now: clk.Now, Observer: obs})
+	b.Beat("a", map[string]any{"version": "1"})
+	clk.t = clk.t.Add(time.Millisecond)
+	b.Beat("a", nil) // keeps the metadata of the earlier beat
+	b.Beat("b", nil)
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.batches) != 1 || len(st.batches[0]) != 2 {
+		t.Fatalf("batches %v, want one of two heartbeats", st.batches)
+	}
+	got := st.last()
+	if !got["a"].At.Equal(clk.t) || got["a"].Metadata["version"] != "1" || got["b"].Metadata != nil {
+		t.Fatalf("written %+v", got)
+	}
+	if obs.received != 3 || obs.flushed != 2 {
+		t.Fatalf("observed %d received, %d flushed; want 3 and 2", obs.received, obs.flushed)
+	}
+	if err := b.Flush(context.Background()); err != nil || len(st.batches) != 1 {
+		t.Fatalf("an empty flush wrote (%v)", err)
+	}
+}
+
+// Calls are signs of life too, but a busy agent's are written at most
+// every touchResolution; explicit heartbeats always are.
+func TestBuffer_TouchesAreThinned(t *testing.T) {
+	st, clk := &store{}, &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b := New(st, Options{Now: clk.Now})
+	b.Touch("a")
+	_ = b.Flush(context.Background())
+	clk.t = clk.t.Add(time.Second)
+	b.Touch("a")
+	if b.Pending() != 0 {
+		t.Fatal("a touch right after a write was buffered")
+	}
+	b.Beat("a", nil)
+	if b.Pending() != 1 {
+		t.Fatal("an explicit heartbeat was thinned")
+	}
+	_ = b.Flush(context.Background())
+	clk.t = clk.t.Add(touchResolution)
+	b.Touch("a")
+	if b.Pending() != 1 {
+		t.Fatal("a touch long after the last write was not buffered")
+	}
+}
+
+// A failed write keeps the heartbeats for the next flush, without going
+// back on newer ones.
+func TestBuffer_FailedFlushKeepsTheHeartbeats(t *testing.T) {
+	st, clk := &store{down: true}, &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b := New(st, Options{Now: clk.Now})
+	b.Beat("a", map[string]any{"v": "1"})
+	b.Beat("b", nil)
+	if err := b.Flush(context.Background()); err == nil {
+		t.Fatal("flush to a down store succeeded")
+	}
+	clk.t = clk.t.Add(time.Second)
+	b.Beat("a", nil)
+	st.down = false
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := st.last()
+	if len(got) != 2 || !got["a"].At.Equal(clk.t) || got["a"].Metadata["v"] != "1" {
+		t.Fatalf("written %+v", got)
+	}
+}
+
+// A clean shutdown writes what is buffered.
+func TestBuffer_RunFlushesOnStop(t *testing.T) {
+	st := &store{}
+	b := New(st, Options{Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx) }()
+	b.Beat("a", nil)
+	cancel()
+	<-done
+	if _, ok := st.last()["a"]; !ok {
+		t.Fatal("the buffered heartbeat was lost at shutdown")
+	}
+}
