@@ -65,6 +65,9 @@ type Options struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	TrustedProxies     []netip.Prefix
+	// HeartbeatTTL is how long an agent stays present without a sign of
+	// life; open pages send one a few times per TTL. 60 s when zero.
+	HeartbeatTTL time.Duration
 	// SetupCode, while no user exists, lets a client on another machine
 	// create the first admin; without it only this machine can.
 	SetupCode string
@@ -121,6 +124,17 @@ func New(deps Deps, opts Options) *Server {
 	}
 	s.routes()
 	return s
+}
+
+// heartbeatEvery is how often an open page sends a heartbeat: three times
+// per TTL, so that one lost or late request does not take its agent
+// offline.
+func (s *Server) heartbeatEvery() time.Duration {
+	ttl := s.opts.HeartbeatTTL
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	return ttl / 3
 }
 
 // ServeHTTP serves a request.

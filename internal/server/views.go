@@ -219,6 +219,9 @@ type page struct {
 	Flash     *flash
 	Form      *form
 	RequestID string
+	// HeartbeatEvery is how often, in milliseconds, an open page keeps
+	// the signed-in human agent present.
+	HeartbeatEvery int64
 	// Scripts are the page's own script files, beside the shared one.
 	Scripts []string
 	Data    any
@@ -252,6 +255,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		}
 	}
 	p.RequestID = requestIDFrom(ctx)
+	p.HeartbeatEvery = s.heartbeatEvery().Milliseconds()
 	root := "layout"
 	if p.fragment != "" {
 		// A fragment leaves the flash message for the next whole page.

@@ -37,7 +37,7 @@ func TestMyWork(t *testing.T) {
 	h.get(t, "/").wantStatus(t, http.StatusSeeOther).location(t, "/my-work")
 	page := h.get(t, "/my-work").wantStatus(t, http.StatusOK)
 	page.wantContains(t, "<title>My work · Switchboard</title>", `href="/my-work" aria-current="page"`, "/static/work.js?v=",
-		`data-live="/my-work/live"`, `data-agent="`+hu.ID+`"`, `value="offline" id="presence-offline" class="button presence-offline" aria-pressed="true"`,
+		`data-live="/my-work/live"`, `data-heartbeat-every="20000"`, `data-agent="`+hu.ID+`"`, `value="offline" id="presence-offline" class="button presence-offline" aria-pressed="true"`,
 		"No offers waiting", "Set yourself <strong>available</strong>", "Nothing assigned to you", "takes up to 2 tasks at once").
 		wantNotContains(t, "Call Ada back", `href="/queues"`, `href="/tasks"`)
 	page.wantNoInlineCode(t)

@@ -40,6 +40,19 @@
     }
   });
 
+  // While a page is open, a human agent stays present: the page sends a
+  // heartbeat a few times per heartbeat TTL. Without this script, the
+  // agent's other clicks still count, and the sweeper takes them offline
+  // after the TTL.
+  var every = parseInt(document.body && document.body.getAttribute("data-heartbeat-every"), 10);
+  if (every > 0 && window.fetch) {
+    var beat = function () {
+      fetch("/api/v1/agent/heartbeat", { method: "POST", credentials: "same-origin" }).catch(function () {});
+    };
+    beat();
+    setInterval(beat, every);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     // Move focus to a form's error summary, so that screen readers announce
     // it and keyboard users start from it.
