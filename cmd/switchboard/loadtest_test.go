@@ -37,6 +37,18 @@ func TestLoadtest(t *testing.T) {
 					t.Errorf("loadtest --offer-timeout %s completed no task:\n%s", offer, out)
 				}
 			}
+			for _, scenario := range []string{"heartbeat", "me"} {
+				out, errOut, err := runCmd(t, environ("SWITCHBOARD_TOKEN", strings.TrimSpace(token)), "", "loadtest", "--url", base,
+					"--scenario", scenario, "--baseline", "--agents", "3", "--duration", "1s", "--rate", "50", "--workers", "4")
+				if err != nil {
+					t.Fatalf("loadtest --scenario %s: %v\n%s\n%s", scenario, err, out, errOut)
+				}
+				for _, want := range []string{"bare_" + scenario + " requests_per_s ", scenario + " requests_per_s ", "errors 0)", "ratio_to_bare "} {
+					if !strings.Contains(out, want) {
+						t.Errorf("loadtest --scenario %s printed no %q:\n%s", scenario, want, out)
+					}
+				}
+			}
 		})
 	}
 }
@@ -50,6 +62,8 @@ func TestLoadtestErrors(t *testing.T) {
 		{[]string{"loadtest", "--token", "x", "--agents", "0"}, "agents must be from 1 to 100000"},
 		{[]string{"loadtest", "--token", "x", "--url", "ftp://x"}, "not an http(s) URL"},
 		{[]string{"loadtest", "--token", "x", "--offer-timeout", "1500ms"}, "whole seconds"},
+		{[]string{"loadtest", "--token", "x", "--scenario", "dance"}, "--scenario must be one of lifecycle, heartbeat, me"},
+		{[]string{"loadtest", "--token", "x", "--baseline"}, "--baseline is for the heartbeat and me scenarios"},
 	} {
 		_, _, err := runCmd(t, environ(), "", tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -146,7 +146,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	base := strings.TrimRight(cfg.URL, "/")
-	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Workers, MaxConnsPerHost: cfg.Workers, IdleConnTimeout: time.Minute}
+	transport := newTransport(cfg)
 	c := &client{base: base, http: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 	f, err := setUp(ctx, c, cfg, log)
 	if err != nil {
