@@ -62,7 +62,13 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 	store, stop := db.SessionStore(0, nil)
 	tb.Cleanup(stop)
 	opts.Version = "test"
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logTo io.Writer = logs
+	level := slog.LevelDebug
+	if _, bench := tb.(*testing.B); bench {
+		// As in production: a line per request, formatted and written.
+		logTo, level = io.Discard, slog.LevelInfo
+	}
+	logger := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: level}))
 	// The event stream as serve wires it, without other instances: this
 	// process's commits wake the hub.
 	hub := events.NewHub(db, logger, events.Options{})
