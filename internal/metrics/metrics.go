@@ -32,8 +32,6 @@ type Options struct {
 	// CacheFor is how long database figures are served again before they
 	// are read anew. Default 5s.
 	CacheFor time.Duration
-	// Subscribers counts the open live event subscriptions.
-	Subscribers func() int
 	// Workers reports the background loops.
 	Workers func() []health.Result
 	Logger  *slog.Logger
@@ -101,12 +99,6 @@ func New(opts Options) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.durations, m.hbReceived, m.hbFlushed, m.flushDuration, m.events,
 	)
-	if opts.Subscribers != nil {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "switchboard_event_subscribers",
-			Help: "Live event streams open on this instance.",
-		}, func() float64 { return float64(opts.Subscribers()) }))
-	}
 	if opts.Workers != nil {
 		reg.MustRegister(&workerCollector{workers: opts.Workers})
 	}
@@ -124,6 +116,19 @@ func New(opts Options) *Metrics {
 	return m
 }
 
+// WatchSubscribers exports count, the number of open live event
+// subscriptions, as switchboard_event_subscribers. It is apart from New
+// because the event hub is made after the metrics, which count its commits.
+func (m *Metrics) WatchSubscribers(count func() int) {
+	if m == nil {
+		return
+	}
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "switchboard_event_subscribers",
+		Help: "Live event streams open on this instance.",
+	}, func() float64 { return float64(count()) }))
+}
+
 // Handler serves the metrics in the Prometheus text format (or OpenMetrics
 // or protobuf, as the scraper asks).
 func (m *Metrics) Handler() http.Handler {
@@ -133,8 +138,14 @@ func (m *Metrics) Handler() http.Handler {
 	return m.handler
 }
 
-// Registry is where the metrics are registered, for more of them.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+// Registry is where the metrics are registered, for more of them; nil
+// without metrics.
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.registry
+}
 
 // ObserveRequest counts a served request. route is the pattern that
 // matched ("" for none): never the path, so that the number of series

@@ -104,7 +104,8 @@ func TestMetrics_EventsAndSubscribersAndWorkers(t *testing.T) {
 	checks.Worker("timeouts", time.Second).Pass()
 	stopped := checks.Worker("events", time.Second)
 	stopped.Stop()
-	m := metrics.New(metrics.Options{Subscribers: func() int { return 7 }, Workers: checks.Workers})
+	m := metrics.New(metrics.Options{Workers: checks.Workers})
+	m.WatchSubscribers(func() int { return 7 })
 	m.EventsCommitted([]*switchboard.Event{{Type: "offer.rejected"}, {Type: "offer.rejected"}, {Type: "task.assigned"}})
 	wantSeries(t, scrape(t, m),
 		`switchboard_events_committed_total{type="offer.rejected"} 2`,
@@ -185,6 +186,7 @@ func TestMetrics_Nil(t *testing.T) {
 	m.HeartbeatReceived()
 	m.HeartbeatsFlushed(1, time.Millisecond)
 	m.EventsCommitted([]*switchboard.Event{{Type: "task.created"}})
+	m.WatchSubscribers(func() int { return 0 })
 }
 
 // BenchmarkObserveRequest is the cost the middleware adds to every request.
