@@ -29,10 +29,10 @@ func (db *DB) MetricsSnapshot(ctx context.Context) (*switchboard.MetricsSnapshot
 		N      int          `bun:"n"`
 		Oldest bun.NullTime `bun:"oldest"`
 	}
-	err := db.bun.NewSelect().Model((*queueRow)(nil)).
-		ColumnExpr("q.id, q.name, tk.status, COUNT(tk.id) AS n, MIN(tk.created_at) AS oldest").
-		Join("LEFT JOIN tasks AS tk ON tk.queue_id = q.id AND tk.status IN (?)", bun.List(unfinishedTasks)).
-		GroupExpr("q.id, q.name, tk.status").
+	q := db.bun.NewSelect().Model((*queueRow)(nil))
+	status := db.joinTasksInStatuses(q, unfinishedTasks)
+	err := q.ColumnExpr("q.id, q.name, "+status+" AS status, COUNT(tk.id) AS n, MIN(tk.created_at) AS oldest").
+		GroupExpr("q.id, q.name, "+status).
 		OrderExpr("q.id").
 		Scan(ctx, &groups)
 	if err != nil {
