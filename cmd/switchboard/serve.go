@@ -17,7 +17,9 @@ import (
 	"github.com/switchboardhq/switchboard/internal/authcache"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/events"
+	"github.com/switchboardhq/switchboard/internal/health"
 	"github.com/switchboardhq/switchboard/internal/heartbeat"
+	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -25,7 +27,8 @@ import (
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("serve", help{
 		usage: "switchboard serve [flags]",
-		description: "Runs the server: the web UI, the REST API under /api/v1, /healthz and /readyz.\n" +
+		description: "Runs the server: the web UI, the REST API under /api/v1, /healthz, /readyz and\n" +
+			"Prometheus /metrics.\n" +
 			"With no configuration it listens on 127.0.0.1:8080 and keeps its data in\n" +
 			"switchboard.db (SQLite) in the working directory, migrating it as needed.",
 		settings: config.ServerSettings,
@@ -49,25 +52,32 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer db.Close()
 
+	// The background loops report to checks, which /readyz and the
+	// metrics read; the metrics count the events this instance commits.
+	checks := health.New(time.Now)
+	m := metrics.New(metrics.Options{Source: db, Workers: checks.Workers, Logger: logger})
 	// Bearer tokens resolve from memory; the event log ends cached entries
 	// on every instance when a token, agent, user or team changes.
 	tokens := sqlstore.NewTokenService(db)
 	auth := authcache.New(tokens, authcache.DefaultTTL, nil)
-	hub, stopEvents, err := startEvents(ctx, cfg, db, auth, logger)
+	hub, stopEvents, err := startEvents(ctx, cfg, db, auth, checks, m, logger)
 	if err != nil {
 		return err
 	}
 	defer stopEvents()
+	m.WatchSubscribers(hub.Subscribers)
 
 	// Heartbeats are written in batches; the last flush happens once the
 	// HTTP server has finished its requests.
-	beats := heartbeat.New(db, heartbeat.Options{Logger: logger})
+	beats := heartbeat.New(db, heartbeat.Options{Logger: logger, Observer: m,
+		Liveness: checks.Worker("heartbeats", heartbeat.DefaultInterval)})
 	beatsCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
 	beatsDone := make(chan struct{})
 	go func() { defer close(beatsDone); beats.Run(beatsCtx) }()
 	defer func() { stopBeats(); <-beatsDone }()
 
-	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db), logger)
+	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db),
+		checks.Worker("timeouts", offerTimeoutTick), logger)
 	defer stopTimeouts()
 
 	// While no user exists, set-up from another machine needs this code,
@@ -101,6 +111,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		SessionStore: store,
 		Throttle:     db.Throttle,
 		Ready:        db.Ping,
+		Health:       checks,
+		Metrics:      m,
 		Logger:       logger,
 	}, server.Options{
 		Version:            version(),
@@ -110,6 +122,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		SessionLifetime:    cfg.SessionLifetime,
 		TrustedProxies:     cfg.TrustedProxies,
 		SetupCode:          setupCode,
+		MetricsToken:       cfg.MetricsToken,
 	})
 
 	httpServer := &http.Server{
@@ -179,8 +192,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 // events out to the live streams, and what wakes it: this process's own
 // commits, the other instances' (through Redis when configured, else
 // PostgreSQL's LISTEN/NOTIFY, else a poll of the table), and the pruning of
-// old events. stop ends it all and is safe to call more than once.
-func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth *authcache.Cache, logger *slog.Logger) (*events.Hub, func(), error) {
+// old events. The hub's reads report to the "events" worker of checks and
+// the pruning to "prune_events"; m counts this instance's commits. stop
+// ends it all and is safe to call more than once.
+func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth *authcache.Cache, checks *health.Checks,
+	m *metrics.Metrics, logger *slog.Logger) (*events.Hub, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
 	var redis *events.Redis
@@ -192,7 +208,14 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 		}
 	}
 	push := redis != nil || db.Engine() == sqlstore.Postgres
-	hub := events.NewHub(db, logger, events.Options{Push: push})
+	// Without push the hub polls often, so that other instances' commits
+	// show within a second; with it, the poll is a safety net.
+	poll := 250 * time.Millisecond
+	if push {
+		poll = 5 * time.Second
+	}
+	reads := checks.Worker("events", poll)
+	hub := events.NewHub(reportingLog{EventLog: db, worker: reads}, logger, events.Options{Push: push, PollInterval: poll})
 	if err := hub.Start(ctx); err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("start the event stream: %w", err)
@@ -219,17 +242,20 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 		// This instance's own changes end cached tokens before the
 		// request that made them answers.
 		auth.Invalidate(evs)
+		m.EventsCommitted(evs)
 		hub.Wake()
 		if publish != nil {
 			publish(evs[len(evs)-1].Position)
 		}
 	}
-	workers.Go(func() { pruneEvents(ctx, db, cfg.EventRetention, logger) })
+	pruning := checks.Worker("prune_events", pruneInterval)
+	workers.Go(func() { pruneEvents(ctx, db, cfg.EventRetention, pruning, logger) })
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			cancel()
 			hub.Wait()
+			reads.Stop()
 			workers.Wait()
 			if redis != nil {
 				_ = redis.Close()
@@ -239,6 +265,23 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 	return hub, stop, nil
 }
 
+// reportingLog is the event log as the hub reads it, reporting every read
+// to the worker that stands for the hub in /readyz: the hub reads at least
+// once per poll interval, so reads that stop or keep failing mean that live
+// streams have stalled.
+type reportingLog struct {
+	switchboard.EventLog
+	worker *health.Worker
+}
+
+func (l reportingLog) EventsAfter(ctx context.Context, after int64, limit int) ([]*switchboard.Event, error) {
+	evs, err := l.EventLog.EventsAfter(ctx, after, limit)
+	if ctx.Err() == nil {
+		l.worker.Report(err)
+	}
+	return evs, err
+}
+
 // offerTimeoutTick is how often offers past their deadline are looked for:
 // an offer times out within this much of its deadline.
 const offerTimeoutTick = 250 * time.Millisecond
@@ -246,12 +289,14 @@ const offerTimeoutTick = 250 * time.Millisecond
 // runTimeouts times out offers past their deadline (routing their tasks
 // on), expires queued tasks past their expiry and records SLA breaches,
 // until stopped. Every instance runs it; the database makes sure each
-// happens once.
-func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqlstore.TaskService, logger *slog.Logger) func() {
+// happens once. Each tick reports to worker.
+func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqlstore.TaskService, worker *health.Worker,
+	logger *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer worker.Stop()
 		const batch = 100
 		ticker := time.NewTicker(offerTimeoutTick)
 		defer ticker.Stop()
@@ -262,8 +307,10 @@ func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqls
 				return
 			case <-ticker.C:
 			}
+			var offersErr error
 			for {
 				n, err := offers.ExpireOffers(ctx, batch)
+				offersErr = err
 				switch {
 				case err != nil && ctx.Err() == nil && !failing:
 					logger.Warn("timing out offers", "err", err.Error())
@@ -276,24 +323,36 @@ func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqls
 					break
 				}
 			}
-			if _, err := tasks.ExpireTasks(ctx, batch); err != nil && ctx.Err() == nil && !failing {
-				logger.Warn("expiring tasks", "err", err.Error())
+			_, tasksErr := tasks.ExpireTasks(ctx, batch)
+			if tasksErr != nil && ctx.Err() == nil && !failing {
+				logger.Warn("expiring tasks", "err", tasksErr.Error())
+			}
+			if ctx.Err() == nil {
+				worker.Report(errors.Join(offersErr, tasksErr))
 			}
 		}
 	}()
 	return func() { cancel(); <-done }
 }
 
+// pruneInterval is how often old events are pruned.
+const pruneInterval = 5 * time.Minute
+
 // pruneEvents deletes events older than the retention every few minutes,
 // in small batches with a pause between them, so that neither the delete
-// nor its locks weigh on the writers.
-func pruneEvents(ctx context.Context, db *sqlstore.DB, retention time.Duration, logger *slog.Logger) {
+// nor its locks weigh on the writers. Every batch reports to worker, so
+// that a long backlog does not look like a stalled loop.
+func pruneEvents(ctx context.Context, db *sqlstore.DB, retention time.Duration, worker *health.Worker, logger *slog.Logger) {
+	defer worker.Stop()
 	const batch = 500
-	ticker := time.NewTicker(5 * time.Minute)
+	ticker := time.NewTicker(pruneInterval)
 	defer ticker.Stop()
 	for {
 		for {
 			n, err := db.PruneEvents(ctx, time.Now().Add(-retention), batch)
+			if ctx.Err() == nil {
+				worker.Report(err)
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					logger.Warn("pruning old events", "err", err.Error())

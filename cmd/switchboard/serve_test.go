@@ -67,3 +67,60 @@ func TestServeSetupCode(t *testing.T) {
 		t.Errorf("a set-up code is logged after set-up:\n%s", logs.String())
 	}
 }
+
+// TestServeMetricsAndReadiness: serve exports its metrics behind the
+// metrics token, counts the events it commits, and /readyz lists the
+// database and every background loop, on every engine.
+func TestServeMetricsAndReadiness(t *testing.T) {
+	const token = "metrics-token-for-the-test"
+	for _, engine := range sqlstoretest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			logs := &lockedBuffer{}
+			getenv := environ("SWITCHBOARD_DATABASE_URL", sqlstoretest.URL(t, engine), "SWITCHBOARD_METRICS_TOKEN", token)
+			base, stop := startServerLogging(t, logs, getenv)
+
+			status, body := get(t, base+"/readyz", "")
+			for _, check := range []string{"database", "events", "timeouts", "prune_events"} {
+				if status != http.StatusOK || !strings.Contains(body, `"name":"`+check+`","status":"ok"`) {
+					t.Errorf("/readyz = %d %s, want %s ok", status, body, check)
+				}
+			}
+
+			req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/setup",
+				strings.NewReader(`{"email":"ops@example.com","name":"Ops","password":"correct horse battery"}`))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				t.Fatalf("set-up: %d", res.StatusCode)
+			}
+
+			if status, _ := get(t, base+"/metrics", ""); status != http.StatusUnauthorized {
+				t.Errorf("/metrics without the token = %d, want 401", status)
+			}
+			status, body = get(t, base+"/metrics", token)
+			for _, series := range []string{
+				`switchboard_http_requests_total{code="201",method="POST",route="/api/v1/setup"} 1`,
+				`switchboard_events_committed_total{type="setup.completed"} 1`,
+				`switchboard_worker_up{worker="timeouts"} 1`,
+				`switchboard_worker_up{worker="events"} 1`,
+				`switchboard_event_subscribers 0`,
+				`switchboard_agents_by_status{status="active"} 0`,
+			} {
+				if status != http.StatusOK || !strings.Contains(body, series) {
+					t.Errorf("/metrics = %d, lacks %s", status, series)
+				}
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), token) {
+				t.Error("the metrics token is in the log")
+			}
+		})
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// EventRetention is how long events are kept for streams to resume
 	// from; the audit log is kept apart, whole.
 	EventRetention time.Duration
+
+	// MetricsToken, when set, is the bearer token that /metrics requires.
+	// It is a secret: never log it.
+	MetricsToken string
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -198,9 +202,24 @@ var (
 		func(c *Config, v string) error { return positiveDuration(&c.EventRetention, v) }}
 )
 
+// Settings of monitoring.
+var (
+	MetricsToken = &Setting{"metrics-token", "SWITCHBOARD_METRICS_TOKEN", "",
+		"`secret` that Prometheus must send as Authorization: Bearer to read /metrics (at least 16 characters; " +
+			"prefer the variable, as a flag shows in the process list); without it /metrics is open",
+		func(c *Config, v string) error {
+			if v != "" && (len(v) < 16 || strings.ContainsAny(v, " \t\r\n")) {
+				// Never the value in the message: it is a secret.
+				return fmt.Errorf("must be at least 16 characters, without spaces")
+			}
+			c.MetricsToken = v
+			return nil
+		}}
+)
+
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, MetricsToken, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}

@@ -60,11 +60,25 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--database-wait", "-1s"}, "--database-wait: must be a duration"},
 		{nil, []string{"--log-format", "xml"}, "must be text or json"},
 		{nil, []string{"--addr", "127.0.0.1:99999"}, "port"},
+		{map[string]string{"SWITCHBOARD_METRICS_TOKEN": "short"}, nil, "SWITCHBOARD_METRICS_TOKEN: must be at least 16 characters"},
 	} {
 		_, err := load(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: error %v, want %q", tc.env, tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestMetricsToken(t *testing.T) {
+	const secret = "s3cret-metrics-token"
+	c, err := load(t, map[string]string{"SWITCHBOARD_METRICS_TOKEN": secret})
+	if err != nil || c.MetricsToken != secret {
+		t.Fatalf("token %q (%v)", c.MetricsToken, err)
+	}
+	// A bad one is refused without being repeated in the message.
+	_, err = load(t, nil, "--metrics-token", "has a space in it")
+	if err == nil || strings.Contains(err.Error(), "space in") {
+		t.Errorf("error %v, want a refusal that does not quote the token", err)
 	}
 }
 

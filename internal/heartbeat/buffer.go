@@ -31,12 +31,20 @@ type Observer interface {
 	HeartbeatsFlushed(n int, took time.Duration)
 }
 
+// Liveness hears of every flush of Run and of its end, for readiness
+// checks (health.Worker).
+type Liveness interface {
+	Report(err error)
+	Stop()
+}
+
 // Buffer implements switchboard.Heartbeats over a HeartbeatStore.
 type Buffer struct {
 	store    switchboard.HeartbeatStore
 	interval time.Duration
 	now      func() time.Time
 	observer Observer
+	liveness Liveness
 	logger   *slog.Logger
 
 	mu      sync.Mutex
@@ -51,6 +59,7 @@ type Options struct {
 	Interval time.Duration
 	Now      func() time.Time
 	Observer Observer
+	Liveness Liveness
 	Logger   *slog.Logger
 }
 
@@ -65,7 +74,7 @@ func New(store switchboard.HeartbeatStore, opts Options) *Buffer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Buffer{store: store, interval: opts.Interval, now: opts.Now, observer: opts.Observer, logger: opts.Logger,
+	return &Buffer{store: store, interval: opts.Interval, now: opts.Now, observer: opts.Observer, liveness: opts.Liveness, logger: opts.Logger,
 		pending: map[string]switchboard.Heartbeat{}, written: map[string]time.Time{}}
 }
 
@@ -163,6 +172,9 @@ func (b *Buffer) Flush(ctx context.Context) error {
 func (b *Buffer) Run(ctx context.Context) {
 	tick := time.NewTicker(b.interval)
 	defer tick.Stop()
+	if b.liveness != nil {
+		defer b.liveness.Stop()
+	}
 	failing := false
 	for {
 		select {
@@ -176,6 +188,9 @@ func (b *Buffer) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 		err := b.Flush(ctx)
+		if b.liveness != nil && ctx.Err() == nil {
+			b.liveness.Report(err)
+		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			b.logger.Warn("heartbeats: flush failed; they stay buffered", "err", err.Error())

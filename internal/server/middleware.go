@@ -131,10 +131,12 @@ func isLoopbackHost(host string) bool {
 // address is how a server without a base URL is reached from elsewhere
 // (and how some proxies address it). Probes of /healthz and /readyz are
 // answered whatever the host, as load balancers and orchestrators address
-// an instance by names of their own.
+// an instance by names of their own; so is /metrics for the same reason,
+// but only when it requires its token, which a rebinding page cannot send.
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.knownHost(r.Host) || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if s.knownHost(r.Host) || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" ||
+			(r.URL.Path == "/metrics" && s.opts.MetricsToken != "") {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -266,7 +268,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			switch {
 			case rec.status >= 500:
 				level = slog.LevelError
-			case strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+			case strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
 				level = slog.LevelDebug
 			}
 			s.Logger.LogAttrs(r.Context(), level, "request",
@@ -282,6 +284,29 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			)
 		}()
 		next.ServeHTTP(rec, r)
+	})
+}
+
+// observeRequests counts every request in the metrics, by route pattern,
+// /metrics included. Placed after logRequests, it reads the status from
+// the recorder that logRequests made, and allocates nothing of its own:
+// it runs on every heartbeat.
+func (s *Server) observeRequests(next http.Handler) http.Handler {
+	if s.Metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec, ok := w.(*statusRecorder)
+		if !ok {
+			rec = &statusRecorder{ResponseWriter: w}
+		}
+		next.ServeHTTP(rec, r)
+		route := ""
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			route = rctx.RoutePattern()
+		}
+		s.Metrics.ObserveRequest(r.Method, route, rec.status, time.Since(start))
 	})
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/health"
+	"github.com/switchboardhq/switchboard/internal/metrics"
 )
 
 // Deps are the services the server calls.
@@ -50,9 +52,15 @@ type Deps struct {
 	// refilled one per interval, and shared by every instance; when the
 	// bucket is empty it returns false and the wait until the next one.
 	Throttle func(ctx context.Context, key string, burst int, interval time.Duration) (bool, time.Duration, error)
-	// Ready reports whether the server can serve: the database answers.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	// Ready reports whether the database answers; /readyz checks it as
+	// "database".
+	Ready func(ctx context.Context) error
+	// Health holds the other checks of /readyz: the background loops.
+	// Nil: the database alone.
+	Health *health.Checks
+	// Metrics counts the requests and serves /metrics. Nil: neither.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 	// Now is the clock (time.Now in production).
 	Now func() time.Time
 }
@@ -71,6 +79,8 @@ type Options struct {
 	// SetupCode, while no user exists, lets a client on another machine
 	// create the first admin; without it only this machine can.
 	SetupCode string
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 }
 
 // Server is the HTTP handler of Switchboard.

@@ -56,7 +56,9 @@ func newTestServer(tb testing.TB, engine sqlstore.Engine) *testServer {
 	return newTestServerOn(tb, db, server.Options{})
 }
 
-func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testServer {
+// newTestServerOn starts a server on db; with, if given, change the
+// dependencies first (to add metrics or health checks).
+func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with ...func(*server.Deps)) *testServer {
 	tb.Helper()
 	logs := &syncBuffer{}
 	store, stop := db.SessionStore(0, nil)
@@ -88,7 +90,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 	beats := heartbeat.New(db, heartbeat.Options{Interval: 50 * time.Millisecond, Logger: logger})
 	beatsDone := make(chan struct{})
 	go func() { defer close(beatsDone); beats.Run(hubCtx) }()
-	srv := server.New(server.Deps{
+	deps := server.Deps{
 		Users:        sqlstore.NewUserService(db),
 		Tokens:       tokens,
 		Auth:         auth,
@@ -109,7 +111,11 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 		Throttle:     db.Throttle,
 		Ready:        db.Ping,
 		Logger:       logger,
-	}, opts)
+	}
+	for _, f := range with {
+		f(&deps)
+	}
+	srv := server.New(deps, opts)
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
 	// Close waits for requests in flight: ending the hub first ends the

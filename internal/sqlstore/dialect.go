@@ -71,6 +71,33 @@ func (db *DB) secondsBefore(timeColumn, secondsColumn string) string {
 	return "julianday(" + timeColumn + ") + " + secondsColumn + " / 86400.0 <= julianday(?)"
 }
 
+// joinTasksInStatuses left-joins to q, a select over queues aliased q, the
+// tasks (aliased tk) of each queue in any of statuses, for a count grouped by
+// queue and status, and returns the expression of the status to group by.
+// Every engine must seek each (queue, status) pair in tasks_queue_next_idx
+// (queue_id, status, ...), reading the unfinished tasks only, however many
+// finished ones there are. MariaDB's joins use only the equality prefix of
+// an index: with status IN (...) it reads every task of each queue (2.4 s
+// against 0.15 s at a million tasks), so there the statuses come as a
+// derived table, joined by equality. PostgreSQL estimates that form badly
+// and plans a parallel scan (100 ms against 16 ms), so PostgreSQL and SQLite
+// keep the IN list.
+func (db *DB) joinTasksInStatuses(q *bun.SelectQuery, statuses []string) string {
+	if db.engine != MySQL {
+		q.Join("LEFT JOIN tasks AS tk ON tk.queue_id = q.id AND tk.status IN (?)", bun.List(statuses))
+		return "tk.status"
+	}
+	union := make([]string, len(statuses))
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		union[i], args[i] = "SELECT ?", st
+	}
+	union[0] += " AS status"
+	q.Join("CROSS JOIN ("+strings.Join(union, " UNION ALL ")+") AS st", args...).
+		Join("LEFT JOIN tasks AS tk ON tk.queue_id = q.id AND tk.status = st.status")
+	return "st.status"
+}
+
 // insertLockingExisting makes an INSERT that does nothing when a row with
 // its key exists. On MySQL, INSERT IGNORE would share-lock the existing row
 // and two transactions would deadlock upgrading that lock to the one they
