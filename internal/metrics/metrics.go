@@ -125,7 +125,7 @@ func (m *Metrics) WatchSubscribers(count func() int) {
 	}
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "switchboard_event_subscribers",
-		Help: "Live event streams open on this instance.",
+		Help: "Subscriptions to this instance's event hub: its live streams, and one for its token cache.",
 	}, func() float64 { return float64(count()) }))
 }
 
