@@ -48,6 +48,7 @@ var AuditActions = []string{
 	AuditKeyCreated, AuditKeyRevoked, AuditQueueCreated, AuditQueueUpdated, AuditQueueDeleted,
 	AuditTaskCreated, AuditTaskOffered, AuditTaskAssigned, AuditTaskCompleted, AuditTaskRequeued, AuditTaskEscalated,
 	AuditOfferRejected, AuditOfferTimedOut, AuditTaskCancelled, AuditTaskExpired, AuditSLABreached,
+	AuditNotificationRetried,
 }
 
 // AuditEntry records one change or sign-in event: who did what to what, from

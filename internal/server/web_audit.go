@@ -14,7 +14,7 @@ import (
 )
 
 // auditTargetTypes are the kinds of object audit entries name as targets.
-var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key"}
+var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key", "notification"}
 
 // auditPrefixes are the families of actions ("agent." and so on), for
 // filtering on all of a kind at once.

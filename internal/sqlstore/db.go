@@ -48,6 +48,9 @@ type DB struct {
 	// Selector chooses the agent for a task among the candidates the
 	// store finds: the routing engine.
 	Selector switchboard.Selector
+	// Composer, when set, writes the messages that changes send through
+	// the outbox (an invitation's e-mail); without it none are written.
+	Composer switchboard.Composer
 	// OnEvents, when set, learns of the events of every change after its
 	// commit: it wakes this instance's streams and tells the others. It
 	// must not block.

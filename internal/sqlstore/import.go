@@ -67,8 +67,12 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 					u := invitedUserRow(a.Email, a.Name, now)
 					inv, secret := newInvitation(u.ID, switchboard.KindInvitation, now)
 					userRows, inviteRows = append(userRows, u), append(inviteRows, inv)
-					invitations = append(invitations, inv.domain(u, secret))
+					invitation := inv.domain(u, secret)
+					invitations = append(invitations, invitation)
 					tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(u), After: userSummary(u)})
+					if err := notifyInvitation(tx, invitation); err != nil {
+						return err
+					}
 					row.UserID, row.OwnsUser = &u.ID, true
 					if a.Status == "" {
 						row.Status = string(switchboard.AgentPending)

@@ -123,7 +123,11 @@ func linkOrInvite(ctx context.Context, tx *Tx, email, name string) (string, *swi
 		return "", nil, err
 	}
 	tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(user), After: userSummary(user)})
-	return user.ID, inv.domain(user, secret), nil
+	invitation := inv.domain(user, secret)
+	if err := notifyInvitation(tx, invitation); err != nil {
+		return "", nil, err
+	}
+	return user.ID, invitation, nil
 }
 
 // InviteUser makes a new invitation link for a user without a password.
@@ -165,7 +169,7 @@ func (s *UserService) InviteUser(ctx context.Context, userID string) (*switchboa
 			return err
 		}
 		tx.Record(switchboard.Event{Type: switchboard.AuditUserInvited, Subject: userSubject(user), After: map[string]any{"expires_at": out.ExpiresAt}})
-		return nil
+		return notifyInvitation(tx, out)
 	})
 	if err != nil {
 		return nil, err
@@ -201,7 +205,7 @@ func (s *UserService) IssuePasswordReset(ctx context.Context, userID string) (*s
 			return err
 		}
 		tx.Record(switchboard.Event{Type: switchboard.AuditPasswordResetIssued, Subject: userSubject(user), After: map[string]any{"expires_at": out.ExpiresAt}})
-		return nil
+		return notifyInvitation(tx, out)
 	})
 	if err != nil {
 		return nil, err

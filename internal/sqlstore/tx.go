@@ -17,7 +17,8 @@ import (
 // change happens at, who makes it and for which request, and the events it
 // records. Every write in this package runs in a Tx, and its side effects
 // (the event log, the audit log, later the outbox) are written by Record in
-// the same transaction, so that they exist exactly when the change does.
+// the same transaction, so that they exist exactly when the change does;
+// so are the notifications of the outbox that it adds (notify).
 type Tx struct {
 	bun.Tx
 	db      *DB
@@ -25,6 +26,9 @@ type Tx struct {
 	actor   switchboard.EventActor
 	request switchboard.RequestInfo
 	events  []*switchboard.Event
+	// notifications are the outbox rows of the change, written with its
+	// events.
+	notifications []*notificationRow
 }
 
 // write runs fn as one change: in a transaction, with the events fn
@@ -181,6 +185,13 @@ func insertChunks[T any](ctx context.Context, tx bun.IDB, rows []T) error {
 // order: a reader that has seen position N never finds an event below N
 // committed later.
 func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error {
+	var notifications []*notificationRow
+	for _, tx := range changes {
+		notifications = append(notifications, tx.notifications...)
+	}
+	if err := insertChunks(ctx, idb, notifications); err != nil {
+		return err
+	}
 	events := eventsOf(changes)
 	if len(events) == 0 {
 		return nil
