@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -51,6 +52,66 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token that /metrics requires.
 	// It is a secret: never log it.
 	MetricsToken string
+	// SMTP is the mail server notifications are sent through; nil when
+	// unset, and e-mails then wait in the outbox.
+	SMTP *SMTP
+}
+
+// SMTP says how to reach a mail server. Password is a secret: it is never
+// logged.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	From     string // the sender's address, as given (may carry a name)
+	TLS      string // "starttls" (required), "tls" (implicit, from the first byte) or "none"
+}
+
+// smtpPorts are the usual port of each TLS mode.
+var smtpPorts = map[string]int{"starttls": 587, "tls": 465, "none": 25}
+
+func parseSMTP(v string) (*SMTP, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		// url.Parse's error repeats the URL, password and all.
+		return nil, errors.New("must be a URL like smtp://user:pass@host:587?from=ops@example.com")
+	}
+	if u.Scheme != "smtp" {
+		return nil, errors.New("must start with smtp:// (choose TLS with ?tls=starttls|tls|none)")
+	}
+	c := &SMTP{Host: u.Hostname(), Username: u.User.Username()}
+	c.Password, _ = u.User.Password()
+	if c.Host == "" {
+		return nil, errors.New("names no host: use smtp://host:587?from=ops@example.com")
+	}
+	q := u.Query()
+	c.TLS = q.Get("tls")
+	if c.TLS == "" {
+		c.TLS = "starttls"
+	}
+	if _, ok := smtpPorts[c.TLS]; !ok {
+		return nil, fmt.Errorf("tls=%q: must be starttls, tls or none", c.TLS)
+	}
+	c.Port = smtpPorts[c.TLS]
+	if p := u.Port(); p != "" {
+		if c.Port, err = strconv.Atoi(p); err != nil || c.Port < 1 || c.Port > 65535 {
+			return nil, fmt.Errorf("port %q is not a number from 1 to 65535", p)
+		}
+	}
+	c.From = q.Get("from")
+	if c.From == "" {
+		return nil, errors.New("needs the sender's address: add ?from=ops@example.com")
+	}
+	if _, err := mail.ParseAddress(c.From); err != nil {
+		return nil, fmt.Errorf("from=%q is not an e-mail address", c.From)
+	}
+	for k := range q {
+		if k != "from" && k != "tls" {
+			return nil, fmt.Errorf("unknown parameter %q: only from and tls are read", k)
+		}
+	}
+	return c, nil
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -217,9 +278,24 @@ var (
 		}}
 )
 
+// Settings of notifications.
+var (
+	SMTPURL = &Setting{"smtp-url", "SWITCHBOARD_SMTP_URL", "",
+		"mail server `URL` for e-mail notifications: smtp://user:pass@host:587?from=ops@example.com&tls=starttls|tls|none; without it e-mails wait",
+		func(c *Config, v string) error {
+			c.SMTP = nil
+			if v == "" {
+				return nil
+			}
+			smtp, err := parseSMTP(v)
+			c.SMTP = smtp
+			return err
+		}}
+)
+
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, MetricsToken, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, MetricsToken, SMTPURL, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}

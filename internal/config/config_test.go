@@ -61,6 +61,13 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--log-format", "xml"}, "must be text or json"},
 		{nil, []string{"--addr", "127.0.0.1:99999"}, "port"},
 		{map[string]string{"SWITCHBOARD_METRICS_TOKEN": "short"}, nil, "SWITCHBOARD_METRICS_TOKEN: must be at least 16 characters"},
+		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtps://mail.example.com?from=a@example.com"}, nil, "SWITCHBOARD_SMTP_URL: must start with smtp://"},
+		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com"}, nil, "SWITCHBOARD_SMTP_URL: needs the sender's address"},
+		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com?from=nobody"}, nil, "is not an e-mail address"},
+		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com?from=a@example.com&tls=ssl"}, nil, "must be starttls, tls or none"},
+		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com:0?from=a@example.com"}, nil, "is not a number"},
+		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://?from=a@example.com"}, nil, "names no host"},
+		{nil, []string{"--smtp-url", "smtp://mail.example.com?from=a@example.com&sender=b"}, "--smtp-url: unknown parameter"},
 	} {
 		_, err := load(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -87,4 +94,38 @@ func TestAllErrorsAtOnce(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--log-format") || !strings.Contains(err.Error(), "--log-level") {
 		t.Errorf("error %v, want both flags named", err)
 	}
+}
+
+func TestSMTP(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		c, err := load(t, map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://ops%40example.com:s3cret@mail.example.com?from=Ops+%3Cops@example.com%3E&tls=tls"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := config.SMTP{Host: "mail.example.com", Port: 465, Username: "ops@example.com", Password: "s3cret", From: "Ops <ops@example.com>", TLS: "tls"}
+		if c.SMTP == nil || *c.SMTP != want {
+			t.Errorf("SMTP = %+v, want %+v", c.SMTP, want)
+		}
+	})
+	t.Run("DefaultsToSTARTTLS", func(t *testing.T) {
+		c, err := load(t, map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com?from=ops@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SMTP.TLS != "starttls" || c.SMTP.Port != 587 || c.SMTP.Username != "" {
+			t.Errorf("SMTP = %+v, want starttls on 587 without a user", c.SMTP)
+		}
+	})
+	t.Run("Unset", func(t *testing.T) {
+		c, err := load(t, nil)
+		if err != nil || c.SMTP != nil {
+			t.Errorf("SMTP = %+v, %v; want nil", c.SMTP, err)
+		}
+	})
+	t.Run("ErrorHidesPassword", func(t *testing.T) {
+		_, err := load(t, map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://u:hunter2@mail.example.com:99999?from=a@example.com"})
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error %v: want one without the password", err)
+		}
+	})
 }
