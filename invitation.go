@@ -42,3 +42,13 @@ type Invitation struct {
 
 // IsPasswordReset reports whether the link replaces an existing password.
 func (i *Invitation) IsPasswordReset() bool { return i.Kind == KindPasswordReset }
+
+// Path is the link relative to the base URL: each kind has its own page
+// (/invite/{secret}, /reset/{secret}) that sets the password. It is made
+// only while Secret is known.
+func (i *Invitation) Path() string {
+	if i.IsPasswordReset() {
+		return "/reset/" + i.Secret
+	}
+	return "/invite/" + i.Secret
+}

@@ -20,6 +20,8 @@ import (
 	"github.com/switchboardhq/switchboard/internal/health"
 	"github.com/switchboardhq/switchboard/internal/heartbeat"
 	"github.com/switchboardhq/switchboard/internal/metrics"
+	"github.com/switchboardhq/switchboard/internal/notify"
+	"github.com/switchboardhq/switchboard/internal/notify/email"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -79,6 +81,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db),
 		checks.Worker("timeouts", offerTimeoutTick), logger)
 	defer stopTimeouts()
+
+	stopNotify, err := startNotify(ctx, cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	defer stopNotify()
 
 	// While no user exists, set-up from another machine needs this code,
 	// which only the server's log shows.
@@ -337,6 +345,33 @@ func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqls
 
 // pruneInterval is how often old events are pruned.
 const pruneInterval = 5 * time.Minute
+// startNotify makes changes write their e-mails to the outbox and starts
+// the dispatcher that delivers them, until stopped. Without a base URL no
+// e-mail with a link is written; without a mail server e-mails wait in the
+// outbox until one is configured.
+func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
+	if cfg.BaseURL != nil {
+		db.Composer = email.NewComposer(cfg.BaseURL)
+	} else {
+		logger.Info("invitation and password reset e-mails are off: they need the public address of the server in SWITCHBOARD_BASE_URL")
+	}
+	senders := map[switchboard.Channel]switchboard.Sender{}
+	if c := cfg.SMTP; c != nil {
+		sender, err := email.New(email.Options{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password, From: c.From, TLS: c.TLS})
+		if err != nil {
+			return nil, fmt.Errorf("SWITCHBOARD_SMTP_URL: %w", err)
+		}
+		senders[switchboard.ChannelEmail] = sender
+		logger.Info("sending e-mail", "smtp_host", c.Host, "smtp_port", c.Port, "tls", c.TLS)
+	} else if cfg.BaseURL != nil {
+		logger.Info("e-mail is not configured: e-mails wait in the outbox until SWITCHBOARD_SMTP_URL names a mail server")
+	}
+	d := notify.New(sqlstore.NewNotificationService(db), senders, logger, notify.Options{})
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	return func() { cancel(); <-done }, nil
+}
 
 // pruneEvents deletes events older than the retention every few minutes,
 // in small batches with a pause between them, so that neither the delete

@@ -76,7 +76,7 @@ func (s *Server) invitationJSON(ctx context.Context, inv *switchboard.Invitation
 		return nil
 	}
 	origin, _ := s.linkOrigin(ctx)
-	return &InvitationJSON{Email: inv.Email, URL: origin + invitationPath(inv), ExpiresAt: inv.ExpiresAt.UTC()}
+	return &InvitationJSON{Email: inv.Email, URL: origin + inv.Path(), ExpiresAt: inv.ExpiresAt.UTC()}
 }
 
 // mayInvite reports whether creating an agent may invite someone: a person

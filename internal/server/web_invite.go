@@ -9,16 +9,6 @@ import (
 	"github.com/switchboardhq/switchboard"
 )
 
-// invitationPath is the address of an invitation or password reset link,
-// relative to the base URL. Each kind has its own, served by the routes
-// /invite/{secret} and /reset/{secret}.
-func invitationPath(inv *switchboard.Invitation) string {
-	if inv.IsPasswordReset() {
-		return "/reset/" + inv.Secret
-	}
-	return "/invite/" + inv.Secret
-}
-
 func (s *Server) webInvite(w http.ResponseWriter, r *http.Request) {
 	inv, ok := s.findInvitation(w, r)
 	if !ok {
