@@ -50,3 +50,11 @@ func (db *DB) SharedCommits() int64 { return db.group().shared.Load() }
 func (db *DB) WriteAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	return db.writeAlone(ctx, fn)
 }
+
+// NotificationBodies returns what the outbox keeps of a notification's
+// bodies and secret, which no service returns once it is delivered.
+func (db *DB) NotificationBodies(ctx context.Context, id string) (text, html string, secret *string, err error) {
+	var row notificationRow
+	err = db.bun.NewSelect().Model(&row).Where("n.id = ?", id).Scan(ctx)
+	return row.BodyText, row.BodyHTML, row.Secret, err
+}
