@@ -100,28 +100,29 @@ func runServe(ctx context.Context, e env, args []string) error {
 	})
 	defer stopCleanup()
 	srv := server.New(server.Deps{
-		Users:        sqlstore.NewUserService(db),
-		Tokens:       tokens,
-		Auth:         auth,
-		Heartbeats:   beats,
-		Agents:       sqlstore.NewAgentService(db),
-		Teams:        sqlstore.NewTeamService(db),
-		Enrollment:   sqlstore.NewEnrollmentService(db),
-		Audit:        sqlstore.NewAuditService(db),
-		Queues:       sqlstore.NewQueueService(db),
-		Tasks:        sqlstore.NewTaskService(db),
-		Presence:     sqlstore.NewPresenceService(db),
-		Offers:       sqlstore.NewOfferService(db),
-		Completer:    sqlstore.NewTaskService(db),
-		Control:      sqlstore.NewTaskService(db),
-		Events:       sqlstore.NewEventService(db),
-		Broker:       hub,
-		SessionStore: store,
-		Throttle:     db.Throttle,
-		Ready:        db.Ping,
-		Health:       checks,
-		Metrics:      m,
-		Logger:       logger,
+		Users:         sqlstore.NewUserService(db),
+		Tokens:        tokens,
+		Auth:          auth,
+		Heartbeats:    beats,
+		Agents:        sqlstore.NewAgentService(db),
+		Teams:         sqlstore.NewTeamService(db),
+		Enrollment:    sqlstore.NewEnrollmentService(db),
+		Audit:         sqlstore.NewAuditService(db),
+		Queues:        sqlstore.NewQueueService(db),
+		Tasks:         sqlstore.NewTaskService(db),
+		Presence:      sqlstore.NewPresenceService(db),
+		Offers:        sqlstore.NewOfferService(db),
+		Completer:     sqlstore.NewTaskService(db),
+		Control:       sqlstore.NewTaskService(db),
+		Events:        sqlstore.NewEventService(db),
+		Notifications: sqlstore.NewNotificationService(db),
+		Broker:        hub,
+		SessionStore:  store,
+		Throttle:      db.Throttle,
+		Ready:         db.Ping,
+		Health:        checks,
+		Metrics:       m,
+		Logger:        logger,
 	}, server.Options{
 		Version:            version(),
 		BaseURL:            cfg.BaseURL,
@@ -345,6 +346,7 @@ func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqls
 
 // pruneInterval is how often old events are pruned.
 const pruneInterval = 5 * time.Minute
+
 // startNotify makes changes write their e-mails to the outbox and starts
 // the dispatcher that delivers them, until stopped. Without a base URL no
 // e-mail with a link is written; without a mail server e-mails wait in the

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -152,6 +154,12 @@ var authzMatrix = []authzRow{
 	{"401 204 404 204 403 403 401", "revokeEnrollmentKey", keyOf(teamB)},
 	{"401 204 404 404 403 403 401", "revokeEnrollmentKey", keyOf(noTeam)},
 	{"201 201 201 201 201 201 401", "enroll", enrollWithKeyOf(teamA)},
+
+	{"401 200 200 200 200 200 401", "listNotifications", noTarget},
+	{"401 200+ 200- 200- 200- 200- 401", "listNotifications", notificationAbout(nil)},
+	{"401 200+ 200- 200- 200+ 200- 401", "listNotifications", notificationAbout(func(w *authzWorld) *switchboard.User { return w.users[agentUser] })},
+	{"401 200 403 403 403 403 401", "retryNotification", notificationThat(switchboard.NotificationDead)},
+	{"401 409 403 403 403 403 401", "retryNotification", notificationThat(switchboard.NotificationPending)},
 
 	{"401 200 200 200 403 403 401", "listAudit", noTarget},
 	{"401 200+ 200+ 200- 403 403 401", "listAudit", auditOfAgentIn(teamA)},
@@ -883,3 +891,48 @@ var (
 		return authzRequest{params: id(w.makeTask(tb, w.makeQueue(tb, teamA, 0, "", skill)).ID)}
 	})
 )
+
+// notificationAbout is the password reset e-mail of a user (a new one when
+// who is nil), looked for in the delivery log.
+func notificationAbout(who func(w *authzWorld) *switchboard.User) authzTarget {
+	return target("a notification", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		var u *switchboard.User
+		if who != nil {
+			u = who(w)
+		} else {
+			u = w.ts.MustCreateUser(tb, w.email("someone"), switchboard.RoleAgent)
+		}
+		n := w.mustNotify(tb, u)
+		return authzRequest{query: "limit=200", marker: n.ID}
+	})
+}
+
+// notificationThat is a new user's password reset e-mail, in a status.
+func notificationThat(status switchboard.NotificationStatus) authzTarget {
+	return target("a "+string(status)+" notification", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		n := w.mustNotify(tb, w.ts.MustCreateUser(tb, w.email("someone"), switchboard.RoleAgent))
+		if status == switchboard.NotificationDead {
+			// Never claimed (attempt 0), given up.
+			if ok, err := sqlstore.NewNotificationService(w.ts.db).FinishNotification(systemCtx(), n, errors.New("down"), 0, true); !ok || err != nil {
+				tb.Fatalf("FinishNotification = %v, %v", ok, err)
+			}
+		}
+		return authzRequest{params: id(n.ID)}
+	})
+}
+
+// mustNotify issues a password reset link to u, which e-mails it, and
+// returns the e-mail's notification.
+func (w *authzWorld) mustNotify(tb testing.TB, u *switchboard.User) *switchboard.Notification {
+	tb.Helper()
+	if _, err := sqlstore.NewUserService(w.ts.db).IssuePasswordReset(systemCtx(), u.ID); err != nil {
+		tb.Fatal(err)
+	}
+	// The user's own log: theirs only, newest first.
+	page, err := sqlstore.NewNotificationService(w.ts.db).FindNotifications(
+		switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{User: u}), switchboard.NotificationFilter{Limit: 1})
+	if err != nil || len(page.Items) != 1 {
+		tb.Fatalf("the notification of the reset: %v, %v", page, err)
+	}
+	return page.Items[0]
+}

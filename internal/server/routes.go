@@ -259,6 +259,16 @@ func (s *Server) routes() {
 
 		handle(s, api, eventsOperation(api), signedIn, s.apiListEvents)
 
+		handle(s, api, huma.Operation{OperationID: "listNotifications", Method: http.MethodGet, Path: "/api/v1/notifications",
+			Summary: "Read the delivery log", Tags: []string{"Notifications"},
+			Description: "The messages of the outbox (invitation and password reset e-mails), newest first, with their status, attempts and " +
+				"last error; never their bodies, which may carry a secret link. Admins read every message, anyone else those about themselves."},
+			signedIn, s.apiListNotifications)
+		handle(s, api, huma.Operation{OperationID: "retryNotification", Method: http.MethodPost, Path: "/api/v1/notifications/{id}/retry",
+			Summary: "Send a dead message again", Tags: []string{"Notifications"}, Errors: []int{http.StatusNotFound, http.StatusConflict},
+			Description: "It is due at once, from a first attempt, with the same idempotency key. 409 unless it is dead, or when the link it " +
+				"carried has expired (make a new link instead)."}, admins, s.apiRetryNotification)
+
 		// The web UI.
 		r.Get("/setup", s.webSetup)
 		r.Post("/setup", s.webSetupSubmit)

@@ -37,6 +37,8 @@ type Deps struct {
 	Completer  switchboard.TaskCompleter
 	Control    switchboard.TaskControl
 	Events     switchboard.EventService
+	// Notifications is the delivery log of the outbox.
+	Notifications switchboard.NotificationService
 	// Auth resolves bearer tokens to actors: the token service, or a
 	// cache in front of it. Tokens when nil.
 	Auth interface {

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/authcache"
 	"github.com/switchboardhq/switchboard/internal/events"
 	"github.com/switchboardhq/switchboard/internal/heartbeat"
+	"github.com/switchboardhq/switchboard/internal/notify/email"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
@@ -71,6 +72,12 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 		logTo, level = io.Discard, slog.LevelInfo
 	}
 	logger := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: level}))
+	// Changes e-mail their links, as serve has them do with a base URL.
+	base := opts.BaseURL
+	if base == nil {
+		base = &url.URL{Scheme: "https", Host: "switchboard.test"}
+	}
+	db.Composer = email.NewComposer(base)
 	// The event stream as serve wires it, without other instances: this
 	// process's commits wake the hub.
 	hub := events.NewHub(db, logger, events.Options{})
@@ -91,26 +98,27 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 	beatsDone := make(chan struct{})
 	go func() { defer close(beatsDone); beats.Run(hubCtx) }()
 	deps := server.Deps{
-		Users:        sqlstore.NewUserService(db),
-		Tokens:       tokens,
-		Auth:         auth,
-		Heartbeats:   beats,
-		Agents:       sqlstore.NewAgentService(db),
-		Teams:        sqlstore.NewTeamService(db),
-		Enrollment:   sqlstore.NewEnrollmentService(db),
-		Audit:        sqlstore.NewAuditService(db),
-		Queues:       sqlstore.NewQueueService(db),
-		Tasks:        sqlstore.NewTaskService(db),
-		Presence:     sqlstore.NewPresenceService(db),
-		Offers:       sqlstore.NewOfferService(db),
-		Completer:    sqlstore.NewTaskService(db),
-		Control:      sqlstore.NewTaskService(db),
-		Events:       sqlstore.NewEventService(db),
-		Broker:       hub,
-		SessionStore: store,
-		Throttle:     db.Throttle,
-		Ready:        db.Ping,
-		Logger:       logger,
+		Users:         sqlstore.NewUserService(db),
+		Tokens:        tokens,
+		Auth:          auth,
+		Heartbeats:    beats,
+		Agents:        sqlstore.NewAgentService(db),
+		Teams:         sqlstore.NewTeamService(db),
+		Enrollment:    sqlstore.NewEnrollmentService(db),
+		Audit:         sqlstore.NewAuditService(db),
+		Queues:        sqlstore.NewQueueService(db),
+		Tasks:         sqlstore.NewTaskService(db),
+		Presence:      sqlstore.NewPresenceService(db),
+		Offers:        sqlstore.NewOfferService(db),
+		Completer:     sqlstore.NewTaskService(db),
+		Control:       sqlstore.NewTaskService(db),
+		Events:        sqlstore.NewEventService(db),
+		Notifications: sqlstore.NewNotificationService(db),
+		Broker:        hub,
+		SessionStore:  store,
+		Throttle:      db.Throttle,
+		Ready:         db.Ping,
+		Logger:        logger,
 	}
 	for _, f := range with {
 		f(&deps)
