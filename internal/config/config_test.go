@@ -116,6 +116,12 @@ func TestSMTP(t *testing.T) {
 			t.Errorf("SMTP = %+v, want starttls on 587 without a user", c.SMTP)
 		}
 	})
+	t.Run("NamedSender", func(t *testing.T) {
+		c, err := load(t, map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://user:pass@mail.example.com:587?from=Switchboard%20<ops@example.com>&tls=starttls"})
+		if err != nil || c.SMTP.From != "Switchboard <ops@example.com>" {
+			t.Errorf("SMTP = %+v, %v; want the sender with its name", c.SMTP, err)
+		}
+	})
 	t.Run("Unset", func(t *testing.T) {
 		c, err := load(t, nil)
 		if err != nil || c.SMTP != nil {
