@@ -110,9 +110,8 @@ func (d *Dispatcher) RetryAfter(attempts int) time.Duration {
 // link has expired. A delivery under way when ctx ends is finished (within
 // SendTimeout) and its outcome recorded.
 func (d *Dispatcher) Run(ctx context.Context) {
-	if len(d.channels) == 0 {
-		return
-	}
+	// Without senders nothing is claimed, but links still expire: the
+	// loop runs all the same.
 	ticker := time.NewTicker(d.opts.Poll)
 	defer ticker.Stop()
 	const expireEvery = time.Minute

@@ -328,3 +328,28 @@ func TestMailServerDownThenBack(t *testing.T) {
 		}
 	})
 }
+
+func TestRunDeliversUntilStopped(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	openDB(t, db)
+	sender := newRecorder()
+	d := notify.New(sqlstore.NewNotificationService(db), map[switchboard.Channel]switchboard.Sender{switchboard.ChannelEmail: sender}, quiet,
+		notify.Options{Poll: 10 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	MustInvite(t, db, "ada@example.com")
+	deadline := time.Now().Add(10 * time.Second)
+	for notifications(t, db)[0].Status != switchboard.NotificationSent {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was not sent within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}

@@ -81,6 +81,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Tasks", Description: "Work routed to agents: creation, routing, offers and their answers, completion, and an agent's presence."},
 	{Name: "Audit", Description: "Who changed what, when, from where."},
 	{Name: "Events", Description: "The log of every change, as pages or as a live stream."},
+	{Name: "Notifications", Description: "The messages Switchboard sends (invitation and password reset e-mails): their delivery, and retrying those given up."},
 }
 
 // strictJSON decodes request bodies strictly: invalid UTF-8 and trailing data
