@@ -66,7 +66,10 @@ func (db *DB) countEvents(ctx context.Context, idb bun.IDB, after, upTo int64, b
 	var rows []statsEventRow
 	err := idb.NewSelect().TableExpr("events AS ev").
 		Join("LEFT JOIN tasks AS tk ON tk.id = ev.subject_id AND ev.subject_type = ?", "task").
-		ColumnExpr("ev.type, ev.at, ev.subject_id, ev.data, tk.queue_id, tk.created_at, tk.assigned_at").
+		// Only an assignment's data is read: it says whether it was a
+		// reassignment.
+		ColumnExpr("ev.type, ev.at, ev.subject_id, CASE WHEN ev.type = ? THEN ev.data ELSE '' END AS data", switchboard.AuditTaskAssigned).
+		ColumnExpr("tk.queue_id, tk.created_at, tk.assigned_at").
 		Where("ev.position > ? AND ev.position <= ?", after, upTo).
 		Where("ev.type IN (?)", bun.List(statsEventTypes)).
 		Scan(ctx, &rows)
