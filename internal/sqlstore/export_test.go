@@ -62,7 +62,9 @@ type queryRecorder struct {
 	queries []string
 }
 
-func (r *queryRecorder) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+func (r *queryRecorder) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
 
 func (r *queryRecorder) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	if r.on.Load() {
