@@ -55,6 +55,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db), logger)
 	defer stopTimeouts()
+	stopStats := runStats(ctx, sqlstore.NewStatsService(db), logger)
+	defer stopStats()
 
 	// While no user exists, set-up from another machine needs this code,
 	// which only the server's log shows.
@@ -81,6 +83,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Completer:    sqlstore.NewTaskService(db),
 		Control:      sqlstore.NewTaskService(db),
 		Events:       sqlstore.NewEventService(db),
+		Stats:        sqlstore.NewStatsService(db),
 		Broker:       hub,
 		SessionStore: store,
 		Throttle:     db.Throttle,
@@ -258,6 +261,42 @@ func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqls
 			}
 			if _, err := tasks.ExpireTasks(ctx, batch); err != nil && ctx.Err() == nil && !failing {
 				logger.Warn("expiring tasks", "err", err.Error())
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// statsTick is how often the dashboard's figures over time are rolled
+// up: a reading counts the events since the last pass itself, so the
+// longer the tick, the more each reading counts.
+const statsTick = 10 * time.Second
+
+// runStats rolls up the dashboard's figures over time until stopped.
+// Every instance runs it; the database makes sure each event is counted
+// once.
+func runStats(ctx context.Context, stats switchboard.StatsService, logger *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(statsTick)
+		defer ticker.Stop()
+		failing := false
+		for {
+			_, err := stats.RollUpStats(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil && !failing:
+				logger.Warn("rolling up the dashboard's figures", "err", err.Error())
+				failing = true
+			case err == nil && failing:
+				logger.Info("rolling up the dashboard's figures again")
+				failing = false
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
 			}
 		}
 	}()

@@ -35,6 +35,7 @@ type Deps struct {
 	Completer  switchboard.TaskCompleter
 	Control    switchboard.TaskControl
 	Events     switchboard.EventService
+	Stats      switchboard.StatsService
 	// Broker hands out live subscriptions to new events.
 	Broker       switchboard.EventBroker
 	SessionStore scs.Store

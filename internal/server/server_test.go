@@ -80,6 +80,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options) *testS
 		Completer:    sqlstore.NewTaskService(db),
 		Control:      sqlstore.NewTaskService(db),
 		Events:       sqlstore.NewEventService(db),
+		Stats:        sqlstore.NewStatsService(db),
 		Broker:       hub,
 		SessionStore: store,
 		Throttle:     db.Throttle,
