@@ -276,6 +276,7 @@ func (s *Server) routes() {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireSignIn)
 			r.Get("/", s.webHome)
+			r.Get("/dashboard/live", s.webHomeLive)
 			r.Get("/account", s.webAccount)
 			r.Post("/account/password", s.webChangePassword)
 			r.Post("/account/tokens", s.webCreateToken)
