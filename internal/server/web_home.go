@@ -10,13 +10,16 @@ import (
 )
 
 type homeData struct {
-	Users int
-	// Agents counts every agent in scope, whatever their status: with
-	// none, the page says how to start.
-	Agents        int
+	Users         int
 	Stats         *switchboard.Stats
 	TasksChart    chart
 	PresenceChart chart
+}
+
+// New reports whether nothing is set up yet: no agent at work or waiting
+// for approval, and no queue; the page then says how to start.
+func (d *homeData) New() bool {
+	return d.Stats.Agents.Active+d.Stats.Agents.Pending == 0 && len(d.Stats.Queues) == 0
 }
 
 // Summary says the main figures in a sentence, for screen readers when
@@ -56,12 +59,7 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, fragment str
 		return
 	}
 	d := &homeData{}
-	counts, err := s.Agents.CountAgents(ctx)
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	d.Agents = counts.Total
+	var err error
 	if d.Stats, err = s.Stats.Stats(ctx, switchboard.StatsFilter{}); err != nil {
 		s.internalError(w, r, err)
 		return
