@@ -2,10 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/routing"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
 )
@@ -226,4 +229,46 @@ func TestStats_SupervisorScope(t *testing.T) {
 		_, err = f.stats.Stats(agentCtx, switchboard.StatsFilter{})
 		wantCode(t, err, switchboard.EFORBIDDEN)
 	})
+}
+
+// TestStats_RollUpOnceAcrossInstances runs the pass from two instances on
+// one database at once, again and again: every event is counted once.
+func TestStats_RollUpOnceAcrossInstances(t *testing.T) {
+	for _, engine := range sqlstoretest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			url := sqlstoretest.URL(t, engine)
+			open := func() *sqlstore.DB {
+				db, err := sqlstore.Open(context.Background(), url, sqlstoretest.FastHasher{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
+			}
+			one, two := open(), open()
+			if _, err := one.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			one.Selector = routing.Engine{}
+			f := newStatsFixture(t, one)
+			two.Now = f.clock.Now
+			var counted atomic.Int64
+			var wg sync.WaitGroup
+			for _, db := range []*sqlstore.DB{one, two, one, two, one, two} {
+				wg.Go(func() {
+					n, err := sqlstore.NewStatsService(db).RollUpStats(context.Background())
+					if err != nil {
+						t.Errorf("RollUpStats: %v", err)
+					}
+					counted.Add(int64(n))
+				})
+			}
+			wg.Wait()
+			if n := counted.Load(); n != 14 {
+				t.Errorf("the passes counted %d events, want 14", n)
+			}
+			checkAdminStats(t, f, f.MustStats(t, f.admin, switchboard.StatsFilter{}))
+		})
+	}
 }
