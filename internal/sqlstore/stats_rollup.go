@@ -179,7 +179,20 @@ func (s *StatsService) RollUpStats(ctx context.Context) (int, error) {
 	db := s.db
 	last, err := db.LastEventPosition(ctx)
 	if err != nil {
-		return 0, err
+		return 0, translate(err)
+	}
+	// Nothing new and no sample due: no write transaction, which on
+	// SQLite would take the one write lock every few seconds for nothing.
+	var state struct {
+		Position  int64      `bun:"position"`
+		SampledAt *time.Time `bun:"sampled_at"`
+	}
+	if err := db.bun.NewSelect().Table("stats_rollup").Column("position", "sampled_at").Where("id = 1").Scan(ctx, &state); err != nil {
+		return 0, translate(err)
+	}
+	if now := db.now(); state.Position == last && state.Position != 0 && state.SampledAt != nil &&
+		now.Sub(state.SampledAt.UTC()) < statsSampleEvery && !state.SampledAt.After(now) {
+		return 0, nil
 	}
 	counted := 0
 	for {
