@@ -81,6 +81,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db),
 		checks.Worker("timeouts", offerTimeoutTick), logger)
 	defer stopTimeouts()
+	stopStats := runStats(ctx, sqlstore.NewStatsService(db), logger)
+	defer stopStats()
 
 	stopNotify, err := startNotify(ctx, cfg, db, logger)
 	if err != nil {
@@ -116,6 +118,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Control:       sqlstore.NewTaskService(db),
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
+		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,
 		Throttle:      db.Throttle,
@@ -373,6 +376,42 @@ func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx) }()
 	return func() { cancel(); <-done }, nil
+}
+
+// statsTick is how often the dashboard's figures over time are rolled
+// up: a reading counts the events since the last pass itself, so the
+// longer the tick, the more each reading counts.
+const statsTick = 10 * time.Second
+
+// runStats rolls up the dashboard's figures over time until stopped.
+// Every instance runs it; the database makes sure each event is counted
+// once.
+func runStats(ctx context.Context, stats switchboard.StatsService, logger *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(statsTick)
+		defer ticker.Stop()
+		failing := false
+		for {
+			_, err := stats.RollUpStats(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil && !failing:
+				logger.Warn("rolling up the dashboard's figures", "err", err.Error())
+				failing = true
+			case err == nil && failing:
+				logger.Info("rolling up the dashboard's figures again")
+				failing = false
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // pruneEvents deletes events older than the retention every few minutes,

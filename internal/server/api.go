@@ -79,6 +79,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Enrollment", Description: "Keys with which machine agents enroll themselves, and the enrollment itself."},
 	{Name: "Queues", Description: "Where tasks wait, and the settings that route them: teams, skills, strategy, offers, SLA."},
 	{Name: "Tasks", Description: "Work routed to agents: creation, routing, offers and their answers, completion, and an agent's presence."},
+	{Name: "Statistics", Description: "The dashboard's figures: agents by presence, queues, waits, handle times, utilisation, the last 24 hours."},
 	{Name: "Audit", Description: "Who changed what, when, from where."},
 	{Name: "Events", Description: "The log of every change, as pages or as a live stream."},
 	{Name: "Notifications", Description: "The messages Switchboard sends (invitation and password reset e-mails): their delivery, and retrying those given up."},

@@ -185,9 +185,22 @@ func (s *Server) routes() {
 			Summary: "Change a queue's routing settings", Tags: []string{"Queues"}, Errors: []int{http.StatusConflict},
 			Description: "Send only the fields to change. Supervisors change queues that route to their teams alone. Send " +
 				"If-Match with the ETag to avoid overwriting a concurrent change (412 when it moved on)."}, supervisors, s.apiUpdateQueue)
+		handle(s, api, huma.Operation{OperationID: "getQueueStats", Method: http.MethodGet, Path: "/api/v1/queues/{id}/stats",
+			Summary: "Get a queue's statistics", Tags: []string{"Statistics"},
+			Description: "The figures of GET /api/v1/stats for this queue alone (agents and utilisation stay those of every agent " +
+				"the caller may see; recent is empty). A queue outside a supervisor's teams is 404."}, supervisors, s.apiQueueStats)
 		handle(s, api, huma.Operation{OperationID: "deleteQueue", Method: http.MethodDelete, Path: "/api/v1/queues/{id}",
 			Summary: "Delete a queue", Tags: []string{"Queues"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
 			Description: "Admins only, and only when none of its tasks is unfinished (409 otherwise); its finished tasks go with it."}, admins, s.apiDeleteQueue)
+
+		handle(s, api, huma.Operation{OperationID: "getStats", Method: http.MethodGet, Path: "/api/v1/stats",
+			Summary: "Get the dashboard's statistics", Tags: []string{"Statistics"},
+			Description: "What the dashboard shows. Now: agents by presence (busy = available at capacity), tasks by status " +
+				"per queue, depth and longest wait, the busiest agents. Over time, in UTC: today's counts since midnight UTC, " +
+				"assignments per minute over the last 15 to 20 minutes, average wait and handle time over the last 24 hours, " +
+				"and an hourly series of the last 24 hours. Figures over time are kept per five-minute interval by a pass that " +
+				"runs every 10 seconds; what happened since is counted at the request, so the figures are exact. Supervisors " +
+				"see the queues that route to their teams and the agents of their teams."}, supervisors, s.apiStats)
 
 		handle(s, api, huma.Operation{OperationID: "createTask", Method: http.MethodPost, Path: "/api/v1/tasks",
 			Summary: "Create a task", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict, http.StatusNotFound}, DefaultStatus: http.StatusCreated,
@@ -284,6 +297,7 @@ func (s *Server) routes() {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireSignIn)
 			r.Get("/", s.webHome)
+			r.Get("/dashboard/live", s.webHomeLive)
 			r.Get("/account", s.webAccount)
 			r.Post("/account/password", s.webChangePassword)
 			r.Post("/account/tokens", s.webCreateToken)

@@ -37,6 +37,7 @@ type Deps struct {
 	Completer  switchboard.TaskCompleter
 	Control    switchboard.TaskControl
 	Events     switchboard.EventService
+	Stats      switchboard.StatsService
 	// Notifications is the delivery log of the outbox.
 	Notifications switchboard.NotificationService
 	// Auth resolves bearer tokens to actors: the token service, or a

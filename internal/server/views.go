@@ -103,6 +103,8 @@ func mustParseViews(version string) *views {
 			return string(out)
 		},
 		"duration":      humanDuration,
+		"eventLabel":    eventLabel,
+		"roughDuration": roughDuration,
 		"strategyLabel": strategyLabel,
 		"title": func(s string) string {
 			if s == "" {

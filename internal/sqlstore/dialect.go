@@ -167,3 +167,26 @@ func (db *DB) insertEventRows(ctx context.Context, tx bun.IDB, events []*eventRo
 	_, err := tx.ExecContext(ctx, query)
 	return err
 }
+
+// upsert makes an INSERT update the row that has its key instead: adding
+// the new values of cols to the old ones when add is set, replacing them
+// otherwise. The model's table alias must be the table's name.
+func (db *DB) upsert(q *bun.InsertQuery, key string, cols []string, add bool) *bun.InsertQuery {
+	table := q.GetTableName()
+	if db.engine == MySQL {
+		q = q.On("DUPLICATE KEY UPDATE")
+	} else {
+		q = q.On("CONFLICT (" + key + ") DO UPDATE")
+	}
+	for _, c := range cols {
+		value := "EXCLUDED." + c
+		if db.engine == MySQL {
+			value = "VALUES(" + c + ")"
+		}
+		if add {
+			value = table + "." + c + " + " + value
+		}
+		q = q.Set(c + " = " + value)
+	}
+	return q
+}

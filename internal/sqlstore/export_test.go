@@ -3,6 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sync"
+	"sync/atomic"
+
+	"github.com/uptrace/bun"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -57,4 +61,36 @@ func (db *DB) NotificationBodies(ctx context.Context, id string) (text, html str
 	var row notificationRow
 	err = db.bun.NewSelect().Model(&row).Where("n.id = ?", id).Scan(ctx)
 	return row.BodyText, row.BodyHTML, row.Secret, err
+}
+
+// queryRecorder keeps the statements run while it is on.
+type queryRecorder struct {
+	on      atomic.Bool
+	mu      sync.Mutex
+	queries []string
+}
+
+func (r *queryRecorder) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+
+func (r *queryRecorder) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	if r.on.Load() {
+		r.mu.Lock()
+		r.queries = append(r.queries, e.Query)
+		r.mu.Unlock()
+	}
+}
+
+// RecordQueries returns the statements fn runs on db, for a benchmark to
+// show their plans.
+func (db *DB) RecordQueries(fn func()) []string {
+	r := &queryRecorder{}
+	db.bun.AddQueryHook(r)
+	r.on.Store(true)
+	fn()
+	r.on.Store(false)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queries
 }

@@ -1,0 +1,40 @@
+-- +goose Up
+-- The dashboard's figures over time, kept apart from the tasks so that
+-- neither creating nor moving a task writes a shared row: a background
+-- pass adds up the task events of each queue per five-minute interval,
+-- reading the event log from where it stopped (stats_rollup.position),
+-- and samples the agents present per team ('' for every agent). Waits
+-- and handle times are sums in milliseconds, with their counts.
+CREATE TABLE stats_buckets (
+    bucket_start TIMESTAMP NOT NULL,
+    queue_id     TEXT NOT NULL,
+    created      INTEGER NOT NULL DEFAULT 0,
+    assigned     INTEGER NOT NULL DEFAULT 0,
+    completed    INTEGER NOT NULL DEFAULT 0,
+    cancelled    INTEGER NOT NULL DEFAULT 0,
+    expired      INTEGER NOT NULL DEFAULT 0,
+    sla_breaches INTEGER NOT NULL DEFAULT 0,
+    wait_ms      INTEGER NOT NULL DEFAULT 0,
+    waits        INTEGER NOT NULL DEFAULT 0,
+    handle_ms    INTEGER NOT NULL DEFAULT 0,
+    handles      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket_start, queue_id)
+);
+
+CREATE TABLE stats_presence (
+    bucket_start TIMESTAMP NOT NULL,
+    team_id      TEXT NOT NULL,
+    present      INTEGER NOT NULL,
+    capacity     INTEGER NOT NULL,
+    PRIMARY KEY (bucket_start, team_id)
+);
+
+-- The one row the pass moves forward with a conditional update: the
+-- position of the last event counted (0: not started), and when agents
+-- were last sampled.
+CREATE TABLE stats_rollup (
+    id         INTEGER PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    sampled_at TIMESTAMP
+);
+INSERT INTO stats_rollup (id, position) VALUES (1, 0);

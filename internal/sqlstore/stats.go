@@ -1,0 +1,553 @@
+package sqlstore
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// The dashboard reads two kinds of figures. What is true now (agents by
+// presence, tasks waiting or in hand) is counted from the agents and the
+// unfinished tasks, which indexes reach directly: unfinished tasks are few
+// whatever the size of the history. What happened over time is counted
+// from the event log into five-minute intervals per queue (stats_buckets)
+// by RollUpStats, which reads only the events since its last run; a
+// reading adds the events the pass has not reached yet. Nothing on a
+// task's own path writes a shared row, so the figures cost the writers
+// nothing.
+
+// statsEventTypes are the events the figures over time count.
+var statsEventTypes = []string{
+	switchboard.AuditTaskCreated, switchboard.AuditTaskAssigned, switchboard.AuditTaskCompleted,
+	switchboard.AuditTaskCancelled, switchboard.AuditTaskExpired, switchboard.AuditSLABreached,
+}
+
+// statsKeep is how long intervals are kept: a day and an interval for
+// the charts and "today" (see statsFrom), and a margin. Fewer rows make
+// every reading cheaper.
+const statsKeep = 26 * time.Hour
+
+// statsChunk is how many event positions one transaction of the pass
+// covers, so that catching up after a pause is many short transactions.
+const statsChunk = 5000
+
+// statsSampleEvery is how often the pass counts the agents present.
+const statsSampleEvery = time.Minute
+
+// liveStatuses are the statuses of unfinished tasks.
+var liveStatuses = []switchboard.TaskStatus{switchboard.TaskQueued, switchboard.TaskOffered, switchboard.TaskAssigned}
+
+// presentPresences are the presences of agents who take work.
+var presentPresences = []switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy}
+
+// StatsService implements switchboard.StatsService.
+type StatsService struct {
+	db *DB
+}
+
+var _ switchboard.StatsService = (*StatsService)(nil)
+
+// NewStatsService returns the dashboard's figures on db.
+func NewStatsService(db *DB) *StatsService { return &StatsService{db: db} }
+
+// maxStatsQueues bounds the queues one dashboard lists.
+const maxStatsQueues = 500
+
+// statsScope is what one reading covers: the queues, and the agents of
+// some teams unless every agent.
+type statsScope struct {
+	queues   []*queueRow
+	queueIDs []string
+	// everyQueue is set for an admin's whole view: the figures over time
+	// then count every queue, those deleted since included, and need no
+	// list of queues.
+	everyQueue bool
+	allAgents  bool
+	teams      []string
+}
+
+// Stats returns the figures of the queues and agents the actor may see.
+func (s *StatsService) Stats(ctx context.Context, f switchboard.StatsFilter) (*switchboard.Stats, error) {
+	sc, err := switchboard.RequireManager(switchboard.ActorFromContext(ctx), "see the dashboard")
+	if err != nil {
+		return nil, err
+	}
+	db := s.db
+	now := db.now()
+	scope := &statsScope{allAgents: sc.All, everyQueue: sc.All && f.QueueID == ""}
+	if f.QueueID != "" {
+		row, err := findQueueRow(ctx, db.bun, sc, f.QueueID, false)
+		if err != nil {
+			return nil, err
+		}
+		scope.queues = []*queueRow{row}
+	} else {
+		err := applyQueueScope(db.bun.NewSelect().Model(&scope.queues).Column("q.id", "q.name", "q.sla_target_seconds"), sc).
+			OrderExpr("q.sort_name, q.id").Limit(maxStatsQueues).Scan(ctx)
+		if err != nil {
+			return nil, translate(err)
+		}
+	}
+	for _, q := range scope.queues {
+		scope.queueIDs = append(scope.queueIDs, q.ID)
+	}
+	if !sc.All {
+		teams, err := db.supervisedTeams(ctx, db.bun, sc.SupervisorID)
+		if err != nil {
+			return nil, translate(err)
+		}
+		scope.teams = slices.Sorted(maps.Keys(teams))
+	}
+	st := &switchboard.Stats{At: now, Today: midnight(now), Queues: []switchboard.QueueStats{}, Recent: []*switchboard.Event{},
+		AssignmentsSince: now.Add(-switchboard.StatsRateWindow).Truncate(switchboard.StatsInterval),
+		AveragesSince:    now.Add(-switchboard.StatsAverageWindow).Truncate(switchboard.StatsInterval)}
+	byQueue := make(map[string]*switchboard.QueueStats, len(scope.queues))
+	for _, q := range scope.queues {
+		st.Queues = append(st.Queues, switchboard.QueueStats{QueueID: q.ID, QueueName: q.Name,
+			SLATarget: time.Duration(q.SLATargetSeconds) * time.Second})
+	}
+	for i := range st.Queues {
+		byQueue[st.Queues[i].QueueID] = &st.Queues[i]
+	}
+	if err := db.agentStats(ctx, scope, st); err != nil {
+		return nil, translate(err)
+	}
+	if err := db.liveTaskStats(ctx, scope, now, byQueue); err != nil {
+		return nil, translate(err)
+	}
+	if err := db.statsOverTime(ctx, scope, now, st, byQueue); err != nil {
+		return nil, translate(err)
+	}
+	for _, q := range st.Queues {
+		t := &st.Totals
+		t.Queued += q.Queued
+		t.Offered += q.Offered
+		t.Assigned += q.Assigned
+		t.LongestWait = max(t.LongestWait, q.LongestWait)
+		t.CreatedToday += q.CreatedToday
+		t.AssignedToday += q.AssignedToday
+		t.CompletedToday += q.CompletedToday
+		t.CancelledToday += q.CancelledToday
+		t.ExpiredToday += q.ExpiredToday
+		t.SLABreachesToday += q.SLABreachesToday
+	}
+	if f.QueueID == "" {
+		if st.Recent, err = s.recentEvents(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// agentScope keeps the agents of the scope's teams, unless it has all.
+func (sc *statsScope) agents(q *bun.SelectQuery) *bun.SelectQuery {
+	if sc.allAgents {
+		return q
+	}
+	return inTeams(q, sc.teams)
+}
+
+// agentStats counts the agents by presence, and the load of those who have
+// tasks: unfinished tasks are few, so the loaded agents are found through
+// them rather than among every agent.
+func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard.Stats) error {
+	a := &st.Agents
+	if scope.allAgents {
+		// Every agent: plain counts of index ranges, several times
+		// cheaper than grouping as many rows; offline is what remains.
+		var counts struct {
+			Active    int `bun:"active"`
+			Available int `bun:"available"`
+			Away      int `bun:"away"`
+			Pending   int `bun:"pending"`
+		}
+		count := "(SELECT COUNT(*) FROM agents WHERE status = ? AND presence IN (?))"
+		err := db.bun.NewRaw("SELECT (SELECT COUNT(*) FROM agents WHERE status = ?) AS active, "+count+" AS available, "+
+			count+" AS away, (SELECT COUNT(*) FROM agents WHERE status = ?) AS pending",
+			switchboard.AgentActive, switchboard.AgentActive, bun.List(presentPresences),
+			switchboard.AgentActive, bun.List([]switchboard.Presence{switchboard.PresenceAway}), switchboard.AgentPending).Scan(ctx, &counts)
+		if err != nil {
+			return err
+		}
+		a.Active, a.Available, a.Away, a.Pending = counts.Active, counts.Available, counts.Away, counts.Pending
+		a.Offline = a.Active - a.Available - a.Away
+	} else {
+		var groups []struct {
+			Status   string `bun:"status"`
+			Presence string `bun:"presence"`
+			N        int    `bun:"n"`
+		}
+		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").
+			Where("a.status IN (?)", bun.List([]switchboard.AgentStatus{switchboard.AgentActive, switchboard.AgentPending})).
+			GroupExpr("a.status, a.presence")
+		if err := scope.agents(q).Scan(ctx, &groups); err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if g.Status == string(switchboard.AgentPending) {
+				a.Pending += g.N
+				continue
+			}
+			a.Active += g.N
+			switch switchboard.Presence(g.Presence) {
+			case switchboard.PresenceAvailable, switchboard.PresenceBusy:
+				a.Available += g.N
+			case switchboard.PresenceAway:
+				a.Away += g.N
+			default:
+				a.Offline += g.N
+			}
+		}
+	}
+	// The loaded agents are found through the unfinished tasks, which
+	// are few, in two steps: in one, planners may walk every agent.
+	var busyIDs []string
+	err := db.bun.NewSelect().Model((*taskRow)(nil)).ColumnExpr("DISTINCT tk.agent_id").
+		Where("tk.status IN (?)", bun.List([]switchboard.TaskStatus{switchboard.TaskOffered, switchboard.TaskAssigned})).
+		Scan(ctx, &busyIDs)
+	if err != nil {
+		return err
+	}
+	type loadedAgent struct {
+		ID       string `bun:"id"`
+		Name     string `bun:"name"`
+		Status   string `bun:"status"`
+		Presence string `bun:"presence"`
+		Workload int    `bun:"workload"`
+		Capacity int    `bun:"capacity"`
+	}
+	var loaded []loadedAgent
+	for chunk := range slices.Chunk(busyIDs, 1000) {
+		var part []loadedAgent
+		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.id, a.name, a.status, a.presence, a.workload, a.capacity").
+			Where("a.id IN (?) AND a.workload > 0", bun.List(chunk))
+		if err := scope.agents(q).Scan(ctx, &part); err != nil {
+			return err
+		}
+		loaded = append(loaded, part...)
+	}
+	u := &st.Utilisation
+	u.Busiest = []switchboard.AgentLoad{}
+	for _, l := range loaded {
+		present := l.Status == string(switchboard.AgentActive) && switchboard.Presence(l.Presence).CanTakeWork()
+		if present {
+			u.Load += l.Workload
+			if l.Workload >= l.Capacity {
+				a.Busy++
+				a.Available--
+			}
+		}
+		u.Busiest = append(u.Busiest, switchboard.AgentLoad{AgentID: l.ID, Name: l.Name, Presence: switchboard.Presence(l.Presence),
+			Load: l.Workload, Capacity: l.Capacity})
+	}
+	slices.SortFunc(u.Busiest, func(x, y switchboard.AgentLoad) int {
+		if c := compareFloat(y.Ratio(), x.Ratio()); c != 0 {
+			return c
+		}
+		if x.Load != y.Load {
+			return y.Load - x.Load
+		}
+		return strings.Compare(x.Name, y.Name)
+	})
+	u.Busiest = u.Busiest[:min(len(u.Busiest), switchboard.StatsBusiest)]
+	// The capacity of the agents present comes from the latest sample,
+	// which spares reading every present agent's row; without a recent
+	// one, it is counted now.
+	var sample []struct {
+		BucketStart time.Time `bun:"bucket_start"`
+		Capacity    int       `bun:"capacity"`
+	}
+	err = db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(capacity) AS capacity").
+		Where("bucket_start >= ? AND team_id IN (?)", st.At.Add(-2*switchboard.StatsInterval), bun.List(scope.sampleTeams())).
+		GroupExpr("bucket_start").OrderExpr("bucket_start DESC").Limit(1).Scan(ctx, &sample)
+	if err != nil {
+		return err
+	}
+	if len(sample) > 0 {
+		u.Capacity = sample[0].Capacity
+	} else {
+		var capacity *int
+		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("SUM(a.capacity)").
+			Where("a.status = ? AND a.presence IN (?)", switchboard.AgentActive, bun.List(presentPresences))
+		if err := scope.agents(q).Scan(ctx, &capacity); err != nil {
+			return err
+		}
+		if capacity != nil {
+			u.Capacity = *capacity
+		}
+	}
+	if u.Capacity > 0 {
+		u.Average = min(float64(u.Load)/float64(u.Capacity), 1)
+	}
+	return nil
+}
+
+// sampleTeams are the teams whose samples of agents present the scope
+// adds up: "" is every agent.
+func (sc *statsScope) sampleTeams() []string {
+	if sc.allAgents {
+		return []string{""}
+	}
+	if len(sc.teams) == 0 {
+		return []string{"-"} // none: no team has this ID
+	}
+	return sc.teams
+}
+
+func compareFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// liveTaskStats counts the unfinished tasks of each queue, and the age of
+// the oldest waiting.
+func (db *DB) liveTaskStats(ctx context.Context, scope *statsScope, now time.Time, byQueue map[string]*switchboard.QueueStats) error {
+	if len(scope.queueIDs) == 0 {
+		return nil
+	}
+	var groups []struct {
+		QueueID string    `bun:"queue_id"`
+		Status  string    `bun:"status"`
+		N       int       `bun:"n"`
+		Oldest  time.Time `bun:"oldest"`
+	}
+	err := db.bun.NewSelect().Model((*taskRow)(nil)).ColumnExpr("tk.queue_id, tk.status, COUNT(*) AS n, MIN(tk.created_at) AS oldest").
+		Where("tk.status IN (?) AND tk.queue_id IN (?)", bun.List(liveStatuses), bun.List(scope.queueIDs)).
+		GroupExpr("tk.queue_id, tk.status").Scan(ctx, &groups)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		q := byQueue[g.QueueID]
+		if q == nil {
+			continue
+		}
+		switch switchboard.TaskStatus(g.Status) {
+		case switchboard.TaskQueued:
+			q.Queued += g.N
+		case switchboard.TaskOffered:
+			q.Offered += g.N
+		case switchboard.TaskAssigned:
+			q.Assigned += g.N
+			continue
+		}
+		q.LongestWait = max(q.LongestWait, now.Sub(g.Oldest.UTC()).Truncate(time.Second))
+	}
+	return nil
+}
+
+// statsOverTime adds up the kept intervals and the events the pass has
+// not counted yet.
+func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Time, st *switchboard.Stats, byQueue map[string]*switchboard.QueueStats) error {
+	from := statsFrom(now)
+	today := midnight(now)
+	perBucket := map[int64]*bucketCounts{}
+	perQueue := map[string]*bucketCounts{}
+	if len(scope.queueIDs) > 0 {
+		// The kept intervals and the pass's position are read by separate
+		// statements: read again if a pass committed in between, so that
+		// no event is counted both in an interval and after the position.
+		var position int64
+		for attempt := 0; ; attempt++ {
+			before, err := db.rollupPosition(ctx)
+			if err != nil {
+				return err
+			}
+			clear(perBucket)
+			clear(perQueue)
+			if err := db.keptBuckets(ctx, scope, from, today, perBucket, perQueue); err != nil {
+				return err
+			}
+			after, err := db.rollupPosition(ctx)
+			if err != nil {
+				return err
+			}
+			position = after
+			if before == after || attempt == 3 {
+				break
+			}
+		}
+		last, err := db.LastEventPosition(ctx)
+		if err != nil {
+			return err
+		}
+		if position == 0 {
+			if position, err = db.statsStart(ctx, db.bun, now, last); err != nil {
+				return err
+			}
+		}
+		tail := map[bucketKey]*bucketCounts{}
+		if err := db.countEvents(ctx, db.bun, position, last, tail); err != nil {
+			return err
+		}
+		for k, c := range tail {
+			if (byQueue[k.queue] == nil && !scope.everyQueue) || k.start < from.Unix() {
+				continue
+			}
+			b := perBucket[k.start]
+			if b == nil {
+				b = &bucketCounts{}
+				perBucket[k.start] = b
+			}
+			b.add(c)
+			if k.start >= today.Unix() && byQueue[k.queue] != nil {
+				q := perQueue[k.queue]
+				if q == nil {
+					q = &bucketCounts{}
+					perQueue[k.queue] = q
+				}
+				q.add(c)
+			}
+		}
+	}
+	for id, c := range perQueue {
+		if q := byQueue[id]; q != nil {
+			q.CreatedToday, q.AssignedToday, q.CompletedToday = c.Created, c.Assigned, c.Completed
+			q.CancelledToday, q.ExpiredToday, q.SLABreachesToday = c.Cancelled, c.Expired, c.SLABreaches
+		}
+	}
+	var assigned int
+	var waits, handles bucketCounts
+	first := now.Truncate(time.Hour).Add(-(switchboard.StatsSeriesLength - 1) * time.Hour)
+	st.Series = make([]switchboard.StatsPoint, switchboard.StatsSeriesLength)
+	for i := range st.Series {
+		start := first.Add(time.Duration(i) * time.Hour)
+		end := start.Add(time.Hour)
+		if end.After(now) {
+			end = now
+		}
+		st.Series[i] = switchboard.StatsPoint{Start: start, End: end}
+	}
+	for start, c := range perBucket {
+		at := time.Unix(start, 0).UTC()
+		if !at.Before(st.AssignmentsSince) {
+			assigned += c.Assigned
+		}
+		if !at.Before(st.AveragesSince) {
+			waits.add(c)
+			handles.add(c)
+		}
+		if i := int(at.Sub(first) / time.Hour); at.Compare(first) >= 0 && i < len(st.Series) {
+			p := &st.Series[i]
+			p.Created += c.Created
+			p.Assigned += c.Assigned
+			p.Completed += c.Completed
+		}
+	}
+	if minutes := now.Sub(st.AssignmentsSince).Minutes(); minutes > 0 {
+		st.AssignmentsPerMinute = float64(assigned) / minutes
+	}
+	if waits.Waits > 0 {
+		st.AverageWait = (time.Duration(waits.WaitMs/int64(waits.Waits)) * time.Millisecond).Round(time.Second)
+	}
+	if handles.Handles > 0 {
+		st.AverageHandle = (time.Duration(handles.HandleMs/int64(handles.Handles)) * time.Millisecond).Round(time.Second)
+	}
+	return db.presenceSeries(ctx, scope, st, first)
+}
+
+// rollupPosition is the position of the last event the pass counted.
+func (db *DB) rollupPosition(ctx context.Context) (int64, error) {
+	var position int64
+	err := db.bun.NewSelect().Table("stats_rollup").Column("position").Where("id = 1").Scan(ctx, &position)
+	return position, err
+}
+
+// keptBuckets reads the kept intervals from from on: per interval, over
+// the queues, and per queue since today.
+func (db *DB) keptBuckets(ctx context.Context, scope *statsScope, from, today time.Time, perBucket map[int64]*bucketCounts, perQueue map[string]*bucketCounts) error {
+	sums := "SUM(created) AS created, SUM(assigned) AS assigned, SUM(completed) AS completed, SUM(cancelled) AS cancelled, " +
+		"SUM(expired) AS expired, SUM(sla_breaches) AS sla_breaches, SUM(wait_ms) AS wait_ms, SUM(waits) AS waits, " +
+		"SUM(handle_ms) AS handle_ms, SUM(handles) AS handles"
+	var buckets []struct {
+		BucketStart time.Time `bun:"bucket_start"`
+		bucketCounts
+	}
+	q := db.bun.NewSelect().Table("stats_buckets").ColumnExpr("bucket_start, "+sums).Where("bucket_start >= ?", from)
+	if !scope.everyQueue {
+		q = q.Where("queue_id IN (?)", bun.List(scope.queueIDs))
+	}
+	err := q.GroupExpr("bucket_start").Scan(ctx, &buckets)
+	if err != nil {
+		return err
+	}
+	for _, b := range buckets {
+		c := b.bucketCounts
+		perBucket[b.BucketStart.UTC().Unix()] = &c
+	}
+	var queues []struct {
+		QueueID string `bun:"queue_id"`
+		bucketCounts
+	}
+	err = db.bun.NewSelect().Table("stats_buckets").ColumnExpr("queue_id, "+sums).
+		Where("bucket_start >= ? AND queue_id IN (?)", today, bun.List(scope.queueIDs)).GroupExpr("queue_id").Scan(ctx, &queues)
+	if err != nil {
+		return err
+	}
+	for _, q := range queues {
+		c := q.bucketCounts
+		perQueue[q.QueueID] = &c
+	}
+	return nil
+}
+
+// presenceSeries puts the most agents present in each hour of the series,
+// from the samples, and the count of now in the current hour.
+func (db *DB) presenceSeries(ctx context.Context, scope *statsScope, st *switchboard.Stats, first time.Time) error {
+	var samples []struct {
+		BucketStart time.Time `bun:"bucket_start"`
+		Present     int       `bun:"present"`
+	}
+	err := db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(present) AS present").
+		Where("bucket_start >= ? AND team_id IN (?)", first, bun.List(scope.sampleTeams())).
+		GroupExpr("bucket_start").Scan(ctx, &samples)
+	if err != nil {
+		return err
+	}
+	for _, s := range samples {
+		if i := int(s.BucketStart.UTC().Sub(first) / time.Hour); i >= 0 && i < len(st.Series) {
+			st.Series[i].AgentsPresent = max(st.Series[i].AgentsPresent, s.Present)
+		}
+	}
+	last := &st.Series[len(st.Series)-1]
+	last.AgentsPresent = max(last.AgentsPresent, st.Agents.Present())
+	return nil
+}
+
+// recentEvents are the newest events the actor may see, newest first,
+// looked for among the newest few hundred.
+func (s *StatsService) recentEvents(ctx context.Context) ([]*switchboard.Event, error) {
+	viewer, err := (&EventService{db: s.db}).EventViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scan := switchboard.StatsRecent
+	if !viewer.All {
+		scan = 500
+	}
+	var rows []*eventRow
+	if err := s.db.bun.NewSelect().Model(&rows).OrderExpr("ev.position DESC").Limit(int64(scan)).Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	events := []*switchboard.Event{}
+	for _, r := range rows {
+		if e := r.domain(); viewer.CanSee(e) {
+			events = append(events, e)
+			if len(events) == switchboard.StatsRecent {
+				break
+			}
+		}
+	}
+	return events, nil
+}
