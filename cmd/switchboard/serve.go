@@ -55,6 +55,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db), logger)
 	defer stopTimeouts()
+	stopSweeper := runPresenceSweeper(ctx, sqlstore.NewPresenceService(db), cfg.HeartbeatTTL, logger)
+	defer stopSweeper()
 
 	// While no user exists, set-up from another machine needs this code,
 	// which only the server's log shows.
@@ -258,6 +260,67 @@ func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqls
 			}
 			if _, err := tasks.ExpireTasks(ctx, batch); err != nil && ctx.Err() == nil && !failing {
 				logger.Warn("expiring tasks", "err", err.Error())
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// sweepTick is how often the sweeper looks for agents past the heartbeat
+// TTL at most: an agent goes offline within this much (or a tenth of a
+// short TTL) of its TTL.
+const sweepTick = time.Second
+
+// presencePruneTick is how often presence history past its retention is
+// pruned.
+const presencePruneTick = 10 * time.Minute
+
+// runPresenceSweeper takes agents offline once they go unseen for the
+// heartbeat TTL, revoking their offers and requeueing their work as their
+// queues say, and prunes old presence history, until stopped. Every
+// instance runs it; the database makes sure each agent is swept once.
+func runPresenceSweeper(ctx context.Context, presence *sqlstore.PresenceService, ttl time.Duration, logger *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		const batch = 100
+		ticker := time.NewTicker(min(sweepTick, ttl/10))
+		defer ticker.Stop()
+		failing := false
+		pruned := time.Time{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			for {
+				n, err := presence.SweepPresence(ctx, ttl, batch)
+				switch {
+				case err != nil && ctx.Err() == nil && !failing:
+					logger.Warn("taking unseen agents offline", "err", err.Error())
+					failing = true
+				case err == nil && failing:
+					logger.Info("taking unseen agents offline again")
+					failing = false
+				}
+				if err != nil || n < batch {
+					break
+				}
+			}
+			if time.Since(pruned) >= presencePruneTick {
+				pruned = time.Now()
+				cutoff := pruned.Add(-switchboard.PresenceHistoryRetention)
+				for {
+					n, err := presence.PrunePresence(ctx, cutoff, 500)
+					if err != nil && ctx.Err() == nil {
+						logger.Warn("pruning presence history", "err", err.Error())
+					}
+					if err != nil || n < 500 {
+						break
+					}
+				}
 			}
 		}
 	}()

@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:switchboard.db" || !c.AutoMigrate || c.TLS() ||
-		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second {
+		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second || c.HeartbeatTTL != time.Minute {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -60,6 +60,8 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--database-wait", "-1s"}, "--database-wait: must be a duration"},
 		{nil, []string{"--log-format", "xml"}, "must be text or json"},
 		{nil, []string{"--addr", "127.0.0.1:99999"}, "port"},
+		{nil, []string{"--heartbeat-ttl", "500ms"}, "--heartbeat-ttl: must be a duration of at least 1s"},
+		{map[string]string{"SWITCHBOARD_HEARTBEAT_TTL": "soon"}, nil, "SWITCHBOARD_HEARTBEAT_TTL: must be a duration"},
 	} {
 		_, err := load(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
