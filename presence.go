@@ -15,9 +15,11 @@ type PresenceService interface {
 	// agent. EINVALID, EFORBIDDEN (no agent), ECONFLICT (not active).
 	SetPresence(ctx context.Context, p Presence) (*Agent, error)
 	// PresenceTimeline returns an agent's presence from since until now,
-	// oldest first, as periods that follow each other without gaps. Admins
-	// see every agent's, supervisors their teams' agents', an agent its
-	// own. ENOTFOUND (no such agent, or not one the caller may see).
+	// oldest first, as periods that follow each other without gaps; a zero
+	// since means the last DefaultPresenceTimeline. Admins see every
+	// agent's, supervisors their teams' agents', an agent its own.
+	// EINVALID (since in the future or before MaxPresenceTimeline ago),
+	// ENOTFOUND (no such agent, or not one the caller may see).
 	PresenceTimeline(ctx context.Context, agentID string, since time.Time) ([]PresencePeriod, error)
 }
 
@@ -42,6 +44,9 @@ const EventAgentPresenceChanged = "agent.presence_changed"
 // timelines. Each agent's latest change is kept whatever its age: it says
 // where the agent stands.
 const PresenceHistoryRetention = 30 * 24 * time.Hour
+
+// DefaultPresenceTimeline is how far back a timeline reaches unless told.
+const DefaultPresenceTimeline = 24 * time.Hour
 
 // MaxPresenceTimeline is how far back a timeline may reach: the history
 // kept.

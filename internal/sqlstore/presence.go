@@ -255,8 +255,13 @@ func (s *PresenceService) PresenceTimeline(ctx context.Context, agentID string, 
 		return nil, translate(err)
 	}
 	now := s.db.now()
-	if since.After(now) {
-		since = now
+	switch {
+	case since.IsZero():
+		since = now.Add(-switchboard.DefaultPresenceTimeline)
+	case since.After(now) || since.Before(now.Add(-switchboard.MaxPresenceTimeline)):
+		msg := "A timeline starts within the last 30 days, and not in the future."
+		return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: msg,
+			Fields: []switchboard.FieldError{{Field: "since", Message: msg}}}
 	}
 	// The row in force at since, and every change after it.
 	var rows []*presenceRow
