@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
@@ -50,5 +54,53 @@ func TestPresenceTimelineAPI(t *testing.T) {
 			}
 		}
 		api.call(t, "GET", "/api/v1/agents/"+ann.ID+"/presence?since=yesterday", nil).wantStatus(t, http.StatusUnprocessableEntity)
+	})
+}
+
+// TestSweepReachesStream: a machine agent that stops heartbeating turns
+// offline after the TTL, its offer goes to the next agent, and an open
+// event stream hears both.
+func TestSweepReachesStream(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		at := time.Now().UTC()
+		var mu sync.Mutex
+		db.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
+		ts := newTestServerOn(t, db, serverOptions())
+		admin := ts.setUp(t)
+		token, _ := ts.MustCreateToken(t, admin)
+		team := ts.MustCreateTeam(t, "Support")
+		q := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Calls", TeamIDs: []string{team.ID}, OfferTimeout: 10 * time.Minute})
+		ann := ts.MustMachineAgent(t, switchboard.NewAgent{Name: "Ann", TeamIDs: []string{team.ID}}, switchboard.PresenceAvailable)
+		task := ts.MustCreateTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Call back"})
+		mu.Lock()
+		at = at.Add(61 * time.Second)
+		mu.Unlock()
+		bob := ts.MustMachineAgent(t, switchboard.NewAgent{Name: "Bob", TeamIDs: []string{team.ID}}, switchboard.PresenceAvailable)
+
+		live := openStream(t, ts.URL, token, "?types=agent.presence_changed,offer.,task.offered")
+		defer live.close()
+		if n, err := sqlstore.NewPresenceService(db).SweepPresence(context.Background(), time.Minute, 100); err != nil || n != 1 {
+			t.Fatalf("swept %d (%v), want Ann", n, err)
+		}
+		var got []string
+		for len(got) < 3 {
+			e := live.next(t).Data
+			got = append(got, e.Type+" "+e.Subject.Name)
+			switch e.Type {
+			case "agent.presence_changed":
+				if e.Subject.ID != ann.ID || e.Actor.Type != "system" || e.Data["reason"] != "heartbeat timeout" {
+					t.Errorf("presence event %+v", e)
+				}
+			case "task.offered":
+				if e.Subject.ID != task.ID || e.Data["after"].(map[string]any)["agent_id"] != bob.ID {
+					t.Errorf("offer event %+v, want the task offered to Bob", e)
+				}
+			}
+		}
+		want := "agent.presence_changed Ann, offer.revoked Call back, task.offered Call back"
+		if strings.Join(got, ", ") != want {
+			t.Errorf("stream: %s\nwant %s", strings.Join(got, ", "), want)
+		}
 	})
 }
