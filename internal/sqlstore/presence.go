@@ -137,35 +137,59 @@ func (db *DB) changePresence(ctx context.Context, tx *Tx, row *agentRow, to swit
 // skipped, and the condition is checked again under the row's lock, so
 // that each agent is swept once however many instances sweep.
 func (s *PresenceService) SweepPresence(ctx context.Context, ttl time.Duration, limit int) (int, error) {
+	// Never seen, then seen too long ago: two looks that each read only
+	// matching entries of agents_presence_seen_idx.
+	present := bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceAway, switchboard.PresenceBusy})
 	var stale []string
-	err := s.db.bun.NewSelect().Model((*agentRow)(nil)).Column("a.id").Where(staleAgent, staleAgentArgs(s.db.now(), ttl)...).
-		Limit(int64(limit)).Scan(ctx, &stale)
-	if err != nil {
-		return 0, translate(err)
+	for _, seen := range []struct {
+		cond string
+		args []any
+	}{{"a.last_seen_at IS NULL", nil}, {"a.last_seen_at < ?", []any{s.db.now().Add(-ttl)}}} {
+		var ids []string
+		err := s.db.bun.NewSelect().TableExpr(s.db.sweepAgents()).Column("a.id").Where("a.presence IN (?)", present).
+			Where(seen.cond, seen.args...).Limit(int64(limit-len(stale))).Scan(ctx, &ids)
+		if err != nil {
+			return 0, translate(err)
+		}
+		if stale = append(stale, ids...); len(stale) >= limit {
+			break
+		}
 	}
-	swept := 0
 	sys := switchboard.NewContextWithActor(ctx, switchboard.SystemActor("heartbeat timeout"))
+	swept := 0
 	for _, id := range stale {
-		err := s.db.write(sys, func(ctx context.Context, tx *Tx) error {
-			var row agentRow
-			q := tx.NewSelect().Model(&row).Where("a.id = ?", id).Where(staleAgent, staleAgentArgs(tx.now, ttl)...)
-			if err := s.db.forUpdateSkipLocked(q).Scan(ctx); err != nil {
-				if errors.Is(err, errNoRows) {
-					return nil // seen again, or another instance has it
-				}
-				return err
-			}
-			if err := s.db.changePresence(ctx, tx, &row, switchboard.PresenceOffline, "heartbeat timeout"); err != nil {
-				return err
-			}
-			swept++
-			return s.db.takeWorkFrom(ctx, tx, row.ID, "agent went offline")
-		})
+		took, err := s.sweepAgent(sys, id, ttl)
 		if err != nil {
 			return swept, err
 		}
+		if took {
+			swept++
+		}
 	}
 	return swept, nil
+}
+
+// sweepAgent takes one agent offline, if it is still stale and no other
+// instance holds it, and reports whether it did.
+func (s *PresenceService) sweepAgent(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	var took bool
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		took = false // fn may run again, after a batch it was in failed
+		var row agentRow
+		q := tx.NewSelect().Model(&row).Where("a.id = ?", id).Where(staleAgent, staleAgentArgs(tx.now, ttl)...)
+		if err := s.db.forUpdateSkipLocked(q).Scan(ctx); err != nil {
+			if errors.Is(err, errNoRows) {
+				return nil // seen again, or another instance has it
+			}
+			return err
+		}
+		if err := s.db.changePresence(ctx, tx, &row, switchboard.PresenceOffline, "heartbeat timeout"); err != nil {
+			return err
+		}
+		took = true
+		return s.db.takeWorkFrom(ctx, tx, row.ID, "agent went offline")
+	})
+	return took && err == nil, err
 }
 
 // staleAgent is the condition on an agent (aliased a) that it is present
