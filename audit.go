@@ -47,7 +47,7 @@ var AuditActions = []string{
 	AuditAgentEnrolled, AuditAgentsImported, AuditTeamCreated, AuditTeamUpdated, AuditTeamDeleted,
 	AuditKeyCreated, AuditKeyRevoked, AuditQueueCreated, AuditQueueUpdated, AuditQueueDeleted,
 	AuditTaskCreated, AuditTaskOffered, AuditTaskAssigned, AuditTaskCompleted, AuditTaskRequeued, AuditTaskEscalated,
-	AuditOfferRejected, AuditOfferTimedOut, AuditTaskCancelled, AuditTaskExpired, AuditSLABreached,
+	AuditOfferRejected, AuditOfferTimedOut, AuditOfferRevoked, AuditTaskCancelled, AuditTaskExpired, AuditSLABreached,
 	AuditNotificationRetried,
 }
 

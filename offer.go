@@ -43,6 +43,9 @@ const (
 	AuditSLABreached   = "queue.sla_breached"
 	AuditOfferRejected = "offer.rejected"
 	AuditOfferTimedOut = "offer.timed_out"
+	// AuditOfferRevoked: the offer was taken back from its agent, which
+	// went offline, and the task went on to the next agent.
+	AuditOfferRevoked = "offer.revoked"
 )
 
 // OfferService is the agent's side of routing: the offers made to it, and

@@ -71,7 +71,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 	// Heartbeats are written in batches; the last flush happens once the
 	// HTTP server has finished its requests.
-	beats := heartbeat.New(db, heartbeat.Options{Logger: logger, Observer: m,
+	beats := heartbeat.New(db, heartbeat.Options{Logger: logger, Observer: m, TTL: cfg.HeartbeatTTL,
 		Liveness: checks.Worker("heartbeats", heartbeat.DefaultInterval)})
 	beatsCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
 	beatsDone := make(chan struct{})
@@ -81,7 +81,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db),
 		checks.Worker("timeouts", offerTimeoutTick), logger)
 	defer stopTimeouts()
-	stopStats := runStats(ctx, sqlstore.NewStatsService(db), logger)
+	stopStats := runStats(ctx, sqlstore.NewStatsService(db), checks.Worker("stats", statsTick), logger)
 	defer stopStats()
 
 	stopNotify, err := startNotify(ctx, cfg, db, logger)
@@ -89,6 +89,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopNotify()
+
+	stopSweeper := runPresenceSweeper(ctx, sqlstore.NewPresenceService(db), cfg.HeartbeatTTL,
+		checks.Worker("presence_sweeper", min(sweepTick, cfg.HeartbeatTTL/10)), logger)
+	defer stopSweeper()
 
 	// While no user exists, set-up from another machine needs this code,
 	// which only the server's log shows.
@@ -127,6 +131,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Metrics:       m,
 		Logger:        logger,
 	}, server.Options{
+		HeartbeatTTL:       cfg.HeartbeatTTL,
 		Version:            version(),
 		BaseURL:            cfg.BaseURL,
 		TLS:                cfg.TLS(),
@@ -386,16 +391,20 @@ const statsTick = 10 * time.Second
 // runStats rolls up the dashboard's figures over time until stopped.
 // Every instance runs it; the database makes sure each event is counted
 // once.
-func runStats(ctx context.Context, stats switchboard.StatsService, logger *slog.Logger) func() {
+func runStats(ctx context.Context, stats switchboard.StatsService, worker *health.Worker, logger *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer worker.Stop()
 		ticker := time.NewTicker(statsTick)
 		defer ticker.Stop()
 		failing := false
 		for {
 			_, err := stats.RollUpStats(ctx)
+			if ctx.Err() == nil {
+				worker.Report(err)
+			}
 			switch {
 			case err != nil && ctx.Err() == nil && !failing:
 				logger.Warn("rolling up the dashboard's figures", "err", err.Error())
@@ -408,6 +417,71 @@ func runStats(ctx context.Context, stats switchboard.StatsService, logger *slog.
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// sweepTick is how often the sweeper looks for agents past the heartbeat
+// TTL at most: an agent goes offline within this much (or a tenth of a
+// short TTL) of its TTL.
+const sweepTick = time.Second
+
+// presencePruneTick is how often presence history past its retention is
+// pruned.
+const presencePruneTick = 10 * time.Minute
+
+// runPresenceSweeper takes agents offline once they go unseen for the
+// heartbeat TTL, revoking their offers and requeueing their work as their
+// queues say, and prunes old presence history, until stopped. Every
+// instance runs it; the database makes sure each agent is swept once.
+func runPresenceSweeper(ctx context.Context, presence *sqlstore.PresenceService, ttl time.Duration, worker *health.Worker, logger *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer worker.Stop()
+		const batch = 100
+		ticker := time.NewTicker(min(sweepTick, ttl/10))
+		defer ticker.Stop()
+		failing := false
+		pruned := time.Time{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			for {
+				n, err := presence.SweepPresence(ctx, ttl, batch)
+				if ctx.Err() == nil {
+					worker.Report(err)
+				}
+				switch {
+				case err != nil && ctx.Err() == nil && !failing:
+					logger.Warn("taking unseen agents offline", "err", err.Error())
+					failing = true
+				case err == nil && failing:
+					logger.Info("taking unseen agents offline again")
+					failing = false
+				}
+				if err != nil || n < batch {
+					break
+				}
+			}
+			if time.Since(pruned) >= presencePruneTick {
+				pruned = time.Now()
+				cutoff := pruned.Add(-switchboard.PresenceHistoryRetention)
+				for {
+					n, err := presence.PrunePresence(ctx, cutoff, 500)
+					if err != nil && ctx.Err() == nil {
+						logger.Warn("pruning presence history", "err", err.Error())
+					}
+					if err != nil || n < 500 {
+						break
+					}
+				}
 			}
 		}
 	}()

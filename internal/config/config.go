@@ -49,6 +49,9 @@ type Config struct {
 	// from; the audit log is kept apart, whole.
 	EventRetention time.Duration
 
+	// HeartbeatTTL is how long an agent may go unseen (no heartbeat, no
+	// request of its web UI) before the sweeper takes it offline.
+	HeartbeatTTL time.Duration
 	// MetricsToken, when set, is the bearer token that /metrics requires.
 	// It is a secret: never log it.
 	MetricsToken string
@@ -278,6 +281,22 @@ var (
 		}}
 )
 
+// Settings of presence.
+var (
+	HeartbeatTTL = &Setting{"heartbeat-ttl", "SWITCHBOARD_HEARTBEAT_TTL", "60s",
+		"take agents offline after this `duration` without a heartbeat or a request of their web UI (at least 1s)",
+		func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			// Heartbeats reach the database once a second: a shorter TTL
+			// would take agents offline between two of them.
+			if err != nil || d < time.Second {
+				return fmt.Errorf("must be a duration of at least 1s, like 60s or 2m")
+			}
+			c.HeartbeatTTL = d
+			return nil
+		}}
+)
+
 // Settings of notifications.
 var (
 	SMTPURL = &Setting{"smtp-url", "SWITCHBOARD_SMTP_URL", "",
@@ -295,7 +314,7 @@ var (
 
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, MetricsToken, SMTPURL, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}
@@ -346,7 +365,7 @@ func (b *Binding) Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	// Defaults first, so that settings a command does not bind still have
 	// their documented values.
-	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime, EventRetention} {
+	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime, EventRetention, HeartbeatTTL} {
 		if err := s.apply(c, s.Default); err != nil {
 			panic("config: bad default for " + s.Flag + ": " + err.Error())
 		}

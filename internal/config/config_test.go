@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:switchboard.db" || !c.AutoMigrate || c.TLS() ||
-		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second {
+		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second || c.HeartbeatTTL != time.Minute {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -68,6 +68,8 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com:0?from=a@example.com"}, nil, "is not a number"},
 		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://?from=a@example.com"}, nil, "names no host"},
 		{nil, []string{"--smtp-url", "smtp://mail.example.com?from=a@example.com&sender=b"}, "--smtp-url: unknown parameter"},
+		{nil, []string{"--heartbeat-ttl", "500ms"}, "--heartbeat-ttl: must be a duration of at least 1s"},
+		{map[string]string{"SWITCHBOARD_HEARTBEAT_TTL": "soon"}, nil, "SWITCHBOARD_HEARTBEAT_TTL: must be a duration"},
 	} {
 		_, err := load(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

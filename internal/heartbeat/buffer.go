@@ -18,10 +18,10 @@ import (
 const DefaultInterval = time.Second
 
 // touchResolution is how stale a last-seen time written for a mere call
-// (not an explicit heartbeat) may get. A busy agent calls the API many
-// times a second; writing each of its calls would turn the flush into a
-// stream of row locks on the agents that routing works with. It is far
-// below any heartbeat TTL worth having.
+// (not an explicit heartbeat) may get: a quarter of the heartbeat TTL, at
+// most this. A busy agent calls the API many times a second; writing each
+// of its calls would turn the flush into a stream of row locks on the
+// agents that routing works with.
 const touchResolution = 5 * time.Second
 
 // Observer learns what the buffer does, for metrics. Both methods must be
@@ -46,6 +46,8 @@ type Buffer struct {
 	observer Observer
 	liveness Liveness
 	logger   *slog.Logger
+	// touchEvery is how often one agent's calls alone are written.
+	touchEvery time.Duration
 
 	mu      sync.Mutex
 	pending map[string]switchboard.Heartbeat
@@ -57,6 +59,9 @@ var _ switchboard.Heartbeats = (*Buffer)(nil)
 // Options tune a Buffer; zero values take the defaults.
 type Options struct {
 	Interval time.Duration
+	// TTL is the heartbeat TTL: calls alone are written often enough for
+	// it.
+	TTL      time.Duration
 	Now      func() time.Time
 	Observer Observer
 	Liveness Liveness
@@ -74,8 +79,13 @@ func New(store switchboard.HeartbeatStore, opts Options) *Buffer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	touchEvery := touchResolution
+	if opts.TTL > 0 {
+		touchEvery = min(touchEvery, opts.TTL/4)
+	}
 	return &Buffer{store: store, interval: opts.Interval, now: opts.Now, observer: opts.Observer, liveness: opts.Liveness, logger: opts.Logger,
-		pending: map[string]switchboard.Heartbeat{}, written: map[string]time.Time{}}
+		touchEvery: touchEvery,
+		pending:    map[string]switchboard.Heartbeat{}, written: map[string]time.Time{}}
 }
 
 // Beat notes an explicit heartbeat; metadata, when not nil, replaces the
@@ -104,7 +114,7 @@ func (b *Buffer) Touch(agentID string) {
 		b.pending[agentID] = p
 		return
 	}
-	if w, ok := b.written[agentID]; ok && now.Sub(w) < touchResolution {
+	if w, ok := b.written[agentID]; ok && now.Sub(w) < b.touchEvery {
 		return
 	}
 	b.pending[agentID] = switchboard.Heartbeat{AgentID: agentID, At: now}
@@ -153,7 +163,7 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	}
 	now := b.now().UTC()
 	for id, at := range b.written {
-		if now.Sub(at) >= touchResolution {
+		if now.Sub(at) >= b.touchEvery {
 			delete(b.written, id)
 		}
 	}

@@ -199,6 +199,39 @@ func (s *Server) apiGetAgent(ctx context.Context, in *agentIDInput) (*agentOutpu
 	return &agentOutput{ETag: etag(a.Version), Body: newAgentJSON(a)}, nil
 }
 
+// PresencePeriodJSON is a stretch of time an agent spent in one presence.
+type PresencePeriodJSON struct {
+	Presence string    `json:"presence" enum:"offline,available,away,busy"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to" doc:"When the next period began; for the current period, the time of the answer."`
+	Current  bool      `json:"current" doc:"The period the agent is in now."`
+	Reason   string    `json:"reason" doc:"What began the period: set by the agent, heartbeat timeout, agent suspended..." example:"heartbeat timeout"`
+}
+
+type presenceTimelineInput struct {
+	ID    string    `path:"id" maxLength:"64"`
+	Since time.Time `query:"since" doc:"The start of the timeline, within the last 30 days; the last 24 hours if absent."`
+}
+
+type presenceTimelineOutput struct {
+	Body struct {
+		Periods []PresencePeriodJSON `json:"periods" nullable:"false"`
+	}
+}
+
+func (s *Server) apiPresenceTimeline(ctx context.Context, in *presenceTimelineInput) (*presenceTimelineOutput, error) {
+	periods, err := s.Presence.PresenceTimeline(ctx, in.ID, in.Since)
+	if err != nil {
+		return nil, err
+	}
+	out := &presenceTimelineOutput{}
+	out.Body.Periods = make([]PresencePeriodJSON, len(periods))
+	for i, p := range periods {
+		out.Body.Periods[i] = PresencePeriodJSON{Presence: string(p.Presence), From: p.From, To: p.To, Current: p.Current, Reason: p.Reason}
+	}
+	return out, nil
+}
+
 type updateAgentInput struct {
 	ID      string `path:"id" maxLength:"64"`
 	IfMatch string `header:"If-Match" doc:"The ETag from a previous read; the update fails with 412 if the agent changed since."`

@@ -116,6 +116,11 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "getAgent", Method: http.MethodGet, Path: "/api/v1/agents/{id}",
 			Summary: "Get an agent", Tags: []string{"Agents"},
 			Description: "Agent-role users can read only their own agent."}, usersOnly, s.apiGetAgent)
+		handle(s, api, huma.Operation{OperationID: "getAgentPresence", Method: http.MethodGet, Path: "/api/v1/agents/{id}/presence",
+			Summary: "An agent's presence timeline", Tags: []string{"Agents"},
+			Description: "The periods the agent spent available, away, busy or offline, oldest first and without gaps, from since " +
+				"(the last 24 hours by default, at most 30 days back) until now, each with what began it. Supervisors read their " +
+				"teams' agents', an agent (its token or its user) its own."}, signedIn, s.apiPresenceTimeline)
 		handle(s, api, huma.Operation{OperationID: "updateAgent", Method: http.MethodPatch, Path: "/api/v1/agents/{id}",
 			Summary: "Change an agent", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict},
 			Description: "Send only the fields to change. Retired agents cannot be changed. Send If-Match with the ETag to avoid " +

@@ -49,6 +49,21 @@ func mustParseViews(version string) *views {
 			}
 			return ""
 		},
+		// exacttime is a time to the second, where seconds matter: when
+		// an agent was last seen, when its presence changed.
+		"exacttime": func(t any) string {
+			if tt := timeOf(t); tt != nil {
+				return tt.UTC().Format("2006-01-02 15:04:05 UTC")
+			}
+			return ""
+		},
+		"since": func(from, to any) time.Duration {
+			f, t := timeOf(from), timeOf(to)
+			if f == nil || t == nil {
+				return 0
+			}
+			return t.Sub(*f)
+		},
 		"ago":        func(t any) string { return relativeTime(timeOf(t), time.Now()) },
 		"join":       strings.Join,
 		"list":       func(items ...string) []string { return items },

@@ -187,6 +187,7 @@ type agentData struct {
 	Attributes string
 	Metadata   string
 	Now        time.Time
+	Activity   *agentActivity
 	agentExtras
 }
 
@@ -260,6 +261,12 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 	if d.TokenForm == nil {
 		d.TokenForm = newForm(url.Values{"lifetime": {"0"}})
 	}
+	activity, err := s.loadAgentActivity(ctx, a, d.Now)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	d.Activity = activity
 	if d.Manage {
 		d.Actions = lifecycleButtons(a)
 	} else {

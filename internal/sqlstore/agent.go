@@ -551,12 +551,14 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 		row.Status = string(status)
 		row.Version++
 		row.UpdatedAt = tx.now
+		if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
 		if status != switchboard.AgentActive {
 			// Only active agents take work, so only they may look available.
-			row.Presence = string(switchboard.PresenceOffline)
-		}
-		if _, err := tx.NewUpdate().Model(row).Column("status", "presence", "version", "updated_at").WherePK().Exec(ctx); err != nil {
-			return err
+			if err := s.db.changePresence(ctx, tx, row, switchboard.PresenceOffline, "agent "+string(status)); err != nil {
+				return err
+			}
 		}
 		if status == switchboard.AgentRetired && row.UserID != nil && row.OwnsUser {
 			if err := s.retireUser(ctx, tx, *row.UserID); err != nil {

@@ -97,23 +97,30 @@ func (s *TaskService) RequeueTask(ctx context.Context, id, reason string) (*swit
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "Only an offered or assigned task can be requeued; this one is " + t.Status + ".",
 				State: &switchboard.StateConflict{Current: t.Status, Requested: string(switchboard.TaskQueued)}}
 		}
-		if err := takeBack(ctx, tx, t); err != nil {
-			return err
-		}
-		t.Status, t.AgentID, t.UpdatedAt, t.Version = string(switchboard.TaskQueued), nil, tx.now, t.Version+1
-		if _, err := tx.NewUpdate().Model(t).Column("status", "agent_id", "updated_at", "version").WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		if err := moveTask(ctx, tx, t, from, q.TeamIDs, switchboard.AuditTaskRequeued, cleanReason(reason), nil); err != nil {
-			return err
-		}
-		_, err = s.db.routeTask(ctx, tx, t, q)
-		return err
+		return s.db.requeue(ctx, tx, t, q, cleanReason(reason))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.db.findTask(ctx, switchboard.Scope{All: true}, id)
+}
+
+// requeue takes an offered or assigned task, locked by tx, back from its
+// agent, puts it in its queue and routes it again.
+func (db *DB) requeue(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Queue, reason string) error {
+	from := switchboard.TaskStatus(t.Status)
+	if err := takeBack(ctx, tx, t); err != nil {
+		return err
+	}
+	t.Status, t.AgentID, t.UpdatedAt, t.Version = string(switchboard.TaskQueued), nil, tx.now, t.Version+1
+	if _, err := tx.NewUpdate().Model(t).Column("status", "agent_id", "updated_at", "version").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	if err := moveTask(ctx, tx, t, from, q.TeamIDs, switchboard.AuditTaskRequeued, reason, nil); err != nil {
+		return err
+	}
+	_, err := db.routeTask(ctx, tx, t, q)
+	return err
 }
 
 // AssignTask gives a task to a chosen agent. The agent must be one routing
