@@ -1,16 +1,16 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // The scenarios of a load test: whole task lifecycles, or one kind of
@@ -77,12 +77,8 @@ func RunRequests(ctx context.Context, cfg Config, scenario string, log io.Writer
 		tokens = append(tokens, "Bearer "+t)
 	}
 	fmt.Fprintf(log, "running %s for %s as %d agents at %s\n", scenario, cfg.Duration, len(tokens), requestRateText(cfg.Rate))
-	rep := attack(ctx, cfg, transport, scenario, func(i uint64, t *vegeta.Target) {
-		t.Method, t.URL, t.Body = method, base+path, body
-		t.Header = http.Header{"Authorization": {tokens[i%uint64(len(tokens))]}}
-		if body != nil {
-			t.Header.Set("Content-Type", "application/json")
-		}
+	rep := attack(ctx, cfg, transport, scenario, func(i uint64, r *request) {
+		r.method, r.url, r.body, r.auth = method, base+path, body, tokens[i%uint64(len(tokens))]
 	})
 	return rep, ctx.Err()
 }
@@ -104,12 +100,8 @@ func RunBaseline(ctx context.Context, cfg Config, scenario string) (*RequestRepo
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 	cfg.URL = base
-	rep := attack(ctx, cfg, newTransport(cfg), "bare_"+scenario, func(_ uint64, t *vegeta.Target) {
-		t.Method, t.URL, t.Body = method, base+path, body
-		t.Header = http.Header{"Authorization": {"Bearer baseline"}}
-		if body != nil {
-			t.Header.Set("Content-Type", "application/json")
-		}
+	rep := attack(ctx, cfg, newTransport(cfg), "bare_"+scenario, func(_ uint64, r *request) {
+		r.method, r.url, r.body, r.auth = method, base+path, body, "Bearer baseline"
 	})
 	return rep, ctx.Err()
 }
@@ -147,40 +139,116 @@ func requestRateText(rate int) string {
 	return fmt.Sprintf("%d requests/s", rate)
 }
 
-// attack makes requests built by target (given each request's number) for
-// cfg.Duration and measures their answers.
-func attack(ctx context.Context, cfg Config, transport *http.Transport, name string, target func(i uint64, t *vegeta.Target)) *RequestReport {
-	var seq atomic.Uint64
-	targeter := func(t *vegeta.Target) error {
-		target(seq.Add(1), t)
-		return nil
+// attack makes requests built by target (given each request's number)
+// for cfg.Duration from cfg.Workers goroutines, each waiting for its answer
+// before the next (or, with cfg.Rate, for its turn), and measures them. It
+// is a plain loop rather than a load-testing library, so that the client
+// takes as little of the machine as it can: on one machine, every cycle it
+// spends is one the server does not get.
+func attack(ctx context.Context, cfg Config, transport *http.Transport, name string, target func(i uint64, r *request)) *RequestReport {
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var turns <-chan time.Time
+	if cfg.Rate > 0 {
+		tick := time.NewTicker(time.Second / time.Duration(cfg.Rate))
+		defer tick.Stop()
+		turns = tick.C
 	}
-	attacker := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: transport, Timeout: 30 * time.Second}),
-		vegeta.Workers(uint64(cfg.Workers)), vegeta.MaxWorkers(uint64(cfg.Workers)))
-	rep := &RequestReport{Name: name}
-	lat := make([]time.Duration, 0, 1<<20)
-	var first, last time.Time
-	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: cfg.Rate, Per: time.Second}, cfg.Duration, name) {
-		if first.IsZero() || res.Timestamp.Before(first) {
-			first = res.Timestamp
-		}
-		if end := res.End(); end.After(last) {
-			last = end
-		}
-		if res.Error != "" || res.Code < 200 || res.Code >= 300 {
-			rep.Errors++
-			if len(rep.Samples) < 5 {
-				rep.Samples = append(rep.Samples, fmt.Sprintf("%s %s: %d %s %s", res.Method, res.URL, res.Code, res.Error, clip(res.Body)))
+	var seq atomic.Uint64
+	results := make([]workerResult, cfg.Workers)
+	var wg sync.WaitGroup
+	for w := range cfg.Workers {
+		wg.Go(func() {
+			res := &results[w]
+			res.latencies = make([]time.Duration, 0, 1<<14)
+			var r request
+			for {
+				if turns != nil {
+					select {
+					case <-turns:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				target(seq.Add(1), &r)
+				start := time.Now()
+				code, body, err := r.do(ctx, client)
+				took := time.Since(start)
+				switch {
+				case ctx.Err() != nil:
+					return // cut off by the end of the run: not an answer
+				case err != nil || code < 200 || code >= 300:
+					res.errors++
+					if len(res.samples) < 5 {
+						res.samples = append(res.samples, fmt.Sprintf("%s %s: %d %v %s", r.method, r.url, code, err, clip(body)))
+					}
+				default:
+					res.latencies = append(res.latencies, took)
+				}
+				res.last = time.Now()
 			}
-		} else {
-			rep.Requests++
-			lat = append(lat, res.Latency)
+		})
+	}
+	first := time.Now()
+	wg.Wait()
+	rep := &RequestReport{Name: name}
+	var all []time.Duration
+	last := first
+	for _, res := range results {
+		rep.Errors += res.errors
+		rep.Requests += len(res.latencies)
+		all = append(all, res.latencies...)
+		if len(rep.Samples) < 5 {
+			rep.Samples = append(rep.Samples, res.samples...)
 		}
-		if ctx.Err() != nil {
-			attacker.Stop()
+		if res.last.After(last) {
+			last = res.last
 		}
 	}
 	rep.Elapsed = last.Sub(first)
-	rep.Latency = latencies(lat)
+	rep.Latency = latencies(all)
 	return rep
+}
+
+type workerResult struct {
+	latencies []time.Duration
+	errors    int
+	samples   []string
+	last      time.Time
+}
+
+// request is one call of a scenario.
+type request struct {
+	method, url, auth string
+	body              []byte
+}
+
+func (r *request) do(ctx context.Context, client *http.Client) (int, []byte, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", r.auth)
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		_, err = io.Copy(io.Discard, res.Body)
+		return res.StatusCode, nil, err
+	}
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<10))
+	return res.StatusCode, data, nil
 }
