@@ -250,6 +250,9 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // who made the request.
 type actorHolder struct{ actor *switchboard.Actor }
 
+// heartbeatRoute is the route agents call most.
+const heartbeatRoute = "/api/v1/agent/heartbeat"
+
 // logRequests writes one log line per request, after it is served, with the
 // route pattern rather than the path so that lines group by endpoint. It
 // never logs headers, bodies or query strings, where secrets travel.
@@ -269,6 +272,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			case rec.status >= 500:
 				level = slog.LevelError
 			case strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
+				level = slog.LevelDebug
+			case route == heartbeatRoute && rec.status < 300:
+				// A fleet sends thousands a second: they are counted in
+				// the metrics, and only their failures are worth a line.
 				level = slog.LevelDebug
 			}
 			s.Logger.LogAttrs(r.Context(), level, "request",
