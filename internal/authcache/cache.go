@@ -17,8 +17,11 @@ package authcache
 import (
 	"context"
 	"crypto/sha256"
+	"math/rand/v2"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -38,6 +41,11 @@ const DefaultTTL = 30 * time.Second
 // it, the cache starts over rather than tracking ages.
 const maxEntries = 100_000
 
+type resolved struct {
+	actor     *switchboard.Actor
+	expiresAt *time.Time
+}
+
 type entry struct {
 	actor   *switchboard.Actor
 	expires time.Time
@@ -48,6 +56,8 @@ type Cache struct {
 	next Resolver
 	ttl  time.Duration
 	now  func() time.Time
+
+	misses singleflight.Group
 
 	mu      sync.RWMutex
 	live    bool   // an event feed runs: entries can be invalidated
@@ -78,11 +88,24 @@ func (c *Cache) Authenticate(ctx context.Context, secret string) (*switchboard.A
 	if e != nil && now.Before(e.expires) {
 		return e.actor, nil
 	}
-	actor, expiresAt, err := c.next.ResolveToken(ctx, secret)
-	if err != nil || !live {
-		return actor, err
+	// Requests that miss on one token at once share one look-up: a busy
+	// agent's calls would otherwise all go to the database together.
+	v, err, _ := c.misses.Do(string(key[:]), func() (any, error) {
+		// Not cut short by the first caller going away: the others wait
+		// for the answer too.
+		actor, expiresAt, err := c.next.ResolveToken(context.WithoutCancel(ctx), secret)
+		return resolved{actor, expiresAt}, err
+	})
+	if err != nil {
+		return nil, err
 	}
-	expires := now.Add(c.ttl)
+	actor, expiresAt := v.(resolved).actor, v.(resolved).expiresAt
+	if !live {
+		return actor, nil
+	}
+	// Entries made together (a fleet connecting at once) expire apart, so
+	// that their look-ups do not come back all in the same instant.
+	expires := now.Add(c.ttl - time.Duration(rand.Int64N(int64(c.ttl/4)+1)))
 	if expiresAt != nil && expiresAt.Before(expires) {
 		expires = *expiresAt
 	}
