@@ -83,7 +83,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db),
 		checks.Worker("timeouts", offerTimeoutTick), logger)
 	defer stopTimeouts()
-	stopStats := runStats(ctx, sqlstore.NewStatsService(db), checks.Worker("stats", statsTick), logger)
+	stopStats := runStatsRollUp(ctx, sqlstore.NewStatsService(db), checks.Worker("stats", statsTick), logger)
 	defer stopStats()
 
 	stopNotify, err := startNotify(ctx, cfg, db, logger)
@@ -406,10 +406,10 @@ func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 // longer the tick, the more each reading counts.
 const statsTick = 10 * time.Second
 
-// runStats rolls up the dashboard's figures over time until stopped.
+// runStatsRollUp rolls up the dashboard's figures over time until stopped.
 // Every instance runs it; the database makes sure each event is counted
 // once.
-func runStats(ctx context.Context, stats switchboard.StatsService, worker *health.Worker, logger *slog.Logger) func() {
+func runStatsRollUp(ctx context.Context, stats switchboard.StatsService, worker *health.Worker, logger *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
