@@ -62,9 +62,10 @@ type Heartbeat struct {
 
 // HeartbeatStore writes heartbeats in bulk: each agent's last_seen_at moves
 // forward to its heartbeat's time, and its metadata is replaced when the
-// heartbeat carries some.
+// heartbeat carries some. Heartbeats it could not write without waiting
+// come back deferred, to be written later.
 type HeartbeatStore interface {
-	RecordHeartbeats(ctx context.Context, beats []Heartbeat) error
+	RecordHeartbeats(ctx context.Context, beats []Heartbeat) (deferred []Heartbeat, err error)
 }
 
 // Heartbeats takes signs of life without a database write each: they are

@@ -7,6 +7,7 @@ package heartbeat
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -143,22 +144,23 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	b.mu.Unlock()
 
 	start := time.Now()
-	err := b.store.RecordHeartbeats(ctx, batch)
+	deferred, err := b.store.RecordHeartbeats(ctx, batch)
 	took := time.Since(start)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err != nil {
-		for _, h := range batch {
-			if newer, ok := b.pending[h.AgentID]; ok {
-				if newer.Metadata == nil {
-					newer.Metadata = h.Metadata
-					b.pending[h.AgentID] = newer
-				}
-				continue
-			}
-			b.pending[h.AgentID] = h
+	if err == nil && len(deferred) > 0 {
+		// Not written this time: kept, as after a failure, and the rest
+		// counts as written.
+		b.keep(deferred)
+		kept := make(map[string]bool, len(deferred))
+		for _, h := range deferred {
+			kept[h.AgentID] = true
 		}
+		batch = slices.DeleteFunc(batch, func(h switchboard.Heartbeat) bool { return kept[h.AgentID] })
+	}
+	if err != nil {
+		b.keep(batch)
 		return err
 	}
 	now := b.now().UTC()
@@ -174,6 +176,21 @@ func (b *Buffer) Flush(ctx context.Context) error {
 		b.observer.HeartbeatsFlushed(len(batch), took)
 	}
 	return nil
+}
+
+// keep puts heartbeats that were not written back in the buffer, unless
+// newer ones came meanwhile. The caller holds b.mu.
+func (b *Buffer) keep(beats []switchboard.Heartbeat) {
+	for _, h := range beats {
+		if newer, ok := b.pending[h.AgentID]; ok {
+			if newer.Metadata == nil {
+				newer.Metadata = h.Metadata
+				b.pending[h.AgentID] = newer
+			}
+			continue
+		}
+		b.pending[h.AgentID] = h
+	}
 }
 
 // Run flushes every interval until ctx ends, then once more, so that a

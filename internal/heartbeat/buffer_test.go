@@ -14,17 +14,26 @@ import (
 type store struct {
 	mu      sync.Mutex
 	down    bool
+	busy    map[string]bool // agents whose rows are locked
 	batches [][]switchboard.Heartbeat
 }
 
-func (s *store) RecordHeartbeats(_ context.Context, beats []switchboard.Heartbeat) error {
+func (s *store) RecordHeartbeats(_ context.Context, beats []switchboard.Heartbeat) ([]switchboard.Heartbeat, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return errors.New("database down")
+		return nil, errors.New("database down")
 	}
-	s.batches = append(s.batches, beats)
-	return nil
+	var written, deferred []switchboard.Heartbeat
+	for _, h := range beats {
+		if s.busy[h.AgentID] {
+			deferred = append(deferred, h)
+		} else {
+			written = append(written, h)
+		}
+	}
+	s.batches = append(s.batches, written)
+	return deferred, nil
 }
 
 // last returns the last written heartbeat of each agent.
@@ -139,5 +148,26 @@ func TestBuffer_RunFlushesOnStop(t *testing.T) {
 	<-done
 	if _, ok := st.last()["a"]; !ok {
 		t.Fatal("the buffered heartbeat was lost at shutdown")
+	}
+}
+
+// An agent whose row is busy is written at a later flush.
+func TestBuffer_DeferredHeartbeatsWaitForTheNextFlush(t *testing.T) {
+	st := &store{busy: map[string]bool{"a": true}}
+	b := New(st, Options{})
+	b.Beat("a", map[string]any{"v": "1"})
+	b.Beat("b", nil)
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.last(); len(got) != 1 || b.Pending() != 1 {
+		t.Fatalf("written %v, %d pending; want b written and a pending", got, b.Pending())
+	}
+	st.busy = nil
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.last(); len(got) != 2 || got["a"].Metadata["v"] != "1" {
+		t.Fatalf("written %+v", got)
 	}
 }

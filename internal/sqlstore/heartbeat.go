@@ -2,9 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
+
+	"github.com/uptrace/bun"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -19,36 +23,45 @@ const heartbeatChunk = 500
 // RecordHeartbeats moves each agent's last_seen_at forward to its
 // heartbeat's time, and replaces its metadata when the heartbeat carries
 // some, one statement per chunk of agents. It is no change of the agent:
-// no version, no event. Agents are taken in ID order, so that two
-// instances flushing at once lock rows in the same order.
-func (db *DB) RecordHeartbeats(ctx context.Context, beats []switchboard.Heartbeat) error {
+// no version, no event. On PostgreSQL and MariaDB an agent whose row is
+// locked (routing is giving it work) is skipped rather than waited for:
+// waiting would hold the other rows of the chunk, and routing behind them.
+// Its heartbeat comes back in deferred, for the next flush.
+func (db *DB) RecordHeartbeats(ctx context.Context, beats []switchboard.Heartbeat) (deferred []switchboard.Heartbeat, err error) {
 	beats = slices.Clone(beats)
 	slices.SortFunc(beats, func(a, b switchboard.Heartbeat) int { return strings.Compare(a.AgentID, b.AgentID) })
 	for chunk := range slices.Chunk(beats, heartbeatChunk) {
-		query, args, err := db.heartbeatStatement(chunk)
+		var written map[string]bool
+		err := db.retry(ctx, func() error {
+			var err error
+			written, err = db.recordHeartbeats(ctx, chunk)
+			return err
+		})
 		if err != nil {
-			return err
+			return nil, translate(err)
 		}
-		if err := db.retry(ctx, func() error {
-			_, err := db.bun.NewRaw(query, args...).Exec(ctx)
-			return err
-		}); err != nil {
-			return translate(err)
+		if written == nil {
+			continue // every one
+		}
+		for _, h := range chunk {
+			if !written[h.AgentID] {
+				deferred = append(deferred, h)
+			}
 		}
 	}
-	return nil
+	return deferred, nil
 }
 
-// heartbeatStatement builds one UPDATE of many agents from a table of
-// values, in each engine's way of joining one.
-func (db *DB) heartbeatStatement(beats []switchboard.Heartbeat) (string, []any, error) {
+// recordHeartbeats writes one chunk and says which agents it wrote (nil:
+// all of them).
+func (db *DB) recordHeartbeats(ctx context.Context, beats []switchboard.Heartbeat) (map[string]bool, error) {
 	args := make([]any, 0, 3*len(beats))
 	for _, h := range beats {
 		var meta any // NULL keeps the agent's metadata
 		if h.Metadata != nil {
 			b, err := json.Marshal(h.Metadata)
 			if err != nil {
-				return "", nil, err
+				return nil, err
 			}
 			meta = string(b)
 		}
@@ -57,25 +70,54 @@ func (db *DB) heartbeatStatement(beats []switchboard.Heartbeat) (string, []any, 
 	var q strings.Builder
 	switch db.engine {
 	case Postgres:
-		q.WriteString("UPDATE agents AS a SET last_seen_at = v.at, metadata = COALESCE(v.meta, a.metadata) FROM (VALUES ")
+		q.WriteString("WITH v (id, at, meta) AS (VALUES ")
 		for i := range beats {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, CAST(? AS TIMESTAMPTZ), CAST(? AS JSONB))")
 		}
-		q.WriteString(") AS v (id, at, meta) WHERE a.id = v.id AND (a.last_seen_at IS NULL OR a.last_seen_at < v.at)")
-	case MySQL:
-		q.WriteString("UPDATE agents AS a JOIN (")
-		for i := range beats {
-			if i > 0 {
-				q.WriteString(" UNION ALL ")
-			}
-			q.WriteString("SELECT ? AS id, CAST(? AS DATETIME(6)) AS at, ? AS meta")
+		q.WriteString("), free AS (SELECT a.id FROM agents AS a JOIN v ON v.id = a.id ORDER BY a.id FOR UPDATE OF a SKIP LOCKED) " +
+			"UPDATE agents AS a SET last_seen_at = GREATEST(a.last_seen_at, v.at), metadata = CASE WHEN a.last_seen_at IS NULL OR " +
+			"a.last_seen_at < v.at THEN COALESCE(v.meta, a.metadata) ELSE a.metadata END " +
+			"FROM v, free WHERE a.id = v.id AND a.id = free.id RETURNING a.id")
+		var ids []string
+		if err := db.bun.NewRaw(q.String(), args...).Scan(ctx, &ids); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
 		}
-		q.WriteString(") AS v ON a.id = v.id SET a.last_seen_at = v.at, a.metadata = COALESCE(v.meta, a.metadata) " +
-			"WHERE a.last_seen_at IS NULL OR a.last_seen_at < v.at")
+		return idSet(ids), nil
+	case MySQL:
+		ids := make([]string, len(beats))
+		for i, h := range beats {
+			ids[i] = h.AgentID
+		}
+		var free []string
+		err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := tx.NewRaw("SELECT id FROM agents WHERE id IN (?) ORDER BY id FOR UPDATE SKIP LOCKED", bun.List(ids)).
+				Scan(ctx, &free); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if len(free) == 0 {
+				return nil
+			}
+			q.WriteString("UPDATE agents AS a JOIN (")
+			for i := range beats {
+				if i > 0 {
+					q.WriteString(" UNION ALL ")
+				}
+				q.WriteString("SELECT ? AS id, CAST(? AS DATETIME(6)) AS at, ? AS meta")
+			}
+			q.WriteString(") AS v ON a.id = v.id SET a.last_seen_at = v.at, a.metadata = COALESCE(v.meta, a.metadata) " +
+				"WHERE a.id IN (?) AND (a.last_seen_at IS NULL OR a.last_seen_at < v.at)")
+			_, err := tx.NewRaw(q.String(), append(args, bun.List(free))...).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return idSet(free), nil
 	default:
+		// SQLite has one writer at a time and no row locks to skip.
 		q.WriteString("WITH v (id, at, meta) AS (VALUES ")
 		for i := range beats {
 			if i > 0 {
@@ -85,6 +127,15 @@ func (db *DB) heartbeatStatement(beats []switchboard.Heartbeat) (string, []any, 
 		}
 		q.WriteString(") UPDATE agents SET last_seen_at = v.at, metadata = COALESCE(v.meta, agents.metadata) FROM v " +
 			"WHERE agents.id = v.id AND (agents.last_seen_at IS NULL OR agents.last_seen_at < v.at)")
+		_, err := db.bun.NewRaw(q.String(), args...).Exec(ctx)
+		return nil, err
 	}
-	return q.String(), args, nil
+}
+
+func idSet(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

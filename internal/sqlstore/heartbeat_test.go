@@ -36,17 +36,17 @@ func TestRecordHeartbeats(t *testing.T) {
 			}
 			beats = append(beats, h)
 		}
-		if err := db.RecordHeartbeats(systemCtx(), beats); err != nil {
-			t.Fatal(err)
+		if deferred, err := db.RecordHeartbeats(systemCtx(), beats); err != nil || len(deferred) > 0 {
+			t.Fatal(err, deferred)
 		}
 		// An older heartbeat arriving late changes nothing.
 		late := []switchboard.Heartbeat{{AgentID: ids[0], At: at.Add(-time.Minute), Metadata: map[string]any{"version": "old"}}}
-		if err := db.RecordHeartbeats(systemCtx(), late); err != nil {
+		if _, err := db.RecordHeartbeats(systemCtx(), late); err != nil {
 			t.Fatal(err)
 		}
 		// A newer one without metadata keeps the metadata.
 		newer := []switchboard.Heartbeat{{AgentID: ids[2], At: at.Add(time.Second)}}
-		if err := db.RecordHeartbeats(systemCtx(), newer); err != nil {
+		if _, err := db.RecordHeartbeats(systemCtx(), newer); err != nil {
 			t.Fatal(err)
 		}
 		for i, id := range []string{ids[0], ids[1], ids[2], ids[n-1]} {
@@ -72,7 +72,7 @@ func TestRecordHeartbeats(t *testing.T) {
 				}
 			}
 		}
-		if err := db.RecordHeartbeats(systemCtx(), nil); err != nil {
+		if _, err := db.RecordHeartbeats(systemCtx(), nil); err != nil {
 			t.Fatal(err)
 		}
 	})
