@@ -99,7 +99,7 @@ func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHa
 		db.bun = bun.NewDB(sqldb, sqlitedialect.New())
 	case Postgres:
 		sqldb.SetMaxOpenConns(32)
-		sqldb.SetMaxIdleConns(16)
+		sqldb.SetMaxIdleConns(32)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		db.bun = bun.NewDB(sqldb, pgdialect.New())
 	case MySQL:
