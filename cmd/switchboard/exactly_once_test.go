@@ -76,7 +76,7 @@ const (
 	eoKillAfter = 0.4
 	// The run ends when everything is done, when nothing moves for
 	// eoStall after the last task is created, or at eoDeadline.
-	eoDeadline = 5 * time.Minute
+	eoDeadline = 9 * time.Minute
 	eoStall    = 15 * time.Second
 )
 

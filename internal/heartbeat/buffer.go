@@ -23,7 +23,7 @@ const DefaultInterval = time.Second
 // most this. A busy agent calls the API many times a second; writing each
 // of its calls would turn the flush into a stream of row locks on the
 // agents that routing works with.
-const touchResolution = 5 * time.Second
+const touchResolution = 15 * time.Second
 
 // Observer learns what the buffer does, for metrics. Both methods must be
 // cheap and safe for concurrent use.
