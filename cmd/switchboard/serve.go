@@ -327,47 +327,61 @@ const offerTimeoutTick = 250 * time.Millisecond
 // happens once. Each tick reports to worker.
 func runTimeouts(ctx context.Context, offers *sqlstore.OfferService, tasks *sqlstore.TaskService, worker *health.Worker,
 	logger *slog.Logger) func() {
+	const batch = 100
+	return runLoop(ctx, "timing out offers and expiring tasks", offerTimeoutTick, worker, logger, func(ctx context.Context) error {
+		offersErr := drain(batch, func() (int, error) { return offers.ExpireOffers(ctx, batch) })
+		_, tasksErr := tasks.ExpireTasks(ctx, batch)
+		return errors.Join(offersErr, tasksErr)
+	})
+}
+
+// runLoop runs pass at once, then every interval, until stopped. Every
+// pass reports to worker; a failing pass is logged once, and once again
+// when passes succeed again, so that an outage is two lines, not one a
+// tick.
+func runLoop(ctx context.Context, what string, interval time.Duration, worker *health.Worker, logger *slog.Logger,
+	pass func(ctx context.Context) error) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer worker.Stop()
-		const batch = 100
-		ticker := time.NewTicker(offerTimeoutTick)
+		ticker := time.NewTicker(interval)
 		defer ticker.Stop()
 		failing := false
 		for {
+			err := pass(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			worker.Report(err)
+			switch {
+			case err != nil && !failing:
+				logger.Warn(what, "err", err.Error())
+				failing = true
+			case err == nil && failing:
+				logger.Info(what + " again")
+				failing = false
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
 			}
-			var offersErr error
-			for {
-				n, err := offers.ExpireOffers(ctx, batch)
-				offersErr = err
-				switch {
-				case err != nil && ctx.Err() == nil && !failing:
-					logger.Warn("timing out offers", "err", err.Error())
-					failing = true
-				case err == nil && failing:
-					logger.Info("timing out offers again")
-					failing = false
-				}
-				if err != nil || n < batch {
-					break
-				}
-			}
-			_, tasksErr := tasks.ExpireTasks(ctx, batch)
-			if tasksErr != nil && ctx.Err() == nil && !failing {
-				logger.Warn("expiring tasks", "err", tasksErr.Error())
-			}
-			if ctx.Err() == nil {
-				worker.Report(errors.Join(offersErr, tasksErr))
-			}
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// drain runs step, a batch at a time, until a batch comes back short or
+// fails.
+func drain(batch int, step func() (int, error)) error {
+	for {
+		n, err := step()
+		if err != nil || n < batch {
+			return err
+		}
+	}
 }
 
 // pruneInterval is how often old events are pruned.
@@ -410,35 +424,10 @@ const statsTick = 10 * time.Second
 // Every instance runs it; the database makes sure each event is counted
 // once.
 func runStatsRollUp(ctx context.Context, stats switchboard.StatsService, worker *health.Worker, logger *slog.Logger) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer worker.Stop()
-		ticker := time.NewTicker(statsTick)
-		defer ticker.Stop()
-		failing := false
-		for {
-			_, err := stats.RollUpStats(ctx)
-			if ctx.Err() == nil {
-				worker.Report(err)
-			}
-			switch {
-			case err != nil && ctx.Err() == nil && !failing:
-				logger.Warn("rolling up the dashboard's figures", "err", err.Error())
-				failing = true
-			case err == nil && failing:
-				logger.Info("rolling up the dashboard's figures again")
-				failing = false
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+	return runLoop(ctx, "rolling up the dashboard's figures", statsTick, worker, logger, func(ctx context.Context) error {
+		_, err := stats.RollUpStats(ctx)
+		return err
+	})
 }
 
 // sweepTick is how often the sweeper looks for agents past the heartbeat
@@ -455,55 +444,19 @@ const presencePruneTick = 10 * time.Minute
 // queues say, and prunes old presence history, until stopped. Every
 // instance runs it; the database makes sure each agent is swept once.
 func runPresenceSweeper(ctx context.Context, presence *sqlstore.PresenceService, ttl time.Duration, worker *health.Worker, logger *slog.Logger) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer worker.Stop()
-		const batch = 100
-		ticker := time.NewTicker(min(sweepTick, ttl/10))
-		defer ticker.Stop()
-		failing := false
-		pruned := time.Time{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-			for {
-				n, err := presence.SweepPresence(ctx, ttl, batch)
-				if ctx.Err() == nil {
-					worker.Report(err)
-				}
-				switch {
-				case err != nil && ctx.Err() == nil && !failing:
-					logger.Warn("taking unseen agents offline", "err", err.Error())
-					failing = true
-				case err == nil && failing:
-					logger.Info("taking unseen agents offline again")
-					failing = false
-				}
-				if err != nil || n < batch {
-					break
-				}
-			}
-			if time.Since(pruned) >= presencePruneTick {
-				pruned = time.Now()
-				cutoff := pruned.Add(-switchboard.PresenceHistoryRetention)
-				for {
-					n, err := presence.PrunePresence(ctx, cutoff, 500)
-					if err != nil && ctx.Err() == nil {
-						logger.Warn("pruning presence history", "err", err.Error())
-					}
-					if err != nil || n < 500 {
-						break
-					}
-				}
+	const batch, pruneBatch = 100, 500
+	var pruned time.Time
+	return runLoop(ctx, "taking unseen agents offline", min(sweepTick, ttl/10), worker, logger, func(ctx context.Context) error {
+		err := drain(batch, func() (int, error) { return presence.SweepPresence(ctx, ttl, batch) })
+		if time.Since(pruned) >= presencePruneTick {
+			pruned = time.Now()
+			cutoff := pruned.Add(-switchboard.PresenceHistoryRetention)
+			if err := drain(pruneBatch, func() (int, error) { return presence.PrunePresence(ctx, cutoff, pruneBatch) }); err != nil && ctx.Err() == nil {
+				logger.Warn("pruning presence history", "err", err.Error())
 			}
 		}
-	}()
-	return func() { cancel(); <-done }
+		return err
+	})
 }
 
 // pruneEvents deletes events older than the retention every few minutes,
