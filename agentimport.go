@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -123,6 +124,11 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 			row.Agent.Capacity = n
 		}
 		row.TeamNames = splitList(get("teams"))
+		if slices.ContainsFunc(row.TeamNames, func(n string) bool { return strings.ContainsFunc(n, isControl) }) {
+			// No team can have such a name, and CSV would not carry it
+			// back: a quoted carriage return is read as nothing.
+			v.AddLine(line, "teams", "Team names must not contain control characters.")
+		}
 		if s := get("status"); s != "" {
 			row.Agent.Status = AgentStatus(strings.ToLower(s))
 		}
