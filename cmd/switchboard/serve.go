@@ -408,7 +408,7 @@ func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 	} else if cfg.BaseURL != nil {
 		logger.Info("e-mail is not configured: e-mails wait in the outbox until SWITCHBOARD_SMTP_URL names a mail server")
 	}
-	d := notify.New(sqlstore.NewNotificationService(db), senders, logger, notify.Options{})
+	d := notify.New(sqlstore.NewNotificationService(db), senders, logger, notify.Options{SendTimeout: cfg.NotifyTimeout})
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx) }()

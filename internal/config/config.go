@@ -58,6 +58,10 @@ type Config struct {
 	// SMTP is the mail server notifications are sent through; nil when
 	// unset, and e-mails then wait in the outbox.
 	SMTP *SMTP
+	// NotifyTimeout bounds one attempt at delivering a notification. A
+	// claimed notification whose outcome is not recorded within twice
+	// that (its instance died) is delivered again.
+	NotifyTimeout time.Duration
 }
 
 // SMTP says how to reach a mail server. Password is a secret: it is never
@@ -310,11 +314,21 @@ var (
 			c.SMTP = smtp
 			return err
 		}}
+	NotifyTimeout = &Setting{"notify-timeout", "SWITCHBOARD_NOTIFY_TIMEOUT", "1m",
+		"give up one attempt at delivering a notification after this `duration`; one whose instance died is tried again after twice that",
+		func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second || d > time.Hour {
+				return fmt.Errorf("must be a duration from 1s to 1h, like 30s or 2m")
+			}
+			c.NotifyTimeout = d
+			return nil
+		}}
 )
 
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, NotifyTimeout, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}
@@ -365,7 +379,7 @@ func (b *Binding) Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	// Defaults first, so that settings a command does not bind still have
 	// their documented values.
-	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime, EventRetention, HeartbeatTTL} {
+	for _, s := range []*Setting{Addr, Database, LogLevel, LogFormat, AutoMigrate, SessionIdleTimeout, SessionLifetime, EventRetention, HeartbeatTTL, NotifyTimeout} {
 		if err := s.apply(c, s.Default); err != nil {
 			panic("config: bad default for " + s.Flag + ": " + err.Error())
 		}

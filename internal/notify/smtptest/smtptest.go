@@ -35,6 +35,8 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	refused  map[string]bool
+	held     chan struct{} // closed to let held messages through; nil when not holding
+	arrived  chan struct{} // receives once per message that is held
 	srv      *smtp.Server
 }
 
@@ -73,6 +75,27 @@ func (s *Server) Refuse(rcpt string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refused[strings.ToLower(rcpt)] = true
+}
+
+// Hold makes the server keep every message it receives waiting, its
+// whole text read but not yet answered, until release is called: a mail
+// server in the middle of a delivery. arrived receives once for each
+// message that waits. A message held is accepted when released, even when
+// its client has gone meanwhile, as a real server would deliver it.
+func (s *Server) Hold() (arrived <-chan struct{}, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held, ch := make(chan struct{}), make(chan struct{}, 100)
+	s.held, s.arrived = held, ch
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.held = nil
+			s.mu.Unlock()
+			close(held)
+		})
+	}
 }
 
 // Messages returns the messages accepted so far.
@@ -117,6 +140,16 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, Message: "cannot parse the message: " + err.Error()}
 	}
 	m.From, m.To = ss.from, ss.to
+	ss.s.mu.Lock()
+	held, arrived := ss.s.held, ss.s.arrived
+	ss.s.mu.Unlock()
+	if held != nil {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-held
+	}
 	ss.s.mu.Lock()
 	ss.s.messages = append(ss.s.messages, m)
 	ss.s.mu.Unlock()
