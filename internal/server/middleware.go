@@ -21,12 +21,17 @@ import (
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
+	requestFactsKey ctxKey = iota
 	actorHolderKey
 	sessionLoadedKey
-	originKey
-	loopbackKey
 )
+
+// requestFacts are what the handlers of a request may need to know of how
+// it arrived, in one context value rather than one each.
+type requestFacts struct {
+	origin   string // the scheme and host the request came to
+	loopback bool   // see fromLoopback
+}
 
 // markSessionLoaded notes in the context that the session middleware ran,
 // so that code shared with session-less routes knows whether it may use it.
@@ -37,8 +42,7 @@ func markSessionLoaded(next http.Handler) http.Handler {
 }
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	return switchboard.RequestInfoFromContext(ctx).ID
 }
 
 // requestInfo gives every request an ID (kept from X-Request-ID when a proxy
@@ -48,18 +52,16 @@ func (s *Server) requestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if !validRequestID(id) {
-			b := make([]byte, 12)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set("X-Request-ID", id)
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		w.Header()["X-Request-Id"] = []string{id}
 		scheme := "http"
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		ctx = context.WithValue(ctx, originKey, scheme+"://"+r.Host)
-		ctx = context.WithValue(ctx, loopbackKey, fromLoopback(r))
+		ctx := context.WithValue(r.Context(), requestFactsKey, &requestFacts{origin: scheme + "://" + r.Host, loopback: fromLoopback(r)})
 		ctx = switchboard.NewContextWithRequestInfo(ctx, switchboard.RequestInfo{
 			ID:        id,
 			IP:        s.clientIP(r),
@@ -94,8 +96,8 @@ func fromLoopback(r *http.Request) bool {
 // isLoopback reports whether the request that ctx belongs to was made on
 // this machine (see fromLoopback).
 func isLoopback(ctx context.Context) bool {
-	loopback, _ := ctx.Value(loopbackKey).(bool)
-	return loopback
+	facts, _ := ctx.Value(requestFactsKey).(*requestFacts)
+	return facts != nil && facts.loopback
 }
 
 // hostName returns the host of a Host header, without port, brackets or a
@@ -345,18 +347,30 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// responseHeaders are the headers every response carries, their names in
+// canonical form. A response gets these very value slices rather than
+// copies (one allocation fewer per header and request): an Add to one of
+// them appends to a full slice, which copies it, so none is ever changed.
+var responseHeaders = http.Header{
+	"Content-Security-Policy":    {contentSecurityPolicy},
+	"X-Content-Type-Options":     {"nosniff"},
+	"Referrer-Policy":            {"same-origin"},
+	"X-Frame-Options":            {"DENY"},
+	"Cross-Origin-Opener-Policy": {"same-origin"},
+	"Permissions-Policy":         {"camera=(), microphone=(), geolocation=()"},
+}
+
+var strictTransportSecurity = []string{"max-age=31536000; includeSubDomains"}
+
 // securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		for name, values := range responseHeaders {
+			h[name] = values
+		}
 		if r.TLS != nil || s.opts.secure() {
-			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			h["Strict-Transport-Security"] = strictTransportSecurity
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -205,8 +205,7 @@ func (s *Server) linkOrigin(ctx context.Context) (string, error) {
 		return s.opts.BaseURL.Scheme + "://" + s.opts.BaseURL.Host, nil
 	}
 	if isLoopback(ctx) {
-		origin, _ := ctx.Value(originKey).(string)
-		return origin, nil
+		return requestOrigin(ctx), nil
 	}
 	return "", errNoBaseURL
 }
@@ -226,6 +225,13 @@ func (s *Server) absoluteURL(ctx context.Context, path string) string {
 	if s.opts.BaseURL != nil {
 		return s.opts.BaseURL.Scheme + "://" + s.opts.BaseURL.Host + path
 	}
-	origin, _ := ctx.Value(originKey).(string)
-	return origin + path
+	return requestOrigin(ctx) + path
+}
+
+// requestOrigin is the scheme and host the request of ctx came to.
+func requestOrigin(ctx context.Context) string {
+	if facts, _ := ctx.Value(requestFactsKey).(*requestFacts); facts != nil {
+		return facts.origin
+	}
+	return ""
 }
