@@ -143,6 +143,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		TrustedProxies:     cfg.TrustedProxies,
 		SetupCode:          setupCode,
 		MetricsToken:       cfg.MetricsToken,
+		SendsEmail:         cfg.SMTP != nil,
 	})
 
 	httpServer := &http.Server{
@@ -204,6 +205,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// Requests for reset links finish their writes before the pool closes.
+	srv.Wait()
 	logger.Info("stopped")
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 // testServer is a real server on a real database, over real HTTP.
 type testServer struct {
 	*httptest.Server
+	srv   *server.Server
 	db    *sqlstore.DB
 	logs  *syncBuffer
 	auth  *authcache.Cache
@@ -125,12 +126,15 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 		f(&deps)
 	}
 	srv := server.New(deps, opts)
+	// Once the requests are over (cleanups run last first), the work they
+	// left running, before the database closes.
+	tb.Cleanup(srv.Wait)
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
 	// Close waits for requests in flight: ending the hub first ends the
 	// live streams among them.
 	tb.Cleanup(func() { stopHub(); hub.Wait(); <-beatsDone })
-	return &testServer{Server: ts, db: db, logs: logs, auth: auth, beats: beats}
+	return &testServer{Server: ts, srv: srv, db: db, logs: logs, auth: auth, beats: beats}
 }
 
 // systemCtx acts as the system, like the command line does.
