@@ -25,7 +25,7 @@ import (
 // The rules (DESIGN.md §1): admins reach everything; supervisors the agents
 // and enrollment keys of the teams they supervise, and read those teams;
 // agent-role users and machine agents only themselves; anonymous callers
-// only set-up, sign-in and enrollment. Within those rules, an object the
+// only set-up, sign-in, "forgot password" and enrollment. Within those rules, an object the
 // caller may not see answers 404, as if it did not exist, and an operation
 // their role may not use at all answers 403. A revoked token is refused
 // (401) everywhere, even where no credentials are needed: a client that
