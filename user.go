@@ -164,6 +164,15 @@ type UserService interface {
 	// ECONFLICT (disabled, or no password yet), EFORBIDDEN.
 	IssuePasswordReset(ctx context.Context, userID string) (*Invitation, error)
 
+	// RequestPasswordReset is "Forgot password?": for the active user with
+	// a password whose e-mail address this is, it makes a password reset
+	// link as IssuePasswordReset does and e-mails it, when an e-mail with
+	// the link can be written (there is a public address for it). Anyone
+	// may ask, signed in or not. It answers nil whether or not the address
+	// belongs to such a user, so that it tells nothing about accounts.
+	// EINVALID (not an e-mail address).
+	RequestPasswordReset(ctx context.Context, email string) error
+
 	// FindInvitation returns the invitation or reset link of a secret, with
 	// the user's e-mail and name. ENOTFOUND when unknown, used or expired.
 	FindInvitation(ctx context.Context, secret string) (*Invitation, error)

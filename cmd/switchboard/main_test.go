@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/notify/smstest"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
 )
@@ -366,5 +367,22 @@ func TestMigrateAndVersion(t *testing.T) {
 	out, _, err = runCmd(t, getenv, "", "openapi")
 	if err != nil || !strings.Contains(out, "openapi: 3.1.0") {
 		t.Fatalf("openapi: %v %.100s", err, out)
+	}
+}
+
+// TestServeSMS: with a text message provider configured, serve starts
+// sending text messages, and its log names the account but never the token.
+func TestServeSMS(t *testing.T) {
+	const sid, token = "AC0123456789abcdef0123456789abcdef", "s3cret-auth-token"
+	api := smstest.Start(t, sid, token)
+	logs := &lockedBuffer{}
+	getenv := environ("SWITCHBOARD_DATABASE_URL", sqlstoretest.URL(t, sqlstore.SQLite),
+		"SWITCHBOARD_SMS_URL", "twilio+http://"+sid+":"+token+"@"+strings.TrimPrefix(api.URL, "http://")+"?from=+15551234567")
+	_, stop := startServerLogging(t, logs, getenv)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); !strings.Contains(out, "sending text messages") || !strings.Contains(out, sid) || strings.Contains(out, token) {
+		t.Errorf("log without the sender's start, or with the token:\n%s", out)
 	}
 }

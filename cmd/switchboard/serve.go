@@ -23,6 +23,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/notify"
 	"github.com/switchboardhq/switchboard/internal/notify/email"
+	"github.com/switchboardhq/switchboard/internal/notify/sms"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -142,6 +143,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		TrustedProxies:     cfg.TrustedProxies,
 		SetupCode:          setupCode,
 		MetricsToken:       cfg.MetricsToken,
+		SendsEmail:         cfg.SMTP != nil,
 	})
 
 	httpServer := &http.Server{
@@ -203,6 +205,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// Requests for reset links finish their writes before the pool closes.
+	srv.Wait()
 	logger.Info("stopped")
 	return nil
 }
@@ -388,9 +392,10 @@ func drain(batch int, step func() (int, error)) error {
 const pruneInterval = 5 * time.Minute
 
 // startNotify makes changes write their e-mails to the outbox and starts
-// the dispatcher that delivers them, until stopped. Without a base URL no
-// e-mail with a link is written; without a mail server e-mails wait in the
-// outbox until one is configured.
+// the dispatcher that delivers them, by e-mail and text message, until
+// stopped. Without a base URL no e-mail with a link is written; without a
+// mail server or text message provider, messages of that channel wait in
+// the outbox until one is configured.
 func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
 	if cfg.BaseURL != nil {
 		db.Composer = email.NewComposer(cfg.BaseURL)
@@ -407,6 +412,17 @@ func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 		logger.Info("sending e-mail", "smtp_host", c.Host, "smtp_port", c.Port, "tls", c.TLS)
 	} else if cfg.BaseURL != nil {
 		logger.Info("e-mail is not configured: e-mails wait in the outbox until SWITCHBOARD_SMTP_URL names a mail server")
+	}
+	if c := cfg.SMS; c != nil {
+		sender, err := sms.New(sms.Options{BaseURL: c.BaseURL, AccountSID: c.AccountSID, AuthToken: c.AuthToken,
+			From: c.From, MessagingServiceSID: c.MessagingServiceSID})
+		if err != nil {
+			return nil, fmt.Errorf("SWITCHBOARD_SMS_URL: %w", err)
+		}
+		senders[switchboard.ChannelSMS] = sender
+		// The account SID names the account, the token unlocks it: only
+		// the former is logged.
+		logger.Info("sending text messages", "sms_api", c.BaseURL.String(), "account_sid", c.AccountSID)
 	}
 	d := notify.New(sqlstore.NewNotificationService(db), senders, logger, notify.Options{SendTimeout: cfg.NotifyTimeout})
 	ctx, cancel := context.WithCancel(ctx)

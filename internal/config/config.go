@@ -13,9 +13,12 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboardhq/switchboard"
 )
 
 // Config is every setting of the server. The zero value is not useful; use
@@ -62,6 +65,9 @@ type Config struct {
 	// claimed notification whose outcome is not recorded within twice
 	// that (its instance died) is delivered again.
 	NotifyTimeout time.Duration
+	// SMS is the text message provider; nil when unset, and text messages
+	// then wait in the outbox.
+	SMS *SMS
 }
 
 // SMTP says how to reach a mail server. Password is a secret: it is never
@@ -119,6 +125,104 @@ func parseSMTP(v string) (*SMTP, error) {
 		}
 	}
 	return c, nil
+}
+
+// SMS says how to reach a text message provider with a Twilio-compatible
+// API. AuthToken is a secret: it is never logged.
+type SMS struct {
+	// BaseURL is where the API lives, scheme, host and any path prefix,
+	// without the credentials: https://api.twilio.com by default.
+	BaseURL    *url.URL
+	AccountSID string
+	AuthToken  string
+	// From is the sender, an E.164 number or an alphanumeric sender ID;
+	// MessagingServiceSID lets a Twilio messaging service choose instead.
+	// One of them is set.
+	From                string
+	MessagingServiceSID string
+}
+
+var (
+	// alphanumericSender is a sender ID: up to 11 letters, digits and
+	// spaces, at least one a letter.
+	alphanumericSender = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
+	messagingService   = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+)
+
+func parseSMS(v string) (*SMS, error) {
+	const example = "twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com?from=%2B15551234567"
+	u, err := url.Parse(v)
+	if err != nil {
+		// url.Parse's error repeats the URL, auth token and all.
+		return nil, errors.New("must be a URL like " + example)
+	}
+	c := &SMS{AccountSID: u.User.Username()}
+	c.AuthToken, _ = u.User.Password()
+	switch u.Scheme {
+	case "twilio":
+		c.BaseURL = &url.URL{Scheme: "https"}
+	case "twilio+http":
+		// Plain HTTP would send the auth token in the clear: only for a
+		// provider (or a test double) on this machine.
+		if !isLoopbackHost(u.Hostname()) {
+			return nil, errors.New("twilio+http:// is only for a provider on this machine (localhost, 127.0.0.1, [::1]); use twilio:// (HTTPS)")
+		}
+		c.BaseURL = &url.URL{Scheme: "http"}
+	default:
+		return nil, errors.New("must start with twilio:// (HTTPS), like " + example)
+	}
+	if c.AccountSID == "" || c.AuthToken == "" {
+		return nil, errors.New("needs the account SID and auth token before the host: " + example)
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("names no host: use api.twilio.com, or your provider's API host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q is not a number from 1 to 65535", p)
+		}
+	}
+	c.BaseURL.Host, c.BaseURL.Path = u.Host, strings.TrimSuffix(u.EscapedPath(), "/")
+	if u.Fragment != "" {
+		return nil, errors.New("must not have a fragment (#...)")
+	}
+	// A + in a query means a space; in a phone number it can only be the
+	// + of E.164, so it is kept as written.
+	q, err := url.ParseQuery(strings.ReplaceAll(u.RawQuery, "+", "%2B"))
+	if err != nil {
+		return nil, errors.New("has a query that cannot be read: write it like ?from=%2B15551234567")
+	}
+	for k := range q {
+		if k != "from" && k != "messaging_service" {
+			return nil, fmt.Errorf("unknown parameter %q: only from and messaging_service are read", k)
+		}
+	}
+	c.From, c.MessagingServiceSID = switchboard.NormalizePhone(q.Get("from")), q.Get("messaging_service")
+	switch {
+	case c.From == "" && c.MessagingServiceSID == "":
+		return nil, errors.New("needs the sender: add ?from=%2B15551234567 (E.164) or ?messaging_service=MG…")
+	case c.From != "" && c.MessagingServiceSID != "":
+		return nil, errors.New("give from or messaging_service, not both")
+	case c.MessagingServiceSID != "" && !messagingService.MatchString(c.MessagingServiceSID):
+		return nil, fmt.Errorf("messaging_service=%q is not a messaging service SID (MG and 32 hexadecimal digits)", c.MessagingServiceSID)
+	case c.From != "" && strings.HasPrefix(c.From, "+"):
+		var check switchboard.Validation
+		if switchboard.ValidatePhone(&check, "from", c.From); check.Err() != nil {
+			return nil, fmt.Errorf("from=%q is not an E.164 number like +15551234567", c.From)
+		}
+	case c.From != "" && (!alphanumericSender.MatchString(c.From) || strings.Trim(c.From, "0123456789 ") == ""):
+		return nil, fmt.Errorf("from=%q is neither an E.164 number like +15551234567 nor a sender ID of up to 11 letters and digits", c.From)
+	}
+	return c, nil
+}
+
+// isLoopbackHost reports whether host names this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -324,11 +428,23 @@ var (
 			c.NotifyTimeout = d
 			return nil
 		}}
+	SMSURL = &Setting{"sms-url", "SWITCHBOARD_SMS_URL", "",
+		"text message provider `URL` (Twilio-compatible API) for SMS notifications: " +
+			"twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com?from=%2B15551234567 (or messaging_service=MG…); without it text messages wait",
+		func(c *Config, v string) error {
+			c.SMS = nil
+			if v == "" {
+				return nil
+			}
+			sms, err := parseSMS(v)
+			c.SMS = sms
+			return err
+		}}
 )
 
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, NotifyTimeout, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, SMSURL, NotifyTimeout, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}

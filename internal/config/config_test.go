@@ -68,6 +68,18 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://mail.example.com:0?from=a@example.com"}, nil, "is not a number"},
 		{map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://?from=a@example.com"}, nil, "names no host"},
 		{nil, []string{"--smtp-url", "smtp://mail.example.com?from=a@example.com&sender=b"}, "--smtp-url: unknown parameter"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "https://AC1:tok@api.twilio.com?from=%2B15551234567"}, nil, "SWITCHBOARD_SMS_URL: must start with twilio://"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://api.twilio.com?from=%2B15551234567"}, nil, "needs the account SID and auth token"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1@api.twilio.com?from=%2B15551234567"}, nil, "needs the account SID and auth token"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@?from=%2B15551234567"}, nil, "names no host"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@api.twilio.com"}, nil, "needs the sender"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@api.twilio.com?from=555-0123"}, nil, "neither an E.164 number"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@api.twilio.com?from=%2B0123"}, nil, "is not an E.164 number"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@api.twilio.com?messaging_service=MG1"}, nil, "is not a messaging service SID"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@api.twilio.com?from=Switchboard&messaging_service=MG0123456789abcdef0123456789abcdef"}, nil, "not both"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio+http://AC1:tok@sms.example.com?from=%2B15551234567"}, nil, "only for a provider on this machine"},
+		{map[string]string{"SWITCHBOARD_SMS_URL": "twilio://AC1:tok@api.twilio.com:0?from=%2B15551234567"}, nil, "is not a number"},
+		{nil, []string{"--sms-url", "twilio://AC1:tok@api.twilio.com?from=%2B15551234567&to=%2B1"}, "--sms-url: unknown parameter \"to\""},
 		{nil, []string{"--heartbeat-ttl", "500ms"}, "--heartbeat-ttl: must be a duration of at least 1s"},
 		{map[string]string{"SWITCHBOARD_HEARTBEAT_TTL": "soon"}, nil, "SWITCHBOARD_HEARTBEAT_TTL: must be a duration"},
 	} {
@@ -134,6 +146,56 @@ func TestSMTP(t *testing.T) {
 		_, err := load(t, map[string]string{"SWITCHBOARD_SMTP_URL": "smtp://u:hunter2@mail.example.com:99999?from=a@example.com"})
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error %v: want one without the password", err)
+		}
+	})
+}
+
+func TestSMS(t *testing.T) {
+	const sid, token = "AC0123456789abcdef0123456789abcdef", "s3cret-auth-token"
+	for _, tc := range []struct {
+		name, url string
+		want      config.SMS
+		base      string
+	}{
+		{"Twilio", "twilio://" + sid + ":" + token + "@api.twilio.com?from=%2B15551234567",
+			config.SMS{AccountSID: sid, AuthToken: token, From: "+15551234567"}, "https://api.twilio.com"},
+		{"PlusAsWritten", "twilio://" + sid + ":" + token + "@api.twilio.com?from=+1 555 123 4567",
+			config.SMS{AccountSID: sid, AuthToken: token, From: "+15551234567"}, "https://api.twilio.com"},
+		{"SenderID", "twilio://" + sid + ":" + token + "@api.twilio.com?from=Switchboard",
+			config.SMS{AccountSID: sid, AuthToken: token, From: "Switchboard"}, "https://api.twilio.com"},
+		{"MessagingService", "twilio://" + sid + ":" + token + "@api.twilio.com?messaging_service=MG0123456789abcdef0123456789abcdef",
+			config.SMS{AccountSID: sid, AuthToken: token, MessagingServiceSID: "MG0123456789abcdef0123456789abcdef"}, "https://api.twilio.com"},
+		{"CompatibleWithPrefix", "twilio://project-id:" + token + "@example.signalwire.com:8443/api/laml/?from=%2B15551234567",
+			config.SMS{AccountSID: "project-id", AuthToken: token, From: "+15551234567"}, "https://example.signalwire.com:8443/api/laml"},
+		{"PlainHTTPOnLoopback", "twilio+http://" + sid + ":" + token + "@127.0.0.1:4010?from=%2B15551234567",
+			config.SMS{AccountSID: sid, AuthToken: token, From: "+15551234567"}, "http://127.0.0.1:4010"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, map[string]string{"SWITCHBOARD_SMS_URL": tc.url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := *c.SMS
+			base := got.BaseURL.String()
+			got.BaseURL = nil
+			if got != tc.want || base != tc.base {
+				t.Errorf("SMS = %+v on %s, want %+v on %s", got, base, tc.want, tc.base)
+			}
+		})
+	}
+	t.Run("Unset", func(t *testing.T) {
+		c, err := load(t, nil)
+		if err != nil || c.SMS != nil {
+			t.Errorf("SMS = %+v, %v; want nil", c.SMS, err)
+		}
+	})
+	t.Run("ErrorHidesToken", func(t *testing.T) {
+		for _, v := range []string{"twilio://" + sid + ":" + token + "@api.twilio.com:99999?from=%2B1", "twilio://" + sid + ":" + token + "@api.twilio.com/%zz",
+			"twilio+http://" + sid + ":" + token + "@sms.example.com?from=%2B15551234567"} {
+			_, err := load(t, map[string]string{"SWITCHBOARD_SMS_URL": v})
+			if err == nil || strings.Contains(err.Error(), token) {
+				t.Errorf("error %v: want one without the token", err)
+			}
 		}
 	})
 }

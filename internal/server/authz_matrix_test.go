@@ -25,7 +25,7 @@ import (
 // The rules (DESIGN.md §1): admins reach everything; supervisors the agents
 // and enrollment keys of the teams they supervise, and read those teams;
 // agent-role users and machine agents only themselves; anonymous callers
-// only set-up, sign-in and enrollment. Within those rules, an object the
+// only set-up, sign-in, "forgot password" and enrollment. Within those rules, an object the
 // caller may not see answers 404, as if it did not exist, and an operation
 // their role may not use at all answers 403. A revoked token is refused
 // (401) everywhere, even where no credentials are needed: a client that
@@ -83,6 +83,7 @@ var authzMatrix = []authzRow{
 	{"404 404 404 404 404 404 401", "setup", setupBody},
 	{"200 200 200 200 200 200 401", "signIn", signInBody},
 	{"401 204 204 204 204 204 401", "signOut", noTarget},
+	{"202 202 202 202 202 202 401", "requestPasswordReset", resetRequestBody},
 	{"401 200 200 200 200 200 401", "getMe", noTarget},
 	{"401 204 204 204 204 403 401", "changePassword", changePasswordBody},
 
@@ -501,6 +502,12 @@ var (
 	// signInBody signs in as the agent-role user, whoever calls.
 	signInBody = target("valid credentials", func(_ testing.TB, w *authzWorld, _ authzActor) authzRequest {
 		return authzRequest{body: body{"email": w.users[agentUser].Email, "password": testPassword}}
+	})
+
+	// resetRequestBody asks for a reset link for an address of no account:
+	// the answer is the same for any.
+	resetRequestBody = target("an e-mail address", func(_ testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		return authzRequest{body: body{"email": w.email("forgetful")}}
 	})
 
 	changePasswordBody = target("the caller's password", func(testing.TB, *authzWorld, authzActor) authzRequest {

@@ -57,6 +57,12 @@ func (s *Server) routes() {
 		handle(s, api, huma.Operation{OperationID: "signOut", Method: http.MethodDelete, Path: "/api/v1/session",
 			Summary: "Sign out", Tags: []string{"Session"}, DefaultStatus: http.StatusNoContent,
 			Description: "Ends the browser session the request came with. Tokens are not affected: revoke them apart."}, signedIn, s.apiSignOut)
+		handle(s, api, huma.Operation{OperationID: "requestPasswordReset", Method: http.MethodPost, Path: "/api/v1/password-reset",
+			Summary: "Forgot password: e-mail me a reset link", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusAccepted,
+			Description: "For someone who cannot sign in. When the address belongs to an active user with a password, a password reset " +
+				"link is e-mailed to it (it works once, for 24 hours, and earlier links stop working); the answer is the same, and as " +
+				"quick, whether or not it does. Needs SWITCHBOARD_BASE_URL for the link. Throttled per client address (429), and per " +
+				"e-mail address, whose extra requests are quietly ignored."}, anyone, s.apiRequestPasswordReset)
 		handle(s, api, huma.Operation{OperationID: "getMe", Method: http.MethodGet, Path: "/api/v1/me",
 			Summary: "Who am I", Tags: []string{"Session"},
 			Description: "The caller: a user (with the agent they work as, if any) or a machine agent, and the token used, if any. " +
@@ -293,6 +299,8 @@ func (s *Server) routes() {
 		r.Get("/signin", s.webSignIn)
 		r.Post("/signin", s.webSignInSubmit)
 		r.Post("/signout", s.webSignOut)
+		r.Get("/forgot", s.webForgot)
+		r.Post("/forgot", s.webForgotSubmit)
 		// An invitation link is opened before its user can sign in.
 		r.Get("/invite/{secret}", s.webInvite)
 		r.Post("/invite/{secret}", s.webAcceptInvite)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,9 @@ type Options struct {
 	SetupCode string
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
+	// SendsEmail says that an e-mail sender is configured: without one,
+	// e-mails wait in the outbox, and "Forgot password?" warns in the log.
+	SendsEmail bool
 }
 
 // Server is the HTTP handler of Switchboard.
@@ -99,6 +103,9 @@ type Server struct {
 
 	// setupDone caches that a user exists; once true it stays true.
 	setupDone atomic.Bool
+	// background is the work that requests leave running after their
+	// answer (password reset requests); Wait waits for it.
+	background sync.WaitGroup
 }
 
 // Sign-in throttling per client address: a burst, then one attempt every

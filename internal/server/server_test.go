@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -28,6 +29,7 @@ import (
 // testServer is a real server on a real database, over real HTTP.
 type testServer struct {
 	*httptest.Server
+	srv   *server.Server
 	db    *sqlstore.DB
 	logs  *syncBuffer
 	auth  *authcache.Cache
@@ -60,6 +62,14 @@ func newTestServer(tb testing.TB, engine sqlstore.Engine) *testServer {
 // newTestServerOn starts a server on db; with, if given, change the
 // dependencies first (to add metrics or health checks).
 func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with ...func(*server.Deps)) *testServer {
+	tb.Helper()
+	return newTestServerListening(tb, db, opts, nil, with...)
+}
+
+// newTestServerListening is newTestServerOn serving on ln, when not nil: a
+// test that needs the server's address before it starts (as its base URL,
+// for links that must work) listens first.
+func newTestServerListening(tb testing.TB, db *sqlstore.DB, opts server.Options, ln net.Listener, with ...func(*server.Deps)) *testServer {
 	tb.Helper()
 	logs := &syncBuffer{}
 	store, stop := db.SessionStore(0, nil)
@@ -125,12 +135,20 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 		f(&deps)
 	}
 	srv := server.New(deps, opts)
-	ts := httptest.NewServer(srv)
+	// Once the requests are over (cleanups run last first), the work they
+	// left running, before the database closes.
+	tb.Cleanup(srv.Wait)
+	ts := httptest.NewUnstartedServer(srv)
+	if ln != nil {
+		ts.Listener.Close()
+		ts.Listener = ln
+	}
+	ts.Start()
 	tb.Cleanup(ts.Close)
 	// Close waits for requests in flight: ending the hub first ends the
 	// live streams among them.
 	tb.Cleanup(func() { stopHub(); hub.Wait(); <-beatsDone })
-	return &testServer{Server: ts, db: db, logs: logs, auth: auth, beats: beats}
+	return &testServer{Server: ts, srv: srv, db: db, logs: logs, auth: auth, beats: beats}
 }
 
 // systemCtx acts as the system, like the command line does.

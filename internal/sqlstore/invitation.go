@@ -201,16 +201,77 @@ func (s *UserService) IssuePasswordReset(ctx context.Context, userID string) (*s
 			return &switchboard.Error{Code: switchboard.ECONFLICT,
 				Message: "This user has not chosen a password yet: make a new invitation link instead."}
 		}
-		if out, err = issueInvitation(ctx, tx, user, switchboard.KindPasswordReset); err != nil {
+		out, err = issuePasswordReset(ctx, tx, user)
+		if err != nil {
 			return err
 		}
-		tx.Record(switchboard.Event{Type: switchboard.AuditPasswordResetIssued, Subject: userSubject(user), After: map[string]any{"expires_at": out.ExpiresAt}})
 		return notifyInvitation(tx, out)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// issuePasswordReset voids a user's earlier links and makes a password
+// reset link, recorded as issued by the actor of the change.
+func issuePasswordReset(ctx context.Context, tx *Tx, user *userRow) (*switchboard.Invitation, error) {
+	inv, err := issueInvitation(ctx, tx, user, switchboard.KindPasswordReset)
+	if err != nil {
+		return nil, err
+	}
+	tx.Record(switchboard.Event{Type: switchboard.AuditPasswordResetIssued, Subject: userSubject(user), After: map[string]any{"expires_at": inv.ExpiresAt}})
+	return inv, nil
+}
+
+// errNothingToSend rolls back a reset requested through "Forgot
+// password?" that no e-mail could carry.
+var errNothingToSend = errors.New("no e-mail can carry the link")
+
+// RequestPasswordReset e-mails a password reset link to the user with an
+// e-mail address, when there is one who may have it. The actor is whoever
+// asked, usually anonymous. A link that no e-mail can carry is not made:
+// it would only void a link an admin may have handed over.
+func (s *UserService) RequestPasswordReset(ctx context.Context, email string) error {
+	email = switchboard.NormalizeEmail(email)
+	var v switchboard.Validation
+	switchboard.ValidateEmail(&v, "email", email)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if s.db.Composer == nil {
+		return nil
+	}
+	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		var user userRow
+		err := forUpdate(tx.NewSelect().Model(&user).Where("u.email = ?", email)).Scan(ctx)
+		if errors.Is(err, errNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		// A disabled user may not sign in, and one without a password
+		// needs an invitation, which only an admin or supervisor makes.
+		if user.Status != string(switchboard.UserActive) || user.PasswordHash == "" {
+			return nil
+		}
+		inv, err := issuePasswordReset(ctx, tx, &user)
+		if err != nil {
+			return err
+		}
+		sent := len(tx.notifications)
+		if err := notifyInvitation(tx, inv); err != nil {
+			return err
+		}
+		if len(tx.notifications) == sent {
+			return errNothingToSend
+		}
+		return nil
+	})
+	if errors.Is(err, errNothingToSend) {
+		return nil
+	}
+	return err
 }
 
 // FindInvitation returns a valid invitation or password reset link by its

@@ -144,3 +144,91 @@ func TestPasswordReset(t *testing.T) {
 		}
 	})
 }
+
+// nothingComposer writes no message, as the e-mail composer does without
+// a public address for links.
+type nothingComposer struct{}
+
+func (nothingComposer) Invitation(*switchboard.Invitation) (*switchboard.Notification, error) {
+	return nil, nil
+}
+
+func TestRequestPasswordReset(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		users := sqlstore.NewUserService(db)
+		out := sqlstore.NewNotificationService(db)
+		anonymous := switchboard.NewContextWithRequestInfo(t.Context(), switchboard.RequestInfo{ID: "req-forgot", IP: "198.51.100.7"})
+		admin := MustCreateUser(t, db, "admin@example.com", switchboard.RoleAdmin)
+		ada := MustCreateUser(t, db, "ada@example.com", switchboard.RoleAgent)
+		outbox := func() []*switchboard.Notification {
+			t.Helper()
+			p, err := out.FindNotifications(systemCtx(), switchboard.NotificationFilter{Limit: switchboard.MaxPageLimit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Items
+		}
+
+		wantCode(t, users.RequestPasswordReset(anonymous, "not an address"), switchboard.EINVALID)
+
+		// Without a composer nothing can carry a link: nothing is made,
+		// and an admin's link keeps working.
+		adminLink, err := users.IssuePasswordReset(asUser(admin), ada.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := users.RequestPasswordReset(anonymous, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		db.Composer = nothingComposer{}
+		if err := users.RequestPasswordReset(anonymous, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := users.FindInvitation(t.Context(), adminLink.Secret); err != nil {
+			t.Fatalf("the admin's link after requests that no e-mail could carry: %v", err)
+		}
+
+		db.Composer = linkComposer{}
+		// Unknown, disabled and never-signed-in addresses: the same nil,
+		// and no message.
+		invited := MustInvite(t, db, "new@example.com")
+		disabled := MustCreateUser(t, db, "gone@example.com", switchboard.RoleAgent)
+		status := switchboard.UserDisabled
+		if _, err := users.UpdateUser(asUser(admin), disabled.ID, switchboard.UserUpdate{Status: &status, IfVersion: disabled.Version}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(outbox())
+		for _, address := range []string{"nobody@example.com", "gone@example.com", invited.Email} {
+			if err := users.RequestPasswordReset(anonymous, address); err != nil {
+				t.Errorf("RequestPasswordReset(%s) = %v, want nil", address, err)
+			}
+		}
+		if n := len(outbox()); n != before {
+			t.Errorf("requests for addresses without a usable account wrote %d messages, want none", n-before)
+		}
+		if _, err := users.FindInvitation(t.Context(), invited.Secret); err != nil {
+			t.Errorf("the invitation after a reset request for its address: %v", err)
+		}
+
+		// Ada's address, in any case: a reset e-mail, the admin's link void.
+		if err := users.RequestPasswordReset(anonymous, " ADA@example.com "); err != nil {
+			t.Fatal(err)
+		}
+		msgs := outbox()
+		if len(msgs) != before+1 || msgs[0].Recipient != "ada@example.com" || msgs[0].UserID != ada.ID || msgs[0].EventType != switchboard.AuditPasswordResetIssued {
+			t.Fatalf("outbox after Ada's request: %d messages, newest %+v", len(msgs), msgs[0])
+		}
+		_, err = users.FindInvitation(t.Context(), adminLink.Secret)
+		wantCode(t, err, switchboard.ENOTFOUND)
+
+		// The audit log says an anonymous caller asked, and from where.
+		p, err := sqlstore.NewAuditService(db).FindAuditEntries(systemCtx(), switchboard.AuditFilter{TargetID: ada.ID, Action: switchboard.AuditPasswordResetIssued})
+		if err != nil || len(p.Items) == 0 {
+			t.Fatalf("audit entries: %v, %v", p, err)
+		}
+		if e := p.Items[0]; e.ActorType != "anonymous" || e.IP != "198.51.100.7" || e.RequestID != "req-forgot" {
+			t.Errorf("audit entry %+v, want by anonymous from 198.51.100.7 in req-forgot", e)
+		}
+	})
+}
