@@ -1,0 +1,22 @@
+-- +goose Up
+-- Webhook endpoints. The secret is kept as given, not hashed: the sender
+-- needs it to sign every delivery. events is a JSON array of the event
+-- types (or families, or *) the endpoint subscribes to.
+CREATE TABLE webhooks (
+    id          TEXT PRIMARY KEY,
+    url         TEXT NOT NULL,
+    events      TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    active      BOOLEAN NOT NULL,
+    description TEXT NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    updated_at  TIMESTAMP NOT NULL,
+    version     INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX webhooks_created_idx ON webhooks (created_at, id);
+
+-- A delivery's endpoint. Deleting the endpoint keeps its deliveries in
+-- the log, without it; the sender gives up those still waiting.
+ALTER TABLE notifications ADD COLUMN webhook_id TEXT REFERENCES webhooks (id) ON DELETE SET NULL;
+-- An endpoint's recent deliveries, newest first.
+CREATE INDEX notifications_webhook_idx ON notifications (webhook_id, created_at, id);
