@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,6 +28,9 @@ type webhookRow struct {
 	CreatedAt   time.Time `bun:"created_at"`
 	UpdatedAt   time.Time `bun:"updated_at"`
 	Version     int       `bun:"version"`
+	// DeletedAt marks a deleted endpoint, kept for the deliveries that
+	// refer to it (see the migration); none of the services finds it.
+	DeletedAt *time.Time `bun:"deleted_at"`
 }
 
 // domain is the endpoint without its secret, as every read returns it.
@@ -90,6 +94,26 @@ func (s *WebhookService) checkURL(ctx context.Context, raw string) error {
 	return switchboard.CheckWebhookHost(u)
 }
 
+// validate adds to the errors of the input's own checks whether its URL,
+// when it has one of the right form, may be reached: one answer names
+// every field at fault.
+func (s *WebhookService) validate(ctx context.Context, invalid error, rawURL *string) error {
+	if rawURL == nil || slices.ContainsFunc(switchboard.ErrorFields(invalid), func(f switchboard.FieldError) bool { return f.Field == "url" }) {
+		return invalid
+	}
+	unreachable := s.checkURL(ctx, *rawURL)
+	switch {
+	case unreachable == nil:
+		return invalid
+	case invalid == nil || len(switchboard.ErrorFields(unreachable)) == 0:
+		return unreachable
+	}
+	var v switchboard.Validation
+	v.Merge(0, unreachable)
+	v.Merge(0, invalid)
+	return v.Err()
+}
+
 // FindWebhooks returns one page of endpoints, newest first.
 func (s *WebhookService) FindWebhooks(ctx context.Context, f switchboard.WebhookFilter) (*switchboard.Page[*switchboard.Webhook], error) {
 	if err := requireAdmin(ctx); err != nil {
@@ -101,7 +125,7 @@ func (s *WebhookService) FindWebhooks(ctx context.Context, f switchboard.Webhook
 		return nil, err
 	}
 	var rows []*webhookRow
-	q := s.db.bun.NewSelect().Model(&rows).ExcludeColumn("secret")
+	q := s.db.bun.NewSelect().Model(&rows).ExcludeColumn("secret").Where("wh.deleted_at IS NULL")
 	order := newListOrder("-created_at", "wh.id", map[string]string{"created_at": "wh.created_at"}, "created_at")
 	return listPage(ctx, q, &rows, order, f.Cursor, limit, each((*webhookRow).domain),
 		func(r *webhookRow) (any, string) { return r.CreatedAt, r.ID })
@@ -124,7 +148,7 @@ func findWebhook(ctx context.Context, idb bun.IDB, id string, lock bool) (*webho
 		return nil, errWebhookNotFound()
 	}
 	var row webhookRow
-	q := idb.NewSelect().Model(&row).Where("wh.id = ?", id)
+	q := idb.NewSelect().Model(&row).Where("wh.id = ? AND wh.deleted_at IS NULL", id)
 	if lock {
 		q = forUpdate(q)
 	}
@@ -155,10 +179,7 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, nw switchboard.NewWe
 	if err := requireAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if err := nw.Validate(); err != nil {
-		return nil, err
-	}
-	if err := s.checkURL(ctx, nw.URL); err != nil {
+	if err := s.validate(ctx, nw.Validate(), &nw.URL); err != nil {
 		return nil, err
 	}
 	secret := nw.Secret
@@ -189,13 +210,8 @@ func (s *WebhookService) UpdateWebhook(ctx context.Context, id string, upd switc
 	if err := requireAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if err := upd.Validate(); err != nil {
+	if err := s.validate(ctx, upd.Validate(), upd.URL); err != nil {
 		return nil, err
-	}
-	if upd.URL != nil {
-		if err := s.checkURL(ctx, *upd.URL); err != nil {
-			return nil, err
-		}
 	}
 	var secret string
 	switch {
@@ -251,9 +267,9 @@ func (s *WebhookService) UpdateWebhook(ctx context.Context, id string, upd switc
 	return out, nil
 }
 
-// DeleteWebhook deletes an endpoint. Its deliveries keep their place in
-// the log without it (the foreign key sets it to NULL), and those still
-// waiting fail for good at their next attempt.
+// DeleteWebhook deletes an endpoint: its row stays, inactive and without
+// its secret, for the deliveries that refer to it (see the migration);
+// those still waiting fail for good at their next attempt.
 func (s *WebhookService) DeleteWebhook(ctx context.Context, id string) error {
 	if err := requireAdmin(ctx); err != nil {
 		return err
@@ -263,10 +279,11 @@ func (s *WebhookService) DeleteWebhook(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
+		w := row.domain()
+		row.Active, row.Secret, row.DeletedAt, row.UpdatedAt, row.Version = false, "", &tx.now, tx.now, row.Version+1
+		if _, err := tx.NewUpdate().Model(row).Column("active", "secret", "deleted_at", "updated_at", "version").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		w := row.domain()
 		tx.Record(switchboard.Event{Type: switchboard.AuditWebhookDeleted, Subject: webhookSubject(w), Before: webhookSummary(w)})
 		return nil
 	})

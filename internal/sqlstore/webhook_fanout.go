@@ -79,7 +79,7 @@ func (db *DB) activeWebhooks(ctx context.Context) ([]activeWebhook, error) {
 	// Read outside the change's transaction: what it reads must not
 	// include an endpoint that the change itself creates and may yet roll
 	// back.
-	if err := db.bun.NewSelect().Model(&rows).Column("id", "url", "events").Where("wh.active = ?", true).Scan(ctx); err != nil {
+	if err := db.bun.NewSelect().Model(&rows).Column("id", "url", "events").Where("wh.active = ? AND wh.deleted_at IS NULL", true).Scan(ctx); err != nil {
 		c.stale.Store(true)
 		return nil, err
 	}
@@ -105,7 +105,10 @@ func (db *DB) fanOutWebhooks(ctx context.Context, rows []*notificationRow, event
 	for _, e := range events {
 		var body string
 		for _, w := range endpoints {
-			if !switchboard.MatchWebhookEvents(w.events, e.Type) {
+			if !switchboard.MatchWebhookEvents(w.events, e.Type) ||
+				// The list may not know yet that this very change deleted
+				// the endpoint.
+				(e.Type == switchboard.AuditWebhookDeleted && e.Subject.ID == w.id) {
 				continue
 			}
 			if body == "" {

@@ -288,7 +288,8 @@ func TestWebhookFanOut(t *testing.T) {
 }
 
 // TestWebhookDeletedKeepsDeliveries: the log keeps the deliveries of a
-// deleted endpoint, without it.
+// deleted endpoint, and a change whose fan-out still knew the endpoint
+// succeeds.
 func TestWebhookDeletedKeepsDeliveries(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
@@ -303,8 +304,8 @@ func TestWebhookDeletedKeepsDeliveries(t *testing.T) {
 		if err != nil || len(page.Items) != 1 {
 			t.Fatalf("webhook deliveries after the delete: %v, %v; want the one", page, err)
 		}
-		if n := page.Items[0]; n.WebhookID != "" || n.Recipient != "https://hooks.example.com" {
-			t.Errorf("delivery of a deleted endpoint = %+v; want it without its endpoint", n)
+		if n := page.Items[0]; n.WebhookID != w.ID || n.Recipient != "https://hooks.example.com" {
+			t.Errorf("delivery of a deleted endpoint = %+v", n)
 		}
 	})
 }
@@ -347,6 +348,15 @@ func TestWebhookFanOut_OtherInstance(t *testing.T) {
 			got := webhookDeliveries(t, one, w.ID)
 			if len(got) != 1 {
 				t.Fatalf("%d deliveries, want 1: the team created once two read the endpoints again", len(got))
+			}
+			// Deleted on one, the endpoint is still in two's list for a
+			// while: two's changes go on, with a delivery the sender will
+			// give up.
+			if err := sqlstore.NewWebhookService(one).DeleteWebhook(systemCtx(), w.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := teams.CreateTeam(systemCtx(), switchboard.NewTeam{Name: "After the delete"}); err != nil {
+				t.Fatalf("a change on an instance that has not seen the delete yet: %v", err)
 			}
 		})
 	}
