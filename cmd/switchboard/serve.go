@@ -23,6 +23,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/notify"
 	"github.com/switchboardhq/switchboard/internal/notify/email"
+	"github.com/switchboardhq/switchboard/internal/notify/webhook"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -124,6 +125,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Control:       sqlstore.NewTaskService(db),
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
+		Webhooks:      sqlstore.NewWebhookService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,
@@ -388,9 +390,9 @@ func drain(batch int, step func() (int, error)) error {
 const pruneInterval = 5 * time.Minute
 
 // startNotify makes changes write their e-mails to the outbox and starts
-// the dispatcher that delivers them, until stopped. Without a base URL no
-// e-mail with a link is written; without a mail server e-mails wait in the
-// outbox until one is configured.
+// the dispatcher that delivers them and the webhooks, until stopped.
+// Without a base URL no e-mail with a link is written; without a mail
+// server e-mails wait in the outbox until one is configured.
 func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
 	if cfg.BaseURL != nil {
 		db.Composer = email.NewComposer(cfg.BaseURL)
@@ -407,6 +409,12 @@ func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 		logger.Info("sending e-mail", "smtp_host", c.Host, "smtp_port", c.Port, "tls", c.TLS)
 	} else if cfg.BaseURL != nil {
 		logger.Info("e-mail is not configured: e-mails wait in the outbox until SWITCHBOARD_SMTP_URL names a mail server")
+	}
+	guard := &webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
+	db.WebhookURLCheck = guard.CheckURL
+	senders[switchboard.ChannelWebhook] = webhook.New(sqlstore.NewWebhookService(db), webhook.Options{Guard: guard})
+	if cfg.WebhookAllowPrivate {
+		logger.Warn("webhooks may reach loopback, private and link-local addresses (SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE)")
 	}
 	d := notify.New(sqlstore.NewNotificationService(db), senders, logger, notify.Options{})
 	ctx, cancel := context.WithCancel(ctx)

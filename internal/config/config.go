@@ -58,6 +58,9 @@ type Config struct {
 	// SMTP is the mail server notifications are sent through; nil when
 	// unset, and e-mails then wait in the outbox.
 	SMTP *SMTP
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses, which are refused otherwise.
+	WebhookAllowPrivate bool
 }
 
 // SMTP says how to reach a mail server. Password is a secret: it is never
@@ -310,11 +313,21 @@ var (
 			c.SMTP = smtp
 			return err
 		}}
+	WebhookAllowPrivate = &Setting{"webhook-allow-private", "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE", "false",
+		"let webhooks reach loopback, private and link-local addresses: `true|false`",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.WebhookAllowPrivate = b
+			return nil
+		}}
 )
 
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, WebhookAllowPrivate, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}
