@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -359,5 +360,45 @@ func TestWebhookFanOut_OtherInstance(t *testing.T) {
 				t.Fatalf("a change on an instance that has not seen the delete yet: %v", err)
 			}
 		})
+	}
+}
+
+// TestWebhookFanOut_NoQueryPerChange: the fan-out reads the endpoints once
+// per reload period, not in every change, with endpoints or without.
+func TestWebhookFanOut_NoQueryPerChange(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	clock := newClock(db)
+	teams := sqlstore.NewTeamService(db)
+	n := 0
+	createTeam := func() {
+		t.Helper()
+		n++
+		if _, err := teams.CreateTeam(systemCtx(), switchboard.NewTeam{Name: fmt.Sprintf("Team %d", n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readsOfWebhooks := func(fn func()) int {
+		reads := 0
+		for _, q := range db.RecordQueries(fn) {
+			if strings.Contains(q, "webhooks") {
+				reads++
+			}
+		}
+		return reads
+	}
+	createTeam() // the first change reads them
+	if got := readsOfWebhooks(func() { createTeam(); createTeam() }); got != 0 {
+		t.Errorf("without endpoints, two changes read the webhooks %d times, want 0", got)
+	}
+	MustCreateWebhook(t, db, "https://hooks.example.com", "team.*")
+	if got := readsOfWebhooks(createTeam); got != 1 {
+		t.Errorf("after a local change to the endpoints, a change read them %d times, want 1", got)
+	}
+	if got := readsOfWebhooks(func() { createTeam(); createTeam() }); got != 0 {
+		t.Errorf("with an endpoint, two changes read the webhooks %d times, want 0", got)
+	}
+	clock.Advance(5 * time.Second)
+	if got := readsOfWebhooks(func() { createTeam(); createTeam() }); got != 1 {
+		t.Errorf("after the reload period, two changes read the webhooks %d times, want 1", got)
 	}
 }
