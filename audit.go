@@ -49,6 +49,7 @@ var AuditActions = []string{
 	AuditTaskCreated, AuditTaskOffered, AuditTaskAssigned, AuditTaskCompleted, AuditTaskRequeued, AuditTaskEscalated,
 	AuditOfferRejected, AuditOfferTimedOut, AuditOfferRevoked, AuditTaskCancelled, AuditTaskExpired, AuditSLABreached,
 	AuditNotificationRetried,
+	AuditWebhookCreated, AuditWebhookUpdated, AuditWebhookDeleted,
 }
 
 // AuditEntry records one change or sign-in event: who did what to what, from

@@ -48,6 +48,9 @@ type Notification struct {
 	Channel   Channel
 	Recipient string // an e-mail address, a phone number, a URL: the channel's address
 	UserID    string // the user it concerns, who may read it; empty for none
+	// WebhookID is the endpoint of a webhook delivery; empty for other
+	// channels, and once the endpoint is deleted.
+	WebhookID string
 	EventType string // the event of the change that caused it
 	EventID   string
 	Subject   string
@@ -77,8 +80,10 @@ type Notification struct {
 type NotificationFilter struct {
 	Status  NotificationStatus
 	Channel Channel
-	Limit   int
-	Cursor  string
+	// WebhookID keeps the deliveries to one webhook endpoint.
+	WebhookID string
+	Limit     int
+	Cursor    string
 }
 
 // Validate fills in the default page size and checks the filter.
@@ -90,6 +95,9 @@ func (f *NotificationFilter) Validate() error {
 	}
 	if f.Channel != "" && !slices.Contains(Channels, f.Channel) {
 		v.Add("channel", "Must be email, sms, webhook or inapp.")
+	}
+	if f.WebhookID != "" {
+		ValidateID(&v, "webhook", f.WebhookID)
 	}
 	return v.Err()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/notify"
 	"github.com/switchboardhq/switchboard/internal/notify/email"
 	"github.com/switchboardhq/switchboard/internal/notify/sms"
+	"github.com/switchboardhq/switchboard/internal/notify/webhook"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 )
@@ -125,6 +126,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Control:       sqlstore.NewTaskService(db),
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
+		Webhooks:      sqlstore.NewWebhookService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,
@@ -392,10 +394,10 @@ func drain(batch int, step func() (int, error)) error {
 const pruneInterval = 5 * time.Minute
 
 // startNotify makes changes write their e-mails to the outbox and starts
-// the dispatcher that delivers them, by e-mail and text message, until
-// stopped. Without a base URL no e-mail with a link is written; without a
-// mail server or text message provider, messages of that channel wait in
-// the outbox until one is configured.
+// the dispatcher that delivers them by e-mail, text message and webhook,
+// until stopped. Without a base URL no e-mail with a link is written;
+// without a mail server or text message provider, messages of that channel
+// wait in the outbox until one is configured.
 func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
 	if cfg.BaseURL != nil {
 		db.Composer = email.NewComposer(cfg.BaseURL)
@@ -423,6 +425,12 @@ func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logge
 		// The account SID names the account, the token unlocks it: only
 		// the former is logged.
 		logger.Info("sending text messages", "sms_api", c.BaseURL.String(), "account_sid", c.AccountSID)
+	}
+	guard := &webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
+	db.WebhookURLCheck = guard.CheckURL
+	senders[switchboard.ChannelWebhook] = webhook.New(sqlstore.NewWebhookService(db), webhook.Options{Guard: guard})
+	if cfg.WebhookAllowPrivate {
+		logger.Warn("webhooks may reach loopback, private and link-local addresses (SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE)")
 	}
 	d := notify.New(sqlstore.NewNotificationService(db), senders, logger, notify.Options{SendTimeout: cfg.NotifyTimeout})
 	ctx, cancel := context.WithCancel(ctx)

@@ -68,6 +68,9 @@ type Config struct {
 	// SMS is the text message provider; nil when unset, and text messages
 	// then wait in the outbox.
 	SMS *SMS
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses, which are refused otherwise.
+	WebhookAllowPrivate bool
 }
 
 // SMTP says how to reach a mail server. Password is a secret: it is never
@@ -440,11 +443,21 @@ var (
 			c.SMS = sms
 			return err
 		}}
+	WebhookAllowPrivate = &Setting{"webhook-allow-private", "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE", "false",
+		"let webhooks reach loopback, private and link-local addresses: `true|false`",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.WebhookAllowPrivate = b
+			return nil
+		}}
 )
 
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, SMSURL, NotifyTimeout, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, SMSURL, WebhookAllowPrivate, NotifyTimeout, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}

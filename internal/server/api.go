@@ -82,6 +82,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Statistics", Description: "The dashboard's figures: agents by presence, queues, waits, handle times, utilisation, the last 24 hours."},
 	{Name: "Audit", Description: "Who changed what, when, from where."},
 	{Name: "Events", Description: "The log of every change, as pages or as a live stream."},
+	{Name: "Webhooks", Description: "Endpoints that receive events as signed JSON. Admins only."},
 	{Name: "Notifications", Description: "The messages Switchboard sends (invitation and password reset e-mails): their delivery, and retrying those given up."},
 }
 

@@ -14,6 +14,7 @@ type NotificationJSON struct {
 	Channel        string     `json:"channel" enum:"email,sms,webhook,inapp"`
 	Recipient      string     `json:"recipient" doc:"The channel's address: an e-mail address, a phone number, a URL."`
 	UserID         string     `json:"user_id,omitempty" doc:"The user the message concerns."`
+	WebhookID      string     `json:"webhook_id,omitempty" doc:"The endpoint of a webhook delivery; absent once it is deleted."`
 	EventType      string     `json:"event_type" example:"user.invited" doc:"The event of the change that caused the message."`
 	EventID        string     `json:"event_id"`
 	Subject        string     `json:"subject"`
@@ -27,7 +28,7 @@ type NotificationJSON struct {
 }
 
 func newNotificationJSON(n *switchboard.Notification) NotificationJSON {
-	j := NotificationJSON{ID: n.ID, Channel: string(n.Channel), Recipient: n.Recipient, UserID: n.UserID,
+	j := NotificationJSON{ID: n.ID, Channel: string(n.Channel), Recipient: n.Recipient, UserID: n.UserID, WebhookID: n.WebhookID,
 		EventType: n.EventType, EventID: n.EventID, Subject: n.Subject, Status: string(n.Status), Attempts: n.Attempts,
 		LastError: n.LastError, IdempotencyKey: n.IdempotencyKey, CreatedAt: n.CreatedAt.UTC()}
 	if n.Status == switchboard.NotificationPending || n.Status == switchboard.NotificationFailed {
@@ -45,6 +46,7 @@ type listNotificationsInput struct {
 	ListQuery
 	Status  string `query:"status" enum:"pending,failed,sent,dead"`
 	Channel string `query:"channel" enum:"email,sms,webhook,inapp"`
+	Webhook string `query:"webhook" maxLength:"64" doc:"The deliveries to one webhook endpoint."`
 }
 
 type listNotificationsOutput struct {
@@ -53,7 +55,7 @@ type listNotificationsOutput struct {
 
 func (s *Server) apiListNotifications(ctx context.Context, in *listNotificationsInput) (*listNotificationsOutput, error) {
 	p, err := s.Notifications.FindNotifications(ctx, switchboard.NotificationFilter{Status: switchboard.NotificationStatus(in.Status),
-		Channel: switchboard.Channel(in.Channel), Limit: in.Limit, Cursor: in.Cursor})
+		Channel: switchboard.Channel(in.Channel), WebhookID: in.Webhook, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
 		return nil, err
 	}

@@ -166,6 +166,14 @@ var authzMatrix = []authzRow{
 	{"401 200 403 403 403 403 401", "retryNotification", notificationThat(switchboard.NotificationDead)},
 	{"401 409 403 403 403 403 401", "retryNotification", notificationThat(switchboard.NotificationPending)},
 
+	{"401 200 403 403 403 403 401", "listWebhooks", noTarget},
+	{"401 200+ 403 403 403 403 401", "listWebhooks", aWebhook},
+	{"401 201 403 403 403 403 401", "createWebhook", body{"url": "https://hooks.example.com/in", "events": []string{"task.*"}}.target()},
+	{"401 200 403 403 403 403 401", "getWebhook", aWebhook},
+	{"401 200 403 403 403 403 401", "updateWebhook", aWebhook.with(body{"description": "Changed"})},
+	{"401 204 403 403 403 403 401", "deleteWebhook", aWebhook},
+	{"401 202 403 403 403 403 401", "testWebhook", aWebhook},
+
 	{"401 200 200 200 403 403 401", "listAudit", noTarget},
 	{"401 200+ 200+ 200- 403 403 401", "listAudit", auditOfAgentIn(teamA)},
 	{"401 200 200 200 403 403 401", "listQueues", noTarget},
@@ -905,6 +913,16 @@ var (
 		return authzRequest{params: id(w.makeTask(tb, w.makeQueue(tb, teamA, 0, "", skill)).ID)}
 	})
 )
+
+// aWebhook is a new active endpoint, looked for in the list by its ID.
+var aWebhook = target("a webhook", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+	hook, err := sqlstore.NewWebhookService(w.ts.db).CreateWebhook(systemCtx(), switchboard.NewWebhook{
+		URL: "https://hooks.example.com/" + w.unique("in"), Events: []string{"*"}, Active: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return authzRequest{params: id(hook.ID), query: "limit=200", marker: hook.ID}
+})
 
 // notificationAbout is the password reset e-mail of a user (a new one when
 // who is nil), looked for in the delivery log.

@@ -293,6 +293,31 @@ func (s *Server) routes() {
 			Description: "It is due at once, from a first attempt, with the same idempotency key. 409 unless it is dead, or when the link it " +
 				"carried has expired (make a new link instead)."}, admins, s.apiRetryNotification)
 
+		handle(s, api, huma.Operation{OperationID: "listWebhooks", Method: http.MethodGet, Path: "/api/v1/webhooks",
+			Summary: "List webhook endpoints", Tags: []string{"Webhooks"},
+			Description: "Newest first, without their secrets."}, admins, s.apiListWebhooks)
+		handle(s, api, huma.Operation{OperationID: "createWebhook", Method: http.MethodPost, Path: "/api/v1/webhooks",
+			Summary: "Create a webhook endpoint", Tags: []string{"Webhooks"}, DefaultStatus: http.StatusCreated,
+			Description: "It receives, signed with its secret, every event it subscribes to from then on. The secret is in the " +
+				"answer, and only there: give one, or a random one is made. A URL whose host is, or resolves to, a loopback, " +
+				"private or link-local address is refused (422) unless the server allows them (SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE)."},
+			admins, s.apiCreateWebhook)
+		handle(s, api, huma.Operation{OperationID: "getWebhook", Method: http.MethodGet, Path: "/api/v1/webhooks/{id}",
+			Summary: "Get a webhook endpoint", Tags: []string{"Webhooks"},
+			Description: "Without its secret. The ETag of the answer is what If-Match takes when changing it."}, admins, s.apiGetWebhook)
+		handle(s, api, huma.Operation{OperationID: "updateWebhook", Method: http.MethodPatch, Path: "/api/v1/webhooks/{id}",
+			Summary: "Change a webhook endpoint", Tags: []string{"Webhooks"},
+			Description: "Send only the fields to change. A new secret (given, or made with rotate_secret) is in the answer, and signs " +
+				"every attempt from then on, retries of earlier deliveries too. Send If-Match with the ETag to avoid overwriting a " +
+				"concurrent change (412 when it moved on)."}, admins, s.apiUpdateWebhook)
+		handle(s, api, huma.Operation{OperationID: "deleteWebhook", Method: http.MethodDelete, Path: "/api/v1/webhooks/{id}",
+			Summary: "Delete a webhook endpoint", Tags: []string{"Webhooks"}, DefaultStatus: http.StatusNoContent,
+			Description: "Its deliveries stay in the delivery log; those still waiting are given up."}, admins, s.apiDeleteWebhook)
+		handle(s, api, huma.Operation{OperationID: "testWebhook", Method: http.MethodPost, Path: "/api/v1/webhooks/{id}/test",
+			Summary: "Send a test event to a webhook endpoint", Tags: []string{"Webhooks"}, DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusConflict},
+			Description: "A webhook.test event goes to this endpoint alone, through the outbox like any other; the answer is its " +
+				"delivery, whose status the delivery log shows. 409 when the endpoint is inactive."}, admins, s.apiTestWebhook)
+
 		// The web UI.
 		r.Get("/setup", s.webSetup)
 		r.Post("/setup", s.webSetupSubmit)
@@ -379,6 +404,15 @@ func (s *Server) routes() {
 				r.Post("/teams/{id}/members/{agent_id}/remove", s.webRemoveTeamMember)
 				r.Post("/teams/{id}/delete", s.webDeleteTeam)
 				r.Post("/queues/{id}/delete", s.webDeleteQueue)
+				r.Get("/webhooks", s.webWebhooks)
+				r.Get("/webhooks/new", s.webNewWebhook)
+				r.Post("/webhooks", s.webCreateWebhook)
+				r.Get("/webhooks/{id}", s.webWebhook)
+				r.Post("/webhooks/{id}", s.webUpdateWebhook)
+				r.Post("/webhooks/{id}/active", s.webSetWebhookActive)
+				r.Post("/webhooks/{id}/test", s.webTestWebhook)
+				r.Post("/webhooks/{id}/rotate", s.webRotateWebhookSecret)
+				r.Post("/webhooks/{id}/delete", s.webDeleteWebhook)
 			})
 		})
 	})

@@ -41,6 +41,8 @@ type Deps struct {
 	Stats      switchboard.StatsService
 	// Notifications is the delivery log of the outbox.
 	Notifications switchboard.NotificationService
+	// Webhooks are the endpoints that receive events.
+	Webhooks switchboard.WebhookService
 	// Auth resolves bearer tokens to actors: the token service, or a
 	// cache in front of it. Tokens when nil.
 	Auth interface {

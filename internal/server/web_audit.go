@@ -14,7 +14,7 @@ import (
 )
 
 // auditTargetTypes are the kinds of object audit entries name as targets.
-var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key", "notification"}
+var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key", "notification", "webhook"}
 
 // auditPrefixes are the families of actions ("agent." and so on), for
 // filtering on all of a kind at once.
@@ -211,6 +211,8 @@ func objectLink(kind, id string) string {
 		return "/agents/" + id
 	case "team":
 		return "/teams/" + id
+	case "webhook":
+		return "/webhooks/" + id
 	}
 	return ""
 }

@@ -55,6 +55,10 @@ type DB struct {
 	// commit: it wakes this instance's streams and tells the others. It
 	// must not block.
 	OnEvents func(events []*switchboard.Event)
+	// WebhookURLCheck, when set, checks that a webhook's URL may be
+	// reached, resolving its host; without it only a host written as an
+	// address is checked (switchboard.CheckWebhookHost).
+	WebhookURLCheck func(ctx context.Context, u *url.URL) error
 
 	// beforeCommit, when set, runs after a change's events have their
 	// positions and before it commits, for tests that hold a commit back.
@@ -62,6 +66,9 @@ type DB struct {
 
 	groupOnce   sync.Once
 	groupCommit *groupCommit
+
+	// webhooks are the active webhook endpoints, for the fan-out.
+	webhooks webhookCache
 }
 
 // Open connects to the database named by a URL: sqlite:PATH,

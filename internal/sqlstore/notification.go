@@ -28,6 +28,7 @@ type notificationRow struct {
 	Channel        string     `bun:"channel"`
 	Recipient      string     `bun:"recipient"`
 	UserID         *string    `bun:"user_id"`
+	WebhookID      *string    `bun:"webhook_id"`
 	EventType      string     `bun:"event_type"`
 	EventID        string     `bun:"event_id"`
 	Subject        string     `bun:"subject"`
@@ -53,6 +54,9 @@ func (r *notificationRow) domain() *switchboard.Notification {
 	}
 	if r.UserID != nil {
 		n.UserID = *r.UserID
+	}
+	if r.WebhookID != nil {
+		n.WebhookID = *r.WebhookID
 	}
 	if r.Secret != nil {
 		n.Secret = *r.Secret
@@ -166,6 +170,9 @@ func (s *NotificationService) FindNotifications(ctx context.Context, f switchboa
 	}
 	if f.Channel != "" {
 		q = q.Where("n.channel = ?", f.Channel)
+	}
+	if f.WebhookID != "" {
+		q = q.Where("n.webhook_id = ?", f.WebhookID)
 	}
 	order := newListOrder("-created_at", "n.id", map[string]string{"created_at": "n.created_at"}, "created_at")
 	return listPage(ctx, q, &rows, order, f.Cursor, f.Limit, each((*notificationRow).listed),

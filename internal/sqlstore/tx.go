@@ -189,10 +189,14 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 	for _, tx := range changes {
 		notifications = append(notifications, tx.notifications...)
 	}
+	events := eventsOf(changes)
+	notifications, err := db.fanOutWebhooks(ctx, notifications, events)
+	if err != nil {
+		return err
+	}
 	if err := insertChunks(ctx, idb, notifications); err != nil {
 		return err
 	}
-	events := eventsOf(changes)
 	if len(events) == 0 {
 		return nil
 	}
