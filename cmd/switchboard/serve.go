@@ -124,6 +124,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Control:       sqlstore.NewTaskService(db),
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
+		Inbox:         sqlstore.NewInboxService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,

@@ -40,6 +40,8 @@ type Deps struct {
 	Stats      switchboard.StatsService
 	// Notifications is the delivery log of the outbox.
 	Notifications switchboard.NotificationService
+	// Inbox is each person's in-app notifications, and the bell's count.
+	Inbox switchboard.InboxService
 	// Auth resolves bearer tokens to actors: the token service, or a
 	// cache in front of it. Tokens when nil.
 	Auth interface {

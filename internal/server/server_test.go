@@ -114,6 +114,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 		Control:       sqlstore.NewTaskService(db),
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
+		Inbox:         sqlstore.NewInboxService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,
