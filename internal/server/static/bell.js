@@ -63,9 +63,18 @@
       "agent.presence_changed", "notification.read", "notification.all_read"].forEach(function (type) {
       source.addEventListener(type, soon);
     });
+    // A stream that dropped and came back missed what happened meanwhile.
+    var opened = false;
+    source.addEventListener("open", function () {
+      bell.setAttribute("data-live", "");
+      if (opened) soon();
+      opened = true;
+    });
+    source.addEventListener("error", function () { bell.removeAttribute("data-live"); });
   }
   function close() {
     if (source) { source.close(); source = null; }
+    bell.removeAttribute("data-live");
   }
 
   document.addEventListener("visibilitychange", function () {
