@@ -17,7 +17,14 @@ type MetricsSnapshot struct {
 	PendingOffers int
 	// Agents counts agents by status, and active agents by presence.
 	Agents AgentCounts
+	// Outbox counts the notifications not delivered, by channel and
+	// status: pending, failed and dead (never the sent ones, which only
+	// grow). Every channel and status is present, 0 when none.
+	Outbox map[Channel]map[NotificationStatus]int
 }
+
+// OutboxStatuses are the statuses of the notifications Outbox counts.
+var OutboxStatuses = []NotificationStatus{NotificationPending, NotificationFailed, NotificationDead}
 
 // QueueMetrics are one queue's unfinished tasks.
 type QueueMetrics struct {

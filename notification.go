@@ -56,6 +56,9 @@ type Notification struct {
 	Subject   string
 	Text      string // plain-text body
 	HTML      string // HTML body; empty for channels without one
+	// Link is the page of Switchboard an in-app notification points to,
+	// a path like /tasks/ID; empty for none.
+	Link string
 	// Secret is the part of the bodies that must not outlive delivery (the
 	// secret of a link): once the message is sent, or its link has expired,
 	// the bodies keep Redacted in its place. Never shown.
@@ -74,6 +77,9 @@ type Notification struct {
 	IdempotencyKey string
 	CreatedAt      time.Time
 	SentAt         *time.Time
+	// ReadAt is when the user marked an in-app notification read; nil
+	// while it is unread.
+	ReadAt *time.Time
 }
 
 // NotificationFilter selects notifications for a list, newest first.

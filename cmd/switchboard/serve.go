@@ -127,6 +127,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
 		Webhooks:      sqlstore.NewWebhookService(db),
+		Inbox:         sqlstore.NewInboxService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,

@@ -22,7 +22,7 @@ type databaseCollector struct {
 	now      func() time.Time
 	logger   *slog.Logger
 
-	tasks, queueDepth, oldestWait, offers, agents, agentsByStatus *prometheus.Desc
+	tasks, queueDepth, oldestWait, offers, agents, agentsByStatus, outbox *prometheus.Desc
 
 	mu   sync.Mutex
 	snap *switchboard.MetricsSnapshot
@@ -51,11 +51,15 @@ func newDatabaseCollector(source switchboard.MetricsSource, cacheFor time.Durati
 			"Active agents by presence.", []string{"presence"}, nil),
 		agentsByStatus: prometheus.NewDesc("switchboard_agents_by_status",
 			"Agents by lifecycle status.", []string{"status"}, nil),
+		outbox: prometheus.NewDesc("switchboard_notifications_undelivered",
+			"Notifications of the outbox not delivered, by channel and status: pending (not tried yet, or being "+
+				"delivered), failed (to be tried again) and dead (given up; an admin may retry them).",
+			[]string{"channel", "status"}, nil),
 	}
 }
 
 func (c *databaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.tasks, c.queueDepth, c.oldestWait, c.offers, c.agents, c.agentsByStatus} {
+	for _, d := range []*prometheus.Desc{c.tasks, c.queueDepth, c.oldestWait, c.offers, c.agents, c.agentsByStatus, c.outbox} {
 		ch <- d
 	}
 }
@@ -87,6 +91,11 @@ func (c *databaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range snap.Agents.ByStatus {
 		ch <- prometheus.MustNewConstMetric(c.agentsByStatus, prometheus.GaugeValue, float64(n), string(st))
+	}
+	for channel, byStatus := range snap.Outbox {
+		for st, n := range byStatus {
+			ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(n), string(channel), string(st))
+		}
 	}
 }
 

@@ -128,6 +128,10 @@ func TestMetrics_Database(t *testing.T) {
 		Agents: switchboard.AgentCounts{Total: 5,
 			ByStatus:   map[switchboard.AgentStatus]int{switchboard.AgentActive: 4, switchboard.AgentPending: 1},
 			ByPresence: map[switchboard.Presence]int{switchboard.PresenceAvailable: 3, switchboard.PresenceOffline: 1}},
+		Outbox: map[switchboard.Channel]map[switchboard.NotificationStatus]int{
+			switchboard.ChannelEmail: {switchboard.NotificationPending: 2, switchboard.NotificationFailed: 1, switchboard.NotificationDead: 3},
+			switchboard.ChannelSMS:   {switchboard.NotificationPending: 0, switchboard.NotificationFailed: 0, switchboard.NotificationDead: 0},
+		},
 	}}
 	m := metrics.New(metrics.Options{Source: src, Now: c.Now})
 	wantSeries(t, scrape(t, m),
@@ -144,6 +148,10 @@ func TestMetrics_Database(t *testing.T) {
 		`switchboard_agents{presence="offline"} 1`,
 		`switchboard_agents_by_status{status="active"} 4`,
 		`switchboard_agents_by_status{status="pending"} 1`,
+		`switchboard_notifications_undelivered{channel="email",status="pending"} 2`,
+		`switchboard_notifications_undelivered{channel="email",status="failed"} 1`,
+		`switchboard_notifications_undelivered{channel="email",status="dead"} 3`,
+		`switchboard_notifications_undelivered{channel="sms",status="dead"} 0`,
 	)
 
 	t.Run("CachedBetweenScrapes", func(t *testing.T) {

@@ -165,6 +165,13 @@ var authzMatrix = []authzRow{
 	{"401 200+ 200- 200- 200+ 200- 401", "listNotifications", notificationAbout(func(w *authzWorld) *switchboard.User { return w.users[agentUser] })},
 	{"401 200 403 403 403 403 401", "retryNotification", notificationThat(switchboard.NotificationDead)},
 	{"401 409 403 403 403 403 401", "retryNotification", notificationThat(switchboard.NotificationPending)},
+	{"401 200 200 200 200 403 401", "listInbox", noTarget},
+	{"401 200+ 200+ 200+ 200+ 403 401", "listInbox", ownInAppNotification},
+	{"401 200- 200- 200- 200- 403 401", "listInbox", othersInAppNotification},
+	{"401 200 200 200 200 403 401", "countInbox", noTarget},
+	{"401 200 200 200 200 403 401", "markNotificationRead", ownInAppNotification},
+	{"401 404 404 404 404 403 401", "markNotificationRead", othersInAppNotification},
+	{"401 200 200 200 200 403 401", "markAllNotificationsRead", noTarget},
 
 	{"401 200 403 403 403 403 401", "listWebhooks", noTarget},
 	{"401 200+ 403 403 403 403 401", "listWebhooks", aWebhook},
@@ -938,6 +945,26 @@ func notificationAbout(who func(w *authzWorld) *switchboard.User) authzTarget {
 		return authzRequest{query: "limit=200", marker: n.ID}
 	})
 }
+
+var (
+	// ownInAppNotification is an in-app notification to the caller;
+	// callers who are no user get one to the agent-role user.
+	ownInAppNotification = target("the caller's own in-app notification", func(tb testing.TB, w *authzWorld, as authzActor) authzRequest {
+		u := w.users[as]
+		if u == nil {
+			u = w.users[agentUser]
+		}
+		n := sqlstoretest.MustNotifyInApp(tb, w.ts.db, u.ID, "Yours", "For you.", "", time.Time{})
+		return authzRequest{params: id(n), query: "limit=200", marker: n}
+	})
+	// othersInAppNotification is an in-app notification to someone else,
+	// which no caller may read or mark, admins included.
+	othersInAppNotification = target("another user's in-app notification", func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		u := w.ts.MustCreateUser(tb, w.email("someone"), switchboard.RoleAgent)
+		n := sqlstoretest.MustNotifyInApp(tb, w.ts.db, u.ID, "Theirs", "Not for you.", "", time.Time{})
+		return authzRequest{params: id(n), query: "limit=200", marker: n}
+	})
+)
 
 // notificationThat is a new user's password reset e-mail, in a status.
 func notificationThat(status switchboard.NotificationStatus) authzTarget {

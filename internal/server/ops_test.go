@@ -44,6 +44,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			`switchboard_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
 			`switchboard_agents_by_status{status="active"} 0`,
 			`switchboard_offers{outcome="pending"} 0`,
+			`switchboard_notifications_undelivered{channel="email",status="dead"} 0`,
 			`switchboard_worker_up{worker="timeouts"} 1`,
 		).
 		wantNotContains(t, "page-with-an-id-42", "t_123")

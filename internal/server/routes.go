@@ -317,6 +317,22 @@ func (s *Server) routes() {
 			Summary: "Send a test event to a webhook endpoint", Tags: []string{"Webhooks"}, DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusConflict},
 			Description: "A webhook.test event goes to this endpoint alone, through the outbox like any other; the answer is its " +
 				"delivery, whose status the delivery log shows. 409 when the endpoint is inactive."}, admins, s.apiTestWebhook)
+		handle(s, api, huma.Operation{OperationID: "listInbox", Method: http.MethodGet, Path: "/api/v1/inbox",
+			Summary: "Read my in-app notifications", Tags: []string{"Notifications"},
+			Description: "The caller's own in-app notifications, newest first, with their text and the page each points to. " +
+				"A human agent's token reads the inbox of the agent's user; a machine agent has none (403)."}, signedIn, s.apiListInbox)
+		handle(s, api, huma.Operation{OperationID: "countInbox", Method: http.MethodGet, Path: "/api/v1/inbox/count",
+			Summary: "Count my unread notifications", Tags: []string{"Notifications"},
+			Description: "What the bell shows, counted up to 100. Cheap enough to ask whenever the event stream brings news: " +
+				"task and queue events, presence changes, and notification.read and notification.all_read, which tell the " +
+				"caller's other pages that notifications were read."}, signedIn, s.apiInboxCount)
+		handle(s, api, huma.Operation{OperationID: "markNotificationRead", Method: http.MethodPost, Path: "/api/v1/inbox/{id}/read",
+			Summary: "Mark one of my notifications read", Tags: []string{"Notifications"}, Errors: []int{http.StatusNotFound},
+			Description: "Marking it again changes nothing. Another person's notification does not exist for the caller (404), " +
+				"whoever they are."}, signedIn, s.apiMarkRead)
+		handle(s, api, huma.Operation{OperationID: "markAllNotificationsRead", Method: http.MethodPost, Path: "/api/v1/inbox/read-all",
+			Summary: "Mark all my notifications read", Tags: []string{"Notifications"},
+			Description: "Every unread in-app notification of the caller."}, signedIn, s.apiMarkAllRead)
 
 		// The web UI.
 		r.Get("/setup", s.webSetup)
@@ -340,6 +356,13 @@ func (s *Server) routes() {
 			r.Post("/account/password", s.webChangePassword)
 			r.Post("/account/tokens", s.webCreateToken)
 			r.Post("/account/tokens/{id}/revoke", s.webRevokeToken)
+			r.Get("/inbox", s.webInbox)
+			r.Post("/inbox/read-all", s.webMarkAllRead)
+			r.Post("/inbox/{id}/read", s.webMarkRead)
+			// Admins see every message, anyone else their own; only admins
+			// retry (the service refuses others).
+			r.Get("/notifications", s.webNotifications)
+			r.Post("/notifications/{id}/retry", s.webRetryNotification)
 
 			r.Get("/profile", s.webProfile)
 			r.Get("/my-work", s.webWork)

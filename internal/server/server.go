@@ -43,6 +43,8 @@ type Deps struct {
 	Notifications switchboard.NotificationService
 	// Webhooks are the endpoints that receive events.
 	Webhooks switchboard.WebhookService
+	// Inbox is each person's in-app notifications, and the bell's count.
+	Inbox switchboard.InboxService
 	// Auth resolves bearer tokens to actors: the token service, or a
 	// cache in front of it. Tokens when nil.
 	Auth interface {

@@ -68,6 +68,13 @@ func mustParseViews(version string) *views {
 		"join":       strings.Join,
 		"list":       func(items ...string) []string { return items },
 		"skillNames": switchboard.SortedSkills,
+		"channelLabel": func(c switchboard.Channel) string {
+			if label, ok := map[switchboard.Channel]string{switchboard.ChannelEmail: "E-mail", switchboard.ChannelSMS: "SMS",
+				switchboard.ChannelWebhook: "Webhook", switchboard.ChannelInApp: "In-app"}[c]; ok {
+				return label
+			}
+			return string(c)
+		},
 		"channelName": func(c switchboard.Channel) string {
 			return map[switchboard.Channel]string{switchboard.ChannelEmail: "e-mail", switchboard.ChannelSMS: "SMS", switchboard.ChannelInApp: "in-app"}[c]
 		},
@@ -118,6 +125,9 @@ func mustParseViews(version string) *views {
 			return string(out)
 		},
 		"duration":      humanDuration,
+		"bellLabel":     bellLabel,
+		"bellCount":     bellCount,
+		"inboxLink":     inboxLink,
 		"eventLabel":    eventLabel,
 		"roughDuration": roughDuration,
 		"strategyLabel": strategyLabel,
@@ -239,6 +249,9 @@ type page struct {
 	// HeartbeatEvery is how often, in milliseconds, an open page keeps
 	// the signed-in human agent present.
 	HeartbeatEvery int64
+	// Unread is the bell's count of the signed-in user's unread
+	// notifications, read for whole pages only.
+	Unread int
 	// Scripts are the page's own script files, beside the shared one.
 	Scripts []string
 	Data    any
@@ -277,9 +290,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if p.fragment != "" {
 		// A fragment leaves the flash message for the next whole page.
 		root = p.fragment
-	} else if p.Flash == nil && s.sessions != nil {
-		if f := s.popFlash(r); f != nil {
-			p.Flash = f
+	} else {
+		if p.Flash == nil && s.sessions != nil {
+			if f := s.popFlash(r); f != nil {
+				p.Flash = f
+			}
+		}
+		if p.Actor != nil {
+			p.Unread = s.unreadCount(r)
 		}
 	}
 	var buf bytes.Buffer

@@ -94,3 +94,17 @@ func (db *DB) RecordQueries(fn func()) []string {
 	defer r.mu.Unlock()
 	return r.queries
 }
+
+// NotifyInApp writes in-app notifications as a change that tells people of
+// itself does: an event of type eventType, and the notifications about it,
+// in one transaction.
+func (db *DB) NotifyInApp(ctx context.Context, eventType string, ns ...*switchboard.Notification) error {
+	return db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		tx.Record(switchboard.Event{Type: eventType, Subject: switchboard.EventSubject{Type: "test"}})
+		for _, n := range ns {
+			n.Channel = switchboard.ChannelInApp
+			tx.notify(n)
+		}
+		return nil
+	})
+}

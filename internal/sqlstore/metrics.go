@@ -19,8 +19,9 @@ var unfinishedTasks = []string{string(switchboard.TaskQueued), string(switchboar
 // query each, every one answered from an index: the unfinished tasks of
 // each queue (tasks_queue_next_idx, a seek per queue and status, however
 // many finished tasks there are), the pending offers (offers_pending_idx),
-// and the agents by status and presence (agents_status_presence_idx,
-// without reading their rows).
+// the agents by status and presence (agents_status_presence_idx,
+// without reading their rows), and the undelivered notifications
+// (notifications_due_idx, whose leading status skips the sent ones).
 func (db *DB) MetricsSnapshot(ctx context.Context) (*switchboard.MetricsSnapshot, error) {
 	var groups []struct {
 		ID     string       `bun:"id"`
@@ -87,5 +88,40 @@ func (db *DB) MetricsSnapshot(ctx context.Context) (*switchboard.MetricsSnapshot
 			snap.Agents.ByPresence[switchboard.Presence(g.Presence)] += g.N
 		}
 	}
+	if snap.Outbox, err = db.outboxDepth(ctx); err != nil {
+		return nil, err
+	}
 	return snap, nil
+}
+
+// outboxDepth counts the notifications of the outbox that are not sent, by
+// channel and status.
+func (db *DB) outboxDepth(ctx context.Context) (map[switchboard.Channel]map[switchboard.NotificationStatus]int, error) {
+	statuses := make([]string, len(switchboard.OutboxStatuses))
+	for i, st := range switchboard.OutboxStatuses {
+		statuses[i] = string(st)
+	}
+	var groups []struct {
+		Channel string `bun:"channel"`
+		Status  string `bun:"status"`
+		N       int    `bun:"n"`
+	}
+	err := db.bun.NewSelect().Model((*notificationRow)(nil)).ColumnExpr("n.channel, n.status, COUNT(*) AS n").
+		Where("n.status IN (?)", bun.In(statuses)).Group("n.channel", "n.status").Scan(ctx, &groups)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: outbox: %w", translate(err))
+	}
+	depth := make(map[switchboard.Channel]map[switchboard.NotificationStatus]int, len(switchboard.Channels))
+	for _, ch := range switchboard.Channels {
+		depth[ch] = make(map[switchboard.NotificationStatus]int, len(statuses))
+		for _, st := range switchboard.OutboxStatuses {
+			depth[ch][st] = 0
+		}
+	}
+	for _, g := range groups {
+		if byStatus, ok := depth[switchboard.Channel(g.Channel)]; ok {
+			byStatus[switchboard.NotificationStatus(g.Status)] = g.N
+		}
+	}
+	return depth, nil
 }

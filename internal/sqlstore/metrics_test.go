@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -89,6 +91,50 @@ func TestMetricsSnapshot(t *testing.T) {
 		}
 		if present != 2 || len(snap.Agents.ByPresence) != len(switchboard.Presences) {
 			t.Errorf("active agents by presence = %v, want 2 in all, every presence listed", snap.Agents.ByPresence)
+		}
+	})
+}
+
+// TestMetricsSnapshot_Outbox: the outbox's depth counts what is still to
+// be delivered, and the dead, per channel; never what was sent, in-app
+// notifications included, which are delivered as they are written.
+func TestMetricsSnapshot_Outbox(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		db.Composer = linkComposer{}
+		out := sqlstore.NewNotificationService(db)
+		for _, email := range []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com"} {
+			MustInvite(t, db, email)
+		}
+		claimed := mustClaim(t, out, 3, time.Minute)
+		for i, n := range claimed {
+			// One sent, one failed, one dead; the fourth stays pending.
+			var err error
+			if i > 0 {
+				err = errors.New("refused")
+			}
+			if _, ferr := out.FinishNotification(context.Background(), n, err, time.Minute, i == 2); ferr != nil {
+				t.Fatal(ferr)
+			}
+		}
+		ada := MustCreateUser(t, db, "ada@example.com", switchboard.RoleAgent)
+		mustNotifyInApp(t, db, ada, "offered")
+
+		snap, err := db.MetricsSnapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[switchboard.NotificationStatus]int{switchboard.NotificationPending: 1, switchboard.NotificationFailed: 1, switchboard.NotificationDead: 1}
+		if got := snap.Outbox[switchboard.ChannelEmail]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("e-mail outbox = %v, want %v", got, want)
+		}
+		for _, ch := range switchboard.Channels {
+			if ch == switchboard.ChannelEmail {
+				continue
+			}
+			if got := snap.Outbox[ch]; len(got) != len(switchboard.OutboxStatuses) || got[switchboard.NotificationPending] != 0 {
+				t.Errorf("%s outbox = %v, want every status at 0", ch, got)
+			}
 		}
 	})
 }

@@ -43,6 +43,8 @@ type notificationRow struct {
 	IdempotencyKey string     `bun:"idempotency_key"`
 	CreatedAt      time.Time  `bun:"created_at"`
 	SentAt         *time.Time `bun:"sent_at"`
+	ReadAt         *time.Time `bun:"read_at"`
+	Link           *string    `bun:"link"`
 }
 
 func (r *notificationRow) domain() *switchboard.Notification {
@@ -50,7 +52,10 @@ func (r *notificationRow) domain() *switchboard.Notification {
 		ID: r.ID, Channel: switchboard.Channel(r.Channel), Recipient: r.Recipient,
 		EventType: r.EventType, EventID: r.EventID, Subject: r.Subject, Text: r.BodyText, HTML: r.BodyHTML,
 		SecretUntil: r.SecretUntil, Status: switchboard.NotificationStatus(r.Status), Attempts: r.Attempts,
-		NextAttemptAt: r.NextAttemptAt, IdempotencyKey: r.IdempotencyKey, CreatedAt: r.CreatedAt, SentAt: r.SentAt,
+		NextAttemptAt: r.NextAttemptAt, IdempotencyKey: r.IdempotencyKey, CreatedAt: r.CreatedAt, SentAt: r.SentAt, ReadAt: r.ReadAt,
+	}
+	if r.Link != nil {
+		n.Link = *r.Link
 	}
 	if r.UserID != nil {
 		n.UserID = *r.UserID
@@ -99,6 +104,17 @@ func (tx *Tx) notify(n *switchboard.Notification) {
 	}
 	if n.UserID != "" {
 		row.UserID = &n.UserID
+	}
+	if n.Link != "" {
+		row.Link = &n.Link
+	}
+	if n.Channel == switchboard.ChannelInApp {
+		// An in-app notification is delivered by being written: the inbox
+		// reads it from this very row. Written as sent, it is never
+		// claimed, so it needs no dispatcher (nor a sender that does
+		// nothing), shows in the inbox the moment its change commits, and
+		// no rule that holds messages back (quiet hours) can delay it.
+		row.Status, row.SentAt = string(switchboard.NotificationSent), &tx.now
 	}
 	if n.Secret != "" {
 		row.Secret = &n.Secret

@@ -21,6 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/mysqldialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/schema"
+
 	"github.com/switchboardhq/switchboard/internal/auth"
 	"github.com/switchboardhq/switchboard/internal/routing"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
@@ -204,4 +211,57 @@ func (FastHasher) Hash(password string) (string, error) { return auth.HashWith(p
 // Verify checks like the real hasher; the parameters are read from the hash.
 func (FastHasher) Verify(hash, password string) (bool, error) {
 	return (*auth.Argon2id)(nil).Verify(hash, password)
+}
+
+// inAppRow is an in-app notification as the outbox stores it, written the
+// way a change's transaction writes it: sent as soon as it exists.
+type inAppRow struct {
+	bun.BaseModel `bun:"table:notifications"`
+
+	ID             string    `bun:"id,pk"`
+	Channel        string    `bun:"channel"`
+	Recipient      string    `bun:"recipient"`
+	UserID         string    `bun:"user_id"`
+	EventType      string    `bun:"event_type"`
+	EventID        string    `bun:"event_id"`
+	Subject        string    `bun:"subject"`
+	BodyText       string    `bun:"body_text"`
+	BodyHTML       string    `bun:"body_html"`
+	Status         string    `bun:"status"`
+	NextAttemptAt  time.Time `bun:"next_attempt_at"`
+	IdempotencyKey string    `bun:"idempotency_key"`
+	CreatedAt      time.Time `bun:"created_at"`
+	SentAt         time.Time `bun:"sent_at"`
+	Link           *string   `bun:"link"`
+}
+
+// MustNotifyInApp writes an in-app notification to a user, as the changes
+// that tell people of themselves do, for tests of what shows it; it
+// returns its ID. at orders it in the inbox (the database's clock when
+// zero).
+func MustNotifyInApp(tb testing.TB, db *sqlstore.DB, userID, subject, text, link string, at time.Time) string {
+	tb.Helper()
+	if at.IsZero() {
+		at = db.Now()
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	var dialect schema.Dialect
+	switch db.Engine() {
+	case sqlstore.Postgres:
+		dialect = pgdialect.New()
+	case sqlstore.MySQL:
+		dialect = mysqldialect.New()
+	default:
+		dialect = sqlitedialect.New()
+	}
+	row := &inAppRow{ID: uuid.Must(uuid.NewV7()).String(), Channel: "inapp", Recipient: userID, UserID: userID,
+		EventType: "test.notified", EventID: uuid.Must(uuid.NewV7()).String(), Subject: subject, BodyText: text,
+		Status: "sent", NextAttemptAt: at, IdempotencyKey: uuid.NewString(), CreatedAt: at, SentAt: at}
+	if link != "" {
+		row.Link = &link
+	}
+	if _, err := bun.NewDB(db.SQL(), dialect).NewInsert().Model(row).Exec(context.Background()); err != nil {
+		tb.Fatalf("write an in-app notification: %v", err)
+	}
+	return row.ID
 }
