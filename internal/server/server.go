@@ -40,6 +40,8 @@ type Deps struct {
 	Stats      switchboard.StatsService
 	// Notifications is the delivery log of the outbox.
 	Notifications switchboard.NotificationService
+	// Preferences are what reaches each user, and when.
+	Preferences switchboard.NotificationPreferenceService
 	// Auth resolves bearer tokens to actors: the token service, or a
 	// cache in front of it. Tokens when nil.
 	Auth interface {

@@ -19,7 +19,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/authcache"
 	"github.com/switchboardhq/switchboard/internal/events"
 	"github.com/switchboardhq/switchboard/internal/heartbeat"
-	"github.com/switchboardhq/switchboard/internal/notify/email"
+	"github.com/switchboardhq/switchboard/internal/notify/compose"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
@@ -77,7 +77,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 	if base == nil {
 		base = &url.URL{Scheme: "https", Host: "switchboard.test"}
 	}
-	db.Composer = email.NewComposer(base)
+	db.Composer = compose.New(base)
 	// The event stream as serve wires it, without other instances: this
 	// process's commits wake the hub.
 	hub := events.NewHub(db, logger, events.Options{})
@@ -114,6 +114,7 @@ func newTestServerOn(tb testing.TB, db *sqlstore.DB, opts server.Options, with .
 		Control:       sqlstore.NewTaskService(db),
 		Events:        sqlstore.NewEventService(db),
 		Notifications: sqlstore.NewNotificationService(db),
+		Preferences:   sqlstore.NewNotificationPreferenceService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,

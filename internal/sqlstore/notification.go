@@ -33,6 +33,7 @@ type notificationRow struct {
 	Subject        string     `bun:"subject"`
 	BodyText       string     `bun:"body_text"`
 	BodyHTML       string     `bun:"body_html"`
+	Link           *string    `bun:"link"`
 	Secret         *string    `bun:"secret"`
 	SecretUntil    *time.Time `bun:"secret_until"`
 	Status         string     `bun:"status"`
@@ -60,6 +61,9 @@ func (r *notificationRow) domain() *switchboard.Notification {
 	if r.LastError != nil {
 		n.LastError = *r.LastError
 	}
+	if r.Link != nil {
+		n.Link = *r.Link
+	}
 	return n
 }
 
@@ -81,6 +85,16 @@ func idempotencyKey(eventID string, channel switchboard.Channel, recipient strin
 // notify adds a notification about the change's last recorded event to the
 // outbox, written with the change.
 func (tx *Tx) notify(n *switchboard.Notification) {
+	var e *switchboard.Event
+	if len(tx.events) > 0 {
+		e = tx.events[len(tx.events)-1]
+	}
+	tx.notifyAbout(e, n, tx.now)
+}
+
+// notifyAbout adds a notification about an event of the change (nil for
+// none) to the outbox, due at due.
+func (tx *Tx) notifyAbout(e *switchboard.Event, n *switchboard.Notification, due time.Time) {
 	row := &notificationRow{
 		ID:            uuid.Must(uuid.NewV7()).String(),
 		Channel:       string(n.Channel),
@@ -90,7 +104,7 @@ func (tx *Tx) notify(n *switchboard.Notification) {
 		BodyHTML:      n.HTML,
 		SecretUntil:   n.SecretUntil,
 		Status:        string(switchboard.NotificationPending),
-		NextAttemptAt: tx.now,
+		NextAttemptAt: due,
 		CreatedAt:     tx.now,
 	}
 	if n.UserID != "" {
@@ -99,8 +113,10 @@ func (tx *Tx) notify(n *switchboard.Notification) {
 	if n.Secret != "" {
 		row.Secret = &n.Secret
 	}
-	if len(tx.events) > 0 {
-		e := tx.events[len(tx.events)-1]
+	if n.Link != "" {
+		row.Link = &n.Link
+	}
+	if e != nil {
 		row.EventType, row.EventID = e.Type, e.ID
 	}
 	row.IdempotencyKey = idempotencyKey(row.EventID, n.Channel, n.Recipient)
