@@ -64,10 +64,11 @@ func mustParseViews(version string) *views {
 			}
 			return t.Sub(*f)
 		},
-		"ago":        func(t any) string { return relativeTime(timeOf(t), time.Now()) },
-		"join":       strings.Join,
-		"list":       func(items ...string) []string { return items },
-		"skillNames": switchboard.SortedSkills,
+		"ago":          func(t any) string { return relativeTime(timeOf(t), time.Now()) },
+		"join":         strings.Join,
+		"channelLabel": channelLabel,
+		"list":         func(items ...string) []string { return items },
+		"skillNames":   switchboard.SortedSkills,
 		"channelName": func(c switchboard.Channel) string {
 			return map[switchboard.Channel]string{switchboard.ChannelEmail: "e-mail", switchboard.ChannelSMS: "SMS", switchboard.ChannelInApp: "in-app"}[c]
 		},

@@ -113,8 +113,9 @@ func (s *NotificationPreferenceService) UpdateNotificationPreferences(ctx contex
 	if err := mayManagePreferences(ctx, userID); err != nil {
 		return nil, err
 	}
-	if err := upd.Validate(); err != nil {
-		return nil, err
+	invalid := upd.Validate()
+	if invalid != nil && len(switchboard.ErrorFields(invalid)) == 0 {
+		return nil, invalid
 	}
 	var out *switchboard.NotificationPreferences
 	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
@@ -126,7 +127,10 @@ func (s *NotificationPreferenceService) UpdateNotificationPreferences(ctx contex
 		if err != nil {
 			return err
 		}
+		// Every problem at once: those of the input, and SMS chosen
+		// without a phone to send them to.
 		var v switchboard.Validation
+		v.Merge(0, invalid)
 		var rows []*preferenceRow
 		for _, k := range switchboard.NotificationKinds {
 			channels, ok := upd.Channels[k]
