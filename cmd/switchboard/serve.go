@@ -396,7 +396,14 @@ const pruneInterval = 5 * time.Minute
 func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
 	// Without a public address, messages go without absolute links; only
 	// those whose whole point is a secret link cannot.
-	db.Composer = compose.New(cfg.BaseURL)
+	composer, err := compose.Load(cfg.BaseURL, cfg.TemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("SWITCHBOARD_TEMPLATES_DIR: %w", err)
+	}
+	db.Composer = composer
+	if cfg.TemplatesDir != "" {
+		logger.Info("message templates overridden", "dir", cfg.TemplatesDir)
+	}
 	if cfg.BaseURL == nil {
 		logger.Info("invitation and password reset e-mails are off: they need the public address of the server in SWITCHBOARD_BASE_URL")
 	}

@@ -70,6 +70,7 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--smtp-url", "smtp://mail.example.com?from=a@example.com&sender=b"}, "--smtp-url: unknown parameter"},
 		{nil, []string{"--heartbeat-ttl", "500ms"}, "--heartbeat-ttl: must be a duration of at least 1s"},
 		{map[string]string{"SWITCHBOARD_HEARTBEAT_TTL": "soon"}, nil, "SWITCHBOARD_HEARTBEAT_TTL: must be a duration"},
+		{map[string]string{"SWITCHBOARD_TEMPLATES_DIR": "/no/such/dir"}, nil, "SWITCHBOARD_TEMPLATES_DIR: /no/such/dir is not a directory"},
 	} {
 		_, err := load(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
