@@ -427,3 +427,48 @@ func TestNotificationPreferences(t *testing.T) {
 		})
 	})
 }
+
+// Routing writes thousands of offers a second: a change without events that
+// notify must cost no statement more, and one with any number of them two
+// reads (everyone concerned, their preferences) and the outbox's insert.
+func TestTriggers_QueryBudget(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newTriggerFixture(t, db)
+		_, ann, _ := f.MustHuman(t, "ann@example.com", "", switchboard.ChannelEmail, switchboard.ChannelInApp)
+		_, bob, _ := f.MustHuman(t, "bob@example.com", "", switchboard.ChannelInApp)
+		statements := func(composer switchboard.Composer, events ...switchboard.Event) int {
+			db.Composer = composer
+			return len(db.RecordQueries(func() {
+				err := db.Write(systemCtx(), func(ctx context.Context, tx *sqlstore.Tx) error {
+					for _, e := range events {
+						tx.Record(e)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}))
+		}
+		composer := db.Composer
+		plain := switchboard.Event{Type: switchboard.AuditTeamUpdated, Subject: switchboard.EventSubject{Type: "team", ID: f.team.ID}}
+		if with, without := statements(composer, plain), statements(nil, plain); with != without {
+			t.Errorf("a change without triggers ran %d statements with a composer, %d without; want the same", with, without)
+		}
+		var triggers []switchboard.Event
+		for i := range 10 {
+			agent := ann
+			if i%2 == 1 {
+				agent = bob
+			}
+			triggers = append(triggers, switchboard.Event{Type: switchboard.AuditTaskOffered,
+				Subject: switchboard.EventSubject{Type: "task", ID: "t1", Name: "Bench"}, AgentID: agent.ID})
+		}
+		triggers = append(triggers, switchboard.Event{Type: switchboard.AuditTaskEscalated,
+			Subject: switchboard.EventSubject{Type: "task", ID: "t1", Name: "Bench"}, TeamIDs: []string{f.team.ID}})
+		if with, without := statements(composer, triggers...), statements(nil, triggers...); with-without != 3 {
+			t.Errorf("11 triggers ran %d statements more than none, want 3 (two reads, one insert)", with-without)
+		}
+	})
+}
