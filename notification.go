@@ -56,8 +56,8 @@ type Notification struct {
 	Subject   string
 	Text      string // plain-text body
 	HTML      string // HTML body; empty for channels without one
-	// Link is the page of Switchboard an in-app notification points to,
-	// a path like /tasks/ID; empty for none.
+	// Link is the path of the page the message is about ("/tasks/…"), for
+	// the in-app inbox to link to; empty for none.
 	Link string
 	// Secret is the part of the bodies that must not outlive delivery (the
 	// secret of a link): once the message is sent, or its link has expired,
@@ -178,4 +178,8 @@ type Composer interface {
 	// password reset link, or nil when none can be made (no public address
 	// for the link).
 	Invitation(inv *Invitation) (*Notification, error)
+	// Alert is the message of a trigger (a task offered, a queue's SLA
+	// breached...) to one person on one channel: Channel, Recipient,
+	// Subject, Text, for e-mail HTML, and Link.
+	Alert(a *Alert) (*Notification, error)
 }

@@ -259,6 +259,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"BadDuration", []string{"serve", "--session-idle-timeout", "soon"}, "", "--session-idle-timeout: must be a positive duration", true},
 		{"TLSHalf", []string{"serve", "--tls-cert", "/dev/null"}, "", "--tls-cert and --tls-key must be given together", true},
 		{"BadLogLevel", []string{"serve", "--log-level", "loud"}, "", "--log-level: must be debug, info, warn or error", true},
+		{"BadTemplatesDir", []string{"serve", "--templates-dir", "/no/such/dir"}, "", "--templates-dir: /no/such/dir is not a directory", true},
 		{"BadMigrateAction", []string{"migrate", "down"}, "", `unknown action "down"`, true},
 		{"UserMissingFlags", []string{"user", "create", "--email", "a@example.com"}, "", "--name, --role required", true},
 		{"UserBadRole", []string{"user", "create", "--email", "a@example.com", "--name", "A", "--role", "boss"}, "", "--role must be admin, supervisor or agent", true},
@@ -299,6 +300,21 @@ func TestCommandLineErrors(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+}
+
+func TestServeRefusesBrokenTemplates(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "task_offered.sms.txt")
+	if err := os.WriteFile(file, []byte("Task {{.TaskTitle"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel() // should the server start after all
+	getenv := environ("SWITCHBOARD_DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "t.db"), "SWITCHBOARD_TEMPLATES_DIR", dir)
+	err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_TEMPLATES_DIR") || !strings.Contains(err.Error(), file) {
+		t.Errorf("error %v, want one naming the variable and %s", err, file)
+	}
 }
 
 func TestHelp(t *testing.T) {

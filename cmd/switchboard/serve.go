@@ -22,6 +22,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/heartbeat"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/notify"
+	"github.com/switchboardhq/switchboard/internal/notify/compose"
 	"github.com/switchboardhq/switchboard/internal/notify/email"
 	"github.com/switchboardhq/switchboard/internal/notify/sms"
 	"github.com/switchboardhq/switchboard/internal/notify/webhook"
@@ -128,6 +129,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Notifications: sqlstore.NewNotificationService(db),
 		Webhooks:      sqlstore.NewWebhookService(db),
 		Inbox:         sqlstore.NewInboxService(db),
+		Preferences:   sqlstore.NewNotificationPreferenceService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,
@@ -394,15 +396,23 @@ func drain(batch int, step func() (int, error)) error {
 // pruneInterval is how often old events are pruned.
 const pruneInterval = 5 * time.Minute
 
-// startNotify makes changes write their e-mails to the outbox and starts
+// startNotify makes changes write their messages to the outbox and starts
 // the dispatcher that delivers them by e-mail, text message and webhook,
-// until stopped. Without a base URL no e-mail with a link is written;
-// without a mail server or text message provider, messages of that channel
-// wait in the outbox until one is configured.
+// until stopped. Without a base URL no e-mail with a secret link is
+// written; without a mail server or text message provider, messages of
+// that channel wait in the outbox until one is configured.
 func startNotify(ctx context.Context, cfg *config.Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
-	if cfg.BaseURL != nil {
-		db.Composer = email.NewComposer(cfg.BaseURL)
-	} else {
+	// Without a public address, messages go without absolute links; only
+	// those whose whole point is a secret link cannot.
+	composer, err := compose.Load(cfg.BaseURL, cfg.TemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("SWITCHBOARD_TEMPLATES_DIR: %w", err)
+	}
+	db.Composer = composer
+	if cfg.TemplatesDir != "" {
+		logger.Info("message templates overridden", "dir", cfg.TemplatesDir)
+	}
+	if cfg.BaseURL == nil {
 		logger.Info("invitation and password reset e-mails are off: they need the public address of the server in SWITCHBOARD_BASE_URL")
 	}
 	senders := map[switchboard.Channel]switchboard.Sender{}

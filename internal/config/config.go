@@ -71,6 +71,9 @@ type Config struct {
 	// WebhookAllowPrivate lets webhooks reach loopback, private and
 	// link-local addresses, which are refused otherwise.
 	WebhookAllowPrivate bool
+	// TemplatesDir, when set, is a directory of message templates that
+	// replace the embedded ones of the same names.
+	TemplatesDir string
 }
 
 // SMTP says how to reach a mail server. Password is a secret: it is never
@@ -453,11 +456,23 @@ var (
 			c.WebhookAllowPrivate = b
 			return nil
 		}}
+	TemplatesDir = &Setting{"templates-dir", "SWITCHBOARD_TEMPLATES_DIR", "",
+		"`directory` of message templates replacing the built-in ones of the same names (task_offered.txt, task_offered.sms.txt, ...)",
+		func(c *Config, v string) error {
+			c.TemplatesDir = v
+			if v == "" {
+				return nil
+			}
+			if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", v)
+			}
+			return nil
+		}}
 )
 
 // ServerSettings are the settings of `switchboard serve`.
 var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
-	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, SMSURL, WebhookAllowPrivate, NotifyTimeout, LogLevel, LogFormat}
+	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, TemplatesDir, SMSURL, WebhookAllowPrivate, NotifyTimeout, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.
 var DatabaseSettings = []*Setting{Database}

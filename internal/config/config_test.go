@@ -82,6 +82,7 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--sms-url", "twilio://AC1:tok@api.twilio.com?from=%2B15551234567&to=%2B1"}, "--sms-url: unknown parameter \"to\""},
 		{nil, []string{"--heartbeat-ttl", "500ms"}, "--heartbeat-ttl: must be a duration of at least 1s"},
 		{map[string]string{"SWITCHBOARD_HEARTBEAT_TTL": "soon"}, nil, "SWITCHBOARD_HEARTBEAT_TTL: must be a duration"},
+		{map[string]string{"SWITCHBOARD_TEMPLATES_DIR": "/no/such/dir"}, nil, "SWITCHBOARD_TEMPLATES_DIR: /no/such/dir is not a directory"},
 	} {
 		_, err := load(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

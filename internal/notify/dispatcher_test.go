@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/notify"
+	"github.com/switchboardhq/switchboard/internal/notify/compose"
 	"github.com/switchboardhq/switchboard/internal/notify/email"
 	"github.com/switchboardhq/switchboard/internal/notify/smtptest"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
@@ -83,7 +84,7 @@ func (r *recorder) fail(err error) {
 // https://sb.example.com, on a clock the test moves.
 func openDB(t *testing.T, db *sqlstore.DB) *fakeClock {
 	base, _ := url.Parse("https://sb.example.com")
-	db.Composer = email.NewComposer(base)
+	db.Composer = compose.New(base)
 	return newClock(db)
 }
 

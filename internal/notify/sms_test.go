@@ -24,6 +24,9 @@ func (c textComposer) Invitation(inv *switchboard.Invitation) (*switchboard.Noti
 		Text: "You are invited to Switchboard, " + inv.Email + "."}, nil
 }
 
+// Alert writes nothing: these tests count the invitations alone.
+func (textComposer) Alert(*switchboard.Alert) (*switchboard.Notification, error) { return nil, nil }
+
 func newSMSDispatcher(t *testing.T, db *sqlstore.DB, srv *smstest.Server) *notify.Dispatcher {
 	base, _ := url.Parse(srv.URL)
 	sender, err := sms.New(sms.Options{BaseURL: base, AccountSID: srv.AccountSID, AuthToken: srv.AuthToken, From: "+15551234567", Timeout: 5 * time.Second})

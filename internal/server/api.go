@@ -83,7 +83,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Audit", Description: "Who changed what, when, from where."},
 	{Name: "Events", Description: "The log of every change, as pages or as a live stream."},
 	{Name: "Webhooks", Description: "Endpoints that receive events as signed JSON. Admins only."},
-	{Name: "Notifications", Description: "The messages Switchboard sends (invitation and password reset e-mails): their delivery, and retrying those given up."},
+	{Name: "Notifications", Description: "The messages Switchboard sends (invitation and password reset e-mails; tasks offered, assigned and escalated, SLA breaches, agents going offline): their delivery, retrying those given up, and which of them reach each user, on which channels and when."},
 }
 
 // strictJSON decodes request bodies strictly: invalid UTF-8 and trailing data

@@ -86,6 +86,8 @@ var authzMatrix = []authzRow{
 	{"202 202 202 202 202 202 401", "requestPasswordReset", resetRequestBody},
 	{"401 200 200 200 200 200 401", "getMe", noTarget},
 	{"401 204 204 204 204 403 401", "changePassword", changePasswordBody},
+	{"401 200 200 200 200 403 401", "getMyNotificationPreferences", noTarget},
+	{"401 200 200 200 200 403 401", "setMyNotificationPreferences", body{"channels": map[string][]string{"task.assigned": {"inapp"}}}.target()},
 
 	{"401 200 403 403 403 403 401", "listUsers", noTarget},
 	{"401 201 403 403 403 403 401", "createUser", createUserBody},
@@ -95,6 +97,9 @@ var authzMatrix = []authzRow{
 	{"401 200 403 403 403 403 401", "updateUser", self.with(body{"role": "admin"})},
 	{"401 201 403 403 403 403 401", "inviteUser", anInvitedUser},
 	{"401 201 403 403 403 403 401", "resetPassword", aUser},
+	{"401 200 403 403 403 403 401", "getUserNotificationPreferences", aUser},
+	{"401 200 403 403 403 403 401", "getUserNotificationPreferences", self},
+	{"401 200 403 403 403 403 401", "setUserNotificationPreferences", aUser.with(body{"quiet_hours": map[string]string{"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"}})},
 
 	{"401 200 200 200 200 403 401", "listTokens", noTarget},
 	{"401 200+ 200+ 200+ 200+ 403 401", "listTokens", ownToken},

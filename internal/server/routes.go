@@ -71,6 +71,14 @@ func (s *Server) routes() {
 			Summary: "Change my password", Tags: []string{"Session"}, Errors: []int{http.StatusTooManyRequests}, DefaultStatus: http.StatusNoContent,
 			Description: "Ends every other browser session of the user."}, usersOnly, s.apiChangePassword)
 
+		handle(s, api, huma.Operation{OperationID: "getMyNotificationPreferences", Method: http.MethodGet, Path: "/api/v1/me/notification-preferences",
+			Summary: "What notifications reach me", Tags: []string{"Notifications"},
+			Description: "For each kind of notification, the channels that reach the caller, chosen or by default, and their quiet hours."}, usersOnly, s.apiMyPreferences)
+		handle(s, api, huma.Operation{OperationID: "setMyNotificationPreferences", Method: http.MethodPut, Path: "/api/v1/me/notification-preferences",
+			Summary: "Choose what notifications reach me", Tags: []string{"Notifications"},
+			Description: "Replaces the caller's choices: kinds left out go back to their defaults, and quiet hours left out are removed. " +
+				"422 for an unknown kind or channel, sms without a phone on the caller's agent, or quiet hours that are not HH:MM times " +
+				"in an IANA time zone."}, usersOnly, s.apiSetMyPreferences)
 		handle(s, api, huma.Operation{OperationID: "listUsers", Method: http.MethodGet, Path: "/api/v1/users",
 			Summary: "List users", Tags: []string{"Users"},
 			Description: "Every user, filtered by part of the name or e-mail address, role and status; sorted by e-mail address unless asked otherwise."}, admins, s.apiListUsers)
@@ -92,6 +100,13 @@ func (s *Server) routes() {
 			Description: "For a user who has lost their password. The link works once, for 24 hours, and earlier links stop working; " +
 				"choosing a new password with it ends every session of the user. Their API tokens keep working: revoke them apart " +
 				"if the account may be compromised. 409 when the user is disabled or has no password yet."}, admins, s.apiResetPassword)
+
+		handle(s, api, huma.Operation{OperationID: "getUserNotificationPreferences", Method: http.MethodGet, Path: "/api/v1/users/{id}/notification-preferences",
+			Summary: "What notifications reach a user", Tags: []string{"Notifications"},
+			Description: "As the user reads their own at /api/v1/me/notification-preferences."}, admins, s.apiUserPreferences)
+		handle(s, api, huma.Operation{OperationID: "setUserNotificationPreferences", Method: http.MethodPut, Path: "/api/v1/users/{id}/notification-preferences",
+			Summary: "Choose what notifications reach a user", Tags: []string{"Notifications"},
+			Description: "As the user sets their own at /api/v1/me/notification-preferences."}, admins, s.apiSetUserPreferences)
 
 		handle(s, api, huma.Operation{OperationID: "listTokens", Method: http.MethodGet, Path: "/api/v1/tokens",
 			Summary: "List my API tokens", Tags: []string{"Tokens"},
@@ -363,6 +378,8 @@ func (s *Server) routes() {
 			// retry (the service refuses others).
 			r.Get("/notifications", s.webNotifications)
 			r.Post("/notifications/{id}/retry", s.webRetryNotification)
+			r.Get("/account/notifications", s.webPreferences)
+			r.Post("/account/notifications", s.webSavePreferences)
 
 			r.Get("/profile", s.webProfile)
 			r.Get("/my-work", s.webWork)

@@ -45,6 +45,8 @@ type Deps struct {
 	Webhooks switchboard.WebhookService
 	// Inbox is each person's in-app notifications, and the bell's count.
 	Inbox switchboard.InboxService
+	// Preferences are what reaches each user, and when.
+	Preferences switchboard.NotificationPreferenceService
 	// Auth resolves bearer tokens to actors: the token service, or a
 	// cache in front of it. Tokens when nil.
 	Auth interface {

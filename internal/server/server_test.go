@@ -20,7 +20,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/authcache"
 	"github.com/switchboardhq/switchboard/internal/events"
 	"github.com/switchboardhq/switchboard/internal/heartbeat"
-	"github.com/switchboardhq/switchboard/internal/notify/email"
+	"github.com/switchboardhq/switchboard/internal/notify/compose"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
@@ -87,7 +87,7 @@ func newTestServerListening(tb testing.TB, db *sqlstore.DB, opts server.Options,
 	if base == nil {
 		base = &url.URL{Scheme: "https", Host: "switchboard.test"}
 	}
-	db.Composer = email.NewComposer(base)
+	db.Composer = compose.New(base)
 	// The event stream as serve wires it, without other instances: this
 	// process's commits wake the hub.
 	hub := events.NewHub(db, logger, events.Options{})
@@ -126,6 +126,7 @@ func newTestServerListening(tb testing.TB, db *sqlstore.DB, opts server.Options,
 		Notifications: sqlstore.NewNotificationService(db),
 		Webhooks:      sqlstore.NewWebhookService(db),
 		Inbox:         sqlstore.NewInboxService(db),
+		Preferences:   sqlstore.NewNotificationPreferenceService(db),
 		Stats:         sqlstore.NewStatsService(db),
 		Broker:        hub,
 		SessionStore:  store,

@@ -64,17 +64,11 @@ func mustParseViews(version string) *views {
 			}
 			return t.Sub(*f)
 		},
-		"ago":        func(t any) string { return relativeTime(timeOf(t), time.Now()) },
-		"join":       strings.Join,
-		"list":       func(items ...string) []string { return items },
-		"skillNames": switchboard.SortedSkills,
-		"channelLabel": func(c switchboard.Channel) string {
-			if label, ok := map[switchboard.Channel]string{switchboard.ChannelEmail: "E-mail", switchboard.ChannelSMS: "SMS",
-				switchboard.ChannelWebhook: "Webhook", switchboard.ChannelInApp: "In-app"}[c]; ok {
-				return label
-			}
-			return string(c)
-		},
+		"ago":          func(t any) string { return relativeTime(timeOf(t), time.Now()) },
+		"join":         strings.Join,
+		"channelLabel": channelLabel,
+		"list":         func(items ...string) []string { return items },
+		"skillNames":   switchboard.SortedSkills,
 		"channelName": func(c switchboard.Channel) string {
 			return map[switchboard.Channel]string{switchboard.ChannelEmail: "e-mail", switchboard.ChannelSMS: "SMS", switchboard.ChannelInApp: "in-app"}[c]
 		},

@@ -34,6 +34,7 @@ type notificationRow struct {
 	Subject        string     `bun:"subject"`
 	BodyText       string     `bun:"body_text"`
 	BodyHTML       string     `bun:"body_html"`
+	Link           *string    `bun:"link"`
 	Secret         *string    `bun:"secret"`
 	SecretUntil    *time.Time `bun:"secret_until"`
 	Status         string     `bun:"status"`
@@ -44,7 +45,6 @@ type notificationRow struct {
 	CreatedAt      time.Time  `bun:"created_at"`
 	SentAt         *time.Time `bun:"sent_at"`
 	ReadAt         *time.Time `bun:"read_at"`
-	Link           *string    `bun:"link"`
 }
 
 func (r *notificationRow) domain() *switchboard.Notification {
@@ -90,6 +90,16 @@ func idempotencyKey(eventID string, channel switchboard.Channel, recipient strin
 // notify adds a notification about the change's last recorded event to the
 // outbox, written with the change.
 func (tx *Tx) notify(n *switchboard.Notification) {
+	var e *switchboard.Event
+	if len(tx.events) > 0 {
+		e = tx.events[len(tx.events)-1]
+	}
+	tx.notifyAbout(e, n, tx.now)
+}
+
+// notifyAbout adds a notification about an event of the change (nil for
+// none) to the outbox, due at due.
+func (tx *Tx) notifyAbout(e *switchboard.Event, n *switchboard.Notification, due time.Time) {
 	row := &notificationRow{
 		ID:            uuid.Must(uuid.NewV7()).String(),
 		Channel:       string(n.Channel),
@@ -99,7 +109,7 @@ func (tx *Tx) notify(n *switchboard.Notification) {
 		BodyHTML:      n.HTML,
 		SecretUntil:   n.SecretUntil,
 		Status:        string(switchboard.NotificationPending),
-		NextAttemptAt: tx.now,
+		NextAttemptAt: due,
 		CreatedAt:     tx.now,
 	}
 	if n.UserID != "" {
@@ -119,8 +129,7 @@ func (tx *Tx) notify(n *switchboard.Notification) {
 	if n.Secret != "" {
 		row.Secret = &n.Secret
 	}
-	if len(tx.events) > 0 {
-		e := tx.events[len(tx.events)-1]
+	if e != nil {
 		row.EventType, row.EventID = e.Type, e.ID
 	}
 	row.IdempotencyKey = idempotencyKey(row.EventID, n.Channel, n.Recipient)

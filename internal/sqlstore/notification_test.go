@@ -23,6 +23,9 @@ func (linkComposer) Invitation(inv *switchboard.Invitation) (*switchboard.Notifi
 		Text: "Open " + link + "\n", HTML: `<a href="` + link + `">` + link + `</a>`}, nil
 }
 
+// Alert writes no message: these tests are about invitations.
+func (linkComposer) Alert(*switchboard.Alert) (*switchboard.Notification, error) { return nil, nil }
+
 // MustInvite creates a human agent for a new person, which invites them,
 // and returns the invitation.
 func MustInvite(tb testing.TB, db *sqlstore.DB, email string) *switchboard.Invitation {

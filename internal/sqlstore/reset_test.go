@@ -153,6 +153,8 @@ func (nothingComposer) Invitation(*switchboard.Invitation) (*switchboard.Notific
 	return nil, nil
 }
 
+func (nothingComposer) Alert(*switchboard.Alert) (*switchboard.Notification, error) { return nil, nil }
+
 func TestRequestPasswordReset(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()

@@ -18,7 +18,8 @@ import (
 // records. Every write in this package runs in a Tx, and its side effects
 // (the event log, the audit log, later the outbox) are written by Record in
 // the same transaction, so that they exist exactly when the change does;
-// so are the notifications of the outbox that it adds (notify).
+// so are the notifications of the outbox that it adds (notify) and those
+// its events trigger (planNotifications).
 type Tx struct {
 	bun.Tx
 	db      *DB
@@ -185,6 +186,9 @@ func insertChunks[T any](ctx context.Context, tx bun.IDB, rows []T) error {
 // order: a reader that has seen position N never finds an event below N
 // committed later.
 func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error {
+	if err := db.planNotifications(ctx, idb, changes); err != nil {
+		return err
+	}
 	var notifications []*notificationRow
 	for _, tx := range changes {
 		notifications = append(notifications, tx.notifications...)

@@ -1,5 +1,4 @@
-// Package email delivers notifications by e-mail over SMTP, and writes the
-// e-mails that changes send (the Composer) from embedded templates.
+// Package email delivers notifications by e-mail over SMTP.
 package email
 
 import (

@@ -2,7 +2,6 @@ package email_test
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -90,43 +89,4 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%+v) succeeded, want an error", o)
 		}
 	}
-}
-
-func TestComposer(t *testing.T) {
-	base, _ := url.Parse("https://switchboard.example.com")
-	c := email.NewComposer(base)
-	expires := time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC)
-	t.Run("Invitation", func(t *testing.T) {
-		inv := &switchboard.Invitation{Kind: switchboard.KindInvitation, UserID: "u1", Email: "ada@example.com", Name: "Ada <Lovelace>", ExpiresAt: expires, Secret: "sbi_secret"}
-		n, err := c.Invitation(inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		link := "https://switchboard.example.com/invite/sbi_secret"
-		if n.Channel != switchboard.ChannelEmail || n.Recipient != "ada@example.com" || n.Subject != "You are invited to Switchboard" {
-			t.Errorf("got %s to %s %q", n.Channel, n.Recipient, n.Subject)
-		}
-		if !strings.Contains(n.Text, link) || !strings.Contains(n.HTML, `href="`+link+`"`) {
-			t.Errorf("bodies lack the link %s:\n%s\n%s", link, n.Text, n.HTML)
-		}
-		if !strings.Contains(n.HTML, "Ada &lt;Lovelace&gt;") || strings.Contains(n.HTML, "<Lovelace>") {
-			t.Errorf("HTML body does not escape the name:\n%s", n.HTML)
-		}
-	})
-	t.Run("PasswordReset", func(t *testing.T) {
-		inv := &switchboard.Invitation{Kind: switchboard.KindPasswordReset, Email: "ada@example.com", ExpiresAt: expires, Secret: "sbr_secret"}
-		n, err := c.Invitation(inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n.Subject != "Reset your Switchboard password" || !strings.Contains(n.Text, "https://switchboard.example.com/reset/sbr_secret") {
-			t.Errorf("got %q:\n%s", n.Subject, n.Text)
-		}
-	})
-	t.Run("NoBaseURL", func(t *testing.T) {
-		n, err := email.NewComposer(nil).Invitation(&switchboard.Invitation{Email: "ada@example.com", Secret: "sbi_x"})
-		if n != nil || err != nil {
-			t.Errorf("got %v, %v; want no message", n, err)
-		}
-	})
 }
