@@ -83,7 +83,9 @@ func (p *person) address(ch switchboard.Channel) string {
 }
 
 // causedBy reports whether the person made the change: nobody is told of
-// their own doing.
+// their own doing. An offer is not anyone's doing but routing's, even when
+// an agent set routing off (by becoming available, or finishing a task):
+// that agent is told of it all the same.
 func (p *person) causedBy(actor switchboard.EventActor) bool {
 	switch actor.Type {
 	case "user":
@@ -291,7 +293,7 @@ func (db *DB) notifyTrigger(t trigger, people []*person, prefs preferences) erro
 	}
 	sent := map[string]bool{}
 	for _, p := range recipientsOf(t, people) {
-		if p.causedBy(t.e.Actor) || (p.Status != nil && *p.Status != string(switchboard.UserActive)) {
+		if (t.kind != switchboard.NotifyTaskOffered && p.causedBy(t.e.Actor)) || (p.Status != nil && *p.Status != string(switchboard.UserActive)) {
 			continue
 		}
 		var notify []switchboard.Channel

@@ -477,3 +477,23 @@ func TestTriggers_QueryBudget(t *testing.T) {
 		}
 	})
 }
+
+// An offer that an agent set off, by becoming available while a task
+// waited, is still news to the agent: routing made it, not them.
+func TestTriggers_OfferSetOffByTheAgent(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newTriggerFixture(t, db)
+		ann, _, annCtx := f.MustHuman(t, "ann@example.com", "+15550001111", switchboard.ChannelEmail, switchboard.ChannelInApp)
+		presence := sqlstore.NewPresenceService(db)
+		if _, err := presence.SetPresence(annCtx, switchboard.PresenceAway); err != nil {
+			t.Fatal(err)
+		}
+		f.MustTask(t, switchboard.NewTask{QueueID: f.queue.ID, Title: "Call Mrs Smith back"})
+		wantSent(t, "nobody available", f.notifications(t, switchboard.AuditTaskOffered))
+		if _, err := presence.SetPresence(annCtx, switchboard.PresenceAvailable); err != nil {
+			t.Fatal(err)
+		}
+		wantSent(t, "available again", f.notifications(t, switchboard.AuditTaskOffered), "email ann@example.com", "inapp "+ann.ID)
+	})
+}
