@@ -77,10 +77,12 @@ func MatchWebhookEvents(patterns []string, eventType string) bool {
 
 // WebhookCarries reports whether webhooks carry events of a type. Never
 // the events of the outbox itself (notification.*): a webhook about a
-// delivery could fail and cause another, without end. Never a ping, which
-// goes to the one endpoint it tries.
+// delivery could fail and cause another, without end. Never the changes of
+// endpoints (webhook.*): their URLs often hold a credential of the
+// receiver (in the path or the query), which no other receiver may learn;
+// nor a ping, which goes to the one endpoint it tries.
 func WebhookCarries(eventType string) bool {
-	return eventType != EventWebhookTest && !strings.HasPrefix(eventType, "notification.")
+	return eventType != EventWebhookTest && !strings.HasPrefix(eventType, "notification.") && !strings.HasPrefix(eventType, "webhook.")
 }
 
 // WebhookEventTypes are the event types an endpoint can subscribe to by

@@ -83,9 +83,7 @@ func (p *person) address(ch switchboard.Channel) string {
 }
 
 // causedBy reports whether the person made the change: nobody is told of
-// their own doing. An offer is not anyone's doing but routing's, even when
-// an agent set routing off (by becoming available, or finishing a task):
-// that agent is told of it all the same.
+// their own doing (but see routed).
 func (p *person) causedBy(actor switchboard.EventActor) bool {
 	switch actor.Type {
 	case "user":
@@ -94,6 +92,18 @@ func (p *person) causedBy(actor switchboard.EventActor) bool {
 		return deref(p.AgentID) == actor.ID
 	}
 	return false
+}
+
+// routed reports whether routing made the change of a task event: an
+// offer, or an assignment of a queue without offers. That is nobody's own
+// doing, even when an agent set routing off (by becoming available, or
+// finishing a task): the agent is told of it all the same.
+func routed(e *switchboard.Event) bool {
+	if e.Type == switchboard.AuditTaskOffered {
+		return true
+	}
+	reason, _ := e.Data["reason"].(string)
+	return e.Type == switchboard.AuditTaskAssigned && strings.HasPrefix(reason, routedReason)
 }
 
 // recipientColumns are what a person is read with, in every branch of the
@@ -293,7 +303,7 @@ func (db *DB) notifyTrigger(t trigger, people []*person, prefs preferences) erro
 	}
 	sent := map[string]bool{}
 	for _, p := range recipientsOf(t, people) {
-		if (t.kind != switchboard.NotifyTaskOffered && p.causedBy(t.e.Actor)) || (p.Status != nil && *p.Status != string(switchboard.UserActive)) {
+		if (!routed(t.e) && p.causedBy(t.e.Actor)) || (p.Status != nil && *p.Status != string(switchboard.UserActive)) {
 			continue
 		}
 		var notify []switchboard.Channel

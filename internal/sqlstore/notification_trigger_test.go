@@ -478,8 +478,8 @@ func TestTriggers_QueryBudget(t *testing.T) {
 	})
 }
 
-// An offer that an agent set off, by becoming available while a task
-// waited, is still news to the agent: routing made it, not them.
+// An offer or assignment that an agent set off, by becoming available
+// while a task waited, is still news to the agent: routing made it.
 func TestTriggers_OfferSetOffByTheAgent(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
@@ -495,5 +495,17 @@ func TestTriggers_OfferSetOffByTheAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantSent(t, "available again", f.notifications(t, switchboard.AuditTaskOffered), "email ann@example.com", "inapp "+ann.ID)
+
+		// So is a task that a queue without offers assigns her when she
+		// comes back.
+		if _, err := presence.SetPresence(annCtx, switchboard.PresenceAway); err != nil {
+			t.Fatal(err)
+		}
+		direct := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+		f.MustTask(t, switchboard.NewTask{QueueID: direct.ID, Title: "Reboot the router"})
+		if _, err := presence.SetPresence(annCtx, switchboard.PresenceAvailable); err != nil {
+			t.Fatal(err)
+		}
+		wantSent(t, "assigned on coming back", f.notifications(t, switchboard.AuditTaskAssigned), "email ann@example.com", "inapp "+ann.ID)
 	})
 }

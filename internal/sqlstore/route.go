@@ -146,6 +146,9 @@ func reserveAgent(ctx context.Context, tx *Tx, agentID string) (bool, error) {
 	return n == 1, err
 }
 
+// routedReason begins the reason of a task's move that routing made.
+const routedReason = "routed by "
+
 // giveTask offers a task to an agent whose capacity is already reserved,
 // or assigns it at once when the queue has no offer timeout.
 func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Queue, agentID string) error {
@@ -180,7 +183,7 @@ func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Q
 			return err
 		}
 	}
-	return moveTask(ctx, tx, t, from, q.TeamIDs, typ, "routed by "+string(q.Strategy), data)
+	return moveTask(ctx, tx, t, from, q.TeamIDs, typ, routedReason+string(q.Strategy), data)
 }
 
 // candidates reads the agents who may take a task, in the order the
