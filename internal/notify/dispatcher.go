@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/switchboardhq/switchboard"
@@ -17,7 +18,8 @@ import (
 
 // Options tune a dispatcher. The zero value of each field is its default.
 type Options struct {
-	// Batch is how many notifications one claim takes (default 20).
+	// Batch is how many notifications one claim takes, and so how many are
+	// sent at once (default 10).
 	Batch int
 	// Lease is how long a claimed notification is the dispatcher's: when
 	// it has not recorded an outcome by then (it died), the notification
@@ -43,7 +45,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Batch <= 0 {
-		o.Batch = 20
+		o.Batch = 10
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = time.Minute
@@ -147,20 +149,22 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// Deliver claims one batch of due notifications and delivers them, one
-// after another; it returns how many it claimed.
+// Deliver claims one batch of due notifications and delivers them all at
+// once, each on its own; it returns how many it claimed. One after another,
+// the last of a batch would start only after the others' time-outs, past
+// its lease: another instance would claim it meanwhile and send it twice,
+// and one endpoint that hangs would hold back every message behind it.
+// Side by side, each ends within SendTimeout, well inside the lease.
 func (d *Dispatcher) Deliver(ctx context.Context) (int, error) {
 	claimed, err := d.outbox.ClaimNotifications(ctx, d.channels, d.opts.Batch, d.opts.Lease)
 	if err != nil {
 		return 0, err
 	}
-	for i, n := range claimed {
-		if ctx.Err() != nil {
-			// The rest stay leased, and come back when their leases end.
-			return i, nil
-		}
-		d.deliver(ctx, n)
+	var wg sync.WaitGroup
+	for _, n := range claimed {
+		wg.Go(func() { d.deliver(ctx, n) })
 	}
+	wg.Wait()
 	return len(claimed), nil
 }
 
