@@ -58,6 +58,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// Every change looks up the webhook endpoints in memory; they are read
+	// here, before any change, so that no first change has to wait for
+	// them while it holds a connection.
+	if err := db.LoadWebhooks(ctx); err != nil {
+		return fmt.Errorf("reading the webhook endpoints: %w", err)
+	}
 
 	// The background loops report to checks, which /readyz and the
 	// metrics read; the metrics count the events this instance commits.

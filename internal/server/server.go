@@ -112,7 +112,15 @@ type Server struct {
 	// background is the work that requests leave running after their
 	// answer (password reset requests); Wait waits for it.
 	background sync.WaitGroup
+	// resetSlots bounds the password reset requests worked on at once:
+	// requests from many addresses, each within its own throttle, must
+	// not pile up goroutines and database connections.
+	resetSlots chan struct{}
 }
+
+// maxResetRequests is how many password reset requests are worked on at
+// once; more are dropped (and logged), with the same answer.
+const maxResetRequests = 16
 
 // Sign-in throttling per client address: a burst, then one attempt every
 // few seconds. Per-account lockout is the database's job (UserService).
@@ -140,9 +148,10 @@ func New(deps Deps, opts Options) *Server {
 		opts.SessionLifetime = 24 * time.Hour
 	}
 	s := &Server{
-		Deps:  deps,
-		opts:  opts,
-		views: mustParseViews(opts.Version),
+		Deps:       deps,
+		opts:       opts,
+		views:      mustParseViews(opts.Version),
+		resetSlots: make(chan struct{}, maxResetRequests),
 	}
 	s.sessions = newSessionManager(deps.SessionStore, opts)
 	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {

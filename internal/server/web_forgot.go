@@ -44,9 +44,15 @@ func (s *Server) requestPasswordReset(ctx context.Context, email string) error {
 	}
 	// The request's values (its ID and client address, for the audit
 	// log) go along; its cancellation does not.
+	select {
+	case s.resetSlots <- struct{}{}:
+	default:
+		s.Logger.Warn("password reset request dropped: too many at once", "request_id", requestIDFrom(ctx))
+		return nil
+	}
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	s.background.Go(func() {
-		defer cancel()
+		defer func() { cancel(); <-s.resetSlots }()
 		s.issueRequestedReset(bg, email)
 	})
 	return nil

@@ -51,6 +51,16 @@ type webhookSnapshot struct {
 // instance has just committed a change to them.
 func (c *webhookCache) invalidate() { c.stale.Store(true) }
 
+// LoadWebhooks reads the active endpoints before the first change needs
+// them. Until they are loaded once, every change waits for the one that
+// loads them, each holding a connection, while the loader needs one more:
+// with the pool used up, none would go on. Once loaded, changes never wait
+// for a reload.
+func (db *DB) LoadWebhooks(ctx context.Context) error {
+	_, err := db.activeWebhooks(ctx)
+	return err
+}
+
 // activeWebhooks returns the active endpoints, reading them again when
 // they are due.
 func (db *DB) activeWebhooks(ctx context.Context) ([]activeWebhook, error) {
