@@ -28,18 +28,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			dbURL := sqlstoretest.URL(t, m.engine)
-			getenv := environ("SWITCHBOARD_DATABASE_URL", dbURL)
-			if _, errOut, err := runCmd(t, getenv, "", "migrate", "up"); err != nil {
-				t.Fatalf("migrate: %v\n%s", err, errOut)
-			}
-			if _, errOut, err := runCmd(t, getenv, testPassword+"\n", "user", "create", "--email", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin"); err != nil {
-				t.Fatalf("user create: %v\n%s", err, errOut)
-			}
-			out, errOut, err := runCmd(t, getenv, "", "token", "create", "--email", "ops@example.com")
-			if err != nil {
-				t.Fatalf("token create: %v\n%s", err, errOut)
-			}
-			admin := strings.TrimSpace(out)
+			getenv, admin := migratedWithAdmin(t, dbURL)
 			a, b := startProcess(t, "SWITCHBOARD_DATABASE_URL="+dbURL), startProcess(t, "SWITCHBOARD_DATABASE_URL="+dbURL)
 
 			// A second token of the admin's, used on B until it is cached.
@@ -54,7 +43,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			// A user disabled on A: their token stops working on B.
 			var user struct{ ID string }
 			decodeCall(t, "POST", a.URL+"/api/v1/users", admin, `{"email": "sup@example.com", "name": "Sup", "role": "supervisor", "password": "`+testPassword+`"}`, &user)
-			out, errOut, err = runCmd(t, getenv, "", "token", "create", "--email", "sup@example.com")
+			out, errOut, err := runCmd(t, getenv, "", "token", "create", "--email", "sup@example.com")
 			if err != nil {
 				t.Fatalf("token create: %v\n%s", err, errOut)
 			}

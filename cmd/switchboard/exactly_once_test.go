@@ -89,18 +89,7 @@ func TestExactlyOnce(t *testing.T) {
 func runExactlyOnce(t *testing.T, engine sqlstore.Engine) {
 	started := time.Now()
 	dbURL := sqlstoretest.URL(t, engine)
-	getenv := environ("SWITCHBOARD_DATABASE_URL", dbURL)
-	if _, errOut, err := runCmd(t, getenv, "", "migrate", "up"); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, errOut)
-	}
-	if _, errOut, err := runCmd(t, getenv, testPassword+"\n", "user", "create", "--email", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin"); err != nil {
-		t.Fatalf("user create: %v\n%s", err, errOut)
-	}
-	out, errOut, err := runCmd(t, getenv, "", "token", "create", "--email", "ops@example.com")
-	if err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut)
-	}
-	admin := strings.TrimSpace(out)
+	_, admin := migratedWithAdmin(t, dbURL)
 	db := openSQL(t, dbURL)
 
 	env := []string{"SWITCHBOARD_DATABASE_URL=" + dbURL}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +18,7 @@ func TestHeartbeatTTL(t *testing.T) {
 	}
 	getenv := environ("SWITCHBOARD_DATABASE_URL", sqlstoretest.URL(t, sqlstore.SQLite), "SWITCHBOARD_HEARTBEAT_TTL", "2s")
 	base, _ := startServer(t, getenv)
-	if _, errOut, err := runCmd(t, getenv, testPassword+"\n", "user", "create", "--email", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin"); err != nil {
-		t.Fatalf("user create: %v\n%s", err, errOut)
-	}
-	out, errOut, err := runCmd(t, getenv, "", "token", "create", "--email", "ops@example.com")
-	if err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut)
-	}
-	admin := strings.TrimSpace(out)
+	admin := createAdmin(t, getenv)
 	var agent struct{ ID string }
 	decodeCall(t, "POST", base+"/api/v1/agents", admin, `{"name": "Runner", "kind": "machine"}`, &agent)
 	var tok struct{ Token string }

@@ -24,18 +24,7 @@ func TestDeliveryOutlivesAKilledProcess(t *testing.T) {
 		t.Skip("starts server processes")
 	}
 	dbURL := sqlstoretest.URL(t, sqlstore.Postgres)
-	getenv := environ("SWITCHBOARD_DATABASE_URL", dbURL)
-	if _, errOut, err := runCmd(t, getenv, "", "migrate", "up"); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, errOut)
-	}
-	if _, errOut, err := runCmd(t, getenv, testPassword+"\n", "user", "create", "--email", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin"); err != nil {
-		t.Fatalf("user create: %v\n%s", err, errOut)
-	}
-	out, errOut, err := runCmd(t, getenv, "", "token", "create", "--email", "ops@example.com")
-	if err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut)
-	}
-	admin := strings.TrimSpace(out)
+	_, admin := migratedWithAdmin(t, dbURL)
 
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	arrived, release := mail.Hold()

@@ -167,3 +167,29 @@ func apiCall(t *testing.T, method, url, token, body string) int {
 	res.Body.Close()
 	return res.StatusCode
 }
+
+// migratedWithAdmin migrates the database at dbURL and makes its first
+// admin with the command line, as an operator would; it returns the
+// environment of further commands and the admin's API token.
+func migratedWithAdmin(t *testing.T, dbURL string) (getenv func(string) string, admin string) {
+	t.Helper()
+	getenv = environ("SWITCHBOARD_DATABASE_URL", dbURL)
+	if _, errOut, err := runCmd(t, getenv, "", "migrate", "up"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, errOut)
+	}
+	return getenv, createAdmin(t, getenv)
+}
+
+// createAdmin makes the admin ops@example.com with the command line and
+// returns an API token of theirs.
+func createAdmin(t *testing.T, getenv func(string) string) string {
+	t.Helper()
+	if _, errOut, err := runCmd(t, getenv, testPassword+"\n", "user", "create", "--email", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin"); err != nil {
+		t.Fatalf("user create: %v\n%s", err, errOut)
+	}
+	out, errOut, err := runCmd(t, getenv, "", "token", "create", "--email", "ops@example.com")
+	if err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut)
+	}
+	return strings.TrimSpace(out)
+}

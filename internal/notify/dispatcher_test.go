@@ -28,30 +28,6 @@ func systemCtx() context.Context {
 	return switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
 }
 
-// fakeClock is the database's clock, moved by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock(db *sqlstore.DB) *fakeClock {
-	c := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	db.Now = c.Now
-	return c
-}
-
 // recorder is a Sender that keeps what it is given and fails while err is
 // set.
 type recorder struct {
@@ -82,10 +58,10 @@ func (r *recorder) fail(err error) {
 
 // openDB opens a database whose changes write e-mails with links on
 // https://sb.example.com, on a clock the test moves.
-func openDB(t *testing.T, db *sqlstore.DB) *fakeClock {
+func openDB(t *testing.T, db *sqlstore.DB) *sqlstoretest.Clock {
 	base, _ := url.Parse("https://sb.example.com")
 	db.Composer = compose.New(base)
-	return newClock(db)
+	return sqlstoretest.NewClock(db)
 }
 
 // MustInvite creates a human agent for a new person, which invites them

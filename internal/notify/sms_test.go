@@ -40,12 +40,12 @@ func newSMSDispatcher(t *testing.T, db *sqlstore.DB, srv *smstest.Server) *notif
 // smsCase runs a test of SMS delivery on every engine, with changes
 // writing their invitations as text messages to "to", a fake API, and a
 // dispatcher that sends through it.
-func smsCase(t *testing.T, name, to string, fn func(t *testing.T, db *sqlstore.DB, clock *fakeClock, srv *smstest.Server, d *notify.Dispatcher)) {
+func smsCase(t *testing.T, name, to string, fn func(t *testing.T, db *sqlstore.DB, clock *sqlstoretest.Clock, srv *smstest.Server, d *notify.Dispatcher)) {
 	t.Run(name, func(t *testing.T) {
 		t.Parallel()
 		sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 			t.Parallel()
-			clock := newClock(db)
+			clock := sqlstoretest.NewClock(db)
 			db.Composer = textComposer{to: to}
 			srv := smstest.Start(t, "AC0123456789abcdef0123456789abcdef", "auth-token")
 			fn(t, db, clock, srv, newSMSDispatcher(t, db, srv))
@@ -54,7 +54,7 @@ func smsCase(t *testing.T, name, to string, fn func(t *testing.T, db *sqlstore.D
 }
 
 func TestSMSDelivery(t *testing.T) {
-	smsCase(t, "Sent", "+14155550123", func(t *testing.T, db *sqlstore.DB, _ *fakeClock, srv *smstest.Server, d *notify.Dispatcher) {
+	smsCase(t, "Sent", "+14155550123", func(t *testing.T, db *sqlstore.DB, _ *sqlstoretest.Clock, srv *smstest.Server, d *notify.Dispatcher) {
 		MustInvite(t, db, "ada@example.com")
 		mustDeliver(t, d, 1)
 		msgs := srv.Messages()
@@ -70,7 +70,7 @@ func TestSMSDelivery(t *testing.T) {
 			t.Errorf("malformed requests: %v", p)
 		}
 	})
-	smsCase(t, "RefusedIsDead", "+14155550123", func(t *testing.T, db *sqlstore.DB, _ *fakeClock, srv *smstest.Server, d *notify.Dispatcher) {
+	smsCase(t, "RefusedIsDead", "+14155550123", func(t *testing.T, db *sqlstore.DB, _ *sqlstoretest.Clock, srv *smstest.Server, d *notify.Dispatcher) {
 		srv.Refuse("+14155550123")
 		MustInvite(t, db, "ada@example.com")
 		mustDeliver(t, d, 1)
@@ -79,7 +79,7 @@ func TestSMSDelivery(t *testing.T) {
 			t.Errorf("got %s after %d attempts (%q), want dead at once with the API's error", n.Status, n.Attempts, n.LastError)
 		}
 	})
-	smsCase(t, "NotE164IsDead", "555-0123", func(t *testing.T, db *sqlstore.DB, _ *fakeClock, srv *smstest.Server, d *notify.Dispatcher) {
+	smsCase(t, "NotE164IsDead", "555-0123", func(t *testing.T, db *sqlstore.DB, _ *sqlstoretest.Clock, srv *smstest.Server, d *notify.Dispatcher) {
 		MustInvite(t, db, "ada@example.com")
 		mustDeliver(t, d, 1)
 		if n := notifications(t, db)[0]; n.Status != switchboard.NotificationDead || !strings.Contains(n.LastError, "E.164") {
@@ -89,7 +89,7 @@ func TestSMSDelivery(t *testing.T) {
 			t.Errorf("the API got %d requests, want none", srv.Requests())
 		}
 	})
-	smsCase(t, "DownThenBack", "+14155550123", func(t *testing.T, db *sqlstore.DB, clock *fakeClock, srv *smstest.Server, d *notify.Dispatcher) {
+	smsCase(t, "DownThenBack", "+14155550123", func(t *testing.T, db *sqlstore.DB, clock *sqlstoretest.Clock, srv *smstest.Server, d *notify.Dispatcher) {
 		MustInvite(t, db, "ada@example.com")
 		srv.Fail(http.StatusServiceUnavailable)
 		mustDeliver(t, d, 1)

@@ -186,7 +186,7 @@ func (r *receiver) last() (*http.Request, []byte) {
 // that delivers with the webhook sender.
 type world struct {
 	db         *sqlstore.DB
-	clock      *fakeClock
+	clock      *sqlstoretest.Clock
 	hooks      *sqlstore.WebhookService
 	out        *sqlstore.NotificationService
 	dispatcher *notify.Dispatcher
@@ -194,27 +194,9 @@ type world struct {
 	endpoint   *switchboard.Webhook
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func newWorld(t *testing.T, db *sqlstore.DB, opts webhook.Options) *world {
-	w := &world{db: db, clock: &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
+	w := &world{db: db, clock: sqlstoretest.NewClock(db),
 		hooks: sqlstore.NewWebhookService(db), out: sqlstore.NewNotificationService(db), receiver: newReceiver(t)}
-	db.Now = w.clock.Now
 	// The receiver listens on 127.0.0.1: the operator allows it.
 	db.WebhookURLCheck = (&webhook.Guard{AllowPrivate: true}).CheckURL
 	if opts.Guard == nil {
