@@ -232,7 +232,9 @@ func (s *browserSession) signIn(t *testing.T, email string) {
 // poll waits until a JavaScript expression is true in the page.
 func (s *browserSession) poll(t *testing.T, expr, what string) {
 	t.Helper()
-	if _, err := chromedp.Run(s.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	// A bound on waiting, not a measure of speed: on a machine busy with
+	// the other packages' tests, a live update can take several seconds.
+	if _, err := chromedp.Run(s.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
