@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,11 +99,17 @@ func (s *browserSession) do(t *testing.T, steps ...chromedp.Action[chromedp.Void
 
 func (s *browserSession) text(t *testing.T, sel string) string {
 	t.Helper()
-	txt, err := chromedp.Run(s.ctx, chromedp.Text(chromedp.CSS(sel)))
+	// One evaluation finds the element and reads it: a live page may
+	// replace the element between a query and a second call for its text.
+	type found struct {
+		Text string `json:"text"`
+	}
+	expr := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e && {text: e.innerText}; })()`
+	got, err := chromedp.Run(s.ctx, chromedp.Poll[found](expr, chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
-	return txt
+	return got.Text
 }
 
 func (s *browserSession) location(t *testing.T) string {
