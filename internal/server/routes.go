@@ -29,7 +29,7 @@ func (s *Server) routes() {
 		s.renderError(w, r, http.StatusForbidden, "Cross-origin request refused: this form or call did not come from Switchboard's own pages.")
 	}))
 
-	r.Use(s.requestInfo, s.logRequests, s.observeRequests, s.recoverPanics, s.securityHeaders, s.checkHost, cop.Handler)
+	r.Use(s.requestInfo, s.logRequests, s.observeRequests, s.recoverPanics, s.securityHeaders, compressResponses(), s.checkHost, cop.Handler)
 
 	// Operations and assets: no session, no set-up gate.
 	r.Get("/healthz", s.handleHealthz)
