@@ -236,6 +236,20 @@ func (s *browserSession) signIn(t *testing.T, email string) {
 	)
 }
 
+// countStreams has every page b opens count the event streams it opens,
+// in window.streamsOpened.
+func (s *browserSession) countStreams(t *testing.T) {
+	t.Helper()
+	const count = `window.streamsOpened = 0;
+		const Native = window.EventSource;
+		window.EventSource = function (url, opts) { window.streamsOpened++; return new Native(url, opts); };
+		window.EventSource.prototype = Native.prototype;
+		window.EventSource.CONNECTING = 0; window.EventSource.OPEN = 1; window.EventSource.CLOSED = 2;`
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: count}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // poll waits until a JavaScript expression is true in the page.
 func (s *browserSession) poll(t *testing.T, expr, what string) {
 	t.Helper()
@@ -279,6 +293,7 @@ func TestBrowserMyWork(t *testing.T) {
 	b.do(t, chromedp.Submit(chromedp.CSS(`form[action="/signout"]`)), chromedp.WaitVisible(chromedp.ID("f-email")))
 
 	// The agent lands on My work, goes available, and is offered the task.
+	b.countStreams(t)
 	b.signIn(t, "hu@example.com")
 	if loc := b.location(t); loc != "/my-work" {
 		t.Fatalf("an agent lands on %s, want /my-work", loc)
@@ -307,6 +322,9 @@ func TestBrowserMyWork(t *testing.T) {
 	}
 	if got := b.text(t, "[data-live-status]"); got != "Updated: 1 offer waiting, 1 task assigned to you." {
 		t.Errorf("screen readers are told %q", got)
+	}
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`window.streamsOpened`)); err != nil || n != 1 {
+		t.Errorf("the page opened %d event streams (%v), want one for the bell and the page together", n, err)
 	}
 
 	// Complete the first task with an outcome.

@@ -8,7 +8,7 @@
   "use strict";
 
   var bell = document.querySelector("[data-bell]");
-  if (!bell || !window.EventSource || !window.fetch) return;
+  if (!bell || !window.fetch) return;
   var badge = bell.querySelector("[data-bell-count]");
   var status = document.querySelector("[data-bell-status]");
   var cap = 99;
@@ -52,42 +52,24 @@
     timer = setTimeout(function () { timer = null; refresh(); }, Math.max(150, minGap - (Date.now() - last)));
   }
 
-  // One stream per visible page: a hidden tab lets go of its connection,
-  // so that many open tabs do not use up the browser's few connections to
-  // the server, and looks again when it is shown.
-  var source = null;
-  function open() {
-    if (source) return;
-    source = new EventSource("/api/v1/events?types=task.,queue.sla_breached,agent.presence_changed,notification.");
-    ["task.offered", "task.assigned", "task.escalated", "task.sla_breached", "queue.sla_breached",
-      "agent.presence_changed", "notification.read", "notification.all_read"].forEach(function (type) {
-      source.addEventListener(type, soon);
-    });
-    // A stream that dropped and came back missed what happened meanwhile.
-    var opened = false;
-    source.addEventListener("open", function () {
+  var live = window.switchboardLive;
+  if (!live) return;
+  var on = {};
+  ["task.offered", "task.assigned", "task.escalated", "task.sla_breached", "queue.sla_breached",
+    "agent.presence_changed", "notification.read", "notification.all_read"].forEach(function (type) { on[type] = soon; });
+  // A stream that dropped, or closed while the tab was hidden, missed what
+  // happened meanwhile.
+  var opened = false, missed = false;
+  live.subscribe({
+    prefixes: ["task.", "queue.sla_breached", "agent.presence_changed", "notification."],
+    on: on,
+    open: function () {
       bell.setAttribute("data-live", "");
-      if (opened) soon();
+      if (opened && missed) soon();
       opened = true;
-    });
-    source.addEventListener("error", function () { bell.removeAttribute("data-live"); });
-  }
-  function close() {
-    if (source) { source.close(); source = null; }
-    bell.removeAttribute("data-live");
-  }
-
-  document.addEventListener("visibilitychange", function () {
-    if (document.hidden) {
-      close();
-    } else {
-      open();
-      soon();
-    }
+      missed = false;
+    },
+    error: function () { bell.removeAttribute("data-live"); missed = true; },
+    close: function () { bell.removeAttribute("data-live"); missed = true; }
   });
-  window.addEventListener("pagehide", close);
-  window.addEventListener("pageshow", function (e) {
-    if (e.persisted) { open(); soon(); }
-  });
-  if (!document.hidden) open();
 })();

@@ -8,7 +8,7 @@
   "use strict";
 
   var region = document.querySelector("[data-live]");
-  if (!region || !window.EventSource || !window.fetch || !window.DOMParser) return;
+  if (!region || !window.fetch || !window.DOMParser) return;
 
   var stateEl = document.querySelector("[data-live-state]");
   var statusEl = document.querySelector("[data-live-status]");
@@ -73,28 +73,28 @@
     timer = setTimeout(function () { timer = null; refresh(); }, wait);
   }
 
-  var source = new EventSource("/api/v1/events?types=task.,offer.,agent.,queue.");
+  var live = window.switchboardLive;
+  if (!live) return;
+  var on = {};
   ["task.created", "task.offered", "task.assigned", "task.requeued", "task.completed", "task.escalated",
     "task.cancelled", "task.expired", "offer.rejected", "offer.timed_out", "offer.revoked",
     "agent.created", "agent.updated", "agent.status_changed", "agent.deleted", "agent.enrolled", "agent.imported",
     "agent.presence_changed", "queue.created", "queue.updated", "queue.deleted", "queue.sla_breached"].forEach(function (type) {
-    source.addEventListener(type, soon);
+    on[type] = soon;
   });
-  source.addEventListener("open", function () {
-    setState("is-live", "Live");
-    if (down) soon();
-    down = false;
-  });
-  source.addEventListener("error", function () {
-    down = true;
-    if (source.readyState === EventSource.CLOSED) {
-      setState("is-down", "Not live: reload for news");
-    } else {
-      setState("is-down", "Reconnecting…");
-    }
+  live.subscribe({
+    prefixes: ["task.", "offer.", "agent.", "queue."],
+    on: on,
+    open: function () {
+      setState("is-live", "Live");
+      if (down) soon();
+      down = false;
+    },
+    error: function (closedForGood) {
+      down = true;
+      setState("is-down", closedForGood ? "Not live: reload for news" : "Reconnecting…");
+    },
+    close: function () { down = true; }
   });
   setInterval(function () { if (!document.hidden) soon(); }, 30000);
-
-  window.addEventListener("pagehide", function () { source.close(); });
-  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
 })();

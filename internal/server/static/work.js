@@ -49,7 +49,7 @@
 
   // ---- Live updates ----
 
-  if (!window.EventSource || !window.fetch || !window.DOMParser) return;
+  if (!window.fetch || !window.DOMParser) return;
 
   var agent = region.getAttribute("data-agent");
   var stateEl = document.querySelector("[data-live-state]");
@@ -137,34 +137,35 @@
     timer = setTimeout(refresh, 150);
   }
 
-  var source = new EventSource("/api/v1/events?types=task.,offer.,agent.presence_changed");
+  var live = window.switchboardLive;
+  if (!live) return;
+  var on = {};
   ["task.created", "task.offered", "task.assigned", "task.requeued", "task.completed", "task.escalated",
     "task.cancelled", "task.expired", "offer.rejected", "offer.timed_out", "offer.revoked",
     "agent.presence_changed"].forEach(function (type) {
-    source.addEventListener(type, function (e) {
+    on[type] = function (e) {
       var ev;
       try { ev = JSON.parse(e.data); } catch (err) { return; }
       if (concerns(ev)) soon();
-    });
+    };
   });
-  source.addEventListener("open", function () {
-    setState("is-live", "Live");
-    if (down) refresh();
-    down = false;
-  });
-  source.addEventListener("error", function () {
-    down = true;
-    if (source.readyState === EventSource.CLOSED) {
-      setState("is-down", "Not live: reload for news");
-    } else {
-      setState("is-down", "Reconnecting…");
-    }
+  live.subscribe({
+    prefixes: ["task.", "offer.", "agent.presence_changed"],
+    on: on,
+    open: function () {
+      setState("is-live", "Live");
+      if (down) refresh();
+      down = false;
+    },
+    error: function (closedForGood) {
+      down = true;
+      setState("is-down", closedForGood ? "Not live: reload for news" : "Reconnecting…");
+    },
+    close: function () { down = true; }
   });
 
   // A form sent leaves the page: stop updating what is about to go.
   document.addEventListener("submit", function (e) {
-    if (!e.defaultPrevented) { leaving = true; source.close(); }
+    if (!e.defaultPrevented) { leaving = true; live.stop(); }
   });
-  window.addEventListener("pagehide", function () { source.close(); });
-  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
 })();
