@@ -51,12 +51,21 @@ func TestBrowserPhone(t *testing.T) {
 		t.Helper()
 		for _, p := range pages {
 			b.do(t, chromedp.Navigate(ts.URL+p), chromedp.WaitReady(chromedp.CSS("main h1")))
+			if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".error-page").length`)); err != nil || n != 0 {
+				t.Errorf("%s: an error page (%v)", p, err)
+			}
 			w, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if w[0] > w[1] {
 				t.Errorf("%s is %d px wide on a %d px screen", p, w[0], w[1])
+			}
+			// A list that scrolls sideways hides its columns: lists are
+			// cards on a phone.
+			hidden, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll(".table-wrap")).filter(e => e.scrollWidth > e.clientWidth + 1).length`))
+			if err != nil || hidden != 0 {
+				t.Errorf("%s: %d lists scroll sideways on a %d px screen (%v)", p, hidden, w[1], err)
 			}
 		}
 	}
