@@ -156,7 +156,7 @@ func TestImportPage(t *testing.T) {
 
 		bad := "name,kind,skills\nfine,machine,linux:3\nbroken,machine,linux:99\n,robot,\n"
 		res = b.upload(t, "/agents/import", "file", "bad.csv", []byte(bad)).wantStatus(t, http.StatusUnprocessableEntity)
-		res.wantContains(t, "problems in bad.csv", "Nothing was imported", `<td class="num">3</td>`, `<td class="num">4</td>`, "skills.linux")
+		res.wantContains(t, "problems in bad.csv", "Nothing was imported", `<td class="num" data-label="Line">3</td>`, `<td class="num" data-label="Line">4</td>`, "skills.linux")
 		b.get(t, "/agents?q=fine").wantContains(t, "No agents match")
 		b.upload(t, "/agents/import", "file", "latin1.csv", []byte("name,kind\n\xe9,machine\n")).
 			wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "not UTF-8")

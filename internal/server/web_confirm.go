@@ -119,7 +119,8 @@ func (s *Server) takeReveal(r *http.Request, v any) bool {
 	if !ok || err1 != nil || err2 != nil || len(id) != 12 || len(key) != 32 {
 		return false
 	}
-	stored := s.sessions.PopString(r.Context(), "reveal."+idHex)
+	// Taken only once opened: a key that fails here spends nothing.
+	stored := s.sessions.GetString(r.Context(), "reveal."+idHex)
 	sealed, err := base64.RawStdEncoding.DecodeString(stored)
 	if stored == "" || err != nil || len(sealed) < 12 {
 		return false
@@ -132,6 +133,7 @@ func (s *Server) takeReveal(r *http.Request, v any) bool {
 	if err != nil {
 		return false
 	}
+	s.sessions.Remove(r.Context(), "reveal."+idHex)
 	var sr sealedReveal
 	if json.Unmarshal(plain, &sr) != nil || s.Now().After(sr.Expires) {
 		return false
