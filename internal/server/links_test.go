@@ -89,9 +89,9 @@ func TestLinks_WithoutBaseURL(t *testing.T) {
 	b.client.Transport = headerTransport{"X-Forwarded-For": "203.0.113.9"}
 	b.post(t, "/agents", url.Values{"name": {"Dee"}, "kind": {"human"}, "email": {"dee@example.com"}, "capacity": {"1"}}).
 		wantStatus(t, http.StatusNotImplemented).wantContains(t, "SWITCHBOARD_BASE_URL").wantNotContains(t, "/invite/")
-	b.post(t, "/users/"+admin.ID+"/password-reset", nil).wantStatus(t, http.StatusSeeOther)
+	b.post(t, "/users/"+admin.ID+"/password-reset", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 	b.get(t, "/users/"+admin.ID).wantStatus(t, http.StatusOK).wantContains(t, "SWITCHBOARD_BASE_URL").wantNotContains(t, "/reset/")
-	b.post(t, "/agents/"+local.ID+"/invitation", nil).wantStatus(t, http.StatusSeeOther)
+	b.post(t, "/agents/"+local.ID+"/invitation", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 	b.get(t, "/agents/"+local.ID).wantStatus(t, http.StatusOK).wantContains(t, "SWITCHBOARD_BASE_URL").wantNotContains(t, "/invite/")
 }
 

@@ -224,6 +224,23 @@ func (b *browser) post(tb testing.TB, path string, form url.Values) *response {
 	return do(tb, b.client, req)
 }
 
+// follow reads the page that a 303 answer sends the browser to.
+func (b *browser) follow(tb testing.TB, res *response) *response {
+	tb.Helper()
+	res.wantStatus(tb, http.StatusSeeOther)
+	return b.get(tb, res.Header.Get("Location"))
+}
+
+// confirmed is the form of a destructive action with its confirmation
+// given, as the confirmation page (or the script's dialog) posts it.
+func confirmed(form url.Values) url.Values {
+	out := url.Values{"confirm": {"yes"}}
+	for k, v := range form {
+		out[k] = v
+	}
+	return out
+}
+
 func (b *browser) signIn(tb testing.TB, email string) {
 	tb.Helper()
 	res := b.post(tb, "/signin", url.Values{"email": {email}, "password": {testPassword}})

@@ -260,6 +260,10 @@ type page struct {
 type flash struct {
 	Kind    string // "success" or "error"
 	Message string
+	// Place names the part of the page the action was in (an element ID
+	// like "members"): the message shows there, beside the action, rather
+	// than at the top of a long page. Empty is the top.
+	Place string
 }
 
 // render writes a page. It renders into a buffer first, so that a template
@@ -324,7 +328,13 @@ func (s *Server) myAgent(r *http.Request) *switchboard.Agent {
 
 // setFlash leaves a message for the next page the browser sees.
 func (s *Server) setFlash(r *http.Request, kind, message string) {
-	s.sessions.Put(r.Context(), sessionFlash, kind+"|"+message)
+	s.setFlashAt(r, kind, "", message)
+}
+
+// setFlashAt leaves a message for the part of the next page named place
+// (see flash.Place); redirect to "#"+place so that the browser shows it.
+func (s *Server) setFlashAt(r *http.Request, kind, place, message string) {
+	s.sessions.Put(r.Context(), sessionFlash, kind+"|"+place+"|"+message)
 }
 
 func (s *Server) popFlash(r *http.Request) *flash {
@@ -335,8 +345,9 @@ func (s *Server) popFlash(r *http.Request) *flash {
 	if v == "" {
 		return nil
 	}
-	kind, msg, _ := strings.Cut(v, "|")
-	return &flash{Kind: kind, Message: msg}
+	kind, rest, _ := strings.Cut(v, "|")
+	place, msg, _ := strings.Cut(rest, "|")
+	return &flash{Kind: kind, Place: place, Message: msg}
 }
 
 func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, detail string) {

@@ -29,12 +29,14 @@ type accountData struct {
 	Lifetimes    any
 	// NewToken and NewSecret are set right after a token is created: the
 	// only time its secret is ever shown.
-	NewToken  *switchboard.APIToken
-	NewSecret string
+	NewToken  *switchboard.APIToken `json:"new_token"`
+	NewSecret string                `json:"new_secret"`
 }
 
 func (s *Server) webAccount(w http.ResponseWriter, r *http.Request) {
-	s.renderAccount(w, r, http.StatusOK, &accountData{})
+	d := &accountData{}
+	s.takeReveal(r, d)
+	s.renderAccount(w, r, http.StatusOK, d)
 }
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, d *accountData) {
@@ -115,12 +117,26 @@ func (s *Server) webCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, status, &accountData{TokenForm: f})
 		return
 	}
-	// Answer with the page itself rather than a redirect: the secret must
-	// not be stored anywhere, not even in the session for one request.
-	s.renderAccount(w, r, http.StatusCreated, &accountData{NewToken: t, NewSecret: secret})
+	// Redirect, so that reloading the page makes no second token; the
+	// secret is shown once there.
+	s.setFlashAt(r, "success", "tokens", "Token “"+t.Name+"” has been created.")
+	target, err := s.stashReveal(r, "/account", "#tokens", &accountData{NewToken: t, NewSecret: secret})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	seeOther(w, r, target)
 }
 
 func (s *Server) webRevokeToken(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Revoke this token?", Question: "Revoke this API token? Anything using it stops " +
+		"working at once. This cannot be undone.", Button: "Revoke the token", Danger: true, Cancel: "/account#tokens", Section: "account"}) {
+		return
+	}
 	if err := s.Tokens.RevokeToken(r.Context(), chi.URLParam(r, "id")); err != nil {
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 			s.notFound(w, r)
@@ -129,7 +145,7 @@ func (s *Server) webRevokeToken(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.setFlash(r, "success", "The token has been revoked; requests with it are now refused.")
+	s.setFlashAt(r, "success", "tokens", "The token has been revoked; requests with it are now refused.")
 	seeOther(w, r, "/account#tokens")
 }
 

@@ -165,10 +165,10 @@ func (s *Server) webCreateAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if inv != nil {
-		// The invitation link is a secret shown once: answer with the page
-		// rather than a redirect that would need to carry it.
-		s.renderAgent(w, r, http.StatusCreated, a, &agentExtras{Invitation: s.invitationJSON(r.Context(), inv),
-			Flash: &flash{Kind: "success", Message: "Agent " + a.Name + " has been created and " + inv.Email + " invited."}})
+		// The invitation link is a secret shown once, on the page the
+		// redirect leads to.
+		s.setFlash(r, "success", "Agent "+a.Name+" has been created and "+inv.Email+" invited.")
+		s.revealOnAgentPage(w, r, a.ID, "", &agentReveal{Invitation: s.invitationJSON(r.Context(), inv)})
 		return
 	}
 	s.setFlash(r, "success", "Agent "+a.Name+" has been created.")
@@ -193,11 +193,27 @@ type agentData struct {
 
 // agentExtras are what the agent page shows once, after an action.
 type agentExtras struct {
-	Invitation *InvitationJSON
-	NewToken   *switchboard.APIToken
-	NewSecret  string
-	TokenForm  *form
-	Flash      *flash
+	agentReveal
+	TokenForm *form
+}
+
+// agentReveal is a secret the agent page shows once, after the redirect
+// that follows its making (see stashReveal).
+type agentReveal struct {
+	Invitation *InvitationJSON       `json:"invitation,omitempty"`
+	NewToken   *switchboard.APIToken `json:"new_token,omitempty"`
+	NewSecret  string                `json:"new_secret,omitempty"`
+}
+
+// revealOnAgentPage redirects to the agent's page, which shows the secret
+// once.
+func (s *Server) revealOnAgentPage(w http.ResponseWriter, r *http.Request, id, fragment string, v *agentReveal) {
+	target, err := s.stashReveal(r, "/agents/"+id, fragment, v)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	seeOther(w, r, target)
 }
 
 type lifecycleButton struct {
@@ -217,15 +233,25 @@ func lifecycleButtons(a *switchboard.Agent) []lifecycleButton {
 			if a.Status == switchboard.AgentPending {
 				b.Label = "Approve"
 			}
-		case switchboard.AgentSuspended:
-			b.Confirm = "Suspend " + a.Name + "? They stop receiving work until activated again."
 		case switchboard.AgentRetired:
 			b.Class = "button-danger"
-			b.Confirm = "Retire " + a.Name + " for good? A retired agent cannot be activated again; their history is kept."
 		}
+		b.Confirm = lifecycleQuestion(a, act.To)
 		out = append(out, b)
 	}
 	return out
+}
+
+// lifecycleQuestion is what moving the agent to status to asks first, or ""
+// when the move needs no confirmation.
+func lifecycleQuestion(a *switchboard.Agent, to switchboard.AgentStatus) string {
+	switch to {
+	case switchboard.AgentSuspended:
+		return "Suspend " + a.Name + "? They stop receiving work until activated again."
+	case switchboard.AgentRetired:
+		return "Retire " + a.Name + " for good? A retired agent cannot be activated again; their history is kept."
+	}
+	return ""
 }
 
 func (s *Server) webAgent(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +260,9 @@ func (s *Server) webAgent(w http.ResponseWriter, r *http.Request) {
 		s.loadFailed(w, r, err)
 		return
 	}
-	s.renderAgent(w, r, http.StatusOK, a, nil)
+	var extras agentExtras
+	s.takeReveal(r, &extras.agentReveal)
+	s.renderAgent(w, r, http.StatusOK, a, &extras)
 }
 
 // loadFailed answers a failed lookup: 404 for what does not exist (or is
@@ -296,11 +324,7 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 	if d.ReadOnly {
 		section, title = "profile", "My profile"
 	}
-	p := page{Title: title, Section: section, Data: d}
-	if d.Flash != nil {
-		p.Flash = d.Flash
-	}
-	s.render(w, r, status, "agent", p)
+	s.render(w, r, status, "agent", page{Title: title, Section: section, Data: d})
 }
 
 // maxDisplayJSON bounds the JSON of one free-form object on a page: as much
@@ -443,8 +467,21 @@ func (s *Server) webAgentLifecycle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	current, err := s.Agents.FindAgentByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if q := lifecycleQuestion(current, to); q != "" {
+		c := confirmation{Title: title(switchboard.AgentActions[i].Name) + " " + current.Name + "?", Question: q,
+			Button: title(switchboard.AgentActions[i].Name) + " " + current.Name, Danger: to == switchboard.AgentRetired,
+			Cancel: "/agents/" + current.ID, Section: "agents"}
+		if !s.confirmed(w, r, f, c) {
+			return
+		}
+	}
 	version, _ := strconv.Atoi(f.Get("version"))
-	a, err := s.Agents.SetAgentStatus(r.Context(), chi.URLParam(r, "id"), to, version)
+	a, err := s.Agents.SetAgentStatus(r.Context(), current.ID, to, version)
 	switch switchboard.ErrorCode(err) {
 	case "":
 		s.setFlash(r, "success", a.Name+" is now "+string(a.Status)+".")
@@ -458,8 +495,22 @@ func (s *Server) webAgentLifecycle(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) webDeleteAgent(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
 	id := chi.URLParam(r, "id")
-	err := s.Agents.DeleteAgent(r.Context(), id)
+	a, err := s.Agents.FindAgentByID(r.Context(), id)
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Delete " + a.Name + "?", Question: "Delete " + a.Name +
+		"? A pending agent has no history worth keeping. This cannot be undone.", Button: "Delete " + a.Name,
+		Danger: true, Cancel: "/agents/" + id, Section: "agents"}) {
+		return
+	}
+	err = s.Agents.DeleteAgent(r.Context(), id)
 	switch switchboard.ErrorCode(err) {
 	case "":
 		s.setFlash(r, "success", "The pending agent has been deleted.")
@@ -473,6 +524,10 @@ func (s *Server) webDeleteAgent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) webReinviteAgent(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
 	ctx := r.Context()
 	a, err := s.Agents.FindAgentByID(ctx, chi.URLParam(r, "id"))
 	if err != nil {
@@ -481,6 +536,10 @@ func (s *Server) webReinviteAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.Kind != switchboard.HumanAgent || a.UserID == "" {
 		s.notFound(w, r)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Make a new invitation link?", Question: "Make a new invitation link for " +
+		a.Name + "? Earlier links stop working.", Button: "Make a new link", Cancel: "/agents/" + a.ID, Section: "agents"}) {
 		return
 	}
 	if err := s.canMakeLinks(ctx); err != nil {
@@ -498,8 +557,8 @@ func (s *Server) webReinviteAgent(w http.ResponseWriter, r *http.Request) {
 		s.loadFailed(w, r, err)
 		return
 	}
-	s.renderAgent(w, r, http.StatusCreated, a, &agentExtras{Invitation: s.invitationJSON(ctx, inv),
-		Flash: &flash{Kind: "success", Message: "A new invitation link has been made; earlier links no longer work."}})
+	s.setFlash(r, "success", "A new invitation link has been made; earlier links no longer work.")
+	s.revealOnAgentPage(w, r, a.ID, "", &agentReveal{Invitation: s.invitationJSON(ctx, inv)})
 }
 
 func (s *Server) webCreateAgentToken(w http.ResponseWriter, r *http.Request) {
@@ -529,16 +588,31 @@ func (s *Server) webCreateAgentToken(w http.ResponseWriter, r *http.Request) {
 		s.renderAgent(w, r, s.fail(r, f, err), a, &agentExtras{TokenForm: f})
 		return
 	}
-	s.renderAgent(w, r, http.StatusCreated, a, &agentExtras{NewToken: t, NewSecret: secret})
+	s.setFlashAt(r, "success", "tokens", "Token “"+t.Name+"” has been issued for "+a.Name+".")
+	s.revealOnAgentPage(w, r, a.ID, "#tokens", &agentReveal{NewToken: t, NewSecret: secret})
 }
 
 func (s *Server) webRevokeAgentToken(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
 	id := chi.URLParam(r, "id")
+	a, err := s.Agents.FindAgentByID(r.Context(), id)
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Revoke a token of " + a.Name + "?", Question: "Revoke this token of " + a.Name +
+		"? The agent's requests with it are refused at once. This cannot be undone.", Button: "Revoke the token", Danger: true,
+		Cancel: "/agents/" + id + "#tokens", Section: "agents"}) {
+		return
+	}
 	if err := s.Agents.RevokeAgentToken(r.Context(), id, chi.URLParam(r, "token_id")); err != nil {
 		s.loadFailed(w, r, err)
 		return
 	}
-	s.setFlash(r, "success", "The token has been revoked; the agent's requests with it are refused from now on.")
+	s.setFlashAt(r, "success", "tokens", "The token has been revoked; the agent's requests with it are refused from now on.")
 	seeOther(w, r, "/agents/"+id+"#tokens")
 }
 

@@ -64,11 +64,15 @@ func TestAgentPages(t *testing.T) {
 	t.Run("CreateHumanShowsInvitationOnce", func(t *testing.T) {
 		res := b.post(t, "/agents", url.Values{"kind": {"human"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"},
 			"capacity": {"2"}, "skills": {"billing:7, spanish:5"}, "teams": {team.ID}, "notify": {"email", "inapp"}})
-		res.wantStatus(t, http.StatusCreated).wantContains(t, "Invitation link for ada@example.com", "/invite/sbi_", "is not shown again")
-		humanID = agentIDRE.FindStringSubmatch(string(res.body))[1]
+		humanID = agentIDRE.FindStringSubmatch(res.Header.Get("Location"))[1]
+		res = b.follow(t, res).wantStatus(t, http.StatusOK)
+		res.wantContains(t, "Invitation link for ada@example.com", "/invite/sbi_", "is not shown again")
 		page := b.get(t, "/agents/"+humanID).wantStatus(t, http.StatusOK)
 		page.wantContains(t, "Ada Lovelace", "pending", "billing", "Make a new invitation link", "agent.created").wantNotContains(t, "/invite/sbi_")
-		res = b.post(t, "/agents/"+humanID+"/invitation", nil).wantStatus(t, http.StatusCreated)
+		// Without a confirmation, the first click only asks.
+		b.post(t, "/agents/"+humanID+"/invitation", nil).wantStatus(t, http.StatusOK).
+			wantContains(t, "Earlier links stop working", `name="confirm" value="yes"`).wantNotContains(t, "/invite/sbi_")
+		res = b.follow(t, b.post(t, "/agents/"+humanID+"/invitation", confirmed(nil)))
 		res.wantContains(t, "/invite/sbi_", "earlier links no longer work")
 	})
 
@@ -80,13 +84,13 @@ func TestAgentPages(t *testing.T) {
 		machineID = agentIDRE.FindStringSubmatch(res.Header.Get("Location"))[1]
 		b.get(t, "/agents/"+machineID).wantStatus(t, http.StatusOK).wantContains(t, "has been created", "Agent tokens", "No tokens", `{&#34;region&#34;:&#34;emea&#34;}`)
 
-		res = b.post(t, "/agents/"+machineID+"/tokens", url.Values{"name": {"production"}, "lifetime": {"30"}})
-		res.wantStatus(t, http.StatusCreated).wantContains(t, "Token “production” created", `value="sba_`)
+		res = b.follow(t, b.post(t, "/agents/"+machineID+"/tokens", url.Values{"name": {"production"}, "lifetime": {"30"}}))
+		res.wantStatus(t, http.StatusOK).wantContains(t, "Token “production” created", `value="sba_`)
 		secret := regexp.MustCompile(`value="(sba_[a-z2-7]+)"`).FindStringSubmatch(string(res.body))[1]
 		ts.api(secret).call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusOK)
 		page := b.get(t, "/agents/"+machineID).wantStatus(t, http.StatusOK).wantNotContains(t, secret)
 		tokenID := regexp.MustCompile(`/tokens/([0-9a-f-]{36})/revoke`).FindStringSubmatch(string(page.body))[1]
-		b.post(t, "/agents/"+machineID+"/tokens/"+tokenID+"/revoke", nil).wantStatus(t, http.StatusSeeOther)
+		b.post(t, "/agents/"+machineID+"/tokens/"+tokenID+"/revoke", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 		ts.api(secret).call(t, http.MethodGet, "/api/v1/me", nil).wantStatus(t, http.StatusUnauthorized)
 	})
 
@@ -102,9 +106,11 @@ func TestAgentPages(t *testing.T) {
 
 	t.Run("LifecycleButtons", func(t *testing.T) {
 		b.get(t, "/agents/"+machineID).wantContains(t, "/suspend", "/retire").wantNotContains(t, machineID+"/activate")
-		b.post(t, "/agents/"+machineID+"/suspend", nil).wantStatus(t, http.StatusSeeOther)
+		b.post(t, "/agents/"+machineID+"/suspend", nil).wantStatus(t, http.StatusOK).wantContains(t, "They stop receiving work")
+		b.get(t, "/agents/"+machineID).wantNotContains(t, "is now suspended")
+		b.post(t, "/agents/"+machineID+"/suspend", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 		b.get(t, "/agents/"+machineID).wantContains(t, "is now suspended", machineID+"/activate")
-		b.post(t, "/agents/"+machineID+"/retire", nil).wantStatus(t, http.StatusSeeOther)
+		b.post(t, "/agents/"+machineID+"/retire", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 		b.get(t, "/agents/"+machineID).wantNotContains(t, machineID+"/activate", machineID+"/edit")
 		b.post(t, "/agents/"+machineID+"/activate", nil).wantStatus(t, http.StatusSeeOther)
 		b.get(t, "/agents/"+machineID).wantContains(t, "cannot become active", "retired is final")
@@ -123,11 +129,11 @@ func TestAgentPages(t *testing.T) {
 		human, _ := sqlstore.NewAgentService(ts.db).FindAgentByID(systemCtx(), humanID)
 		b.get(t, "/users").wantContains(t, "ada@example.com", "invited")
 		b.get(t, "/users/"+human.UserID).wantContains(t, "has not chosen a password yet")
-		b.post(t, "/users/"+human.UserID+"/invitation", nil).wantStatus(t, http.StatusCreated).wantContains(t, "/invite/sbi_")
+		b.follow(t, b.post(t, "/users/"+human.UserID+"/invitation", confirmed(nil))).wantContains(t, "/invite/sbi_")
 	})
 
 	t.Run("DeletePending", func(t *testing.T) {
-		b.post(t, "/agents/"+humanID+"/delete", nil).wantStatus(t, http.StatusSeeOther)
+		b.post(t, "/agents/"+humanID+"/delete", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 		b.get(t, "/agents/"+humanID).wantStatus(t, http.StatusNotFound)
 	})
 }
@@ -150,7 +156,7 @@ func TestImportPage(t *testing.T) {
 
 		bad := "name,kind,skills\nfine,machine,linux:3\nbroken,machine,linux:99\n,robot,\n"
 		res = b.upload(t, "/agents/import", "file", "bad.csv", []byte(bad)).wantStatus(t, http.StatusUnprocessableEntity)
-		res.wantContains(t, "problems in bad.csv", "Nothing was imported", `<td class="num">3</td>`, `<td class="num">4</td>`, "skills.linux")
+		res.wantContains(t, "problems in bad.csv", "Nothing was imported", `<td class="num" data-label="Line">3</td>`, `<td class="num" data-label="Line">4</td>`, "skills.linux")
 		b.get(t, "/agents?q=fine").wantContains(t, "No agents match")
 		b.upload(t, "/agents/import", "file", "latin1.csv", []byte("name,kind\n\xe9,machine\n")).
 			wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "not UTF-8")

@@ -70,7 +70,7 @@ func TestAuditPage_Supervisor(t *testing.T) {
 
 	b := ts.browser()
 	b.signIn(t, "sup@example.com")
-	b.post(t, "/agents/"+myBot.ID+"/suspend", nil).wantStatus(t, http.StatusSeeOther)
+	b.post(t, "/agents/"+myBot.ID+"/suspend", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 	b.get(t, "/audit").wantStatus(t, http.StatusOK).
 		wantContains(t, `<a href="/audit" aria-current="page">`, "<code>agent.status_changed</code>", `<a href="/agents/`+myBot.ID+`">my-bot</a>`,
 			"<code>team.created</code>", "sup@example.com").

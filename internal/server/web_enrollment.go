@@ -27,15 +27,21 @@ type enrollmentData struct {
 	// of theirs, admins may leave it empty.
 	Teams        []option
 	TeamRequired bool
-	// NewKey, NewSecret and Example are set right after a key is created:
-	// the only time its secret is ever shown.
-	NewKey    *switchboard.EnrollmentKey
-	NewSecret string
-	Example   string
+	enrollmentReveal
+}
+
+// enrollmentReveal is set right after a key is created: the only time its
+// secret is ever shown, after the redirect (see stashReveal).
+type enrollmentReveal struct {
+	NewKey    *switchboard.EnrollmentKey `json:"new_key"`
+	NewSecret string                     `json:"new_secret"`
+	Example   string                     `json:"example"`
 }
 
 func (s *Server) webEnrollment(w http.ResponseWriter, r *http.Request) {
-	s.renderEnrollment(w, r, http.StatusOK, &enrollmentData{})
+	d := &enrollmentData{}
+	s.takeReveal(r, &d.enrollmentReveal)
+	s.renderEnrollment(w, r, http.StatusOK, d)
 }
 
 func (s *Server) renderEnrollment(w http.ResponseWriter, r *http.Request, status int, d *enrollmentData) {
@@ -122,12 +128,26 @@ func (s *Server) webCreateEnrollmentKey(w http.ResponseWriter, r *http.Request) 
 	body, _ := json.Marshal(map[string]string{"key": secret, "name": "my-host"})
 	example := "curl -X POST " + s.absoluteURL(ctx, "/api/v1/enroll") +
 		" -H 'Content-Type: application/json' -d '" + string(body) + "'"
-	// Answer with the page itself rather than a redirect: the secret must
-	// not be stored anywhere, not even in the session for one request.
-	s.renderEnrollment(w, r, http.StatusCreated, &enrollmentData{NewKey: k, NewSecret: secret, Example: example})
+	// Redirect, so that reloading the page makes no second key; the
+	// secret is shown once there.
+	target, err := s.stashReveal(r, "/enrollment", "", &enrollmentReveal{NewKey: k, NewSecret: secret, Example: example})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	seeOther(w, r, target)
 }
 
 func (s *Server) webRevokeEnrollmentKey(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Revoke this enrollment key?", Question: "Revoke this enrollment key? No new " +
+		"agent can enroll with it; agents that already did keep their tokens. This cannot be undone.", Button: "Revoke the key",
+		Danger: true, Cancel: "/enrollment", Section: "enrollment"}) {
+		return
+	}
 	if err := s.Enrollment.RevokeEnrollmentKey(r.Context(), chi.URLParam(r, "id")); err != nil {
 		switch switchboard.ErrorCode(err) {
 		case switchboard.ENOTFOUND:

@@ -29,8 +29,8 @@ func TestEnrollmentPage(t *testing.T) {
 		wantContains(t, "Name is required", "Enter a whole number from 1 to", `value="many"`, `value="`+team.ID+`" selected`, `value="1" checked`, `<option value="7" selected>`).
 		wantNotContains(t, "sbe_")
 
-	res = b.post(t, "/enrollment", url.Values{"name": {"runners"}, "team_id": {team.ID}, "max_uses": {"10"}, "lifetime": {"30"}, "auto_approve": {"1"}})
-	res.wantStatus(t, http.StatusCreated).wantContains(t, "Key “runners” created", "will not be shown again",
+	res = b.follow(t, b.post(t, "/enrollment", url.Values{"name": {"runners"}, "team_id": {team.ID}, "max_uses": {"10"}, "lifetime": {"30"}, "auto_approve": {"1"}}))
+	res.wantStatus(t, http.StatusOK).wantContains(t, "Key “runners” created", "will not be shown again",
 		"curl -X POST "+ts.URL+"/api/v1/enroll -H &#39;Content-Type: application/json&#39; -d &#39;{&#34;key&#34;:&#34;sbe_")
 	secret := enrollmentKeyRE.FindString(string(res.body))
 	if secret == "" {
@@ -55,7 +55,8 @@ func TestEnrollmentPage(t *testing.T) {
 	if err != nil || len(keys.Items) != 1 {
 		t.Fatalf("keys %v, %v", keys, err)
 	}
-	b.post(t, "/enrollment/"+keys.Items[0].ID+"/revoke", nil).wantStatus(t, http.StatusSeeOther).location(t, "/enrollment")
+	b.post(t, "/enrollment/"+keys.Items[0].ID+"/revoke", nil).wantStatus(t, http.StatusOK).wantContains(t, "Revoke this enrollment key?")
+	b.post(t, "/enrollment/"+keys.Items[0].ID+"/revoke", confirmed(nil)).wantStatus(t, http.StatusSeeOther).location(t, "/enrollment")
 	b.get(t, "/enrollment").wantContains(t, "has been revoked", "badge-status-revoked").wantNotContains(t, "Revoke<")
 	b.post(t, "/enrollment/nope/revoke", nil).wantStatus(t, http.StatusNotFound)
 }
@@ -76,7 +77,7 @@ func TestEnrollmentPage_Supervisor(t *testing.T) {
 		wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "Name is required", "Choose one of your teams")
 	b.post(t, "/enrollment", url.Values{"name": {"theirs"}, "team_id": {other.ID}, "lifetime": {"30"}}).
 		wantStatus(t, http.StatusForbidden).wantContains(t, `id="f-team_id-error"`, "teams you supervise").wantNotContains(t, "sbe_")
-	b.post(t, "/enrollment", url.Values{"name": {"mine"}, "team_id": {own.ID}, "lifetime": {"0"}}).
-		wantStatus(t, http.StatusCreated).wantContains(t, "Key “mine” created")
+	b.follow(t, b.post(t, "/enrollment", url.Values{"name": {"mine"}, "team_id": {own.ID}, "lifetime": {"0"}})).
+		wantStatus(t, http.StatusOK).wantContains(t, "Key “mine” created")
 	b.get(t, "/enrollment").wantStatus(t, http.StatusOK).wantContains(t, "mine", "never").wantNotContains(t, "theirs")
 }

@@ -57,7 +57,7 @@ func TestTeamEnrollmentAuditInvitePagesHaveNoInlineCode(t *testing.T) {
 		b.get(t, "/teams/"+team.ID+"?add_q=runner").wantStatus(t, http.StatusOK),
 		b.get(t, "/enrollment").wantStatus(t, http.StatusOK),
 		b.post(t, "/enrollment", url.Values{"name": {""}, "lifetime": {"x"}}).wantStatus(t, http.StatusUnprocessableEntity),
-		b.post(t, "/enrollment", url.Values{"name": {"fleet"}, "lifetime": {"7"}}).wantStatus(t, http.StatusCreated),
+		b.follow(t, b.post(t, "/enrollment", url.Values{"name": {"fleet"}, "lifetime": {"7"}})).wantContains(t, "Key “fleet” created"),
 		b.get(t, "/audit").wantStatus(t, http.StatusOK),
 		b.get(t, "/audit?since=bad").wantStatus(t, http.StatusBadRequest),
 		ts.browser().get(t, "/invite/"+inv.Secret).wantStatus(t, http.StatusOK),

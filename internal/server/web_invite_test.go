@@ -111,7 +111,7 @@ func TestPasswordResetLink(t *testing.T) {
 		console.signIn(t, "admin@example.com")
 		console.get(t, "/users/"+ada.ID).wantStatus(t, http.StatusOK).
 			wantContains(t, `action="/users/`+ada.ID+`/password-reset"`, "Make a password reset link")
-		page := console.post(t, "/users/"+ada.ID+"/password-reset", nil).wantStatus(t, http.StatusCreated).
+		page := console.follow(t, console.post(t, "/users/"+ada.ID+"/password-reset", confirmed(nil))).
 			wantContains(t, "Password reset link for ada@example.com", "/reset/sbr_")
 		ts.browser().get(t, path).wantStatus(t, http.StatusNotFound).wantContains(t, "This link is not valid")
 		i := bytes.Index(page.body, []byte("/reset/sbr_"))
@@ -122,7 +122,7 @@ func TestPasswordResetLink(t *testing.T) {
 			wantStatus(t, http.StatusNotFound)
 
 		// A user with a password gets no new invitation.
-		console.post(t, "/users/"+ada.ID+"/invitation", nil).wantStatus(t, http.StatusSeeOther).location(t, "/users/"+ada.ID)
+		console.post(t, "/users/"+ada.ID+"/invitation", confirmed(nil)).wantStatus(t, http.StatusSeeOther).location(t, "/users/"+ada.ID)
 
 		b := ts.browser()
 		b.get(t, path).wantStatus(t, http.StatusOK).

@@ -268,8 +268,21 @@ func (s *Server) webUpdateQueue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) webDeleteQueue(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
 	id := chi.URLParam(r, "id")
-	err := s.Queues.DeleteQueue(r.Context(), id)
+	q, err := s.Queues.FindQueueByID(r.Context(), id)
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Delete the queue " + q.Name + "?", Question: "Delete the queue " + q.Name +
+		"? This cannot be undone.", Button: "Delete " + q.Name, Danger: true, Cancel: "/queues/" + id, Section: "queues"}) {
+		return
+	}
+	err = s.Queues.DeleteQueue(r.Context(), id)
 	switch switchboard.ErrorCode(err) {
 	case "":
 		s.setFlash(r, "success", "The queue has been deleted.")

@@ -106,12 +106,14 @@ func TestQueuePages(t *testing.T) {
 		// A queue with tasks stays: its tasks keep it for their history.
 		ts.MustCreateTask(t, switchboard.NewTask{QueueID: queue.ID, Title: "Refund"})
 		b.get(t, queuePath).wantContains(t, "holds tasks").wantNotContains(t, `action="`+queuePath+`/delete"`)
-		b.post(t, queuePath+"/delete", nil).wantStatus(t, http.StatusSeeOther).location(t, queuePath)
+		b.post(t, queuePath+"/delete", confirmed(nil)).wantStatus(t, http.StatusSeeOther).location(t, queuePath)
 		b.get(t, queuePath).wantStatus(t, http.StatusOK).wantContains(t, "flash-error", "still has tasks")
 
 		empty := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Spare", OfferTimeout: time.Minute})
 		b.get(t, "/queues/"+empty.ID).wantContains(t, `data-confirm="Delete the queue Spare?`)
-		b.post(t, "/queues/"+empty.ID+"/delete", nil).wantStatus(t, http.StatusSeeOther).location(t, "/queues")
+		b.post(t, "/queues/"+empty.ID+"/delete", nil).wantStatus(t, http.StatusOK).wantContains(t, "Delete the queue Spare?", `name="confirm" value="yes"`)
+		b.get(t, "/queues/"+empty.ID).wantStatus(t, http.StatusOK)
+		b.post(t, "/queues/"+empty.ID+"/delete", confirmed(nil)).wantStatus(t, http.StatusSeeOther).location(t, "/queues")
 		b.get(t, "/queues").wantContains(t, "The queue has been deleted").wantNotContains(t, "Spare")
 		b.get(t, "/queues/"+empty.ID).wantStatus(t, http.StatusNotFound)
 	})

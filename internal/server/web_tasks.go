@@ -456,8 +456,8 @@ func (s *Server) webAssignTask(w http.ResponseWriter, r *http.Request) {
 		s.taskActionFailed(w, r, id, f, err, map[string]string{"agent": field})
 		return
 	}
-	s.setFlash(r, "success", "The task is assigned to "+t.AgentName+".")
-	seeOther(w, r, "/tasks/"+t.ID)
+	s.setFlashAt(r, "success", "actions", "The task is assigned to "+t.AgentName+".")
+	seeOther(w, r, "/tasks/"+t.ID+"#actions")
 }
 
 // assignRefusal says why an agent may not take a task, and, to an admin,
@@ -503,13 +503,13 @@ func (s *Server) webRequeueTask(w http.ResponseWriter, r *http.Request) {
 	}
 	switch t.Status {
 	case switchboard.TaskAssigned:
-		s.setFlash(r, "success", "The task went back to its queue, and routing assigned it to "+t.AgentName+".")
+		s.setFlashAt(r, "success", "actions", "The task went back to its queue, and routing assigned it to "+t.AgentName+".")
 	case switchboard.TaskOffered:
-		s.setFlash(r, "success", "The task went back to its queue, and routing offered it to "+t.AgentName+".")
+		s.setFlashAt(r, "success", "actions", "The task went back to its queue, and routing offered it to "+t.AgentName+".")
 	default:
-		s.setFlash(r, "success", "The task is back in "+t.QueueName+". It waits until an agent can take it.")
+		s.setFlashAt(r, "success", "actions", "The task is back in "+t.QueueName+". It waits until an agent can take it.")
 	}
-	seeOther(w, r, "/tasks/"+t.ID)
+	seeOther(w, r, "/tasks/"+t.ID+"#actions")
 }
 
 func (s *Server) webCancelTask(w http.ResponseWriter, r *http.Request) {
@@ -521,6 +521,16 @@ func (s *Server) webCancelTask(w http.ResponseWriter, r *http.Request) {
 	reason := taskReason(f, "cancel_reason")
 	if f.HasErrors() {
 		s.renderTask(w, r, http.StatusUnprocessableEntity, id, f)
+		return
+	}
+	current, err := s.Tasks.FindTaskByID(r.Context(), id)
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Cancel “" + current.Title + "”?", Question: "Cancel “" + current.Title +
+		"” for good? It ends, and whoever holds it or was offered it no longer does; its history is kept. This cannot be undone.",
+		Button: "Cancel the task", Danger: true, Cancel: "/tasks/" + id + "#cancel", Section: "tasks"}) {
 		return
 	}
 	t, err := s.Control.CancelTask(r.Context(), id, reason)

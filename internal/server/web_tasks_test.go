@@ -87,7 +87,7 @@ func TestTaskPages(t *testing.T) {
 		taskPath = res.location(t, "/tasks/")
 		b.get(t, taskPath).wantStatus(t, http.StatusOK).wantContains(t, "Refund invoice 1042 · Switchboard",
 			"It waits in Invoices until an agent can take it", `badge-status-queued`, "priority 70", "billing <b>5</b>", "T-1042",
-			`href="/queues/`+queue.ID+`"`, "History", "<td>created</td>")
+			`href="/queues/`+queue.ID+`"`, "History", `<td data-label="Why">created</td>`)
 
 		// The same form sent twice makes one task; sent with other values, none.
 		b.post(t, "/tasks", send).wantStatus(t, http.StatusSeeOther).location(t, taskPath)
@@ -103,7 +103,7 @@ func TestTaskPages(t *testing.T) {
 		ts.MustCreateTask(t, switchboard.NewTask{QueueID: queue.ID, Title: "Low one", Priority: 1})
 		list := b.get(t, "/tasks").wantStatus(t, http.StatusOK)
 		list.wantContains(t, `href="`+taskPath+`" class="strong">Refund invoice 1042</a>`, "T-1042", "badge-status-queued",
-			`<td class="num">70</td>`, `href="/queues/`+queue.ID+`">Invoices</a>`, "Another", "Low one")
+			`<td class="num" data-label="Priority">70</td>`, `href="/queues/`+queue.ID+`">Invoices</a>`, "Another", "Low one")
 		b.get(t, "/tasks?min_priority=50").wantContains(t, "Refund invoice").wantNotContains(t, "Low one", "Another")
 		b.get(t, "/tasks?queue="+queue.ID+"&status=queued&max_priority=1").wantContains(t, "Low one", `href="/tasks">Clear</a>`).
 			wantNotContains(t, "Refund invoice")
@@ -162,7 +162,7 @@ func TestTaskPages(t *testing.T) {
 
 		res := b.get(t, taskPath).wantStatus(t, http.StatusOK)
 		res.wantContains(t, "badge-status-completed", "Refunded", `href="/agents/`+hu.ID+`">Hu Man</a>`,
-			"routed by longest_idle", "offer accepted", "<td>completed</td>", `<span class="muted small">agent</span>`)
+			"routed by longest_idle", "offer accepted", `<td data-label="Why">completed</td>`, `<span class="muted small">agent</span>`)
 		if n := strings.Count(string(res.body), `<span aria-hidden="true">→</span>`); n != 3 {
 			t.Errorf("history shows %d transitions after creation, want 3 (offered, assigned, completed)", n)
 		}
@@ -311,7 +311,7 @@ func TestTaskControlPages(t *testing.T) {
 				wantContains(t, `id="f-requeue_reason-error"`, "A reason has at most 500 characters.", `value="`+long+`"`)
 			b.post(t, path+"/requeue", url.Values{"requeue_reason": {"wrong skills"}}).wantStatus(t, http.StatusSeeOther).location(t, path)
 			b.get(t, path).wantContains(t, "The task is back in Invoices. It waits until an agent can take it.",
-				"badge-status-queued", "<td>wrong skills</td>", `<h3 id="assign-h">Assign</h3>`)
+				"badge-status-queued", `<td data-label="Why">wrong skills</td>`, `<h3 id="assign-h">Assign</h3>`)
 			ts.mustTaskStatus(t, task.ID, switchboard.TaskQueued, "")
 		})
 
@@ -323,7 +323,7 @@ func TestTaskControlPages(t *testing.T) {
 			// A finished task offers no action and needs no routing.
 			b.get(t, path).wantContains(t, "The task is complete.", "badge-status-completed", "Refunded").
 				wantNotContains(t, `id="actions-h"`, `id="routing-h"`, `id="cancel-h"`)
-			b.post(t, path+"/cancel", nil).wantStatus(t, http.StatusConflict).
+			b.post(t, path+"/cancel", confirmed(nil)).wantStatus(t, http.StatusConflict).
 				wantContains(t, "The task is completed; a finished task stays as it is.")
 			b.post(t, path+"/assign", url.Values{"agent": {grace.ID}}).wantStatus(t, http.StatusConflict).
 				wantContains(t, "The task is completed; a finished task stays as it is.")
@@ -331,9 +331,13 @@ func TestTaskControlPages(t *testing.T) {
 
 		t.Run("Cancel", func(t *testing.T) {
 			other := ts.MustCreateTask(t, switchboard.NewTask{QueueID: queue.ID, Title: "Duplicate charge"})
+			// Without a confirmation the first click only asks, and keeps the reason.
 			b.post(t, "/tasks/"+other.ID+"/cancel", url.Values{"cancel_reason": {"raised twice"}}).
+				wantStatus(t, http.StatusOK).wantContains(t, "for good?", `name="cancel_reason" value="raised twice"`)
+			b.get(t, "/tasks/"+other.ID).wantContains(t, `id="cancel-h"`)
+			b.post(t, "/tasks/"+other.ID+"/cancel", confirmed(url.Values{"cancel_reason": {"raised twice"}})).
 				wantStatus(t, http.StatusSeeOther).location(t, "/tasks/"+other.ID)
-			b.get(t, "/tasks/"+other.ID).wantContains(t, "The task is cancelled.", "badge-status-cancelled", "<td>raised twice</td>").
+			b.get(t, "/tasks/"+other.ID).wantContains(t, "The task is cancelled.", "badge-status-cancelled", `<td data-label="Why">raised twice</td>`).
 				wantNotContains(t, `id="actions-h"`, `id="cancel-h"`)
 			ts.mustTaskStatus(t, other.ID, switchboard.TaskCancelled, "")
 		})

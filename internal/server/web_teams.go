@@ -209,27 +209,46 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool)
 		return
 	}
 	id := chi.URLParam(r, "id")
-	var upd switchboard.TeamUpdate
-	done, anchor := "The agent has been added to ", "#add-agents"
+	team, err := s.Teams.FindTeamByID(r.Context(), id)
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	agentID := chi.URLParam(r, "agent_id")
 	if add {
-		agentID := strings.TrimSpace(f.Get("agent_id"))
+		agentID = strings.TrimSpace(f.Get("agent_id"))
 		if agentID == "" {
 			s.renderError(w, r, http.StatusBadRequest, "Choose an agent to add.")
 			return
 		}
-		upd.AddMembers = []string{agentID}
-	} else {
-		upd.RemoveMembers = []string{chi.URLParam(r, "agent_id")}
-		done, anchor = "The agent has been removed from ", "#members"
+	}
+	// The message names the agent; one that cannot be found is reported
+	// by the change itself.
+	name := "The agent"
+	if a, err := s.Agents.FindAgentByID(r.Context(), agentID); err == nil {
+		name = a.Name
 	}
 	back := "/teams/" + id
 	if q := strings.TrimSpace(f.Get("add_q")); q != "" {
 		back += "?" + url.Values{"add_q": {q}}.Encode()
 	}
+	var upd switchboard.TeamUpdate
+	done, place := " added to ", "add-agents"
+	if add {
+		upd.AddMembers = []string{agentID}
+	} else {
+		if !s.confirmed(w, r, f, confirmation{Title: "Remove " + name + " from " + team.Name + "?", Question: "Remove " + name +
+			" from " + team.Name + "? The agent stays in Switchboard, only outside this team.", Button: "Remove " + name,
+			Danger: true, Cancel: back + "#members", Section: "teams"}) {
+			return
+		}
+		upd.RemoveMembers = []string{agentID}
+		done, place = " removed from ", "members"
+	}
 	t, err := s.Teams.UpdateTeam(r.Context(), id, upd)
 	switch switchboard.ErrorCode(err) {
 	case "":
-		s.setFlash(r, "success", done+t.Name+".")
+		s.setFlashAt(r, "success", place, name+done+t.Name+".")
 	case switchboard.ENOTFOUND:
 		s.notFound(w, r)
 		return
@@ -238,12 +257,12 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool)
 		return
 	case switchboard.EINVALID, switchboard.ECONFLICT:
 		// Like a retired agent: say why on the page the button was on.
-		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+		s.setFlashAt(r, "error", place, switchboard.ErrorMessage(err))
 	default:
 		s.internalError(w, r, err)
 		return
 	}
-	seeOther(w, r, back+anchor)
+	seeOther(w, r, back+"#"+place)
 }
 
 func (s *Server) webAddTeamMember(w http.ResponseWriter, r *http.Request) {
@@ -255,7 +274,21 @@ func (s *Server) webRemoveTeamMember(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) webDeleteTeam(w http.ResponseWriter, r *http.Request) {
-	if err := s.Teams.DeleteTeam(r.Context(), chi.URLParam(r, "id")); err != nil {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	t, err := s.Teams.FindTeamByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Delete the team " + t.Name + "?", Question: "Delete the team " + t.Name +
+		"? It and its supervisors' access to it go away; its agents stay in Switchboard, without the team. This cannot be undone.",
+		Button: "Delete " + t.Name, Danger: true, Cancel: "/teams/" + t.ID, Section: "teams"}) {
+		return
+	}
+	if err := s.Teams.DeleteTeam(r.Context(), t.ID); err != nil {
 		s.loadFailed(w, r, err)
 		return
 	}

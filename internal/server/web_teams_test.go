@@ -74,7 +74,7 @@ func TestTeamPages(t *testing.T) {
 		b.get(t, teamPath).wantStatus(t, http.StatusOK).
 			wantContains(t, "Team Billing has been created", "<h1>Billing</h1>", "Test grace", "This team has no agents yet", "Delete team")
 		b.get(t, "/teams").wantStatus(t, http.StatusOK).
-			wantContains(t, `href="`+teamPath+`">Billing</a>`, "Invoices and refunds", "Test grace", `<td class="num">0</td>`)
+			wantContains(t, `href="`+teamPath+`">Billing</a>`, "Invoices and refunds", "Test grace", `<td class="num" data-label="Members">0</td>`)
 		b.get(t, "/teams?q=nothing").wantStatus(t, http.StatusOK).wantContains(t, "No teams match")
 
 		// Add an agent found by the search, then remove it.
@@ -84,12 +84,13 @@ func TestTeamPages(t *testing.T) {
 		b.post(t, teamPath+"/members", url.Values{"agent_id": {runner.ID}, "add_q": {"runner"}}).
 			wantStatus(t, http.StatusSeeOther).location(t, teamPath+"?add_q=runner")
 		b.get(t, teamPath+"?add_q=runner").wantStatus(t, http.StatusOK).
-			wantContains(t, "has been added to Billing", `href="/agents/`+runner.ID+`">runner-7</a>`, "1 agent", "already in the team",
+			wantContains(t, "runner-7 added to Billing.", `href="/agents/`+runner.ID+`">runner-7</a>`, "1 agent", "already in the team",
 				`action="`+teamPath+`/members/`+runner.ID+`/remove"`).
 			wantNotContains(t, `name="agent_id" value="`+runner.ID+`"`)
-		b.get(t, "/teams").wantContains(t, `<td class="num">1</td>`)
-		b.post(t, teamPath+"/members/"+runner.ID+"/remove", nil).wantStatus(t, http.StatusSeeOther)
-		b.get(t, teamPath).wantStatus(t, http.StatusOK).wantContains(t, "has been removed from Billing", "This team has no agents yet")
+		b.get(t, "/teams").wantContains(t, `<td class="num" data-label="Members">1</td>`)
+		b.post(t, teamPath+"/members/"+runner.ID+"/remove", nil).wantStatus(t, http.StatusOK).wantContains(t, "Remove runner-7 from Billing?")
+		b.post(t, teamPath+"/members/"+runner.ID+"/remove", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
+		b.get(t, teamPath).wantStatus(t, http.StatusOK).wantContains(t, "runner-7 removed from Billing.", "This team has no agents yet")
 		b.post(t, teamPath+"/members", url.Values{"agent_id": {"no-such-agent"}}).wantStatus(t, http.StatusSeeOther)
 		b.get(t, teamPath).wantContains(t, "flash-error", "does not exist")
 
@@ -105,7 +106,7 @@ func TestTeamPages(t *testing.T) {
 			wantStatus(t, http.StatusSeeOther)
 		b.get(t, teamPath).wantContains(t, "Changes to Billing EU have been saved", "None: only admins manage this team")
 
-		b.post(t, teamPath+"/delete", nil).wantStatus(t, http.StatusSeeOther).location(t, "/teams")
+		b.post(t, teamPath+"/delete", confirmed(nil)).wantStatus(t, http.StatusSeeOther).location(t, "/teams")
 		b.get(t, "/teams").wantStatus(t, http.StatusOK).wantContains(t, "Its agents remain", "No teams yet")
 		b.get(t, teamPath).wantStatus(t, http.StatusNotFound)
 		if _, err := sqlstore.NewAgentService(db).FindAgentByID(systemCtx(), runner.ID); err != nil {

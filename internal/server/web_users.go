@@ -85,10 +85,7 @@ type userData struct {
 	User  *switchboard.User
 	Roles []switchboard.Role
 	Self  bool
-	// Link is a new invitation or password reset link, shown once, right
-	// after it is made.
-	Link      *InvitationJSON
-	LinkReset bool
+	userLink
 }
 
 func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +94,17 @@ func (s *Server) webUser(w http.ResponseWriter, r *http.Request) {
 		s.loadFailed(w, r, err)
 		return
 	}
-	s.renderUser(w, r, http.StatusOK, u, userForm(u))
+	var link userLink
+	s.takeReveal(r, &link)
+	d := &userData{userLink: link}
+	s.renderUserData(w, r, http.StatusOK, u, userForm(u), d)
+}
+
+// userLink is a new invitation or password reset link, shown once, after
+// the redirect that follows its making (see stashReveal).
+type userLink struct {
+	Link      *InvitationJSON `json:"link"`
+	LinkReset bool            `json:"link_reset"`
 }
 
 // userForm is the edit form of a user, filled with what is stored.
@@ -112,27 +119,46 @@ func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (s *Server) renderUserWith(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form, link *switchboard.Invitation) {
-	d := &userData{User: u, Roles: switchboard.Roles, Self: u.ID == switchboard.ActorFromContext(r.Context()).UserID()}
+	d := &userData{}
 	if link != nil {
 		d.Link, d.LinkReset = s.invitationJSON(r.Context(), link), link.IsPasswordReset()
 	}
+	s.renderUserData(w, r, status, u, f, d)
+}
+
+func (s *Server) renderUserData(w http.ResponseWriter, r *http.Request, status int, u *switchboard.User, f *form, d *userData) {
+	d.User, d.Roles, d.Self = u, switchboard.Roles, u.ID == switchboard.ActorFromContext(r.Context()).UserID()
 	s.render(w, r, status, "user", page{Title: u.Name, Section: "users", Form: f, Data: d})
 }
 
 // webReinviteUser makes a new invitation link for a user without a password
 // and shows it, once.
 func (s *Server) webReinviteUser(w http.ResponseWriter, r *http.Request) {
-	s.issueUserLink(w, r, s.Users.InviteUser)
+	s.issueUserLink(w, r, "Make a new invitation link", "Earlier links stop working.", s.Users.InviteUser)
 }
 
 // webResetPassword makes a password reset link and shows it, once.
 func (s *Server) webResetPassword(w http.ResponseWriter, r *http.Request) {
-	s.issueUserLink(w, r, s.Users.IssuePasswordReset)
+	s.issueUserLink(w, r, "Make a password reset link", "Earlier reset links stop working; the password they have "+
+		"keeps working until they choose a new one.", s.Users.IssuePasswordReset)
 }
 
-func (s *Server) issueUserLink(w http.ResponseWriter, r *http.Request, issue func(context.Context, string) (*switchboard.Invitation, error)) {
+func (s *Server) issueUserLink(w http.ResponseWriter, r *http.Request, what, effect string, issue func(context.Context, string) (*switchboard.Invitation, error)) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
 	ctx := r.Context()
 	id := chi.URLParam(r, "id")
+	u, err := s.Users.FindUserByID(ctx, id)
+	if err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: what + "?", Question: what + " for " + u.Name + "? " + effect,
+		Button: what, Cancel: "/users/" + id, Section: "users"}) {
+		return
+	}
 	if err := s.canMakeLinks(ctx); err != nil {
 		s.setFlash(r, "error", switchboard.ErrorMessage(err))
 		seeOther(w, r, "/users/"+id)
@@ -147,12 +173,12 @@ func (s *Server) issueUserLink(w http.ResponseWriter, r *http.Request, issue fun
 		s.loadFailed(w, r, err)
 		return
 	}
-	u, err := s.Users.FindUserByID(ctx, id)
+	target, err := s.stashReveal(r, "/users/"+id, "", &userLink{Link: s.invitationJSON(ctx, link), LinkReset: link.IsPasswordReset()})
 	if err != nil {
-		s.loadFailed(w, r, err)
+		s.internalError(w, r, err)
 		return
 	}
-	s.renderUserWith(w, r, http.StatusCreated, u, userForm(u), link)
+	seeOther(w, r, target)
 }
 
 func (s *Server) webUpdateUser(w http.ResponseWriter, r *http.Request) {

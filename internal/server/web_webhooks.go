@@ -67,16 +67,37 @@ func (s *Server) webCreateWebhook(w http.ResponseWriter, r *http.Request) {
 			Data: &webhookFormData{EventTypes: switchboard.WebhookEventTypes()}})
 		return
 	}
-	// Answer with the page itself rather than a redirect: the secret must
-	// not be stored anywhere, not even in the session for one request.
-	s.renderWebhook(w, r, http.StatusCreated, hook, webhookForm(hook), hook.Secret)
+	s.setFlash(r, "success", "The webhook has been created.")
+	s.revealSecret(w, r, hook, "")
+}
+
+// revealSecret redirects to the webhook's page, which shows its new secret
+// once: reloading that page makes no other secret.
+// With place, the secret shows in that part of the page, where the action
+// was.
+func (s *Server) revealSecret(w http.ResponseWriter, r *http.Request, hook *switchboard.Webhook, place string) {
+	fragment := ""
+	if place != "" {
+		fragment = "#" + place
+	}
+	target, err := s.stashReveal(r, "/webhooks/"+hook.ID, fragment, &webhookReveal{Secret: hook.Secret, Place: place})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	seeOther(w, r, target)
+}
+
+type webhookReveal struct {
+	Secret string `json:"secret"`
+	Place  string `json:"place,omitempty"`
 }
 
 type webhookData struct {
 	Webhook    *switchboard.Webhook
 	EventTypes []string
 	// Secret is set right after it was made: the only time it is shown.
-	Secret     string
+	Secret     webhookReveal
 	Deliveries []*switchboard.Notification
 }
 
@@ -96,10 +117,12 @@ func (s *Server) webWebhook(w http.ResponseWriter, r *http.Request) {
 		s.loadFailed(w, r, err)
 		return
 	}
-	s.renderWebhook(w, r, http.StatusOK, hook, webhookForm(hook), "")
+	var secret webhookReveal
+	s.takeReveal(r, &secret)
+	s.renderWebhook(w, r, http.StatusOK, hook, webhookForm(hook), secret)
 }
 
-func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, status int, hook *switchboard.Webhook, f *form, secret string) {
+func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, status int, hook *switchboard.Webhook, f *form, secret webhookReveal) {
 	deliveries, err := s.Notifications.FindNotifications(r.Context(), switchboard.NotificationFilter{WebhookID: hook.ID, Limit: webhookDeliveriesShown})
 	if err != nil {
 		s.internalError(w, r, err)
@@ -131,7 +154,7 @@ func (s *Server) webUpdateWebhook(w http.ResponseWriter, r *http.Request) {
 			f = webhookForm(current)
 			f.Summary = "Someone else changed this webhook while you were editing. The page now shows their version; make your change again."
 		}
-		s.renderWebhook(w, r, status, current, f, "")
+		s.renderWebhook(w, r, status, current, f, webhookReveal{})
 		return
 	}
 	s.setFlash(r, "success", "Changes to the webhook have been saved.")
@@ -140,15 +163,27 @@ func (s *Server) webUpdateWebhook(w http.ResponseWriter, r *http.Request) {
 
 // webhookAction runs a button's change of an endpoint and says how it
 // went on the endpoint's page.
-func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, do func(id string) (string, error)) {
-	if _, ok := s.parseForm(w, r); !ok {
+// With place, the message shows in that part of the page.
+func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, place string, ask func(*form) *confirmation, do func(id string) (string, error)) {
+	f, ok := s.parseForm(w, r)
+	if !ok {
 		return
 	}
 	id := chi.URLParam(r, "id")
+	if c := ask(f); c != nil {
+		if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
+			s.loadFailed(w, r, err)
+			return
+		}
+		c.Cancel, c.Section = "/webhooks/"+id, "webhooks"
+		if !s.confirmed(w, r, f, *c) {
+			return
+		}
+	}
 	done, err := do(id)
 	switch switchboard.ErrorCode(err) {
 	case "":
-		s.setFlash(r, "success", done)
+		s.setFlashAt(r, "success", place, done)
 	case switchboard.ENOTFOUND:
 		s.notFound(w, r)
 		return
@@ -156,16 +191,26 @@ func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, do func(i
 		s.renderError(w, r, http.StatusForbidden, switchboard.ErrorMessage(err))
 		return
 	case switchboard.EINVALID, switchboard.ECONFLICT, switchboard.EPRECONDITION:
-		s.setFlash(r, "error", switchboard.ErrorMessage(err))
+		s.setFlashAt(r, "error", place, switchboard.ErrorMessage(err))
 	default:
 		s.internalError(w, r, err)
 		return
+	}
+	if place != "" {
+		id += "#" + place
 	}
 	seeOther(w, r, "/webhooks/"+id)
 }
 
 func (s *Server) webSetWebhookActive(w http.ResponseWriter, r *http.Request) {
-	s.webhookAction(w, r, func(id string) (string, error) {
+	ask := func(f *form) *confirmation {
+		if f.Get("active") == "true" {
+			return nil
+		}
+		return &confirmation{Title: "Deactivate this webhook?", Question: "Deactivate this webhook? It receives no events until it " +
+			"is activated again, and deliveries still waiting are given up.", Button: "Deactivate", Danger: true}
+	}
+	s.webhookAction(w, r, "", ask, func(id string) (string, error) {
 		active := r.PostForm.Get("active") == "true"
 		_, err := s.Webhooks.UpdateWebhook(r.Context(), id, switchboard.WebhookUpdate{Active: &active})
 		if active {
@@ -176,26 +221,49 @@ func (s *Server) webSetWebhookActive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) webTestWebhook(w http.ResponseWriter, r *http.Request) {
-	s.webhookAction(w, r, func(id string) (string, error) {
+	s.webhookAction(w, r, "deliveries", func(*form) *confirmation { return nil }, func(id string) (string, error) {
 		_, err := s.Webhooks.TestWebhook(r.Context(), id)
 		return "A webhook.test event is on its way; its delivery is listed below.", err
 	})
 }
 
 func (s *Server) webRotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.parseForm(w, r); !ok {
+	f, ok := s.parseForm(w, r)
+	if !ok {
 		return
 	}
-	hook, err := s.Webhooks.UpdateWebhook(r.Context(), chi.URLParam(r, "id"), switchboard.WebhookUpdate{RotateSecret: true})
+	id := chi.URLParam(r, "id")
+	if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Make a new secret?", Question: "Make a new secret for this webhook? Deliveries " +
+		"are signed with it at once, retries too: the receiver must switch to it.", Button: "Make a new secret", Danger: true,
+		Cancel: "/webhooks/" + id + "#secret", Section: "webhooks"}) {
+		return
+	}
+	hook, err := s.Webhooks.UpdateWebhook(r.Context(), id, switchboard.WebhookUpdate{RotateSecret: true})
 	if err != nil {
 		s.loadFailed(w, r, err)
 		return
 	}
-	s.renderWebhook(w, r, http.StatusOK, hook, webhookForm(hook), hook.Secret)
+	s.setFlashAt(r, "success", "secret", "The webhook has a new secret; deliveries are signed with it from now on.")
+	s.revealSecret(w, r, hook, "secret")
 }
 
 func (s *Server) webDeleteWebhook(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.parseForm(w, r); !ok {
+	f, ok := s.parseForm(w, r)
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
+		s.loadFailed(w, r, err)
+		return
+	}
+	if !s.confirmed(w, r, f, confirmation{Title: "Delete this webhook?", Question: "Delete this webhook? It receives no more " +
+		"events; its deliveries stay in the delivery log, and those still waiting are given up. This cannot be undone.",
+		Button: "Delete the webhook", Danger: true, Cancel: "/webhooks/" + id, Section: "webhooks"}) {
 		return
 	}
 	if err := s.Webhooks.DeleteWebhook(r.Context(), chi.URLParam(r, "id")); err != nil {

@@ -88,9 +88,9 @@ func TestWebhookPages(t *testing.T) {
 	res.wantStatus(t, http.StatusUnprocessableEntity).wantContains(t, "There is a problem", `id="f-url-error"`, `id="f-events-error"`,
 		`value="http://localhost:9000/in"`, "task.*, rocket.*</textarea>").wantNotContains(t, "typed-secret-0123456789")
 
-	res = b.post(t, "/webhooks", url.Values{"url": {"https://hooks.example.com/in"}, "events": {"task.*, agent.created"},
-		"description": {"Ticketing"}, "active": {"on"}})
-	res.wantStatus(t, http.StatusCreated).wantContains(t, "The webhook&#39;s secret", `value="whsec_`, "Nothing delivered yet", "Ticketing")
+	res = b.follow(t, b.post(t, "/webhooks", url.Values{"url": {"https://hooks.example.com/in"}, "events": {"task.*, agent.created"},
+		"description": {"Ticketing"}, "active": {"on"}}))
+	res.wantStatus(t, http.StatusOK).wantContains(t, "The webhook&#39;s secret", `value="whsec_`, "Nothing delivered yet", "Ticketing")
 	id := between(string(res.body), `action="/webhooks/`, `/test"`)
 	if id == "" {
 		t.Fatalf("no test button on the new webhook's page: %s", res.body)
@@ -111,12 +111,18 @@ func TestWebhookPages(t *testing.T) {
 	b.post(t, path+"/test", url.Values{}).wantStatus(t, http.StatusSeeOther)
 	b.get(t, path).wantStatus(t, http.StatusOK).wantContains(t, "is on its way", "<code>webhook.test</code>", "pending")
 
-	b.post(t, path+"/rotate", url.Values{}).wantStatus(t, http.StatusOK).wantContains(t, `value="whsec_`)
+	// A new secret is asked for first, shown once beside the button, and
+	// reloading the page makes no other.
+	b.post(t, path+"/rotate", url.Values{}).wantStatus(t, http.StatusOK).wantContains(t, "Make a new secret?").wantNotContains(t, `value="whsec_`)
+	rotated := b.post(t, path+"/rotate", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
+	b.get(t, rotated.Header.Get("Location")).wantContains(t, `value="whsec_`, "has a new secret")
+	b.get(t, rotated.Header.Get("Location")).wantNotContains(t, `value="whsec_`)
 
-	b.post(t, path+"/active", url.Values{"active": {"false"}}).wantStatus(t, http.StatusSeeOther)
+	b.post(t, path+"/active", url.Values{"active": {"false"}}).wantStatus(t, http.StatusOK).wantContains(t, "Deactivate this webhook?")
+	b.post(t, path+"/active", confirmed(url.Values{"active": {"false"}})).wantStatus(t, http.StatusSeeOther)
 	b.get(t, path).wantStatus(t, http.StatusOK).wantContains(t, "is inactive", "Activate").wantNotContains(t, "Send a test event")
 
-	b.post(t, path+"/delete", url.Values{}).wantStatus(t, http.StatusSeeOther)
+	b.post(t, path+"/delete", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 	b.get(t, "/webhooks").wantStatus(t, http.StatusOK).wantContains(t, "has been deleted", "No webhooks yet")
 	b.get(t, path).wantStatus(t, http.StatusNotFound)
 

@@ -4,11 +4,22 @@
   "use strict";
 
   // Forms with data-confirm ask before they submit (destructive actions).
+  // Without this script the server asks on a page of its own; a yes here
+  // says confirm=yes, so that one question suffices.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
+    if (!question) return;
+    if (!window.confirm(question)) {
       event.preventDefault();
+      return;
+    }
+    if (!form.querySelector('input[name="confirm"]')) {
+      var yes = document.createElement("input");
+      yes.type = "hidden";
+      yes.name = "confirm";
+      yes.value = "yes";
+      form.appendChild(yes);
     }
   });
 
