@@ -421,6 +421,7 @@ func (s *Server) routes() {
 				r.Post("/enrollment", s.webCreateEnrollmentKey)
 				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)
 				r.Get("/audit", s.webAudit)
+				r.Get("/audit/export.csv", s.webAuditExport)
 			})
 
 			r.Group(func(r chi.Router) {
