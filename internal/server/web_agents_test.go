@@ -216,3 +216,26 @@ func TestAgentPagesScope(t *testing.T) {
 	}
 	h.get(t, "/account").wantContains(t, `href="/profile"`).wantNotContains(t, `href="/agents"`)
 }
+
+// TestAgentPage_MachineProfileAndHistory: a machine agent's page leaves out
+// the contact rows it has no use for, and its history names skills as
+// words and tells of its tokens.
+func TestAgentPage_MachineProfileAndHistory(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	bot, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "build-bot", Kind: switchboard.MachineAgent})
+	skills := map[string]int{"refunds": 2, "billing": 3}
+	if _, err := sqlstore.NewAgentService(ts.db).UpdateAgent(systemCtx(), bot.ID, switchboard.AgentUpdate{Skills: &skills}); err != nil {
+		t.Fatal(err)
+	}
+	person, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "Ada", Kind: switchboard.HumanAgent, Email: "ada@example.com"})
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	b.post(t, "/agents/"+bot.ID+"/tokens", url.Values{"name": {"production"}, "lifetime": {"0"}}).wantStatus(t, http.StatusCreated)
+
+	b.get(t, "/agents/"+bot.ID).wantStatus(t, http.StatusOK).
+		wantContains(t, "<dt>Capacity</dt>", "billing 3, refunds 2",
+			`data-action="token.created">Token issued</span> “production`).
+		wantNotContains(t, "<dt>E-mail</dt>", "<dt>Phone</dt>", `{&#34;billing&#34;`, `{"billing"`)
+	b.get(t, "/agents/"+person.ID).wantStatus(t, http.StatusOK).wantContains(t, "<dt>E-mail</dt><dd>ada@example.com</dd>", "<dt>Phone</dt><dd>—</dd>")
+}
