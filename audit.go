@@ -76,11 +76,14 @@ type AuditFilter struct {
 	ActorID    string
 	TargetID   string
 	TargetType string
-	Action     string // an action, or a prefix ending in "." like "agent."
-	Since      *time.Time
-	Until      *time.Time
-	Limit      int
-	Cursor     string
+	// AgentID selects what happened to an agent: entries about the agent
+	// and about its tokens.
+	AgentID string
+	Action  string // an action, or a prefix ending in "." like "agent."
+	Since   *time.Time
+	Until   *time.Time
+	Limit   int
+	Cursor  string
 }
 
 // Validate fills in the default page size and checks the filter: text
@@ -90,7 +93,7 @@ func (f *AuditFilter) Validate() error {
 	var v Validation
 	f.Limit = PageLimit(&v, f.Limit)
 	for _, field := range []struct{ name, value string }{
-		{"actor", f.ActorID}, {"target", f.TargetID}, {"target_type", f.TargetType}, {"action", f.Action},
+		{"actor", f.ActorID}, {"target", f.TargetID}, {"target_type", f.TargetType}, {"agent", f.AgentID}, {"action", f.Action},
 	} {
 		switch {
 		case !ValidText(field.value):

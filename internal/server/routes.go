@@ -15,7 +15,16 @@ import (
 func (s *Server) routes() {
 	r := chi.NewRouter()
 	s.router = r
-	r.NotFound(s.notFound)
+	// A page that does not exist still knows who asked, to offer them a
+	// way on that fits: sign in, their work, or the dashboard.
+	notFoundPage := s.sessions.LoadAndSave(markSessionLoaded(s.authenticate(http.HandlerFunc(s.notFound))))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		if wantsHTML(r) {
+			notFoundPage.ServeHTTP(w, r)
+			return
+		}
+		s.notFound(w, r)
+	})
 	r.MethodNotAllowed(s.methodNotAllowed)
 
 	cop := http.NewCrossOriginProtection()
@@ -421,6 +430,7 @@ func (s *Server) routes() {
 				r.Post("/enrollment", s.webCreateEnrollmentKey)
 				r.Post("/enrollment/{id}/revoke", s.webRevokeEnrollmentKey)
 				r.Get("/audit", s.webAudit)
+				r.Get("/audit/export.csv", s.webAuditExport)
 			})
 
 			r.Group(func(r chi.Router) {

@@ -122,7 +122,7 @@ func mustParseViews(version string) *views {
 		"bellLabel":     bellLabel,
 		"bellCount":     bellCount,
 		"inboxLink":     inboxLink,
-		"eventLabel":    eventLabel,
+		"actionLabel":   actionLabel,
 		"roughDuration": roughDuration,
 		"strategyLabel": strategyLabel,
 		"title": func(s string) string {

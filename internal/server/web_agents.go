@@ -311,7 +311,7 @@ func (s *Server) renderAgent(w http.ResponseWriter, r *http.Request, status int,
 		}
 	}
 	if !d.ReadOnly {
-		history, err := s.Audit.FindAuditEntries(ctx, switchboard.AuditFilter{TargetID: a.ID, Limit: 10})
+		history, err := s.Audit.FindAuditEntries(ctx, switchboard.AuditFilter{AgentID: a.ID, Limit: 10})
 		if err != nil {
 			s.internalError(w, r, err)
 			return

@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -221,4 +224,77 @@ func TestAgentPagesScope(t *testing.T) {
 		t.Errorf("an agent's home redirects to %q, want /my-work", loc)
 	}
 	h.get(t, "/account").wantContains(t, `href="/profile"`).wantNotContains(t, `href="/agents"`)
+}
+
+// TestAgentPage_MachineProfileAndHistory: a machine agent's page leaves out
+// the contact rows it has no use for, and its history names skills as
+// words and tells of its tokens.
+func TestAgentPage_MachineProfileAndHistory(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	bot, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "build-bot", Kind: switchboard.MachineAgent})
+	skills := map[string]int{"refunds": 2, "billing": 3}
+	if _, err := sqlstore.NewAgentService(ts.db).UpdateAgent(systemCtx(), bot.ID, switchboard.AgentUpdate{Skills: &skills}); err != nil {
+		t.Fatal(err)
+	}
+	person, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "Ada", Kind: switchboard.HumanAgent, Email: "ada@example.com"})
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	b.follow(t, b.post(t, "/agents/"+bot.ID+"/tokens", url.Values{"name": {"production"}, "lifetime": {"0"}})).wantStatus(t, http.StatusOK)
+
+	b.get(t, "/agents/"+bot.ID).wantStatus(t, http.StatusOK).
+		wantContains(t, "<dt>Capacity</dt>", "billing 3, refunds 2",
+			`data-action="token.created">Token issued</span> “production`).
+		wantNotContains(t, "<dt>E-mail</dt>", "<dt>Phone</dt>", `{&#34;billing&#34;`, `{"billing"`)
+	b.get(t, "/agents/"+person.ID).wantStatus(t, http.StatusOK).wantContains(t, "<dt>E-mail</dt><dd>ada@example.com</dd>", "<dt>Phone</dt><dd>—</dd>")
+}
+
+// TestImportInvitationLinks: many invitation links come as a file to
+// download and a few on the page, in the answer to the import only.
+func TestImportInvitationLinks(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	var in strings.Builder
+	in.WriteString("name,kind,email\n")
+	for i := range 12 {
+		fmt.Fprintf(&in, "Person %d,human,p%02d@example.com\n", i, i)
+	}
+	in.WriteString("=Evil,human,evil@example.com\n")
+	res := b.upload(t, "/agents/import", "file", "people.csv", []byte(in.String())).wantStatus(t, http.StatusCreated)
+	res.wantContains(t, "13 invitation links", "Download the 13 links as CSV", `download="switchboard-invitations.csv"`, "The first 5:")
+	if n := strings.Count(string(res.body), "/invite/sbi_"); n != 5 {
+		t.Errorf("the page shows %d links, want 5", n)
+	}
+	m := regexp.MustCompile(`href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)"`).FindSubmatch(res.body)
+	if m == nil {
+		t.Fatal("no CSV of the links")
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 14 || strings.Join(records[0], ",") != "name,email,link" {
+		t.Fatalf("links file: %d lines, header %v", len(records), records[0])
+	}
+	byEmail := map[string][]string{}
+	for _, r := range records[1:] {
+		byEmail[r[1]] = r
+		if !strings.Contains(r[2], "/invite/sbi_") {
+			t.Errorf("line %v holds no link", r)
+		}
+	}
+	if r := byEmail["p07@example.com"]; r == nil || r[0] != "Person 7" {
+		t.Errorf("p07 line %v", r)
+	}
+	if r := byEmail["evil@example.com"]; r == nil || r[0] != "'=Evil" {
+		t.Errorf("a name like a formula is not neutralised: %v", r)
+	}
+	// The links are not kept: the import page shows none afterwards.
+	b.get(t, "/agents/import").wantStatus(t, http.StatusOK).wantNotContains(t, "/invite/sbi_", "data:text/csv")
 }

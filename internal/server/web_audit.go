@@ -1,7 +1,10 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,34 +19,37 @@ import (
 // auditTargetTypes are the kinds of object audit entries name as targets.
 var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key", "notification", "webhook"}
 
-// auditPrefixes are the families of actions ("agent." and so on), for
-// filtering on all of a kind at once.
-var auditPrefixes = func() []string {
-	var out []string
-	for _, a := range switchboard.AuditActions {
-		if p, _, ok := strings.Cut(a, "."); ok && !slices.Contains(out, p+".") {
-			out = append(out, p+".")
-		}
-	}
-	return out
-}()
-
 // auditMaxChanges is how many changed fields an entry shows in the list.
 const auditMaxChanges = 6
 
+// auditPageSizes are the page sizes the log offers; the store's default
+// is among them.
+var auditPageSizes = []int{25, switchboard.DefaultPageLimit, 100, switchboard.MaxPageLimit}
+
+// auditActorsMax is how many people, and how many agents, the actor
+// filter lists: one page of each.
+const auditActorsMax = switchboard.MaxPageLimit
+
 type auditData struct {
-	Filter      url.Values // the filters in effect, for the pager's links
+	Filter      url.Values // the filters in effect, for the pager's and the export's links
 	Page        *switchboard.Page[*switchboard.AuditEntry]
 	Entries     []auditEntryView
 	Cursor      string
-	Actions     []string
-	Prefixes    []string
+	Limit       int
+	PageSizes   []int
+	Actions     []option
+	Prefixes    []option
 	TargetTypes []string
+	// People and Agents are the actors the reader may pick; ActorsCut says
+	// that there were more than the lists hold.
+	People, Agents []option
+	ActorsCut      bool
 }
 
 // auditEntryView is an entry with what the list shows of it worked out.
 type auditEntryView struct {
 	*switchboard.AuditEntry
+	Label      string // the action, for people
 	ActorLink  string
 	TargetLink string
 	Changes    []auditChange
@@ -57,22 +63,42 @@ type auditChange struct {
 	HasBefore, HasAfter bool
 }
 
-func (s *Server) webAudit(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	q := r.URL.Query()
+// auditQuery reads the log's filters from a query, recording mistakes on
+// the returned form. The filters in effect are returned as a query too,
+// for links that keep them.
+func auditQuery(q url.Values) (*form, switchboard.AuditFilter, url.Values) {
 	f := newForm(url.Values{})
 	filter := switchboard.AuditFilter{Cursor: q.Get("cursor")}
-	d := &auditData{Filter: url.Values{}, Actions: switchboard.AuditActions, Prefixes: auditPrefixes, TargetTypes: auditTargetTypes}
-	for _, k := range []string{"action", "target_type", "actor", "target", "since", "until"} {
+	kept := url.Values{}
+	for _, k := range []string{"action", "target_type", "actor", "target", "since", "until", "limit"} {
 		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			f.Values.Set(k, v)
-			d.Filter.Set(k, v)
+			kept.Set(k, v)
 		}
 	}
 	filter.Action, filter.TargetType = f.Get("action"), f.Get("target_type")
 	filter.ActorID, filter.TargetID = f.Get("actor"), f.Get("target")
 	filter.Since = parseDate(f, "since")
 	filter.Until = parseDayEnd(f, "until")
+	if v := f.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || !slices.Contains(auditPageSizes, n) {
+			// A size the page does not offer is a hand-made link: show
+			// the usual page rather than an error.
+			kept.Del("limit")
+			f.Values.Del("limit")
+		} else {
+			filter.Limit = n
+		}
+	}
+	return f, filter, kept
+}
+
+func (s *Server) webAudit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, filter, kept := auditQuery(r.URL.Query())
+	d := &auditData{Filter: kept, PageSizes: auditPageSizes, Actions: auditActionOptions, Prefixes: auditPrefixOptions, TargetTypes: auditTargetTypes}
+	d.Limit = cmp.Or(filter.Limit, switchboard.DefaultPageLimit)
 	status := http.StatusOK
 	if !f.HasErrors() {
 		p, _, err := findFromCursor(filter.Cursor, func(cursor string) (*switchboard.Page[*switchboard.AuditEntry], error) {
@@ -91,6 +117,11 @@ func (s *Server) webAudit(w http.ResponseWriter, r *http.Request) {
 	if f.HasErrors() {
 		status = http.StatusBadRequest
 	}
+	var err error
+	if d.People, d.Agents, d.ActorsCut, err = s.auditActors(ctx, filter.ActorID); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
 	if d.Page != nil {
 		admin := switchboard.ActorFromContext(ctx).IsAdmin()
 		for _, e := range d.Page.Items {
@@ -98,6 +129,111 @@ func (s *Server) webAudit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, status, "audit", page{Title: "Audit log", Section: "audit", Form: f, Data: d})
+}
+
+// auditActors are the people and agents whose changes the reader may look
+// for: every user and agent for admins; a supervisor themselves and their
+// teams' agents. An actor picked already stays in the lists, by its ID if
+// it is not among them, so that the form shows what is in effect.
+func (s *Server) auditActors(ctx context.Context, picked string) (people, agents []option, cut bool, err error) {
+	actor := switchboard.ActorFromContext(ctx)
+	if actor.IsAdmin() {
+		users, err := s.Users.FindUsers(ctx, switchboard.UserFilter{Sort: "email", Limit: auditActorsMax})
+		if err != nil {
+			return nil, nil, false, err
+		}
+		for _, u := range users.Items {
+			people = append(people, option{Value: u.ID, Label: u.Name + " (" + u.Email + ")"})
+		}
+		cut = users.NextCursor != ""
+	} else if u := actor.User; u != nil {
+		people = append(people, option{Value: u.ID, Label: u.Name + " (you)"})
+	}
+	as, err := s.Agents.FindAgents(ctx, switchboard.AgentFilter{Sort: "name", Limit: auditActorsMax})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for _, a := range as.Items {
+		agents = append(agents, option{Value: a.ID, Label: a.Name})
+	}
+	cut = cut || as.NextCursor != ""
+	listed := func(opts []option) bool {
+		return slices.ContainsFunc(opts, func(o option) bool { return o.Value == picked })
+	}
+	if picked != "" && !listed(people) && !listed(agents) {
+		people = append(people, option{Value: picked, Label: picked})
+	}
+	return people, agents, cut, nil
+}
+
+// webAuditExport sends the entries the log's filters select as CSV, all
+// of them, page by page as they are read, so that a long log neither
+// waits nor sits in memory.
+func (s *Server) webAuditExport(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, filter, _ := auditQuery(r.URL.Query())
+	if f.HasErrors() {
+		s.webAudit(w, r)
+		return
+	}
+	filter.Cursor, filter.Limit = "", switchboard.MaxPageLimit
+	p, err := s.Audit.FindAuditEntries(ctx, filter)
+	if err != nil {
+		if switchboard.ErrorCode(err) == switchboard.EINVALID {
+			s.webAudit(w, r)
+			return
+		}
+		s.internalError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="switchboard-audit-`+time.Now().UTC().Format("20060102-150405")+`.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := switchboard.NewCSVWriter(w)
+	rc := http.NewResponseController(w)
+	_ = cw.Write(auditCSVHeader)
+	for {
+		for _, e := range p.Items {
+			if err := cw.Write(auditCSVRecord(e)); err != nil {
+				return // the reader went away
+			}
+		}
+		if err := cw.Flush(); err != nil {
+			return
+		}
+		_ = rc.Flush()
+		if p.NextCursor == "" {
+			return
+		}
+		filter.Cursor = p.NextCursor
+		if p, err = s.Audit.FindAuditEntries(ctx, filter); err != nil {
+			// The status has gone: all that is left is to stop, and say
+			// why in the log. A cut file lacks its last lines.
+			s.logInternal(ctx, err)
+			return
+		}
+	}
+}
+
+var auditCSVHeader = []string{"time", "actor_type", "actor_id", "actor", "action", "description",
+	"target_type", "target_id", "target", "changes", "ip", "request_id"}
+
+// auditCSVRecord is one entry as a line of the export, its changes in one
+// cell: "field: before → after; ...".
+func auditCSVRecord(e *switchboard.AuditEntry) []string {
+	var changes []string
+	for _, c := range auditChanges(e) {
+		switch {
+		case c.HasBefore && c.HasAfter:
+			changes = append(changes, c.Field+": "+c.Before+" → "+c.After)
+		case c.HasAfter:
+			changes = append(changes, c.Field+": "+c.After)
+		default:
+			changes = append(changes, c.Field+": "+c.Before+" (removed)")
+		}
+	}
+	return []string{e.At.UTC().Format(time.RFC3339), e.ActorType, e.ActorID, e.ActorName, e.Action, entryLabel(e),
+		e.TargetType, e.TargetID, e.TargetName, strings.Join(changes, "; "), e.IP, e.RequestID}
 }
 
 // parseDate reads a YYYY-MM-DD field as midnight UTC. It returns nil for an
@@ -160,6 +296,19 @@ func newAuditEntryView(e *switchboard.AuditEntry, admin bool) auditEntryView {
 	if !strings.HasSuffix(e.Action, ".deleted") { // a deleted object has no page
 		v.TargetLink = link(e.TargetType, e.TargetID)
 	}
+	v.Label = entryLabel(e)
+	for _, c := range auditChanges(e) {
+		if len(v.Changes) == auditMaxChanges {
+			v.More++
+			continue
+		}
+		v.Changes = append(v.Changes, c)
+	}
+	return v
+}
+
+// auditChanges are the changed fields of an entry worth showing, by name.
+func auditChanges(e *switchboard.AuditEntry) []auditChange {
 	var fields []string
 	for k := range e.Before {
 		fields = append(fields, k)
@@ -170,19 +319,16 @@ func newAuditEntryView(e *switchboard.AuditEntry, admin bool) auditEntryView {
 		}
 	}
 	slices.Sort(fields)
+	var out []auditChange
 	for _, k := range fields {
 		b, hasB := e.Before[k]
 		a, hasA := e.After[k]
 		if (!hasB && isEmptyValue(a)) || (!hasA && isEmptyValue(b)) {
 			continue // an empty field of something created or deleted says nothing
 		}
-		if len(v.Changes) == auditMaxChanges {
-			v.More++
-			continue
-		}
-		v.Changes = append(v.Changes, auditChange{Field: k, Before: auditValue(b), After: auditValue(a), HasBefore: hasB, HasAfter: hasA})
+		out = append(out, auditChange{Field: k, Before: auditValue(b), After: auditValue(a), HasBefore: hasB, HasAfter: hasA})
 	}
-	return v
+	return out
 }
 
 func isEmptyValue(v any) bool {
@@ -234,6 +380,16 @@ func auditValue(v any) string {
 		s = strconv.FormatFloat(x, 'f', -1, 64)
 	case json.Number: // as read back from the log: exact
 		s = x.String()
+	case map[string]any: // like skills: "billing 3, refunds 2"
+		keys := slices.Sorted(maps.Keys(x))
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + " " + auditValue(x[k])
+		}
+		s = strings.Join(parts, ", ")
+		if s == "" {
+			s = "none"
+		}
 	case []any:
 		parts := make([]string, len(x))
 		for i, p := range x {

@@ -115,19 +115,6 @@ func statsCharts(st *switchboard.Stats) (tasks, present chart) {
 	return tasks, present
 }
 
-// eventLabel names an event's type for people: "task.sla_breached" is
-// "Task SLA breached".
-func eventLabel(typ string) string {
-	if typ == switchboard.AuditSLABreached {
-		return "SLA breached"
-	}
-	words := strings.ReplaceAll(strings.ReplaceAll(typ, ".", " "), "_", " ")
-	if words == "" {
-		return words
-	}
-	return strings.ToUpper(words[:1]) + words[1:]
-}
-
 // roughDuration says a duration in its two largest units, "14 h 20 min":
 // what a glance at a wait needs.
 func roughDuration(d time.Duration) string {

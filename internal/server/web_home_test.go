@@ -129,3 +129,27 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("browser console: %s", p)
 	}
 }
+
+// TestNavigation_AgentsAndAnonymous: people who take work are not offered
+// the dashboard they cannot see, and a visitor who is not signed in is
+// offered to sign in.
+func TestNavigation_AgentsAndAnonymous(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	ts.MustHumanAgent(t, switchboard.NewAgent{Name: "Ada", Email: "ada@example.com"})
+	a := ts.browser()
+	a.signIn(t, "ada@example.com")
+	a.get(t, "/my-work").wantStatus(t, http.StatusOK).
+		wantContains(t, `<a class="brand" href="/my-work">`, `href="/my-work"`).
+		wantNotContains(t, `href="/"`, ">Dashboard</a>")
+	a.get(t, "/no-such-page").wantStatus(t, http.StatusNotFound).
+		wantContains(t, `<a class="button" href="/my-work">Go to my work</a>`).wantNotContains(t, "Go to the dashboard")
+
+	admin := ts.browser()
+	admin.signIn(t, "admin@example.com")
+	admin.get(t, "/no-such-page").wantStatus(t, http.StatusNotFound).wantContains(t, "Go to the dashboard", `<a class="brand" href="/">`)
+
+	anon := ts.browser()
+	anon.get(t, "/no-such-page").wantStatus(t, http.StatusNotFound).
+		wantContains(t, `<a class="button" href="/signin">Sign in</a>`).wantNotContains(t, "Go to the dashboard")
+}

@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 	"unicode/utf8"
@@ -11,12 +13,38 @@ import (
 )
 
 type importData struct {
-	FileName    string
-	Errors      []switchboard.FieldError
-	Summary     string
-	Result      *switchboard.ImportResult
-	Invitations []*InvitationJSON
+	FileName string
+	Errors   []switchboard.FieldError
+	Summary  string
+	Result   *switchboard.ImportResult
+	// Invitations are the links made for new people, the first few of
+	// them in First; LinksCSV has all of them as a file to download.
+	Invitations []importLink
+	First       []importLink
+	LinksCSV    template.URL
 	Columns     []string
+}
+
+// importLink is an invitation link made by an import, and whose it is.
+type importLink struct{ Name, Email, URL string }
+
+// importLinksShown is how many invitation links the result page lists;
+// the file has them all.
+const importLinksShown = 5
+
+// importLinksFile is the invitation links as a CSV file in a data: URL.
+// The links are secrets: put in the page that answers the import, they
+// reach only the admin who imported, once, and are kept nowhere.
+func importLinksFile(links []importLink) template.URL {
+	var buf bytes.Buffer
+	cw := switchboard.NewCSVWriter(&buf)
+	_ = cw.Write([]string{"name", "email", "link"})
+	for _, l := range links {
+		_ = cw.Write([]string{l.Name, l.Email, l.URL})
+	}
+	_ = cw.Flush()
+	// Base64 leaves nothing in the URL that could break out of it.
+	return template.URL("data:text/csv;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
 }
 
 func (s *Server) renderImport(w http.ResponseWriter, r *http.Request, status int, d *importData) {
@@ -103,7 +131,12 @@ func (s *Server) webImportSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Result = res
 	for _, inv := range res.Invitations {
-		d.Invitations = append(d.Invitations, s.invitationJSON(r.Context(), inv))
+		j := s.invitationJSON(r.Context(), inv)
+		d.Invitations = append(d.Invitations, importLink{Name: inv.Name, Email: j.Email, URL: j.URL})
+	}
+	if len(d.Invitations) > 0 {
+		d.First = d.Invitations[:min(len(d.Invitations), importLinksShown)]
+		d.LinksCSV = importLinksFile(d.Invitations)
 	}
 	s.renderImport(w, r, http.StatusCreated, d)
 }

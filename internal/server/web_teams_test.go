@@ -158,3 +158,22 @@ func TestTeamPages_Supervisor(t *testing.T) {
 	a.get(t, "/teams").wantStatus(t, http.StatusForbidden)
 	a.get(t, "/enrollment").wantStatus(t, http.StatusForbidden)
 }
+
+// TestTeamPages_NoSupervisor: a team nobody supervises says so, on the list
+// and on its page, and the warning goes once it has a supervisor.
+func TestTeamPages_NoSupervisor(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	sup := ts.MustCreateUser(t, "sup@example.com", switchboard.RoleSupervisor)
+	orphan := ts.MustCreateTeam(t, "Orphans")
+	looked := ts.MustCreateTeam(t, "Looked after", sup.ID)
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	res := b.get(t, "/teams").wantStatus(t, http.StatusOK)
+	if n := strings.Count(string(res.body), ">no supervisor</span>"); n != 1 {
+		t.Errorf("%d teams warned of having no supervisor, want 1", n)
+	}
+	b.get(t, "/teams/"+orphan.ID).wantStatus(t, http.StatusOK).
+		wantContains(t, `class="notice notice-warning"`, "This team has no supervisor", `href="#f-supervisors"`, `id="f-supervisors"`)
+	b.get(t, "/teams/"+looked.ID).wantStatus(t, http.StatusOK).wantNotContains(t, "This team has no supervisor")
+}

@@ -14,8 +14,56 @@ import (
 type usersData struct {
 	Filter url.Values // the list's query, for links that keep it
 	Page   *switchboard.Page[*switchboard.User]
+	Rows   []userRow
 	Cursor string
 	Roles  []switchboard.Role
+}
+
+// userRow is a user as the list shows them: with the teams they supervise
+// and the agent they work as.
+type userRow struct {
+	*switchboard.User
+	Supervises []*switchboard.Team
+	Agent      *switchboard.Agent
+}
+
+// usersTeamsMax bounds the teams read to say who supervises which: more
+// pages than any real organisation has.
+const usersTeamsMax = 20 * switchboard.MaxPageLimit
+
+// userRows adds to each user of a page the teams they supervise and their
+// agent.
+func (s *Server) userRows(ctx context.Context, users []*switchboard.User) ([]userRow, error) {
+	supervises := map[string][]*switchboard.Team{}
+	filter := switchboard.TeamFilter{Limit: switchboard.MaxPageLimit}
+	for read := 0; read < usersTeamsMax; read += filter.Limit {
+		teams, err := s.Teams.FindTeams(ctx, filter)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range teams.Items {
+			for _, sup := range t.Supervisors {
+				supervises[sup.ID] = append(supervises[sup.ID], t)
+			}
+		}
+		if teams.NextCursor == "" {
+			break
+		}
+		filter.Cursor = teams.NextCursor
+	}
+	rows := make([]userRow, len(users))
+	for i, u := range users {
+		rows[i] = userRow{User: u, Supervises: supervises[u.ID]}
+		a, err := s.Agents.FindAgentByUserID(ctx, u.ID)
+		switch switchboard.ErrorCode(err) {
+		case "":
+			rows[i].Agent = a
+		case switchboard.ENOTFOUND:
+		default:
+			return nil, err
+		}
+	}
+	return rows, nil
 }
 
 func (s *Server) webUsers(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +86,11 @@ func (s *Server) webUsers(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	rows, err := s.userRows(r.Context(), p.Items)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
 	base := url.Values{}
 	for _, k := range []string{"q", "role", "status", "sort", "limit"} {
 		if v := q.Get(k); v != "" {
@@ -45,7 +98,7 @@ func (s *Server) webUsers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, http.StatusOK, "users", page{Title: "Users", Section: "users", Data: &usersData{
-		Filter: base, Page: p, Cursor: filter.Cursor, Roles: switchboard.Roles,
+		Filter: base, Page: p, Rows: rows, Cursor: filter.Cursor, Roles: switchboard.Roles,
 	}})
 }
 

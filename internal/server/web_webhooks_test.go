@@ -98,7 +98,7 @@ func TestWebhookPages(t *testing.T) {
 	path := "/webhooks/" + id
 	b.get(t, path).wantStatus(t, http.StatusOK).wantNotContains(t, `value="whsec_`)
 	b.get(t, "/webhooks").wantStatus(t, http.StatusOK).wantContains(t, `href="`+path+`"`, "<code>task.*</code>", "Ticketing")
-	b.get(t, "/audit?target_type=webhook").wantStatus(t, http.StatusOK).wantContains(t, "<code>webhook.created</code>", `href="`+path+`"`)
+	b.get(t, "/audit?target_type=webhook").wantStatus(t, http.StatusOK).wantContains(t, `data-action="webhook.created"`, `href="`+path+`"`)
 
 	res = b.post(t, path, url.Values{"url": {"https://hooks.example.com/v2"}, "events": {"*"}, "description": {"Ticketing v2"},
 		"active": {"on"}, "version": {"1"}})

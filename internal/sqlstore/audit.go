@@ -144,6 +144,12 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f switchboard.Audit
 	if f.TargetType != "" {
 		q = q.Where("ae.target_type = ?", f.TargetType)
 	}
+	if f.AgentID != "" {
+		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("ae.target_type = 'agent' AND ae.target_id = ?", f.AgentID).
+				WhereOr("ae.target_type = 'token' AND ae.target_id IN (SELECT t.id FROM api_tokens t WHERE t.agent_id = ?)", f.AgentID)
+		})
+	}
 	if f.Action != "" {
 		if strings.HasSuffix(f.Action, ".") {
 			q = q.Where("ae.action LIKE ? ESCAPE '!'", prefixPattern(f.Action))

@@ -129,6 +129,27 @@ func TestAudit(t *testing.T) {
 		if len(first.Items) != 4 || len(second.Items) != 4 || first.Items[3].ID == second.Items[0].ID {
 			t.Errorf("pages: %d then %d", len(first.Items), len(second.Items))
 		}
+
+		// An agent's history holds its tokens' issue and revocation too.
+		agents := sqlstore.NewAgentService(db)
+		tok, _, err := agents.CreateAgentToken(ctx, agent.ID, switchboard.NewToken{Name: "prod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := agents.RevokeAgentToken(ctx, agent.ID, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		hist, err := audit.FindAuditEntries(systemCtx(), switchboard.AuditFilter{AgentID: agent.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range hist.Items {
+			got = append(got, e.Action)
+		}
+		if want := "token.revoked,token.created,agent.status_changed,agent.updated,agent.created"; strings.Join(got, ",") != want {
+			t.Errorf("agent history: got %v, want %s", got, want)
+		}
 	})
 }
 
