@@ -236,3 +236,18 @@ func TestAPIReportsEveryField(t *testing.T) {
 	}
 
 }
+
+func TestQueueFormReportsEveryMistake(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Callbacks"})
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+
+	// A name in use is reported with the fields' own mistakes.
+	b.post(t, "/queues", url.Values{"name": {"callbacks"}, "strategy": {"bogus"}, "max_offers": {"0"}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantFieldErrors(t,
+		"name", "A queue with this name already exists",
+		"strategy", "Strategy",
+		"max_offers", "")
+}
