@@ -251,3 +251,16 @@ func TestQueueFormReportsEveryMistake(t *testing.T) {
 		"strategy", "Strategy",
 		"max_offers", "")
 }
+
+func TestEnrollmentFormReportsEveryMistake(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+
+	// A team that does not exist is reported with the name's mistake.
+	b.post(t, "/enrollment", url.Values{"name": {""}, "team_id": {"0190aaaa-0000-7000-8000-000000000000"}, "lifetime": {"7"}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantFieldErrors(t,
+		"name", "Name is required",
+		"team_id", "The team does not exist")
+}
