@@ -15,11 +15,14 @@ import (
 const MaxImportRows = 50_000
 
 // ImportRow is one agent read from an import file. TeamNames are resolved
-// to teams by the service.
+// to teams by the service. Problems are what was found wrong with the line
+// while reading it (its agent already validated): the service reports them
+// with the problems only the database can find, and imports nothing.
 type ImportRow struct {
 	Line      int
 	Agent     NewAgent
 	TeamNames []string
+	Problems  []FieldError
 }
 
 // ImportResult says what an import created.
@@ -41,7 +44,10 @@ var ImportColumns = []string{"name", "kind", "email", "phone", "skills", "capaci
 // "skill:level;skill:level", teams and notification channels as names
 // separated by ';', attributes as a JSON object. Every problem of form is
 // reported, each with its line, as one EINVALID error; checks that need the
-// database (teams, e-mail addresses) are the service's.
+// database (teams, e-mail addresses) are the service's. When the problems
+// are all on lines of agents (not in the header), the rows come back with
+// the error, each carrying its line's Problems, so that the service can add
+// its own checks and one answer lists every problem of the file.
 func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 	cr := csv.NewReader(stripBOM(r))
 	cr.FieldsPerRecord = -1
@@ -89,7 +95,9 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 			if errors.As(err, &pe) {
 				line = pe.StartLine
 			}
+			n := v.Len()
 			v.AddLine(line, "row", "%s", csvProblem(err))
+			rows = append(rows, ImportRow{Line: line, Problems: slices.Clone(v.fields[n:])})
 			if v.Len() > 1000 {
 				break
 			}
@@ -107,8 +115,9 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 		}
 		if len(rows) == MaxImportRows {
 			v.AddLine(line, "row", "An import holds at most %d agents; split the file.", MaxImportRows)
-			break
+			return nil, v.Err()
 		}
+		n := v.Len()
 		row := ImportRow{Line: line, Agent: NewAgent{
 			Name:  get("name"),
 			Kind:  AgentKind(get("kind")),
@@ -146,18 +155,17 @@ func ParseAgentCSV(r io.Reader) ([]ImportRow, error) {
 		if err := row.Agent.Validate(); err != nil {
 			v.Merge(line, err)
 		}
+		row.Problems = slices.Clone(v.fields[n:])
 		rows = append(rows, row)
 		if v.Len() > 1000 {
 			break // enough to fix first; the rest would drown them
 		}
 	}
-	if len(rows) == 0 && v.Len() == 0 {
+	if len(rows) == 0 {
 		v.AddLine(2, "row", "The file has a header but no agents.")
+		return nil, v.Err()
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return rows, nil
+	return rows, v.Err()
 }
 
 // ParseSkills reads skills written as "billing:7, spanish:5": name:level

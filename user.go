@@ -150,8 +150,11 @@ type UserService interface {
 	// the current one, and returns the updated user. Every browser session of
 	// the user ends but the caller's, which the caller renews with the
 	// returned AuthVersion.
-	// EINVALID (with field current_password when it is wrong), EUNAUTHORIZED.
-	ChangePassword(ctx context.Context, current, next string) (*User, error)
+	// Nothing changes unless every field is right, and every wrong field is
+	// reported at once.
+	// EINVALID (with fields current_password, new_password,
+	// new_password_confirm), EUNAUTHORIZED.
+	ChangePassword(ctx context.Context, pc PasswordChange) (*User, error)
 
 	// InviteUser makes a new invitation link for a user who has not set a
 	// password yet; earlier links stop working. Admins, or supervisors for
@@ -215,4 +218,13 @@ type PasswordHasher interface {
 	// Verify reports whether password matches hash. An error means the hash
 	// could not be read, not that the password is wrong.
 	Verify(hash, password string) (bool, error)
+}
+
+// PasswordChange is a user's change of their own password. Confirm, when
+// set, is the new password typed a second time, as a form asks for it; the
+// API does not.
+type PasswordChange struct {
+	Current string
+	New     string
+	Confirm *string
 }

@@ -357,12 +357,16 @@ func (s *Server) apiImportAgents(ctx context.Context, in *importAgentsInput) (*i
 		return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "The file is not UTF-8 text; save it as CSV UTF-8."}
 	}
 	rows, err := switchboard.ParseAgentCSV(bytes.NewReader(in.RawBody))
-	if err != nil {
+	if err != nil && rows == nil {
 		return nil, err
 	}
-	if err := s.canImport(ctx, rows); err != nil {
-		return nil, err
+	if err == nil {
+		if err := s.canImport(ctx, rows); err != nil {
+			return nil, err
+		}
 	}
+	// Rows with problems come too: the service adds the problems only the
+	// database can find, and imports nothing.
 	res, err := s.Agents.ImportAgents(ctx, rows)
 	if err != nil {
 		return nil, err

@@ -163,7 +163,7 @@ func (s *Server) apiChangePassword(ctx context.Context, in *changePasswordInput)
 	if err := s.allowSignInAttempt(ctx); err != nil {
 		return nil, err
 	}
-	u, err := s.Users.ChangePassword(ctx, in.Body.CurrentPassword, in.Body.NewPassword)
+	u, err := s.Users.ChangePassword(ctx, switchboard.PasswordChange{Current: in.Body.CurrentPassword, New: in.Body.NewPassword})
 	if err != nil {
 		return nil, err
 	}

@@ -71,15 +71,13 @@ func (s *Server) webChangePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if f.Get("new_password") != f.Get("new_password_confirm") {
-		f.Add("new_password_confirm", "The new passwords do not match.")
-		s.renderAccount(w, r, http.StatusUnprocessableEntity, &accountData{PasswordForm: f})
-		return
-	}
+	// The service checks all three fields, the confirmation included, so
+	// that every mistake is reported at once.
+	confirm := f.Get("new_password_confirm")
 	var u *switchboard.User
 	err := s.allowSignInAttempt(ctx)
 	if err == nil {
-		u, err = s.Users.ChangePassword(ctx, f.Get("current_password"), f.Get("new_password"))
+		u, err = s.Users.ChangePassword(ctx, switchboard.PasswordChange{Current: f.Get("current_password"), New: f.Get("new_password"), Confirm: &confirm})
 	}
 	if err != nil {
 		status := s.fail(r, f, err)
@@ -101,15 +99,9 @@ func (s *Server) webCreateToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	nt := switchboard.NewToken{UserID: switchboard.ActorFromContext(ctx).UserID(), Name: f.Get("name")}
-	days, err := strconv.Atoi(f.Get("lifetime"))
-	if err != nil || days < 0 || days > 3650 {
-		f.Add("lifetime", "Choose how long the token should last.")
+	if !s.tokenLifetime(r, f, &nt) {
 		s.renderAccount(w, r, http.StatusUnprocessableEntity, &accountData{TokenForm: f})
 		return
-	}
-	if days > 0 {
-		exp := s.Now().Add(time.Duration(days) * 24 * time.Hour)
-		nt.ExpiresAt = &exp
 	}
 	t, secret, err := s.Tokens.CreateToken(ctx, nt)
 	if err != nil {
@@ -126,6 +118,25 @@ func (s *Server) webCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seeOther(w, r, target)
+}
+
+// tokenLifetime reads a token form's lifetime into nt's expiry. When it is
+// not one of the choices, it reports it with the name's problems, so that
+// one answer shows both, and returns false.
+func (s *Server) tokenLifetime(r *http.Request, f *form, nt *switchboard.NewToken) bool {
+	days, err := strconv.Atoi(f.Get("lifetime"))
+	if err == nil && days >= 0 && days <= 3650 {
+		if days > 0 {
+			exp := s.Now().Add(time.Duration(days) * 24 * time.Hour)
+			nt.ExpiresAt = &exp
+		}
+		return true
+	}
+	if err := nt.Validate(s.Now()); err != nil {
+		s.fail(r, f, err)
+	}
+	f.Add("lifetime", "Choose how long the token should last.")
+	return false
 }
 
 func (s *Server) webRevokeToken(w http.ResponseWriter, r *http.Request) {

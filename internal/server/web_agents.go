@@ -111,6 +111,10 @@ func (s *Server) webNewAgent(w http.ResponseWriter, r *http.Request) {
 	s.renderAgentForm(w, r, http.StatusOK, f, nil)
 }
 
+// agentFields are the agent form's fields in the order of the page, for the
+// summary of errors.
+var agentFields = []string{"name", "kind", "email", "phone", "skills", "capacity", "teams", "notify", "attributes"}
+
 // agentFormFields reads the fields shared by the create and edit forms.
 // Problems of form (a skill list or JSON that does not parse) go on f.
 func agentFormFields(f *form) (skills map[string]int, capacity int, attributes map[string]any, notify []switchboard.Channel) {
@@ -150,6 +154,7 @@ func (s *Server) webCreateAgent(w http.ResponseWriter, r *http.Request) {
 		if err := na.Validate(); err != nil {
 			s.fail(r, f, err)
 		}
+		f.sortErrors(agentFields...)
 		s.renderAgentForm(w, r, http.StatusUnprocessableEntity, f, nil)
 		return
 	}
@@ -161,7 +166,9 @@ func (s *Server) webCreateAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	a, inv, err := s.Agents.CreateAgent(r.Context(), na)
 	if err != nil {
-		s.renderAgentForm(w, r, s.fail(r, f, err), f, nil)
+		status := s.fail(r, f, err)
+		f.sortErrors(agentFields...)
+		s.renderAgentForm(w, r, status, f, nil)
 		return
 	}
 	if inv != nil {
@@ -403,10 +410,6 @@ func (s *Server) webUpdateAgent(w http.ResponseWriter, r *http.Request) {
 	if attributes == nil {
 		attributes = map[string]any{}
 	}
-	if f.HasErrors() {
-		s.renderAgentForm(w, r, http.StatusUnprocessableEntity, f, current)
-		return
-	}
 	teams, err := s.keepHiddenTeams(r, current, f.Values["teams"])
 	if err != nil {
 		s.internalError(w, r, err)
@@ -419,9 +422,19 @@ func (s *Server) webUpdateAgent(w http.ResponseWriter, r *http.Request) {
 	if current.Kind == switchboard.MachineAgent {
 		upd.Email = &email
 	}
+	if f.HasErrors() {
+		// Report the rest of the form too, not only what failed to parse.
+		if err := upd.Validate(current.Kind); err != nil {
+			s.fail(r, f, err)
+		}
+		f.sortErrors(agentFields...)
+		s.renderAgentForm(w, r, http.StatusUnprocessableEntity, f, current)
+		return
+	}
 	a, err := s.Agents.UpdateAgent(ctx, current.ID, upd)
 	if err != nil {
 		status := s.fail(r, f, err)
+		f.sortErrors(agentFields...)
 		if switchboard.ErrorCode(err) == switchboard.EPRECONDITION {
 			fresh := agentToForm(current)
 			fresh.Summary = "Someone else changed this agent while you were editing. The form now shows their version; make your change again."
@@ -573,15 +586,9 @@ func (s *Server) webCreateAgentToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nt := switchboard.NewToken{Name: f.Get("name")}
-	days, err := strconv.Atoi(f.Get("lifetime"))
-	if err != nil || days < 0 || days > 3650 {
-		f.Add("lifetime", "Choose how long the token should last.")
+	if !s.tokenLifetime(r, f, &nt) {
 		s.renderAgent(w, r, http.StatusUnprocessableEntity, a, &agentExtras{TokenForm: f})
 		return
-	}
-	if days > 0 {
-		exp := s.Now().Add(time.Duration(days) * 24 * time.Hour)
-		nt.ExpiresAt = &exp
 	}
 	t, secret, err := s.Agents.CreateAgentToken(ctx, a.ID, nt)
 	if err != nil {

@@ -110,7 +110,10 @@ func (s *Server) webImportSubmit(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.canImport(r.Context(), rows)
 	}
-	if err == nil {
+	if err == nil || rows != nil {
+		// With rows that have problems, the service adds the ones only the
+		// database can find (unknown teams, e-mail addresses in use) and
+		// imports nothing.
 		res, err = s.Agents.ImportAgents(r.Context(), rows)
 	}
 	if err != nil {

@@ -62,9 +62,15 @@ func (s *Server) webAcceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// Both fields at once: a weak password and a mismatched confirmation
+	// are reported together.
+	var v switchboard.Validation
+	switchboard.ValidatePassword(&v, "password", f.Get("password"))
 	if f.Get("password") != f.Get("password_confirm") {
-		f.Add("password_confirm", "The passwords do not match.")
-		s.renderInvite(w, r, http.StatusUnprocessableEntity, inv, f)
+		v.Add("password_confirm", "The passwords do not match.")
+	}
+	if err := v.Err(); err != nil {
+		s.renderInvite(w, r, s.fail(r, f, err), inv, f)
 		return
 	}
 	// Setting a password is as costly as checking one: throttle it alike.

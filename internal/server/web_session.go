@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -91,6 +92,18 @@ func (s *Server) webSignInSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// Empty fields are said at once, each beside its field; only a full
+	// pair of credentials is worth an attempt.
+	if strings.TrimSpace(f.Get("email")) == "" {
+		f.Add("email", "Enter your e-mail address.")
+	}
+	if f.Get("password") == "" {
+		f.Add("password", "Enter your password.")
+	}
+	if f.HasErrors() {
+		s.render(w, r, http.StatusUnprocessableEntity, "signin", page{Title: "Sign in", Form: f})
+		return
+	}
 	u, err := s.authenticateCredentials(ctx, f.Get("email"), f.Get("password"))
 	if err != nil {
 		status := s.fail(r, f, err)

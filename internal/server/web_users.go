@@ -114,7 +114,16 @@ func (s *Server) webCreateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nu := switchboard.NewUser{Email: f.Get("email"), Name: f.Get("name"), Role: switchboard.Role(f.Get("role")), Password: f.Get("password")}
+	// With a mismatched confirmation the form checks the rest itself, so
+	// that it is reported together with any other mistake; otherwise the
+	// service checks everything, an address already in use included.
+	status := http.StatusUnprocessableEntity
 	if f.Get("password") != f.Get("password_confirm") {
+		check := nu
+		check.Normalize()
+		if err := check.Validate(); err != nil {
+			status = s.fail(r, f, err)
+		}
 		f.Add("password_confirm", "The passwords do not match.")
 	}
 	var u *switchboard.User
@@ -123,10 +132,10 @@ func (s *Server) webCreateUser(w http.ResponseWriter, r *http.Request) {
 		u, err = s.Users.CreateUser(r.Context(), nu)
 	}
 	if err != nil || f.HasErrors() {
-		status := http.StatusUnprocessableEntity
 		if err != nil {
 			status = s.fail(r, f, err)
 		}
+		f.sortErrors("email", "name", "role", "password", "password_confirm")
 		s.render(w, r, status, "user_new", page{Title: "New user", Section: "users", Form: f, Data: switchboard.Roles})
 		return
 	}

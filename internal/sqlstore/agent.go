@@ -277,13 +277,22 @@ func (s *AgentService) CreateAgent(ctx context.Context, na switchboard.NewAgent)
 		return nil, nil, err
 	}
 	na.Normalize()
-	if err := na.Validate(); err != nil {
-		return nil, nil, err
-	}
+	invalid := na.Validate()
 	var agent *switchboard.Agent
 	var invitation *switchboard.Invitation
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
-		if err := s.checkTeams(ctx, tx, sc, nil, na.TeamIDs, true); err != nil {
+		// Teams that do not exist are reported with the other mistakes,
+		// not after they are corrected.
+		var v switchboard.Validation
+		v.Merge(0, invalid)
+		if !v.Has("teams") {
+			if err := s.checkTeams(ctx, tx, sc, nil, na.TeamIDs, true); switchboard.ErrorCode(err) == switchboard.EINVALID {
+				v.Merge(0, err)
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := v.Err(); err != nil {
 			return err
 		}
 		row := newAgentRow(na, tx.now)
@@ -457,22 +466,27 @@ func (s *AgentService) UpdateAgent(ctx context.Context, id string, upd switchboa
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The agent is retired; retired agents are kept unchanged for history.",
 				State: &switchboard.StateConflict{Current: row.Status, Requested: row.Status}}
 		}
-		if err := upd.Validate(switchboard.AgentKind(row.Kind)); err != nil {
-			return err
-		}
-		if upd.Email != nil && row.Kind == string(switchboard.HumanAgent) && *upd.Email != deref(row.Email) {
-			return &switchboard.Error{Code: switchboard.EINVALID, Message: "A human agent's e-mail is the address they sign in with; it cannot be changed here.",
-				Fields: []switchboard.FieldError{{Field: "email", Message: "A human agent's e-mail is their sign-in address and cannot be changed here."}}}
+		// Every mistake at once: the fields', then those only the database
+		// shows (teams that do not exist).
+		var v switchboard.Validation
+		v.Merge(0, upd.Validate(switchboard.AgentKind(row.Kind)))
+		if upd.Email != nil && row.Kind == string(switchboard.HumanAgent) && *upd.Email != deref(row.Email) && !v.Has("email") {
+			v.Add("email", "A human agent's e-mail is their sign-in address and cannot be changed here.")
 		}
 		loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
 		if err != nil {
 			return err
 		}
 		before := loaded[0]
-		if upd.TeamIDs != nil {
-			if err := s.checkTeams(ctx, tx, sc, before.TeamIDs(), *upd.TeamIDs, false); err != nil {
+		if upd.TeamIDs != nil && !v.Has("teams") {
+			if err := s.checkTeams(ctx, tx, sc, before.TeamIDs(), *upd.TeamIDs, false); switchboard.ErrorCode(err) == switchboard.EINVALID {
+				v.Merge(0, err)
+			} else if err != nil {
 				return err
 			}
+		}
+		if err := v.Err(); err != nil {
+			return err
 		}
 		if upd.Name != nil {
 			row.Name, row.SortName = *upd.Name, strings.ToLower(*upd.Name)

@@ -97,12 +97,24 @@ func (s *EnrollmentService) CreateEnrollmentKey(ctx context.Context, nk switchbo
 		t := nk.ExpiresAt.UTC().Truncate(time.Microsecond)
 		nk.ExpiresAt = &t
 	}
-	if err := nk.Validate(now); err != nil {
-		return nil, "", err
-	}
+	// Every mistake at once: the fields', a supervisor's missing team, and
+	// a team that does not exist.
+	var v switchboard.Validation
+	v.Merge(0, nk.Validate(now))
 	if !sc.All && nk.TeamID == "" {
-		return nil, "", &switchboard.Error{Code: switchboard.EINVALID, Message: "Choose one of your teams for the agents that enroll with this key.",
-			Fields: []switchboard.FieldError{{Field: "team_id", Message: "Choose one of your teams."}}}
+		v.Add("team_id", "Choose one of your teams: agents that enroll join it.")
+	}
+	if v.Len() > 0 && nk.TeamID != "" && !v.Has("team_id") {
+		n, err := s.db.bun.NewSelect().Table("teams").Where("id = ?", nk.TeamID).Count(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		if n == 0 {
+			v.Add("team_id", "The team does not exist.")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, "", err
 	}
 	secret := switchboard.NewSecret(switchboard.EnrollmentKeyPrefix)
 	row := &enrollmentKeyRow{

@@ -13,7 +13,8 @@ import (
 // ImportAgents creates every agent of rows, or none. Every row is checked
 // against the database before anything is written: team names must exist,
 // e-mail addresses must not repeat within the file, and a person must not
-// already have an agent.
+// already have an agent. Rows with problems found while reading the file are
+// checked too, so that every problem of the file is reported at once.
 func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.ImportRow) (*switchboard.ImportResult, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return nil, err
@@ -28,6 +29,13 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 		return nil, v.Err()
 	}
 	for i := range rows {
+		if len(rows[i].Problems) > 0 {
+			// Found while reading the file, the agent's validation included.
+			for _, p := range rows[i].Problems {
+				v.AddLine(rows[i].Line, p.Field, "%s", p.Message)
+			}
+			continue
+		}
 		rows[i].Agent.Normalize()
 		if err := rows[i].Agent.Validate(); err != nil {
 			v.Merge(rows[i].Line, err)

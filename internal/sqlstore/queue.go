@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,6 +144,36 @@ func (db *DB) checkQueueTeams(ctx context.Context, idb bun.IDB, sc switchboard.S
 	return nil
 }
 
+// moreQueueProblems adds to invalid, the fields' problems, those that only
+// the database shows and that would otherwise be reported only once the
+// others are corrected: a name another queue has, teams that do not exist.
+func (db *DB) moreQueueProblems(ctx context.Context, idb bun.IDB, invalid error, id string, name *string, teamIDs []string) error {
+	if switchboard.ErrorCode(invalid) != switchboard.EINVALID {
+		return invalid
+	}
+	var v switchboard.Validation
+	v.Merge(0, invalid)
+	if name != nil && !v.Has("name") {
+		n, err := idb.NewSelect().Model((*queueRow)(nil)).Where("sort_name = ? AND id <> ?", strings.ToLower(strings.TrimSpace(*name)), id).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			v.Add("name", "A queue with this name already exists.")
+		}
+	}
+	if teamIDs = slices.Compact(slices.Sorted(slices.Values(teamIDs))); len(teamIDs) > 0 && !v.Has("team_ids") {
+		n, err := idb.NewSelect().Table("teams").Where("id IN (?)", bun.List(teamIDs)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n != int64(len(teamIDs)) {
+			v.Add("team_ids", "One of the teams does not exist.")
+		}
+	}
+	return v.Err()
+}
+
 // CreateQueue creates a queue.
 func (s *QueueService) CreateQueue(ctx context.Context, nq switchboard.NewQueue) (*switchboard.Queue, error) {
 	sc, err := switchboard.RequireManager(switchboard.ActorFromContext(ctx), "manage queues")
@@ -151,7 +182,7 @@ func (s *QueueService) CreateQueue(ctx context.Context, nq switchboard.NewQueue)
 	}
 	nq.Normalize()
 	if err := nq.Validate(); err != nil {
-		return nil, err
+		return nil, s.db.moreQueueProblems(ctx, s.db.bun, err, "", &nq.Name, nq.TeamIDs)
 	}
 	var queue *switchboard.Queue
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
@@ -323,7 +354,11 @@ func (s *QueueService) UpdateQueue(ctx context.Context, id string, upd switchboa
 		}
 		after, err := upd.Apply(*before)
 		if err != nil {
-			return err
+			var teamIDs []string
+			if upd.TeamIDs != nil {
+				teamIDs = *upd.TeamIDs
+			}
+			return s.db.moreQueueProblems(ctx, tx, err, row.ID, upd.Name, teamIDs)
 		}
 		if upd.TeamIDs != nil {
 			if err := s.db.checkQueueTeams(ctx, tx, sc, "team_ids", after.TeamIDs); err != nil {

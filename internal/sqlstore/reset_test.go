@@ -82,7 +82,7 @@ func TestPasswordReset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := users.ChangePassword(asUser(reset), "a freshly chosen password", "remembered it after all"); err != nil {
+		if _, err := users.ChangePassword(asUser(reset), switchboard.PasswordChange{Current: "a freshly chosen password", New: "remembered it after all"}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = users.FindInvitation(t.Context(), pending.Secret)

@@ -171,13 +171,42 @@ func errTeamNameTaken() error {
 		Fields: []switchboard.FieldError{{Field: "name", Message: "A team with this name already exists."}}}
 }
 
+// moreProblems adds to invalid, the fields' problems, those that only the
+// database shows and that would otherwise be reported only once the others
+// are corrected: a name another team has, supervisors who cannot be.
+func (s *TeamService) moreProblems(ctx context.Context, invalid error, id string, name *string, supervisorIDs *[]string) error {
+	var v switchboard.Validation
+	v.Merge(0, invalid)
+	if name != nil && !v.Has("name") {
+		n, err := s.db.bun.NewSelect().Model((*teamRow)(nil)).Where("sort_name = ? AND id <> ?", strings.ToLower(*name), id).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			v.Add("name", "A team with this name already exists.")
+		}
+	}
+	if supervisorIDs != nil && len(*supervisorIDs) > 0 && !v.Has("supervisors") {
+		n, err := s.db.bun.NewSelect().Model((*userRow)(nil)).
+			Where("u.id IN (?) AND u.role IN (?) AND u.status = ?", bun.List(*supervisorIDs),
+				bun.List([]switchboard.Role{switchboard.RoleSupervisor, switchboard.RoleAdmin}), switchboard.UserActive).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n != int64(len(*supervisorIDs)) {
+			v.Add("supervisors", "Supervisors must be active users with the supervisor or admin role.")
+		}
+	}
+	return v.Err()
+}
+
 // CreateTeam creates a team.
 func (s *TeamService) CreateTeam(ctx context.Context, nt switchboard.NewTeam) (*switchboard.Team, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	if err := nt.Validate(); err != nil {
-		return nil, err
+		return nil, s.moreProblems(ctx, err, "", &nt.Name, &nt.SupervisorIDs)
 	}
 	var team *switchboard.Team
 	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
@@ -259,7 +288,7 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 		return nil, err
 	}
 	if err := upd.Validate(); err != nil {
-		return nil, err
+		return nil, s.moreProblems(ctx, err, id, upd.Name, upd.SupervisorIDs)
 	}
 	var team *switchboard.Team
 	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {

@@ -182,6 +182,22 @@ func (s *UserService) CreateUser(ctx context.Context, nu switchboard.NewUser) (*
 		return nil, err
 	}
 	row, err := s.newRow(nu)
+	if switchboard.ErrorCode(err) == switchboard.EINVALID {
+		// An address in use is one more mistake to report now, not after
+		// the others are corrected.
+		var v switchboard.Validation
+		v.Merge(0, err)
+		if email := switchboard.NormalizeEmail(nu.Email); !v.Has("email") {
+			n, err := s.db.bun.NewSelect().Model((*userRow)(nil)).Where("email = ?", email).Count(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				v.Add("email", "A user with this e-mail address already exists.")
+			}
+		}
+		return nil, v.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -393,28 +409,37 @@ func (s *UserService) requireAnotherAdmin(ctx context.Context, tx *Tx, id string
 }
 
 // ChangePassword replaces the calling user's password.
-func (s *UserService) ChangePassword(ctx context.Context, current, next string) (*switchboard.User, error) {
+func (s *UserService) ChangePassword(ctx context.Context, pc switchboard.PasswordChange) (*switchboard.User, error) {
 	actor := switchboard.ActorFromContext(ctx)
 	if actor == nil || actor.User == nil {
 		return nil, switchboard.ErrSignInFirst
-	}
-	var v switchboard.Validation
-	switchboard.ValidatePassword(&v, "new_password", next)
-	if err := v.Err(); err != nil {
-		return nil, err
 	}
 	row, err := findUserRow(ctx, s.db.bun, actor.User.ID, false)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.db.Hasher.Verify(row.PasswordHash, current)
-	if err != nil {
+	// Check every field, the current password included, before answering:
+	// one attempt shows every mistake.
+	var v switchboard.Validation
+	if pc.Current == "" {
+		v.Add("current_password", "Enter your current password.")
+	} else {
+		ok, err := s.db.Hasher.Verify(row.PasswordHash, pc.Current)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			v.Add("current_password", "The current password is incorrect.")
+		}
+	}
+	switchboard.ValidatePassword(&v, "new_password", pc.New)
+	if pc.Confirm != nil && *pc.Confirm != pc.New {
+		v.Add("new_password_confirm", "The new passwords do not match.")
+	}
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "The current password is incorrect.",
-			Fields: []switchboard.FieldError{{Field: "current_password", Message: "The current password is incorrect."}}}
-	}
+	next := pc.New
 	hash, err := s.db.Hasher.Hash(next)
 	if err != nil {
 		return nil, err

@@ -436,15 +436,15 @@ func TestUserService_ChangePassword(t *testing.T) {
 		s := sqlstore.NewUserService(db)
 		u := MustCreateUser(t, db, "ada@example.com", switchboard.RoleAgent)
 
-		_, err := s.ChangePassword(asUser(u), "wrong", "a brand new password")
+		_, err := s.ChangePassword(asUser(u), switchboard.PasswordChange{Current: "wrong", New: "a brand new password"})
 		wantCode(t, err, switchboard.EINVALID)
 		if f := switchboard.ErrorFields(err); len(f) != 1 || f[0].Field != "current_password" {
 			t.Errorf("fields = %v", f)
 		}
-		_, err = s.ChangePassword(asUser(u), "correct horse battery", "short")
+		_, err = s.ChangePassword(asUser(u), switchboard.PasswordChange{Current: "correct horse battery", New: "short"})
 		wantCode(t, err, switchboard.EINVALID)
 
-		updated, err := s.ChangePassword(asUser(u), "correct horse battery", "a brand new password")
+		updated, err := s.ChangePassword(asUser(u), switchboard.PasswordChange{Current: "correct horse battery", New: "a brand new password"})
 		if err != nil {
 			t.Fatal(err)
 		}
