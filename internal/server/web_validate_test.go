@@ -190,10 +190,10 @@ func TestImportReportsEveryLine(t *testing.T) {
 		"\"Dee,machine\n" // line 5: a quote never closed
 	res := b.upload(t, "/agents/import", "file", "mixed.csv", []byte(csv)).wantStatus(t, http.StatusUnprocessableEntity)
 	res.wantContains(t, "Nothing was imported",
-		`<td class="num">2</td>`, "There is no team named &#34;Nowhere&#34;",
-		`<td class="num">3</td>`, "levels go from 1 to 10", "is not a whole number",
-		`<td class="num">4</td>`, "taken@example.com already has an agent",
-		`<td class="num">5</td>`)
+		`<td class="num" data-label="Line">2</td>`, "There is no team named &#34;Nowhere&#34;",
+		`<td class="num" data-label="Line">3</td>`, "levels go from 1 to 10", "is not a whole number",
+		`<td class="num" data-label="Line">4</td>`, "taken@example.com already has an agent",
+		`<td class="num" data-label="Line">5</td>`)
 	b.get(t, "/agents?q=Ada").wantContains(t, "No agents match")
 
 	t.Run("API", func(t *testing.T) {
