@@ -405,6 +405,8 @@ func (s *Server) routes() {
 				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
 				r.Get("/agents", s.webAgents)
 				r.Get("/agents/new", s.webNewAgent)
+				r.Get("/agents/export.csv", s.webExportAgents)
+				r.Post("/agents/bulk", s.webBulkAgents)
 				r.Post("/agents", s.webCreateAgent)
 				r.Get("/agents/{id}", s.webAgent)
 				r.Get("/agents/{id}/edit", s.webEditAgent)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -212,20 +213,24 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool)
 	var upd switchboard.TeamUpdate
 	done, anchor := "The agent has been added to ", "#add-agents"
 	if add {
-		agentID := strings.TrimSpace(f.Get("agent_id"))
-		if agentID == "" {
-			s.renderError(w, r, http.StatusBadRequest, "Choose an agent to add.")
+		for _, agentID := range f.Values["agent_id"] {
+			if agentID = strings.TrimSpace(agentID); agentID != "" {
+				upd.AddMembers = append(upd.AddMembers, agentID)
+			}
+		}
+		if len(upd.AddMembers) == 0 {
+			s.setFlash(r, "error", "Tick the agents to add first.")
+			seeOther(w, r, teamBack(id, f)+"#add-agents")
 			return
 		}
-		upd.AddMembers = []string{agentID}
+		if n := len(upd.AddMembers); n > 1 {
+			done = fmt.Sprintf("%d agents have been added to ", n)
+		}
 	} else {
 		upd.RemoveMembers = []string{chi.URLParam(r, "agent_id")}
 		done, anchor = "The agent has been removed from ", "#members"
 	}
-	back := "/teams/" + id
-	if q := strings.TrimSpace(f.Get("add_q")); q != "" {
-		back += "?" + url.Values{"add_q": {q}}.Encode()
-	}
+	back := teamBack(id, f)
 	t, err := s.Teams.UpdateTeam(r.Context(), id, upd)
 	switch switchboard.ErrorCode(err) {
 	case "":
@@ -244,6 +249,15 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool)
 		return
 	}
 	seeOther(w, r, back+anchor)
+}
+
+// teamBack is the team page with the add search of the form f.
+func teamBack(id string, f *form) string {
+	back := "/teams/" + id
+	if q := strings.TrimSpace(f.Get("add_q")); q != "" {
+		back += "?" + url.Values{"add_q": {q}}.Encode()
+	}
+	return back
 }
 
 func (s *Server) webAddTeamMember(w http.ResponseWriter, r *http.Request) {
