@@ -340,12 +340,15 @@ type AgentFilter struct {
 	Skill    string // has this skill...
 	MinLevel int    // ...at this level or above (0 = any level)
 	Sort     string // one of AgentSorts; "" = "name"
-	Limit    int
-	Cursor   string
+	// HideRetired leaves retired agents out unless Status asks for them.
+	HideRetired bool
+	Limit       int
+	Cursor      string
 }
 
 // AgentSorts are the orders an agent list can be sorted in.
-var AgentSorts = []string{"name", "-name", "created_at", "-created_at"}
+// "skill_level" needs a Skill to filter on.
+var AgentSorts = []string{"name", "-name", "status", "-status", "presence", "-presence", "created_at", "-created_at", "skill_level", "-skill_level"}
 
 // MaxQueryLength bounds the text a list is searched for.
 const MaxQueryLength = 200
@@ -387,6 +390,9 @@ func (f *AgentFilter) Validate() error {
 		f.Sort = "name"
 	}
 	ValidSort(&v, f.Sort, AgentSorts)
+	if strings.TrimPrefix(f.Sort, "-") == "skill_level" && f.Skill == "" {
+		v.Add("sort", "Sorting by skill level needs a skill to filter on.")
+	}
 	if f.Status != "" && !f.Status.Valid() {
 		v.Add("status", "Status must be pending, active, suspended or retired.")
 	}
@@ -432,6 +438,20 @@ type AgentService interface {
 
 	// FindAgents returns one page of agents. EINVALID, EFORBIDDEN.
 	FindAgents(ctx context.Context, filter AgentFilter) (*Page[*Agent], error)
+
+	// CountMatchingAgents counts the agents in the actor's scope that a
+	// filter matches (its order, limit and cursor aside). EINVALID,
+	// EFORBIDDEN.
+	CountMatchingAgents(ctx context.Context, filter AgentFilter) (int, error)
+
+	// BulkAgents applies one action to many agents in one transaction: to
+	// all of them, recorded agent by agent as the single action is, or to
+	// none. Agents the action cannot apply to (already retired, not in the
+	// actor's teams...) are ECONFLICT with one field error each; a filter
+	// matching more than MaxBulkAgents is EINVALID. Supervisors act on the
+	// agents of their teams, and add to or remove from those teams only.
+	// EINVALID, EFORBIDDEN.
+	BulkAgents(ctx context.Context, b AgentBulk) (*BulkResult, error)
 
 	// CreateAgent creates an agent. A human agent is linked to the user with
 	// its e-mail address; when there is none, a user in role agent is

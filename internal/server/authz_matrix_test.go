@@ -115,6 +115,11 @@ var authzMatrix = []authzRow{
 	{"401 201 403 201 403 403 401", "createAgent", newAgentIn(teamB)},
 	{"401 201 422 422 403 403 401", "createAgent", newAgentIn(noTeam)},
 	{"401 201 403 403 403 403 401", "importAgents", csvImport},
+	{"401 200 200 409 403 403 401", "bulkAgents", bulkOn(teamA, "suspend", nil, "ids")},
+	{"401 200 409 200 403 403 401", "bulkAgents", bulkOn(teamB, "retire", nil, "ids")},
+	{"401 200 200 422 403 403 401", "bulkAgents", bulkOn(teamA, "suspend", nil, "filter")},
+	{"401 200 200 403 403 403 401", "bulkAgents", bulkOn(teamA, switchboard.BulkRemoveFromTeam, ptr(teamA), "ids")},
+	{"401 200 403 409 403 403 401", "bulkAgents", bulkOn(teamA, switchboard.BulkAddToTeam, ptr(teamB), "ids")},
 	{"401 200 200 404 404 403 401", "getAgent", agentIn(teamA, switchboard.AgentActive)},
 	{"401 200 404 200 404 403 401", "getAgent", agentIn(teamB, switchboard.AgentActive)},
 	{"401 200 404 404 404 403 401", "getAgent", agentIn(noTeam, switchboard.AgentActive)},
@@ -683,6 +688,29 @@ func (w *authzWorld) lastEvent(tb testing.TB) string {
 	}
 	return strconv.FormatInt(pos, 10)
 }
+
+// bulkOn is a bulk action on a fresh active machine agent of a team, named
+// by its ID (by "ids") or found by its name (by "filter"); to is the team of
+// a team action.
+func bulkOn(which teamRef, action string, to *teamRef, by string) authzTarget {
+	return target(fmt.Sprintf("%s on an agent of %s, by %s", action, which, by), func(tb testing.TB, w *authzWorld, _ authzActor) authzRequest {
+		agentID := w.newAgent(tb, which, switchboard.AgentActive)
+		b := body{"action": action, "ids": []string{agentID}}
+		if by == "filter" {
+			a, err := sqlstore.NewAgentService(w.ts.db).FindAgentByID(systemCtx(), agentID)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			b = body{"action": action, "filter": map[string]string{"q": a.Name}}
+		}
+		if to != nil {
+			b["team_id"] = w.team(*to).ID
+		}
+		return authzRequest{body: b}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // agentIn is a fresh machine agent of a team, in a status.
 func agentIn(which teamRef, status switchboard.AgentStatus) authzTarget {

@@ -143,6 +143,14 @@ func (s *Server) routes() {
 				"notify, attributes optional), then one agent per row. Skills are written skill:level;skill:level, teams and " +
 				"notify as names separated by ';', attributes as a JSON object. Every row is checked first: if any is wrong, " +
 				"nothing is imported and every problem is reported with its line."}, admins, s.apiImportAgents)
+		handle(s, api, huma.Operation{OperationID: "bulkAgents", Method: http.MethodPost, Path: "/api/v1/agents/bulk",
+			Summary: "Act on many agents at once", Tags: []string{"Agents"}, Errors: []int{http.StatusConflict},
+			Description: "Activates (or approves), suspends or retires agents, or adds them to a team or removes them from one " +
+				"(team_id): those named by ids (at most 1000), or every agent a filter of the list's query parameters matches " +
+				"(at most 1000). All or nothing, in one transaction: when any agent is refused (already retired, not in your " +
+				"teams...), none changes, and the 409 lists each refused agent in errors, at body.ids[i] (or body.filter), with " +
+				"its name and why. Each agent's change is audited and published as the single-agent action's is. Supervisors act " +
+				"on the agents of their teams, and add to or remove from their own teams only (403 for another)."}, supervisors, s.apiBulkAgents)
 		handle(s, api, huma.Operation{OperationID: "getAgent", Method: http.MethodGet, Path: "/api/v1/agents/{id}",
 			Summary: "Get an agent", Tags: []string{"Agents"},
 			Description: "Agent-role users can read only their own agent."}, usersOnly, s.apiGetAgent)
@@ -406,6 +414,8 @@ func (s *Server) routes() {
 				r.Use(s.requireRole(switchboard.RoleAdmin, switchboard.RoleSupervisor))
 				r.Get("/agents", s.webAgents)
 				r.Get("/agents/new", s.webNewAgent)
+				r.Get("/agents/export.csv", s.webExportAgents)
+				r.Post("/agents/bulk", s.webBulkAgents)
 				r.Post("/agents", s.webCreateAgent)
 				r.Get("/agents/{id}", s.webAgent)
 				r.Get("/agents/{id}/edit", s.webEditAgent)

@@ -69,6 +69,7 @@ func mustParseViews(version string) *views {
 		"channelLabel": channelLabel,
 		"list":         func(items ...string) []string { return items },
 		"skillNames":   switchboard.SortedSkills,
+		"topSkills":    topSkills,
 		"channelName": func(c switchboard.Channel) string {
 			return map[switchboard.Channel]string{switchboard.ChannelEmail: "e-mail", switchboard.ChannelSMS: "SMS", switchboard.ChannelInApp: "in-app"}[c]
 		},
@@ -482,4 +483,30 @@ func pageLink(path string, query url.Values, kv ...string) template.URL {
 	// Only paths written in the templates come here, and the query is
 	// encoded: the URL is safe to mark as such.
 	return template.URL(path + "?" + q.Encode())
+}
+
+// skillLevel is one skill of an agent, for display.
+type skillLevel struct {
+	Name  string
+	Level int
+}
+
+// someSkills are an agent's strongest skills, and how many others it has.
+type someSkills struct {
+	Top  []skillLevel
+	More int
+}
+
+// topSkills returns the n highest skills (ties by name), for lists that
+// show a line per agent.
+func topSkills(skills map[string]int, n int) someSkills {
+	all := make([]skillLevel, 0, len(skills))
+	for _, name := range switchboard.SortedSkills(skills) {
+		all = append(all, skillLevel{Name: name, Level: skills[name]})
+	}
+	slices.SortStableFunc(all, func(a, b skillLevel) int { return b.Level - a.Level })
+	if len(all) <= n {
+		return someSkills{Top: all}
+	}
+	return someSkills{Top: all[:n], More: len(all) - n}
 }

@@ -22,15 +22,72 @@ type agentsData struct {
 	Cursor string
 	Teams  []*switchboard.Team
 	Now    time.Time
+	// Count is how many agents the filter matches; From and To are the
+	// positions of the page's first and last, counted from 1.
+	Count, From, To int
+	NextFrom        int
+	Limit           int
+	PageSizes       []int
+	Columns         map[string]sortColumn
+	SkillKey        string // the skill filtered on, as skills are stored
+	// Query is the filter as a query string, for the bulk form's address
+	// and the export link.
+	Query       string
+	BulkActions []option
+}
+
+// agentListParams are the query parameters of the agent list that its
+// links keep.
+var agentListParams = []string{"q", "status", "presence", "kind", "team", "skill", "min_level", "sort", "limit", "show_retired"}
+
+// sortColumn is a sortable column header: its link sorts by it, in reverse
+// when it is the order already.
+type sortColumn struct {
+	Label string
+	Href  string
+	Sort  string // "ascending", "descending" or "" (for aria-sort)
+	Num   bool
+}
+
+func sortColumns(filter url.Values, current string, names ...string) map[string]sortColumn {
+	cols := map[string]sortColumn{}
+	for i := 0; i+1 < len(names); i += 2 {
+		key, label := names[i], names[i+1]
+		c := sortColumn{Label: label, Num: key == "skill_level"}
+		next := key
+		switch current {
+		case key:
+			c.Sort, next = "ascending", "-"+key
+		case "-" + key:
+			c.Sort = "descending"
+		}
+		q := keep(filter, agentListParams...)
+		q.Set("sort", next)
+		c.Href = "/agents?" + q.Encode()
+		cols[key] = c
+	}
+	return cols
+}
+
+// parseAgentList reads the agent list's filter from its address: retired
+// agents stay out unless asked for.
+func parseAgentList(q url.Values) (switchboard.AgentFilter, error) {
+	filter, err := switchboard.ParseAgentFilter(q)
+	filter.HideRetired = q.Get("show_retired") == ""
+	return filter, err
 }
 
 func (s *Server) webAgents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	filter, err := switchboard.ParseAgentFilter(q)
+	filter, err := parseAgentList(q)
 	var p *switchboard.Page[*switchboard.Agent]
+	count := 0
 	if err == nil {
 		p, err = s.Agents.FindAgents(ctx, filter)
+	}
+	if err == nil {
+		count, err = s.Agents.CountMatchingAgents(ctx, filter)
 	}
 	if err != nil {
 		if switchboard.ErrorCode(err) == switchboard.EINVALID {
@@ -45,10 +102,29 @@ func (s *Server) webAgents(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "agents", page{Title: "Agents", Section: "agents", Data: &agentsData{
-		Filter: keep(q, "q", "status", "presence", "kind", "team", "skill", "min_level", "sort", "limit"),
-		Page:   p, Cursor: filter.Cursor, Teams: teams, Now: s.Now(),
-	}})
+	// from is where the page starts, carried by the pager's links: a
+	// cursor knows the last agent before it, not how many came before.
+	from, _ := strconv.Atoi(q.Get("from"))
+	if filter.Cursor == "" || from < 1 {
+		from = 1
+	}
+	kept := keep(q, agentListParams...)
+	d := &agentsData{
+		Filter: kept, Page: p, Cursor: filter.Cursor, Teams: teams, Now: s.Now(),
+		Count: count, From: from, To: from + len(p.Items) - 1, NextFrom: from + len(p.Items), Limit: filter.Limit, PageSizes: []int{25, 50, 100, 200},
+		Query: kept.Encode(),
+	}
+	cols := []string{"name", "Name", "status", "Status", "presence", "Presence"}
+	if filter.Skill != "" {
+		d.SkillKey = switchboard.NormalizeSkill(filter.Skill)
+		cols = append(cols, "skill_level", "Level of "+d.SkillKey)
+	}
+	d.Columns = sortColumns(q, filter.Sort, append(cols, "created_at", "Created")...)
+	for _, a := range switchboard.BulkActions {
+		d.BulkActions = append(d.BulkActions, option{Value: a, Label: bulkActionLabel(a)})
+	}
+	p2 := page{Title: "Agents", Section: "agents", Data: d}
+	s.render(w, r, http.StatusOK, "agents", p2)
 }
 
 // keep returns the non-empty values of the named query parameters, for links

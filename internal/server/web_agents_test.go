@@ -121,8 +121,10 @@ func TestAgentPages(t *testing.T) {
 	})
 
 	t.Run("ListAndFilters", func(t *testing.T) {
-		b.get(t, "/agents").wantStatus(t, http.StatusOK).wantContains(t, "Ada Lovelace", "router-8", "billing <b>7</b>")
-		b.get(t, "/agents?kind=machine").wantContains(t, "router-8").wantNotContains(t, "Ada Lovelace")
+		// router-8 is retired: out of the list unless asked for.
+		b.get(t, "/agents").wantStatus(t, http.StatusOK).wantContains(t, "Ada Lovelace", "billing <b>7</b>").wantNotContains(t, "router-8")
+		b.get(t, "/agents?status=retired").wantContains(t, "router-8").wantNotContains(t, "Ada Lovelace")
+		b.get(t, "/agents?kind=machine&show_retired=1").wantContains(t, "router-8").wantNotContains(t, "Ada Lovelace")
 		b.get(t, "/agents?skill=billing&min_level=8").wantContains(t, "No agents match these filters")
 		b.get(t, "/agents?team="+team.ID).wantContains(t, "Ada Lovelace").wantNotContains(t, "router-8")
 		b.get(t, "/agents?status=nonsense").wantStatus(t, http.StatusBadRequest)

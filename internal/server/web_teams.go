@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -201,8 +202,8 @@ func (s *Server) webUpdateTeam(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/teams/"+t.ID)
 }
 
-// changeMembers adds or removes one agent and goes back to the team page,
-// keeping the add search so that several agents can be added in a row.
+// changeMembers adds the ticked agents or removes one, and goes back to the
+// team page, keeping the add search so that more agents can be added.
 func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool) {
 	f, ok := s.parseForm(w, r)
 	if !ok {
@@ -214,41 +215,38 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool)
 		s.loadFailed(w, r, err)
 		return
 	}
-	agentID := chi.URLParam(r, "agent_id")
+	back := teamBack(id, f)
+	var upd switchboard.TeamUpdate
+	var who, done, place string
 	if add {
-		agentID = strings.TrimSpace(f.Get("agent_id"))
-		if agentID == "" {
-			s.renderError(w, r, http.StatusBadRequest, "Choose an agent to add.")
+		for _, agentID := range f.Values["agent_id"] {
+			if agentID = strings.TrimSpace(agentID); agentID != "" {
+				upd.AddMembers = append(upd.AddMembers, agentID)
+			}
+		}
+		if len(upd.AddMembers) == 0 {
+			s.setFlashAt(r, "error", "add-agents", "Tick the agents to add first.")
+			seeOther(w, r, back+"#add-agents")
 			return
 		}
-	}
-	// The message names the agent; one that cannot be found is reported
-	// by the change itself.
-	name := "The agent"
-	if a, err := s.Agents.FindAgentByID(r.Context(), agentID); err == nil {
-		name = a.Name
-	}
-	back := "/teams/" + id
-	if q := strings.TrimSpace(f.Get("add_q")); q != "" {
-		back += "?" + url.Values{"add_q": {q}}.Encode()
-	}
-	var upd switchboard.TeamUpdate
-	done, place := " added to ", "add-agents"
-	if add {
-		upd.AddMembers = []string{agentID}
+		who, done, place = s.agentName(r, upd.AddMembers[0]), " added to ", "add-agents"
+		if n := len(upd.AddMembers); n > 1 {
+			who = fmt.Sprintf("%d agents", n)
+		}
 	} else {
-		if !s.confirmed(w, r, f, confirmation{Title: "Remove " + name + " from " + team.Name + "?", Question: "Remove " + name +
-			" from " + team.Name + "? The agent stays in Switchboard, only outside this team.", Button: "Remove " + name,
+		agentID := chi.URLParam(r, "agent_id")
+		who, done, place = s.agentName(r, agentID), " removed from ", "members"
+		if !s.confirmed(w, r, f, confirmation{Title: "Remove " + who + " from " + team.Name + "?", Question: "Remove " + who +
+			" from " + team.Name + "? The agent stays in Switchboard, only outside this team.", Button: "Remove " + who,
 			Danger: true, Cancel: back + "#members", Section: "teams"}) {
 			return
 		}
 		upd.RemoveMembers = []string{agentID}
-		done, place = " removed from ", "members"
 	}
 	t, err := s.Teams.UpdateTeam(r.Context(), id, upd)
 	switch switchboard.ErrorCode(err) {
 	case "":
-		s.setFlashAt(r, "success", place, name+done+t.Name+".")
+		s.setFlashAt(r, "success", place, who+done+t.Name+".")
 	case switchboard.ENOTFOUND:
 		s.notFound(w, r)
 		return
@@ -263,6 +261,24 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, add bool)
 		return
 	}
 	seeOther(w, r, back+"#"+place)
+}
+
+// agentName names an agent in a message; one that cannot be found is
+// reported by the change itself.
+func (s *Server) agentName(r *http.Request, id string) string {
+	if a, err := s.Agents.FindAgentByID(r.Context(), id); err == nil {
+		return a.Name
+	}
+	return "The agent"
+}
+
+// teamBack is the team page with the add search of the form f.
+func teamBack(id string, f *form) string {
+	back := "/teams/" + id
+	if q := strings.TrimSpace(f.Get("add_q")); q != "" {
+		back += "?" + url.Values{"add_q": {q}}.Encode()
+	}
+	return back
 }
 
 func (s *Server) webAddTeamMember(w http.ResponseWriter, r *http.Request) {

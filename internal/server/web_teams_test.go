@@ -80,7 +80,7 @@ func TestTeamPages(t *testing.T) {
 		// Add an agent found by the search, then remove it.
 		runner, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "runner-7", Kind: switchboard.MachineAgent})
 		b.get(t, teamPath+"?add_q=runner").wantStatus(t, http.StatusOK).
-			wantContains(t, `<input type="hidden" name="agent_id" value="`+runner.ID+`">`)
+			wantContains(t, `<input type="checkbox" name="agent_id" value="`+runner.ID+`"`)
 		b.post(t, teamPath+"/members", url.Values{"agent_id": {runner.ID}, "add_q": {"runner"}}).
 			wantStatus(t, http.StatusSeeOther).location(t, teamPath+"?add_q=runner")
 		b.get(t, teamPath+"?add_q=runner").wantStatus(t, http.StatusOK).

@@ -35,6 +35,8 @@ type agentRow struct {
 	CreatedAt  time.Time  `bun:"created_at"`
 	UpdatedAt  time.Time  `bun:"updated_at"`
 	Version    int        `bun:"version"`
+	// SkillLevel is read by a list sorted by the level of a skill.
+	SkillLevel int `bun:"skill_level,scanonly"`
 }
 
 type agentSkillRow struct {
@@ -562,37 +564,44 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 			}
 			return switchboard.ErrTransition("agent", string(from), string(status), allowed)
 		}
-		row.Status = string(status)
-		row.Version++
-		row.UpdatedAt = tx.now
-		if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		if status != switchboard.AgentActive {
-			// Only active agents take work, so only they may look available.
-			if err := s.db.changePresence(ctx, tx, row, switchboard.PresenceOffline, "agent "+string(status)); err != nil {
-				return err
-			}
-		}
-		if status == switchboard.AgentRetired && row.UserID != nil && row.OwnsUser {
-			if err := s.retireUser(ctx, tx, *row.UserID); err != nil {
-				return err
-			}
-		}
-		loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
-		if err != nil {
-			return err
-		}
-		agent = loaded[0]
-		e := agentEvent(switchboard.AuditAgentStatusChanged, agent, nil)
-		e.Before, e.After = map[string]any{"status": from}, map[string]any{"status": status}
-		tx.Record(e)
-		return nil
+		agent, err = s.setStatus(ctx, tx, row, status)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return agent, nil
+}
+
+// setStatus moves the agent of a locked row to a status its own allows, and
+// records the change: for one agent and for many alike.
+func (s *AgentService) setStatus(ctx context.Context, tx *Tx, row *agentRow, status switchboard.AgentStatus) (*switchboard.Agent, error) {
+	from := switchboard.AgentStatus(row.Status)
+	row.Status = string(status)
+	row.Version++
+	row.UpdatedAt = tx.now
+	if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+		return nil, err
+	}
+	if status != switchboard.AgentActive {
+		// Only active agents take work, so only they may look available.
+		if err := s.db.changePresence(ctx, tx, row, switchboard.PresenceOffline, "agent "+string(status)); err != nil {
+			return nil, err
+		}
+	}
+	if status == switchboard.AgentRetired && row.UserID != nil && row.OwnsUser {
+		if err := s.retireUser(ctx, tx, *row.UserID); err != nil {
+			return nil, err
+		}
+	}
+	loaded, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
+	if err != nil {
+		return nil, err
+	}
+	e := agentEvent(switchboard.AuditAgentStatusChanged, loaded[0], nil)
+	e.Before, e.After = map[string]any{"status": from}, map[string]any{"status": status}
+	tx.Record(e)
+	return loaded[0], nil
 }
 
 // retireUser disables the user created for a retired human agent when being

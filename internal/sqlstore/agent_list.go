@@ -57,7 +57,48 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	// table (MySQL reads whole rows to test a condition on an index scan).
 	var keys []*agentRow
 	q := s.db.bun.NewSelect().Model(&keys).Column("a.id")
-	teams, filtered, err := s.listTeams(ctx, sc, f.TeamID)
+	q, err = s.filterAgents(ctx, s.db.bun, q, sc, f, s.db.keepOrdered)
+	if err != nil {
+		return nil, err
+	}
+	order := newListOrder(f.Sort, "a.id", map[string]string{"name": "a.sort_name", "status": "a.status", "presence": "a.presence",
+		"created_at": "a.created_at", "skill_level": "ks.level"}, "created_at")
+	if order.column == "ks.level" {
+		order.isInt = true
+		q = q.Join("JOIN agent_skills AS ks ON ks.agent_id = a.id AND ks.skill = ?", switchboard.NormalizeSkill(f.Skill)).
+			ColumnExpr("ks.level AS skill_level")
+	} else {
+		q = q.Column(order.column) // with the ID, all the page's query reads
+	}
+	load := func(keys []*agentRow) ([]*switchboard.Agent, error) {
+		rows, err := s.db.agentRowsInOrder(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		return s.db.loadAgents(ctx, s.db.bun, rows)
+	}
+	return listPage(ctx, q, &keys, order, f.Cursor, limit, load, func(k *agentRow) (any, string) {
+		switch order.column {
+		case "a.created_at":
+			return k.CreatedAt, k.ID
+		case "a.status":
+			return k.Status, k.ID
+		case "a.presence":
+			return k.Presence, k.ID
+		case "ks.level":
+			return k.SkillLevel, k.ID
+		}
+		return k.SortName, k.ID
+	})
+}
+
+// filterAgents adds the conditions of a filter (its order, limit and cursor
+// aside) and the actor's scope to a query on agents (alias a). keep adds the
+// condition of membership in a set: keepOrdered for a page read in order,
+// inSet for a count or a bulk action, which read every match.
+func (s *AgentService) filterAgents(ctx context.Context, idb bun.IDB, q *bun.SelectQuery, sc switchboard.Scope, f switchboard.AgentFilter,
+	keep func(context.Context, *bun.SelectQuery, agentSet) (*bun.SelectQuery, error)) (*bun.SelectQuery, error) {
+	teams, filtered, err := s.listTeams(ctx, idb, sc, f.TeamID)
 	switch {
 	case err != nil:
 		return nil, err
@@ -66,7 +107,7 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	case len(teams) == 0:
 		q = inTeams(q, nil)
 	default:
-		if q, err = s.db.keepOrdered(ctx, q, teamMembers(teams)); err != nil {
+		if q, err = keep(ctx, q, teamMembers(teams)); err != nil {
 			return nil, err
 		}
 	}
@@ -78,8 +119,11 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 			return q.Where(s.db.lowerLike("a.sort_name"), pattern).WhereOr(s.db.lowerLike("a.email"), pattern)
 		})
 	}
-	if f.Status != "" {
+	switch {
+	case f.Status != "":
 		q = q.Where("a.status = ?", f.Status)
+	case f.HideRetired:
+		q = q.Where("a.status <> ?", switchboard.AgentRetired)
 	}
 	if f.Presence != "" {
 		q = q.Where("a.presence = ?", f.Presence)
@@ -89,38 +133,50 @@ func (s *AgentService) FindAgents(ctx context.Context, f switchboard.AgentFilter
 	}
 	if f.Skill != "" {
 		set := agentSet{from: "agent_skills s WHERE s.skill = ? AND s.level >= ?", args: []any{switchboard.NormalizeSkill(f.Skill), max(f.MinLevel, 1)}}
-		if q, err = s.db.keepOrdered(ctx, q, set); err != nil {
+		if q, err = keep(ctx, q, set); err != nil {
 			return nil, err
 		}
 	}
-	order := newListOrder(f.Sort, "a.id", map[string]string{"name": "a.sort_name", "created_at": "a.created_at"}, "created_at")
-	q = q.Column(order.column) // with the ID, all the page's query reads
-	load := func(keys []*agentRow) ([]*switchboard.Agent, error) {
-		rows, err := s.db.agentRowsInOrder(ctx, keys)
-		if err != nil {
-			return nil, err
-		}
-		return s.db.loadAgents(ctx, s.db.bun, rows)
+	return q, nil
+}
+
+// inSet keeps the agents of set, for filterAgents.
+func inSet(_ context.Context, q *bun.SelectQuery, set agentSet) (*bun.SelectQuery, error) {
+	return q.Where("a.id IN (SELECT s.agent_id FROM "+set.from+")", set.args...), nil
+}
+
+// CountMatchingAgents counts the agents in the actor's scope that f matches.
+func (s *AgentService) CountMatchingAgents(ctx context.Context, f switchboard.AgentFilter) (int, error) {
+	sc, err := switchboard.ScopeOf(switchboard.ActorFromContext(ctx))
+	if err != nil {
+		return 0, err
 	}
-	return listPage(ctx, q, &keys, order, f.Cursor, limit, load, func(k *agentRow) (any, string) {
-		if order.isTime {
-			return k.CreatedAt, k.ID
-		}
-		return k.SortName, k.ID
-	})
+	if !sc.Manages() {
+		return 0, &switchboard.Error{Code: switchboard.EFORBIDDEN, Message: "Only admins and supervisors may count agents."}
+	}
+	f.Sort, f.Cursor = "", ""
+	if err := f.Validate(); err != nil {
+		return 0, err
+	}
+	q, err := s.filterAgents(ctx, s.db.bun, s.db.bun.NewSelect().Model((*agentRow)(nil)), sc, f, inSet)
+	if err != nil {
+		return 0, err
+	}
+	n, err := q.Count(ctx)
+	return int(n), translate(err)
 }
 
 // listTeams returns the teams whose agents a list shows, when it shows those
 // of some teams only: a supervisor's teams, or the team of the filter, or
 // both (then the filter's team if the supervisor has it, else none).
-func (s *AgentService) listTeams(ctx context.Context, sc switchboard.Scope, teamID string) ([]string, bool, error) {
+func (s *AgentService) listTeams(ctx context.Context, idb bun.IDB, sc switchboard.Scope, teamID string) ([]string, bool, error) {
 	if sc.SupervisorID == "" {
 		if teamID == "" {
 			return nil, false, nil
 		}
 		return []string{teamID}, true, nil
 	}
-	supervised, err := s.db.supervisedTeams(ctx, s.db.bun, sc.SupervisorID)
+	supervised, err := s.db.supervisedTeams(ctx, idb, sc.SupervisorID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -193,7 +249,7 @@ func (s *AgentService) CountAgents(ctx context.Context) (*switchboard.AgentCount
 		N        int    `bun:"n"`
 	}
 	q := s.db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").Group("a.status", "a.presence")
-	if teams, filtered, err := s.listTeams(ctx, sc, ""); err != nil {
+	if teams, filtered, err := s.listTeams(ctx, s.db.bun, sc, ""); err != nil {
 		return nil, err
 	} else if filtered {
 		q = inTeams(q, teams)

@@ -334,9 +334,14 @@ func TestAgentService_FindAgents(t *testing.T) {
 		}
 		for _, sort := range switchboard.AgentSorts {
 			seen := map[string]bool{}
-			cursor, pages := "", 0
+			cursor, pages, want, last := "", 0, 31, 0
+			f := switchboard.AgentFilter{Sort: sort, Limit: 8}
+			if strings.HasSuffix(sort, "skill_level") {
+				f.Skill, want = "billing", 30
+			}
 			for {
-				p, err := s.FindAgents(systemCtx(), switchboard.AgentFilter{Sort: sort, Limit: 8, Cursor: cursor})
+				f.Cursor = cursor
+				p, err := s.FindAgents(systemCtx(), f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -346,6 +351,17 @@ func TestAgentService_FindAgents(t *testing.T) {
 						t.Fatalf("sort %s: %s seen twice", sort, a.Name)
 					}
 					seen[a.ID] = true
+					if f.Skill != "" {
+						level := a.Skills["billing"]
+						inOrder := level >= last
+						if sort == "-skill_level" {
+							inOrder = level <= last
+						}
+						if len(seen) > 1 && !inOrder {
+							t.Errorf("sort %s: level %d after %d", sort, level, last)
+						}
+						last = level
+					}
 					if len(a.Skills) == 0 && a.Kind == switchboard.MachineAgent {
 						t.Errorf("%s loaded without skills", a.Name)
 					}
@@ -354,7 +370,7 @@ func TestAgentService_FindAgents(t *testing.T) {
 					break
 				}
 			}
-			if len(seen) != 31 || pages != 4 {
+			if len(seen) != want || pages != 4 {
 				t.Errorf("sort %s: %d agents in %d pages", sort, len(seen), pages)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type listOrder struct {
 	id     string // the ID column, e.g. "u.id"
 	desc   bool
 	isTime bool
+	isInt  bool
 }
 
 // newListOrder reads a sort name like "name" or "-created_at"; columns maps
@@ -74,6 +76,8 @@ func (o listOrder) nextCursor(value any, id string) string {
 		c.Value = v.UTC().Format(time.RFC3339Nano)
 	case string:
 		c.Value = v
+	case int:
+		c.Value = strconv.Itoa(v)
 	}
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -140,6 +144,13 @@ func (o listOrder) decodeCursor(s string) (value any, id string, err error) {
 	var c cursor
 	if err := json.Unmarshal(b, &c); err != nil || c.Sort != o.sort || !switchboard.ValidID(c.ID) || !switchboard.ValidText(c.Value) {
 		return nil, "", errBadCursor()
+	}
+	if o.isInt {
+		n, err := strconv.Atoi(c.Value)
+		if err != nil {
+			return nil, "", errBadCursor()
+		}
+		return n, c.ID, nil
 	}
 	if !o.isTime {
 		return c.Value, c.ID, nil

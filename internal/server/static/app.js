@@ -23,6 +23,17 @@
     }
   });
 
+  // A box with data-select-all="NAME" ticks or clears every checkbox of
+  // that name in its form: "select all on this page".
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var name = box.getAttribute && box.getAttribute("data-select-all");
+    if (!name || !box.form) return;
+    box.form.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (c) {
+      c.checked = box.checked;
+    });
+  });
+
   // Buttons with data-copy copy the value of the element they name.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
