@@ -15,18 +15,14 @@ func TestBrowserPhone(t *testing.T) {
 		if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".error-page").length`)); err != nil || n != 0 {
 			t.Errorf("%s as %q: an error page (%v)", path, who, err)
 		}
-		w, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w[0] > w[1] {
-			t.Errorf("%s as %q is %d px wide on a %d px screen", path, who, w[0], w[1])
+		if w := b.wider(t); w != "" {
+			t.Errorf("%s as %q: %s", path, who, w)
 		}
 		// A list that scrolls sideways hides its columns: lists are cards
 		// on a phone.
 		hidden, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll(".table-wrap")).filter(e => e.scrollWidth > e.clientWidth + 1).length`))
 		if err != nil || hidden != 0 {
-			t.Errorf("%s as %q: %d lists scroll sideways on a %d px screen (%v)", path, who, hidden, w[1], err)
+			t.Errorf("%s as %q: %d lists scroll sideways on a phone (%v)", path, who, hidden, err)
 		}
 		b.screenshot(t, shotName("phone", who, path))
 	})

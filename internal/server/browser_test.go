@@ -49,6 +49,13 @@ type browserSession struct {
 
 func newBrowserSession(t *testing.T, base string) *browserSession {
 	t.Helper()
+	return newBrowserSessionWithin(t, base, 90*time.Second)
+}
+
+// newBrowserSessionWithin is newBrowserSession for a session that may last
+// up to limit, as a walk through many pages does on a busy machine.
+func newBrowserSessionWithin(t *testing.T, base string, limit time.Duration) *browserSession {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -58,7 +65,7 @@ func newBrowserSession(t *testing.T, base string) *browserSession {
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, limit)
 	t.Cleanup(cancel)
 	s := &browserSession{ctx: ctx, base: base}
 	if err := chromedp.Do(ctx); err != nil {

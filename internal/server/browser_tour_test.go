@@ -95,7 +95,7 @@ func newTour(t *testing.T) *tour {
 func (tr *tour) visit(t *testing.T, prepare func(*browserSession), look func(t *testing.T, b *browserSession, who, path string)) {
 	t.Helper()
 	for _, who := range tr.order {
-		b := newBrowserSession(t, tr.ts.URL)
+		b := newBrowserSessionWithin(t, tr.ts.URL, 5*time.Minute)
 		if prepare != nil {
 			prepare(b)
 		}
@@ -168,14 +168,45 @@ func (s *browserSession) axeViolations(t *testing.T) []string {
 	return found
 }
 
+// wider reports whether the page in b is wider than its window, naming the
+// outermost elements that reach past the window's right edge.
+func (s *browserSession) wider(t *testing.T) string {
+	t.Helper()
+	const find = `(() => {
+		const w = window.innerWidth;
+		if (document.documentElement.scrollWidth <= w) return "";
+		const out = [];
+		for (const e of document.querySelectorAll("body *")) {
+			if (e.getBoundingClientRect().right <= w + 1) continue;
+			if (out.some(o => o.contains(e))) continue;
+			// A list scrolls within its frame; only what escapes it counts.
+			const frame = e.closest(".table-wrap");
+			if (frame && frame !== e && getComputedStyle(e).position === "static") continue;
+			out.push(e);
+			if (out.length === 3) break;
+		}
+		const name = e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\s+/).join(".") : "");
+		return document.documentElement.scrollWidth + " px wide on a " + w + " px screen: " + out.map(name).join(", ");
+	})()`
+	got, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](find))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // TestBrowserAccessibility: axe-core finds no serious or critical problem
-// on any page, as admin, supervisor, agent or anonymous visitor.
+// on any page, as admin, supervisor, agent or anonymous visitor; and on a
+// laptop's screen no page is wider than the window.
 func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
 	tr := newTour(t)
 	tr.visit(t, withAxe(t, axe), func(t *testing.T, b *browserSession, who, path string) {
 		for _, v := range b.axeViolations(t) {
 			t.Errorf("%s as %q: %s", path, who, v)
+		}
+		if w := b.wider(t); w != "" {
+			t.Errorf("%s as %q: %s", path, who, w)
 		}
 		b.screenshot(t, shotName("desktop", who, path))
 	})
