@@ -20,8 +20,19 @@ import (
 // upload posts a file as a browser's multipart form does.
 func (b *browser) upload(tb testing.TB, path, field, filename string, content []byte) *response {
 	tb.Helper()
+	return b.uploadWith(tb, path, nil, field, filename, content)
+}
+
+// uploadWith is upload with other fields of the form beside the file.
+func (b *browser) uploadWith(tb testing.TB, path string, fields url.Values, field, filename string, content []byte) *response {
+	tb.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
+	for k, vs := range fields {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
 	fw, err := mw.CreateFormFile(field, filename)
 	if err != nil {
 		tb.Fatal(err)
@@ -299,4 +310,35 @@ func TestImportInvitationLinks(t *testing.T) {
 	}
 	// The links are not kept: the import page shows none afterwards.
 	b.get(t, "/agents/import").wantStatus(t, http.StatusOK).wantNotContains(t, "/invite/sbi_", "data:text/csv")
+}
+
+// TestImportNotTwice: sending the same upload again, as reloading the
+// result page does, imports nothing the second time; the next showing of
+// the form imports again.
+func TestImportNotTwice(t *testing.T) {
+	ts := newTestServer(t, sqlstore.SQLite)
+	ts.setUp(t)
+	b := ts.browser()
+	b.signIn(t, "admin@example.com")
+	once := between(string(b.get(t, "/agents/import").wantStatus(t, http.StatusOK).body), `name="once" value="`, `"`)
+	if once == "" {
+		t.Fatal("the import form carries no token of its showing")
+	}
+	csv := []byte("name,kind\nrunner-1,machine\nrunner-2,machine\n")
+	res := b.uploadWith(t, "/agents/import", url.Values{"once": {once}}, "file", "runners.csv", csv).wantStatus(t, http.StatusCreated)
+	next := between(string(res.body), `name="once" value="`, `"`)
+	if next == "" || next == once {
+		t.Errorf("the result's form carries %q, want a new token", next)
+	}
+	b.uploadWith(t, "/agents/import", url.Values{"once": {once}}, "file", "runners.csv", csv).
+		wantStatus(t, http.StatusConflict).wantContains(t, "imported already")
+	p, err := sqlstore.NewAgentService(ts.db).FindAgents(systemCtx(), switchboard.AgentFilter{Query: "runner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 2 {
+		t.Errorf("%d runners after sending the upload twice, want 2", len(p.Items))
+	}
+	// A new showing of the form imports again.
+	b.uploadWith(t, "/agents/import", url.Values{"once": {next}}, "file", "runners.csv", csv).wantStatus(t, http.StatusCreated)
 }

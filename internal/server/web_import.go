@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -23,7 +24,14 @@ type importData struct {
 	First       []importLink
 	LinksCSV    template.URL
 	Columns     []string
+	// Once names this showing of the form, so that sending the same
+	// upload again (a reload of the result) imports nothing twice.
+	Once string
 }
+
+// importDoneKey is the session key that says the upload of the form shown
+// as once was imported.
+func importDoneKey(once string) string { return "import.done." + once }
 
 // importLink is an invitation link made by an import, and whose it is.
 type importLink struct{ Name, Email, URL string }
@@ -49,6 +57,9 @@ func importLinksFile(links []importLink) template.URL {
 
 func (s *Server) renderImport(w http.ResponseWriter, r *http.Request, status int, d *importData) {
 	d.Columns = switchboard.ImportColumns
+	if d.Once == "" || d.Result != nil {
+		d.Once = rand.Text()
+	}
 	s.render(w, r, status, "agent_import", page{Title: "Import agents", Section: "agents", Data: d})
 }
 
@@ -100,6 +111,18 @@ func (s *Server) webImportSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &importData{FileName: header.Filename}
+	once := r.FormValue("once")
+	if len(once) > 64 {
+		once = ""
+	}
+	if once != "" && s.sessions.Exists(r.Context(), importDoneKey(once)) {
+		// Machine agents may share a name: a second import would make them
+		// twice.
+		d.Summary = "This upload was imported already, so nothing was imported again. The agents list shows what it added."
+		s.renderImport(w, r, http.StatusConflict, d)
+		return
+	}
+	d.Once = once
 	if !utf8.Valid(data) {
 		d.Summary = "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
 		s.renderImport(w, r, http.StatusUnprocessableEntity, d)
@@ -133,6 +156,9 @@ func (s *Server) webImportSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Result = res
+	if once != "" {
+		s.sessions.Put(r.Context(), importDoneKey(once), true)
+	}
 	for _, inv := range res.Invitations {
 		j := s.invitationJSON(r.Context(), inv)
 		d.Invitations = append(d.Invitations, importLink{Name: inv.Name, Email: j.Email, URL: j.URL})
