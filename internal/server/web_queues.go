@@ -161,6 +161,28 @@ func queueFormFields(f *form) switchboard.NewQueue {
 	return nq
 }
 
+// moreQueueFormProblems adds to a form with fields that did not parse the
+// rest of its problems, which the service would find only once those are
+// corrected: the fields' own, and a name another queue (not exceptID) has.
+func (s *Server) moreQueueFormProblems(r *http.Request, f *form, nq switchboard.NewQueue, exceptID string) {
+	nq.Normalize()
+	if err := nq.Validate(); err != nil {
+		s.fail(r, f, err)
+	}
+	if f.Error("name") == "" {
+		p, err := s.Queues.FindQueues(r.Context(), switchboard.QueueFilter{Query: nq.Name, Limit: switchboard.MaxPageLimit})
+		if err == nil {
+			for _, q := range p.Items {
+				if q.ID != exceptID && strings.EqualFold(q.Name, nq.Name) {
+					f.Add("name", "A queue with this name already exists.")
+					break
+				}
+			}
+		}
+	}
+	f.sortErrors(queueFields...)
+}
+
 // formInt reads a whole number; an empty field is 0. A malformed one is
 // recorded on the form with message.
 func formInt(f *form, field, message string) int {
@@ -182,12 +204,7 @@ func (s *Server) webCreateQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	nq := queueFormFields(f)
 	if f.HasErrors() {
-		// Report the rest of the form too, not only what failed to parse.
-		nq.Normalize()
-		if err := nq.Validate(); err != nil {
-			s.fail(r, f, err)
-		}
-		f.sortErrors(queueFields...)
+		s.moreQueueFormProblems(r, f, nq, "")
 		s.renderQueueForm(w, r, http.StatusUnprocessableEntity, f, nil)
 		return
 	}
@@ -236,12 +253,7 @@ func (s *Server) webUpdateQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	nq := queueFormFields(f)
 	if f.HasErrors() {
-		// Report the rest of the form too, not only what failed to parse.
-		nq.Normalize()
-		if err := nq.Validate(); err != nil {
-			s.fail(r, f, err)
-		}
-		f.sortErrors(queueFields...)
+		s.moreQueueFormProblems(r, f, nq, current.ID)
 		s.renderQueueForm(w, r, http.StatusUnprocessableEntity, f, current)
 		return
 	}

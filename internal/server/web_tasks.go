@@ -626,6 +626,11 @@ func (s *Server) webCreateTask(w http.ResponseWriter, r *http.Request) {
 		if err := nt.Validate(s.Now()); err != nil {
 			s.fail(r, f, err)
 		}
+		if f.Error("queue") == "" {
+			if _, err := s.Queues.FindQueueByID(r.Context(), nt.QueueID); switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+				f.Add("queue", "No such queue.")
+			}
+		}
 		f.sortErrors("queue", "title", "priority", "required_skills", "external_ref", "expires_at")
 		s.renderNewTask(w, r, http.StatusUnprocessableEntity, f)
 		return

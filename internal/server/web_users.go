@@ -124,6 +124,11 @@ func (s *Server) webCreateUser(w http.ResponseWriter, r *http.Request) {
 		if err := check.Validate(); err != nil {
 			status = s.fail(r, f, err)
 		}
+		if f.Error("email") == "" {
+			if _, err := s.Users.FindUserByEmail(r.Context(), check.Email); err == nil {
+				f.Add("email", "A user with this e-mail address already exists.")
+			}
+		}
 		f.Add("password_confirm", "The passwords do not match.")
 	}
 	var u *switchboard.User

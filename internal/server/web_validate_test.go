@@ -142,6 +142,13 @@ func TestPeopleFormsReportEveryMistake(t *testing.T) {
 			wantStatus(t, http.StatusUnprocessableEntity).wantFieldErrors(t,
 			"email", "A user with this e-mail address already exists",
 			"name", "Name is required")
+		// And with passwords that do not match, too.
+		b.post(t, "/users", url.Values{"email": {"taken@example.com"}, "name": {""}, "role": {"agent"},
+			"password": {"a long enough password"}, "password_confirm": {"another long password"}}).
+			wantStatus(t, http.StatusUnprocessableEntity).wantFieldErrors(t,
+			"email", "A user with this e-mail address already exists",
+			"name", "Name is required",
+			"password_confirm", "The passwords do not match")
 	})
 
 	t.Run("Invite", func(t *testing.T) {
@@ -250,6 +257,16 @@ func TestQueueFormReportsEveryMistake(t *testing.T) {
 		"name", "A queue with this name already exists",
 		"strategy", "Strategy",
 		"max_offers", "")
+	// Also beside a number that does not parse.
+	b.post(t, "/queues", url.Values{"name": {"Callbacks"}, "offer_timeout_seconds": {"soon"}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantFieldErrors(t,
+		"name", "A queue with this name already exists",
+		"offer_timeout_seconds", "whole seconds")
+	// A task's unknown queue is named beside a date that does not parse.
+	b.post(t, "/tasks", url.Values{"queue": {"01a23479-0000-7000-8000-000000000000"}, "title": {"Call back"}, "expires_at": {"tomorrow"}}).
+		wantStatus(t, http.StatusUnprocessableEntity).wantFieldErrors(t,
+		"queue", "No such queue",
+		"expires_at", "Enter a date and time")
 }
 
 func TestEnrollmentFormReportsEveryMistake(t *testing.T) {
