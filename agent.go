@@ -432,6 +432,10 @@ type AgentService interface {
 	// FindAgentByUserID returns the agent linked to a user. ENOTFOUND.
 	FindAgentByUserID(ctx context.Context, userID string) (*Agent, error)
 
+	// FindAgentsByUserIDs returns the agents, among those the actor may
+	// see, linked to any of the users: one look-up for a page of users.
+	FindAgentsByUserIDs(ctx context.Context, userIDs []string) ([]*Agent, error)
+
 	// CountAgents counts the agents in the actor's scope by status and, for
 	// active agents, by presence. EFORBIDDEN.
 	CountAgents(ctx context.Context) (*AgentCounts, error)

@@ -51,17 +51,21 @@ func (s *Server) userRows(ctx context.Context, users []*switchboard.User) ([]use
 		}
 		filter.Cursor = teams.NextCursor
 	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	agents, err := s.Agents.FindAgentsByUserIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	agentOf := make(map[string]*switchboard.Agent, len(agents))
+	for _, a := range agents {
+		agentOf[a.UserID] = a
+	}
 	rows := make([]userRow, len(users))
 	for i, u := range users {
-		rows[i] = userRow{User: u, Supervises: supervises[u.ID]}
-		a, err := s.Agents.FindAgentByUserID(ctx, u.ID)
-		switch switchboard.ErrorCode(err) {
-		case "":
-			rows[i].Agent = a
-		case switchboard.ENOTFOUND:
-		default:
-			return nil, err
-		}
+		rows[i] = userRow{User: u, Supervises: supervises[u.ID], Agent: agentOf[u.ID]}
 	}
 	return rows, nil
 }

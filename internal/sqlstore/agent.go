@@ -202,6 +202,23 @@ func (s *AgentService) FindAgentByUserID(ctx context.Context, userID string) (*s
 	return s.db.findAgent(ctx, s.db.bun, sc, "a.user_id = ?", userID, false)
 }
 
+// FindAgentsByUserIDs returns the agents within the actor's scope linked to
+// any of the users.
+func (s *AgentService) FindAgentsByUserIDs(ctx context.Context, userIDs []string) ([]*switchboard.Agent, error) {
+	sc, err := switchboard.ScopeOf(switchboard.ActorFromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	var rows []*agentRow
+	if err := applyScope(s.db.bun.NewSelect().Model(&rows).Where("a.user_id IN (?)", bun.List(userIDs)), sc).Scan(ctx); err != nil {
+		return nil, err
+	}
+	return s.db.loadAgents(ctx, s.db.bun, rows)
+}
+
 // findAgent returns the agent within scope that matches a condition.
 // ENOTFOUND.
 func (db *DB) findAgent(ctx context.Context, idb bun.IDB, sc switchboard.Scope, where string, arg any, lock bool) (*switchboard.Agent, error) {

@@ -104,6 +104,11 @@ func TestAgentService_CreateAgent(t *testing.T) {
 			if err != nil || byUser.ID != a.ID {
 				t.Errorf("FindAgentByUserID = %v, %v", byUser, err)
 			}
+			nobody := MustCreateUser(t, db, "nobody@example.com", switchboard.RoleSupervisor)
+			byUsers, err := s.FindAgentsByUserIDs(systemCtx(), []string{sup.ID, nobody.ID})
+			if err != nil || len(byUsers) != 1 || byUsers[0].ID != a.ID || byUsers[0].UserID != sup.ID {
+				t.Errorf("FindAgentsByUserIDs = %v, %v", byUsers, err)
+			}
 			_, _, err = s.CreateAgent(systemCtx(), switchboard.NewAgent{Name: "Grace again", Kind: "human", Email: "grace@example.com"})
 			wantCode(t, err, switchboard.ECONFLICT)
 		})
