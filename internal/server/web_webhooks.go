@@ -161,6 +161,20 @@ func (s *Server) webUpdateWebhook(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/webhooks/"+hook.ID)
 }
 
+// confirmWebhookChange reports whether the change f asks of the endpoint
+// in the path was confirmed; if not, it has answered with the question c
+// (or a 404 for an endpoint the actor may not see). A Cancel that is a
+// fragment, like "#secret", is a part of the endpoint's page.
+func (s *Server) confirmWebhookChange(w http.ResponseWriter, r *http.Request, f *form, c confirmation) bool {
+	id := chi.URLParam(r, "id")
+	if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
+		s.loadFailed(w, r, err)
+		return false
+	}
+	c.Cancel, c.Section = "/webhooks/"+id+c.Cancel, "webhooks"
+	return s.confirmed(w, r, f, c)
+}
+
 // webhookAction runs a button's change of an endpoint and says how it
 // went on the endpoint's page.
 // With place, the message shows in that part of the page.
@@ -170,15 +184,8 @@ func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, place str
 		return
 	}
 	id := chi.URLParam(r, "id")
-	if c := ask(f); c != nil {
-		if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
-			s.loadFailed(w, r, err)
-			return
-		}
-		c.Cancel, c.Section = "/webhooks/"+id, "webhooks"
-		if !s.confirmed(w, r, f, *c) {
-			return
-		}
+	if c := ask(f); c != nil && !s.confirmWebhookChange(w, r, f, *c) {
+		return
 	}
 	done, err := do(id)
 	switch switchboard.ErrorCode(err) {
@@ -232,17 +239,12 @@ func (s *Server) webRotateWebhookSecret(w http.ResponseWriter, r *http.Request) 
 	if !ok {
 		return
 	}
-	id := chi.URLParam(r, "id")
-	if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
-		s.loadFailed(w, r, err)
-		return
-	}
-	if !s.confirmed(w, r, f, confirmation{Title: "Make a new secret?", Question: "Make a new secret for this webhook? Deliveries " +
+	if !s.confirmWebhookChange(w, r, f, confirmation{Title: "Make a new secret?", Question: "Make a new secret for this webhook? Deliveries " +
 		"are signed with it at once, retries too: the receiver must switch to it.", Button: "Make a new secret", Danger: true,
-		Cancel: "/webhooks/" + id + "#secret", Section: "webhooks"}) {
+		Cancel: "#secret"}) {
 		return
 	}
-	hook, err := s.Webhooks.UpdateWebhook(r.Context(), id, switchboard.WebhookUpdate{RotateSecret: true})
+	hook, err := s.Webhooks.UpdateWebhook(r.Context(), chi.URLParam(r, "id"), switchboard.WebhookUpdate{RotateSecret: true})
 	if err != nil {
 		s.loadFailed(w, r, err)
 		return
@@ -256,14 +258,9 @@ func (s *Server) webDeleteWebhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := chi.URLParam(r, "id")
-	if _, err := s.Webhooks.FindWebhookByID(r.Context(), id); err != nil {
-		s.loadFailed(w, r, err)
-		return
-	}
-	if !s.confirmed(w, r, f, confirmation{Title: "Delete this webhook?", Question: "Delete this webhook? It receives no more " +
+	if !s.confirmWebhookChange(w, r, f, confirmation{Title: "Delete this webhook?", Question: "Delete this webhook? It receives no more " +
 		"events; its deliveries stay in the delivery log, and those still waiting are given up. This cannot be undone.",
-		Button: "Delete the webhook", Danger: true, Cancel: "/webhooks/" + id, Section: "webhooks"}) {
+		Button: "Delete the webhook", Danger: true}) {
 		return
 	}
 	if err := s.Webhooks.DeleteWebhook(r.Context(), chi.URLParam(r, "id")); err != nil {
