@@ -186,6 +186,21 @@ func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Q
 	return moveTask(ctx, tx, t, from, q.TeamIDs, typ, routedReason+string(q.Strategy), data)
 }
 
+// agentsInIdleOrder names the agents table for a candidates query. When
+// the strategy reads agents longest idle first, SQLite is told to read them
+// from agents_ready_idx, which holds only the agents who may take work, in
+// that order: without statistics its planner prefers the index on status
+// and presence, and then sorts every present agent to find the first few.
+// The server engines choose well from their statistics.
+func (db *DB) agentsInIdleOrder(rt switchboard.RoutingRequest, skills bool) string {
+	idleOrder := rt.Strategy != switchboard.LeastLoaded && rt.Strategy != switchboard.RoundRobin &&
+		(rt.Strategy != switchboard.MostSkilled || !skills)
+	if db.engine == SQLite && idleOrder {
+		return "agents AS a INDEXED BY agents_ready_idx"
+	}
+	return "agents AS a"
+}
+
 // candidates reads the agents who may take a task, in the order the
 // strategy offers them work, at most candidateLimit of them. Every
 // condition is one of routing.Ineligibility's, so that the database does
@@ -201,7 +216,7 @@ func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.Routin
 		Capacity       int        `bun:"capacity"`
 		LastAssignedAt *time.Time `bun:"last_assigned_at"`
 	}
-	q := idb.NewSelect().TableExpr("agents AS a").
+	q := idb.NewSelect().TableExpr(db.agentsInIdleOrder(rt, len(rt.RequiredSkills) > 0)).
 		ColumnExpr("a.id, a.name, a.status, a.presence, a.workload, a.capacity, a.last_assigned_at").
 		Where("a.status = ?", switchboard.AgentActive).
 		Where("a.presence IN (?)", bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).

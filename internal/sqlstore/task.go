@@ -110,9 +110,7 @@ func moveTask(ctx context.Context, tx *Tx, t *taskRow, from switchboard.TaskStat
 		ActorType: tx.actor.Type, ActorID: clip(tx.actor.ID, 64), ActorName: clip(tx.actor.Name, 254),
 		FromStatus: string(from), ToStatus: t.Status, AgentID: t.AgentID, Reason: clip(reason, 500),
 	}
-	if _, err := tx.NewInsert().Model(history).Returning("NULL").Exec(ctx); err != nil {
-		return err
-	}
+	tx.history = append(tx.history, history)
 	e := taskEvent(typ, t, queueTeams)
 	e.Before = map[string]any{"status": from}
 	if from == "" {

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,4 +267,44 @@ func TestTasks_Scope(t *testing.T) {
 			t.Errorf("invalid task: %d field errors, want 2", n)
 		}
 	})
+}
+
+// Routing reads the agents who may take work from the index that holds
+// only them, in the strategy's order, instead of sorting every agent the
+// queue reaches. SQLite's planner is deterministic, so its plan is checked;
+// the server engines choose by their statistics.
+func TestTasks_RoutingReadsTheReadyIndex(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	f := newRoutingFixture(t, db)
+	q := f.MustQueue(t, switchboard.NewQueue{Name: "All"})
+	for i := range 3 {
+		f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
+	}
+	queries := db.RecordQueries(func() { f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Route me"}) })
+	var candidates string
+	for _, query := range queries {
+		if strings.Contains(query, "a.last_assigned_at") && strings.HasPrefix(query, "SELECT a.id, a.name") {
+			candidates = query
+		}
+	}
+	if candidates == "" {
+		t.Fatalf("no query for candidates among %q", queries)
+	}
+	rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+candidates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if !strings.Contains(plan.String(), "agents_ready_idx") || strings.Contains(plan.String(), "TEMP B-TREE") {
+		t.Errorf("candidates are not read in the order of agents_ready_idx:\n%s\n%s", candidates, plan.String())
+	}
 }

@@ -30,6 +30,11 @@ type Tx struct {
 	// notifications are the outbox rows of the change, written with its
 	// events.
 	notifications []*notificationRow
+	// history are the rows of task_history the change adds, written with
+	// its events: one statement for a whole batch of changes instead of
+	// one per move of a task. Nothing reads a task's history within the
+	// change that moves it.
+	history []*taskHistoryRow
 }
 
 // write runs fn as one change: in a transaction, with the events fn
@@ -190,8 +195,13 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		return err
 	}
 	var notifications []*notificationRow
+	var history []*taskHistoryRow
 	for _, tx := range changes {
 		notifications = append(notifications, tx.notifications...)
+		history = append(history, tx.history...)
+	}
+	if err := insertChunks(ctx, idb, history); err != nil {
+		return err
 	}
 	events := eventsOf(changes)
 	notifications, err := db.fanOutWebhooks(ctx, notifications, events)
