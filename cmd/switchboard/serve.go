@@ -288,6 +288,7 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 		})
 	}
 	workers.Go(func() { auth.Follow(ctx, hub) })
+	workers.Go(func() { db.FollowQueueChanges(ctx, hub) })
 	db.OnEvents = func(evs []*switchboard.Event) {
 		// This instance's own changes end cached tokens before the
 		// request that made them answers.

@@ -69,6 +69,8 @@ type DB struct {
 
 	// webhooks are the active webhook endpoints, for the fan-out.
 	webhooks webhookCache
+	// queues are the queues of the task path (see routingQueue).
+	queues queueCache
 }
 
 // Open connects to the database named by a URL: sqlite:PATH,

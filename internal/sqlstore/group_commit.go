@@ -153,6 +153,7 @@ func (g *groupCommit) run(batch []*change) {
 		}
 		return
 	}
+	g.db.rolledBack(txs)
 	alone := live
 	if failed >= 0 {
 		// One change failed: it runs again alone, for its caller to get

@@ -108,15 +108,11 @@ func (db *DB) lockTask(ctx context.Context, tx *Tx, sc switchboard.Scope, id str
 		}
 		return nil, nil, err
 	}
-	qrow, err := findQueueRow(ctx, tx, switchboard.Scope{All: true}, task.QueueID, false)
+	queue, err := db.routingQueue(ctx, tx, task.QueueID)
 	if err != nil {
 		return nil, nil, err
 	}
-	queues, err := db.loadQueues(ctx, tx, []*queueRow{qrow})
-	if err != nil {
-		return nil, nil, err
-	}
-	return &task, queues[0], nil
+	return &task, queue, nil
 }
 
 // errOfferClosed is the answer to an offer that can no longer be taken up.

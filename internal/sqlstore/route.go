@@ -106,15 +106,24 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 		order += fmt.Sprintf(" WHEN ? THEN %d", i)
 		args = append(args, id)
 	}
-	var ids []string
-	err := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
+	first := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
 		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).
-		OrderExpr(order+" END", args...).Limit(1)).Scan(ctx, &ids)
-	if err != nil {
-		return "", err
+		OrderExpr(order+" END", args...).Limit(1))
+	var ids []string
+	if db.engine == Postgres {
+		// One statement: the update takes the row the look-up locked.
+		err := tx.NewUpdate().Model((*agentRow)(nil)).
+			Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
+			Where("a.id = (?)", first).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).
+			Returning("a.id").Scan(ctx, &ids)
+		if err != nil || len(ids) == 0 {
+			return "", err
+		}
+		return ids[0], nil
 	}
-	if len(ids) == 0 {
-		return "", nil
+	// MySQL cannot update a table that a subquery of the update reads.
+	if err := first.Scan(ctx, &ids); err != nil || len(ids) == 0 {
+		return "", err
 	}
 	// Locked by this transaction now, and its conditions checked again.
 	if ok, err := reserveAgent(ctx, tx, ids[0]); err != nil || !ok {
@@ -277,14 +286,10 @@ func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.Routin
 			byID[s.AgentID].Skills[s.Skill] = s.Level
 		}
 	}
-	if len(rt.TeamIDs) > 0 {
-		var members []teamMemberRow
-		if err := idb.NewSelect().Model(&members).Where("tm.agent_id IN (?) AND tm.team_id IN (?)", bun.List(ids), bun.List(rt.TeamIDs)).Scan(ctx); err != nil {
-			return nil, err
-		}
-		for _, m := range members {
-			byID[m.AgentID].TeamIDs = append(byID[m.AgentID].TeamIDs, m.TeamID)
-		}
+	// Every candidate was found as a member of one of the queue's teams,
+	// which is all that routing asks of its teams: it is not read again.
+	for _, c := range candidates {
+		c.TeamIDs = rt.TeamIDs
 	}
 	return candidates, nil
 }

@@ -167,18 +167,13 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 	}
 	var created *switchboard.Task
 	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
-		qrow, err := findQueueRow(ctx, tx, sc, nt.QueueID, false)
+		queue, err := s.db.taskQueue(ctx, tx, sc, nt.QueueID)
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 			return &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "No such queue.",
 				Fields: []switchboard.FieldError{{Field: "queue", Message: "No such queue."}}}
 		} else if err != nil {
 			return err
 		}
-		queues, err := s.db.loadQueues(ctx, tx, []*queueRow{qrow})
-		if err != nil {
-			return err
-		}
-		queue := queues[0]
 		attributes := nt.Attributes
 		if attributes == nil {
 			attributes = map[string]any{}

@@ -69,6 +69,9 @@ func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *T
 		})
 	})
 	if err != nil {
+		if tx != nil {
+			db.rolledBack([]*Tx{tx})
+		}
 		return translate(err)
 	}
 	db.committed([]*Tx{tx})
@@ -94,19 +97,27 @@ func (db *DB) retry(ctx context.Context, fn func() error) error {
 
 // committed tells OnEvents of the events of committed changes.
 func (db *DB) committed(changes []*Tx) {
-	if db.OnEvents == nil {
-		return
-	}
-	if events := eventsOf(changes); len(events) > 0 {
+	events := eventsOf(changes)
+	db.queues.forgetQueues(events)
+	if db.OnEvents != nil && len(events) > 0 {
 		db.OnEvents(events)
 	}
+}
+
+// rolledBack forgets what changes that did not commit may have put in
+// memory: a queue read in a shared transaction after another change of it
+// altered the queue.
+func (db *DB) rolledBack(changes []*Tx) {
+	db.queues.forgetQueues(eventsOf(changes))
 }
 
 // eventsOf are the events the changes recorded, in order.
 func eventsOf(changes []*Tx) []*switchboard.Event {
 	var events []*switchboard.Event
 	for _, tx := range changes {
-		events = append(events, tx.events...)
+		if tx != nil { // a batch that failed has none for changes not begun
+			events = append(events, tx.events...)
+		}
 	}
 	return events
 }
