@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,12 +113,20 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 		OrderExpr(order+" END", args...).Limit(1))
 	var ids []string
 	if db.engine == Postgres {
-		// One statement: the update takes the row the look-up locked.
-		err := tx.NewUpdate().Model((*agentRow)(nil)).
-			Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
-			Where("a.id = (?)", first).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).
-			Returning("a.id").Scan(ctx, &ids)
-		if err != nil || len(ids) == 0 {
+		// One statement, prepared (see scanPrepared): the update takes
+		// the row the look-up locked.
+		// The arguments in the order of their placeholders: the time,
+		// the IDs of the IN list, then the same IDs in the ORDER BY.
+		rank, pgArgs := "CASE a.id", []any{tx.now}
+		for i, id := range ranked {
+			rank += " WHEN ? THEN " + strconv.Itoa(i)
+			pgArgs = append(pgArgs, id)
+		}
+		pgArgs = append(pgArgs, pgArgs[1:]...)
+		query := "UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = (" +
+			"SELECT a.id FROM agents AS a WHERE " + agentMayTakeWorkText + " AND a.id IN (" + placeholders(len(ranked)) + ") " +
+			"ORDER BY " + rank + " END LIMIT 1 FOR UPDATE SKIP LOCKED) AND " + agentMayTakeWorkText + " RETURNING a.id"
+		if err := tx.scanPrepared(ctx, &ids, query, pgArgs...); err != nil || len(ids) == 0 {
 			return "", err
 		}
 		return ids[0], nil
@@ -135,6 +145,12 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 // agentMayTakeWork is the condition on an agent (aliased a) that it may
 // take work now: active, present, below capacity.
 const agentMayTakeWork = "a.status = ? AND a.presence IN (?) AND a.workload < a.capacity"
+
+// agentMayTakeWorkText is agentMayTakeWork with its values written in, as
+// agents_ready_idx's condition is: a prepared statement's cached plan can
+// use the index only when the statement states the index's condition.
+var agentMayTakeWorkText = "a.status = " + quoted(switchboard.AgentActive) +
+	" AND a.presence IN (" + quoted(switchboard.PresenceAvailable, switchboard.PresenceBusy) + ") AND a.workload < a.capacity"
 
 func agentMayTakeWorkArgs() []any {
 	return []any{switchboard.AgentActive, bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})}
@@ -215,7 +231,7 @@ func (db *DB) agentsInIdleOrder(rt switchboard.RoutingRequest, skills bool) stri
 // condition is one of routing.Ineligibility's, so that the database does
 // the filtering an index can do and routing checks the rest; agents
 // outside the queue's reach are never read.
-func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.RoutingRequest, taskID string) ([]*switchboard.Candidate, error) {
+func (db *DB) candidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string) ([]*switchboard.Candidate, error) {
 	var rows []struct {
 		ID             string     `bun:"id"`
 		Name           string     `bun:"name"`
@@ -225,41 +241,50 @@ func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.Routin
 		Capacity       int        `bun:"capacity"`
 		LastAssignedAt *time.Time `bun:"last_assigned_at"`
 	}
-	q := idb.NewSelect().TableExpr(db.agentsInIdleOrder(rt, len(rt.RequiredSkills) > 0)).
-		ColumnExpr("a.id, a.name, a.status, a.presence, a.workload, a.capacity, a.last_assigned_at").
-		Where("a.status = ?", switchboard.AgentActive).
-		Where("a.presence IN (?)", bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})).
-		Where("a.workload < a.capacity").
-		Where("NOT EXISTS (SELECT 1 FROM offers o WHERE o.task_id = ? AND o.agent_id = a.id AND o.status IN (?))",
-			taskID, bun.List([]string{"rejected", "timed_out"}))
+	// The statement's text depends only on the queue's shape, so that it
+	// is prepared once (see scanPrepared).
+	var b strings.Builder
+	b.WriteString("SELECT a.id, a.name, a.status, a.presence, a.workload, a.capacity, a.last_assigned_at FROM ")
+	b.WriteString(db.agentsInIdleOrder(rt, len(rt.RequiredSkills) > 0))
+	b.WriteString(" WHERE " + agentMayTakeWorkText +
+		" AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.task_id = ? AND o.agent_id = a.id AND o.status IN (" +
+		quoted(switchboard.OfferRejected, switchboard.OfferTimedOut) + "))")
+	args := []any{taskID}
 	if len(rt.TeamIDs) > 0 {
-		q = q.Where("a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id IN (?))", bun.List(rt.TeamIDs))
+		b.WriteString(" AND a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) + "))")
+		for _, id := range rt.TeamIDs {
+			args = append(args, id)
+		}
 	}
 	skills := switchboard.SortedSkills(rt.RequiredSkills)
 	for _, skill := range skills {
-		q = q.Where("EXISTS (SELECT 1 FROM agent_skills s WHERE s.agent_id = a.id AND s.skill = ? AND s.level >= ?)", skill, rt.RequiredSkills[skill])
+		b.WriteString(" AND EXISTS (SELECT 1 FROM agent_skills s WHERE s.agent_id = a.id AND s.skill = ? AND s.level >= ?)")
+		args = append(args, skill, rt.RequiredSkills[skill])
 	}
 	// Longest idle first, never-assigned agents before all: the order of
-	// agents_idle_idx, so that the query reads a few rows and stops.
+	// agents_ready_idx, so that the query reads a few rows and stops.
 	idle := "a.last_assigned_at, a.id"
 	if db.engine == Postgres { // the others sort NULL first already
 		idle = "a.last_assigned_at NULLS FIRST, a.id"
 	}
-	switch rt.Strategy {
-	case switchboard.LeastLoaded:
-		q = q.OrderExpr("a.workload * 1.0 / a.capacity, " + idle)
-	case switchboard.MostSkilled:
-		if len(skills) > 0 {
-			q = q.OrderExpr("(SELECT COALESCE(SUM(s.level), 0) FROM agent_skills s WHERE s.agent_id = a.id AND s.skill IN (?)) DESC, "+idle, bun.List(skills))
-		} else {
-			q = q.OrderExpr(idle)
+	b.WriteString(" ORDER BY ")
+	switch {
+	case rt.Strategy == switchboard.LeastLoaded:
+		b.WriteString("a.workload * 1.0 / a.capacity, " + idle)
+	case rt.Strategy == switchboard.MostSkilled && len(skills) > 0:
+		b.WriteString("(SELECT COALESCE(SUM(s.level), 0) FROM agent_skills s WHERE s.agent_id = a.id AND s.skill IN (" +
+			placeholders(len(skills)) + ")) DESC, " + idle)
+		for _, skill := range skills {
+			args = append(args, skill)
 		}
-	case switchboard.RoundRobin:
-		q = q.OrderExpr("CASE WHEN a.id > ? THEN 0 ELSE 1 END, a.id", rt.LastAgentID)
+	case rt.Strategy == switchboard.RoundRobin:
+		b.WriteString("CASE WHEN a.id > ? THEN 0 ELSE 1 END, a.id")
+		args = append(args, rt.LastAgentID)
 	default:
-		q = q.OrderExpr(idle)
+		b.WriteString(idle)
 	}
-	if err := q.Limit(candidateLimit).Scan(ctx, &rows); err != nil {
+	b.WriteString(" LIMIT " + strconv.Itoa(candidateLimit))
+	if err := tx.scanPrepared(ctx, &rows, b.String(), args...); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -279,7 +304,7 @@ func (db *DB) candidates(ctx context.Context, idb bun.IDB, rt switchboard.Routin
 	// The skills and teams routing weighs, for these few agents only.
 	if len(skills) > 0 {
 		var found []agentSkillRow
-		if err := idb.NewSelect().Model(&found).Where("sk.agent_id IN (?) AND sk.skill IN (?)", bun.List(ids), bun.List(skills)).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&found).Where("sk.agent_id IN (?) AND sk.skill IN (?)", bun.List(ids), bun.List(skills)).Scan(ctx); err != nil {
 			return nil, err
 		}
 		for _, s := range found {

@@ -1,0 +1,65 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// Statements of the task path whose planning costs more than their
+// execution. bun writes every value into a statement's text, so each call
+// is a statement PostgreSQL has never seen: parsed and planned again, up
+// to a millisecond for a query over agents, whose many indexes the planner
+// weighs each time. These few are written with their values as
+// parameters instead: on PostgreSQL the driver prepares each text once per
+// connection, and the server plans it once or from a cached plan. Values
+// that select a partial index (a status, a presence) stay in the text, so
+// that a cached plan may use the index. The other engines run the same
+// text through bun, as every other statement.
+
+// scanPrepared runs a query of "?" placeholders and scans its rows into
+// dest as bun would.
+func (tx *Tx) scanPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	if tx.db.engine != Postgres {
+		return tx.NewRaw(query, args...).Scan(ctx, dest)
+	}
+	rows, err := tx.Tx.Tx.QueryContext(ctx, numberedPlaceholders(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return tx.db.bun.ScanRows(ctx, rows, dest)
+}
+
+// numberedPlaceholders turns each "?" of a query into PostgreSQL's $1, $2,
+// ... The statements given are written here, with no "?" in a literal.
+func numberedPlaceholders(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// placeholders is n "?" separated by commas, for an IN list.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// quoted is a constant of the code as an SQL literal. Only constants go
+// through it, never input.
+func quoted[T ~string](values ...T) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
+	}
+	return strings.Join(parts, ", ")
+}
