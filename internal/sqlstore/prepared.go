@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Statements of the task path whose planning costs more than their
@@ -23,6 +25,9 @@ func (tx *Tx) scanPrepared(ctx context.Context, dest any, query string, args ...
 	if tx.db.engine != Postgres {
 		return tx.NewRaw(query, args...).Scan(ctx, dest)
 	}
+	// The connection's default mode sends statements unprepared (see
+	// postgresDSN); these ask to be prepared and kept.
+	args = append([]any{pgx.QueryExecModeCacheStatement}, args...)
 	rows, err := tx.Tx.Tx.QueryContext(ctx, numberedPlaceholders(query), args...)
 	if err != nil {
 		return err
