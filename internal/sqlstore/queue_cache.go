@@ -55,11 +55,7 @@ func (db *DB) routingQueue(ctx context.Context, tx *Tx, id string) (*switchboard
 	if ok && now.Sub(e.loadedAt) < queueCacheTTL && !now.Before(e.loadedAt) {
 		return copyQueue(e.queue), nil
 	}
-	qrow, err := findQueueRow(ctx, tx, switchboard.Scope{All: true}, id, false)
-	if err != nil {
-		return nil, err
-	}
-	queues, err := db.loadQueues(ctx, tx, []*queueRow{qrow})
+	queue, err := db.readQueue(ctx, tx, switchboard.Scope{All: true}, id)
 	if err != nil {
 		return nil, err
 	}
@@ -69,11 +65,11 @@ func (db *DB) routingQueue(ctx context.Context, tx *Tx, id string) (*switchboard
 			if c.entries == nil || len(c.entries) >= maxCachedQueues {
 				c.entries = map[string]cachedQueue{}
 			}
-			c.entries[id] = cachedQueue{queue: copyQueue(queues[0]), loadedAt: now}
+			c.entries[id] = cachedQueue{queue: copyQueue(queue), loadedAt: now}
 		}
 		c.mu.Unlock()
 	}
-	return queues[0], nil
+	return queue, nil
 }
 
 // copyQueue is a queue its caller may change without changing the cache's.
@@ -157,6 +153,11 @@ func (db *DB) taskQueue(ctx context.Context, tx *Tx, sc switchboard.Scope, id st
 	if sc.All {
 		return db.routingQueue(ctx, tx, id)
 	}
+	return db.readQueue(ctx, tx, sc, id)
+}
+
+// readQueue reads a queue within scope, with its teams, in tx.
+func (db *DB) readQueue(ctx context.Context, tx *Tx, sc switchboard.Scope, id string) (*switchboard.Queue, error) {
 	qrow, err := findQueueRow(ctx, tx, sc, id, false)
 	if err != nil {
 		return nil, err
