@@ -65,7 +65,7 @@ func (db *DB) countEvents(ctx context.Context, idb bun.IDB, after, upTo int64, b
 	}
 	var rows []statsEventRow
 	err := idb.NewSelect().TableExpr("events AS ev").
-		Join("LEFT JOIN tasks AS tk ON tk.id = ev.subject_id AND ev.subject_type = ?", "task").
+		Join("LEFT JOIN tasks AS tk ON tk.id = "+db.asKey("ev.subject_id")+" AND ev.subject_type = ?", "task").
 		// Only an assignment's data is read: it says whether it was a
 		// reassignment.
 		ColumnExpr("ev.type, ev.at, ev.subject_id, CASE WHEN ev.type = ? THEN ev.data ELSE '' END AS data", switchboard.AuditTaskAssigned).
