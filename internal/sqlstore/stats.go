@@ -12,9 +12,9 @@ import (
 	"github.com/switchboardhq/switchboard"
 )
 
-// The dashboard reads two kinds of figures. What is true now (agents by
-// presence, tasks waiting or in hand) is counted from the agents and the
-// unfinished tasks, which indexes reach directly: unfinished tasks are few
+// The dashboard reads two kinds of figures. What is true now is read from
+// the agents counted as they change (counts.go) and from the unfinished
+// tasks, which an index reaches directly: unfinished tasks are few
 // whatever the size of the history. What happened over time is counted
 // from the event log into five-minute intervals per queue (stats_buckets)
 // by RollUpStats, which reads only the events since its last run; a
@@ -145,7 +145,7 @@ func (s *StatsService) Stats(ctx context.Context, f switchboard.StatsFilter) (*s
 	return st, nil
 }
 
-// agentScope keeps the agents of the scope's teams, unless it has all.
+// agents keeps the agents of the scope's teams, unless it has all.
 func (sc *statsScope) agents(q *bun.SelectQuery) *bun.SelectQuery {
 	if sc.allAgents {
 		return q
@@ -153,62 +153,22 @@ func (sc *statsScope) agents(q *bun.SelectQuery) *bun.SelectQuery {
 	return inTeams(q, sc.teams)
 }
 
-// agentStats counts the agents by presence, and the load of those who have
-// tasks: unfinished tasks are few, so the loaded agents are found through
-// them rather than among every agent.
+// agentStats counts the agents by presence, from the counts kept as they
+// change (counts.go), and the load of those who have tasks:
+// unfinished tasks are few, so the loaded agents are found through them
+// rather than among every agent.
 func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard.Stats) error {
-	a := &st.Agents
-	if scope.allAgents {
-		// Every agent: plain counts of index ranges, several times
-		// cheaper than grouping as many rows; offline is what remains.
-		var counts struct {
-			Active    int `bun:"active"`
-			Available int `bun:"available"`
-			Away      int `bun:"away"`
-			Pending   int `bun:"pending"`
-		}
-		count := "(SELECT COUNT(*) FROM agents WHERE status = ? AND presence IN (?))"
-		err := db.bun.NewRaw("SELECT (SELECT COUNT(*) FROM agents WHERE status = ?) AS active, "+count+" AS available, "+
-			count+" AS away, (SELECT COUNT(*) FROM agents WHERE status = ?) AS pending",
-			switchboard.AgentActive, switchboard.AgentActive, bun.List(presentPresences),
-			switchboard.AgentActive, bun.List([]switchboard.Presence{switchboard.PresenceAway}), switchboard.AgentPending).Scan(ctx, &counts)
-		if err != nil {
-			return err
-		}
-		a.Active, a.Available, a.Away, a.Pending = counts.Active, counts.Available, counts.Away, counts.Pending
-		a.Offline = a.Active - a.Available - a.Away
-	} else {
-		var groups []struct {
-			Status   string `bun:"status"`
-			Presence string `bun:"presence"`
-			N        int    `bun:"n"`
-		}
-		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").
-			Where("a.status IN (?)", bun.List([]switchboard.AgentStatus{switchboard.AgentActive, switchboard.AgentPending})).
-			GroupExpr("a.status, a.presence")
-		if err := scope.agents(q).Scan(ctx, &groups); err != nil {
-			return err
-		}
-		for _, g := range groups {
-			if g.Status == string(switchboard.AgentPending) {
-				a.Pending += g.N
-				continue
-			}
-			a.Active += g.N
-			switch switchboard.Presence(g.Presence) {
-			case switchboard.PresenceAvailable, switchboard.PresenceBusy:
-				a.Available += g.N
-			case switchboard.PresenceAway:
-				a.Away += g.N
-			default:
-				a.Offline += g.N
-			}
-		}
+	totals, err := db.countAgents(ctx, db.bun, scope.allAgents, scope.teams)
+	if err != nil {
+		return err
 	}
+	a := &st.Agents
+	u := &st.Utilisation
+	*a, u.Capacity = totals.stats()
 	// The loaded agents are found through the unfinished tasks, which
 	// are few, in two steps: in one, planners may walk every agent.
 	var busyIDs []string
-	err := db.bun.NewSelect().Model((*taskRow)(nil)).ColumnExpr("DISTINCT tk.agent_id").
+	err = db.bun.NewSelect().Model((*taskRow)(nil)).ColumnExpr("DISTINCT tk.agent_id").
 		Where("tk.status IN (?)", bun.List([]switchboard.TaskStatus{switchboard.TaskOffered, switchboard.TaskAssigned})).
 		Scan(ctx, &busyIDs)
 	if err != nil {
@@ -232,7 +192,6 @@ func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard
 		}
 		loaded = append(loaded, part...)
 	}
-	u := &st.Utilisation
 	u.Busiest = []switchboard.AgentLoad{}
 	for _, l := range loaded {
 		present := l.Status == string(switchboard.AgentActive) && switchboard.Presence(l.Presence).CanTakeWork()
@@ -256,48 +215,10 @@ func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard
 		return strings.Compare(x.Name, y.Name)
 	})
 	u.Busiest = u.Busiest[:min(len(u.Busiest), switchboard.StatsBusiest)]
-	// The capacity of the agents present comes from the latest sample,
-	// which spares reading every present agent's row; without a recent
-	// one, it is counted now.
-	var sample []struct {
-		BucketStart time.Time `bun:"bucket_start"`
-		Capacity    int       `bun:"capacity"`
-	}
-	err = db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(capacity) AS capacity").
-		Where("bucket_start >= ? AND team_id IN (?)", st.At.Add(-2*switchboard.StatsInterval), bun.List(scope.sampleTeams())).
-		GroupExpr("bucket_start").OrderExpr("bucket_start DESC").Limit(1).Scan(ctx, &sample)
-	if err != nil {
-		return err
-	}
-	if len(sample) > 0 {
-		u.Capacity = sample[0].Capacity
-	} else {
-		var capacity *int
-		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("SUM(a.capacity)").
-			Where("a.status = ? AND a.presence IN (?)", switchboard.AgentActive, bun.List(presentPresences))
-		if err := scope.agents(q).Scan(ctx, &capacity); err != nil {
-			return err
-		}
-		if capacity != nil {
-			u.Capacity = *capacity
-		}
-	}
 	if u.Capacity > 0 {
 		u.Average = min(float64(u.Load)/float64(u.Capacity), 1)
 	}
 	return nil
-}
-
-// sampleTeams are the teams whose samples of agents present the scope
-// adds up: "" is every agent.
-func (sc *statsScope) sampleTeams() []string {
-	if sc.allAgents {
-		return []string{""}
-	}
-	if len(sc.teams) == 0 {
-		return []string{"-"} // none: no team has this ID
-	}
-	return sc.teams
 }
 
 func compareFloat(a, b float64) int {
@@ -475,7 +396,9 @@ func (db *DB) keptBuckets(ctx context.Context, scope *statsScope, from, today ti
 		bucketCounts
 	}
 	q := db.bun.NewSelect().Table("stats_buckets").ColumnExpr("bucket_start, "+sums).Where("bucket_start >= ?", from)
-	if !scope.everyQueue {
+	if scope.everyQueue {
+		q = q.Where("queue_id = ?", allQueues)
+	} else {
 		q = q.Where("queue_id IN (?)", bun.List(scope.queueIDs))
 	}
 	err := q.GroupExpr("bucket_start").Scan(ctx, &buckets)
@@ -509,9 +432,9 @@ func (db *DB) presenceSeries(ctx context.Context, scope *statsScope, st *switchb
 		BucketStart time.Time `bun:"bucket_start"`
 		Present     int       `bun:"present"`
 	}
-	err := db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(present) AS present").
-		Where("bucket_start >= ? AND team_id IN (?)", first, bun.List(scope.sampleTeams())).
-		GroupExpr("bucket_start").Scan(ctx, &samples)
+	q := db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(present) AS present").
+		Where("bucket_start >= ?", first)
+	err := inTeamSets(q, scope.allAgents, scope.teams).GroupExpr("bucket_start").Scan(ctx, &samples)
 	if err != nil {
 		return err
 	}
