@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -138,7 +139,11 @@ func (s *StatsService) Stats(ctx context.Context, f switchboard.StatsFilter) (*s
 		t.SLABreachesToday += q.SLABreachesToday
 	}
 	if f.QueueID == "" {
-		if st.Recent, err = s.recentEvents(ctx); err != nil {
+		viewer := &switchboard.EventViewer{All: true}
+		if !sc.All {
+			viewer = supervisorViewer(sc.SupervisorID, scope.teams)
+		}
+		if st.Recent, err = s.recentEvents(ctx, viewer); err != nil {
 			return nil, err
 		}
 	}
@@ -279,9 +284,9 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 		// The kept intervals and the pass's position are read by separate
 		// statements: read again if a pass committed in between, so that
 		// no event is counted both in an interval and after the position.
-		var position int64
+		var position, last int64
 		for attempt := 0; ; attempt++ {
-			before, err := db.rollupPosition(ctx)
+			before, _, err := db.statsPositions(ctx)
 			if err != nil {
 				return err
 			}
@@ -290,20 +295,15 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 			if err := db.keptBuckets(ctx, scope, from, today, perBucket, perQueue); err != nil {
 				return err
 			}
-			after, err := db.rollupPosition(ctx)
-			if err != nil {
+			if position, last, err = db.statsPositions(ctx); err != nil {
 				return err
 			}
-			position = after
-			if before == after || attempt == 3 {
+			if before == position || attempt == 3 {
 				break
 			}
 		}
-		last, err := db.LastEventPosition(ctx)
-		if err != nil {
-			return err
-		}
 		if position == 0 {
+			var err error
 			if position, err = db.statsStart(ctx, db.bun, now, last); err != nil {
 				return err
 			}
@@ -378,11 +378,12 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 	return db.presenceSeries(ctx, scope, st, first)
 }
 
-// rollupPosition is the position of the last event the pass counted.
-func (db *DB) rollupPosition(ctx context.Context) (int64, error) {
-	var position int64
-	err := db.bun.NewSelect().Table("stats_rollup").Column("position").Where("id = 1").Scan(ctx, &position)
-	return position, err
+// statsPositions are the position of the last event the pass counted and
+// that of the last event, read together.
+func (db *DB) statsPositions(ctx context.Context) (rolled, last int64, err error) {
+	err = db.bun.NewRaw("SELECT (SELECT position FROM stats_rollup WHERE id = 1) AS rolled, "+
+		"(SELECT position FROM event_sequence WHERE id = 1) AS last").Scan(ctx, &rolled, &last)
+	return rolled, last, err
 }
 
 // keptBuckets reads the kept intervals from from on: per interval, over
@@ -449,28 +450,41 @@ func (db *DB) presenceSeries(ctx context.Context, scope *statsScope, st *switchb
 }
 
 // recentEvents are the newest events the actor may see, newest first,
-// looked for among the newest few hundred.
-func (s *StatsService) recentEvents(ctx context.Context) ([]*switchboard.Event, error) {
-	viewer, err := (&EventService{db: s.db}).EventViewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	scan := switchboard.StatsRecent
+// looked for among the newest few hundred. Whom an event concerns is read
+// first, and the whole of only those shown.
+func (s *StatsService) recentEvents(ctx context.Context, viewer *switchboard.EventViewer) ([]*switchboard.Event, error) {
+	var positions []int64
 	if !viewer.All {
-		scan = 500
-	}
-	var rows []*eventRow
-	if err := s.db.bun.NewSelect().Model(&rows).OrderExpr("ev.position DESC").Limit(int64(scan)).Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	events := []*switchboard.Event{}
-	for _, r := range rows {
-		if e := r.domain(); viewer.CanSee(e) {
-			events = append(events, e)
-			if len(events) == switchboard.StatsRecent {
-				break
+		var rows []*eventRow
+		err := s.db.bun.NewSelect().Model(&rows).Column("position", "actor_type", "actor_id", "agent_id", "team_ids").
+			OrderExpr("ev.position DESC").Limit(500).Scan(ctx)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, r := range rows {
+			e := &switchboard.Event{Actor: switchboard.EventActor{Type: r.ActorType, ID: r.ActorID}, AgentID: deref(r.AgentID)}
+			_ = json.Unmarshal([]byte(r.TeamIDs), &e.TeamIDs)
+			if viewer.CanSee(e) {
+				if positions = append(positions, r.Position); len(positions) == switchboard.StatsRecent {
+					break
+				}
 			}
 		}
+		if len(positions) == 0 {
+			return []*switchboard.Event{}, nil
+		}
+	}
+	var rows []*eventRow
+	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("ev.position DESC").Limit(switchboard.StatsRecent)
+	if positions != nil {
+		q = q.Where("ev.position IN (?)", bun.List(positions))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	events := make([]*switchboard.Event, len(rows))
+	for i, r := range rows {
+		events[i] = r.domain()
 	}
 	return events, nil
 }

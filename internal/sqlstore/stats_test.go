@@ -218,10 +218,15 @@ func TestStats_SupervisorScope(t *testing.T) {
 		if st.Totals.CreatedToday != 1 || st.AverageWait != 0 || len(st.Utilisation.Busiest) != 0 {
 			t.Errorf("the supervisor sees other teams' figures: %+v", st)
 		}
+		fence := false
 		for _, e := range st.Recent {
 			if e.Subject.Type == "task" && e.Subject.Name != "Fence" {
 				t.Errorf("the supervisor sees %s about %s", e.Type, e.Subject.Name)
 			}
+			fence = fence || e.Subject.Name == "Fence"
+		}
+		if !fence || len(st.Recent) > switchboard.StatsRecent {
+			t.Errorf("the supervisor's recent events are %+v, want Fence's among at most %d", st.Recent, switchboard.StatsRecent)
 		}
 		_, err := f.stats.Stats(f.sup, switchboard.StatsFilter{QueueID: f.support.ID})
 		wantCode(t, err, switchboard.ENOTFOUND)
