@@ -29,7 +29,7 @@ type StatsJSON struct {
 	AveragesSince        time.Time        `json:"averages_since" doc:"24 hours ago, at the start of a five-minute interval."`
 	Utilisation          struct {
 		Load     int             `json:"load" doc:"Tasks offered to or assigned to the agents present."`
-		Capacity int             `json:"capacity" doc:"The capacity of the agents present, as last sampled (every minute)."`
+		Capacity int             `json:"capacity" doc:"The capacity of the agents present."`
 		Average  float64         `json:"average" doc:"load / capacity, from 0 to 1."`
 		Busiest  []AgentLoadJSON `json:"busiest" nullable:"false" doc:"The most loaded agents (by load / capacity), at most 10."`
 	} `json:"utilisation"`

@@ -32,9 +32,12 @@ type agentRow struct {
 	Notify     string     `bun:"notify"`
 	Metadata   string     `bun:"metadata"`
 	LastSeenAt *time.Time `bun:"last_seen_at"`
-	CreatedAt  time.Time  `bun:"created_at"`
-	UpdatedAt  time.Time  `bun:"updated_at"`
-	Version    int        `bun:"version"`
+	// TeamSet is the key of the set of teams the agent is counted in (see
+	// counts.go); every change of its teams changes it.
+	TeamSet   string    `bun:"team_set"`
+	CreatedAt time.Time `bun:"created_at"`
+	UpdatedAt time.Time `bun:"updated_at"`
+	Version   int       `bun:"version"`
 	// SkillLevel is read by a list sorted by the level of a skill.
 	SkillLevel int `bun:"skill_level,scanonly"`
 }
@@ -375,8 +378,12 @@ func newAgentRow(na switchboard.NewAgent, now time.Time) *agentRow {
 	}
 }
 
-// insertAgent writes an agent with its skills and team memberships.
+// insertAgent writes an agent with its skills and team memberships, and
+// counts it.
 func insertAgent(ctx context.Context, tx *Tx, row *agentRow, skills map[string]int, teamIDs []string) error {
+	if err := tx.db.setTeams(ctx, tx, row, teamIDs); err != nil {
+		return err
+	}
 	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 		if isUniqueViolation(err) {
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "This user already has an agent.",
@@ -384,6 +391,7 @@ func insertAgent(ctx context.Context, tx *Tx, row *agentRow, skills map[string]i
 		}
 		return err
 	}
+	tx.agentAdded(row)
 	if err := replaceSkills(ctx, tx, row.ID, skills); err != nil {
 		return err
 	}
@@ -481,6 +489,7 @@ func (s *AgentService) UpdateAgent(ctx context.Context, id string, upd switchboa
 		if upd.IfVersion != 0 && upd.IfVersion != row.Version {
 			return errStale("agent")
 		}
+		was := row.count()
 		if row.Status == string(switchboard.AgentRetired) {
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The agent is retired; retired agents are kept unchanged for history.",
 				State: &switchboard.StateConflict{Current: row.Status, Requested: row.Status}}
@@ -525,11 +534,17 @@ func (s *AgentService) UpdateAgent(ctx context.Context, id string, upd switchboa
 		if upd.Notify != nil {
 			row.Notify = mustJSON(*upd.Notify)
 		}
+		if upd.TeamIDs != nil {
+			if err := s.db.setTeams(ctx, tx, row, *upd.TeamIDs); err != nil {
+				return err
+			}
+		}
 		row.Version++
 		row.UpdatedAt = tx.now
-		if _, err := tx.NewUpdate().Model(row).Column("name", "sort_name", "email", "phone", "capacity", "attributes", "notify", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(row).Column("name", "sort_name", "email", "phone", "capacity", "attributes", "notify", "team_set", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		tx.agentChanged(was, row)
 		if upd.Skills != nil {
 			if err := replaceSkills(ctx, tx, row.ID, *upd.Skills); err != nil {
 				return err
@@ -593,13 +608,14 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 // setStatus moves the agent of a locked row to a status its own allows, and
 // records the change: for one agent and for many alike.
 func (s *AgentService) setStatus(ctx context.Context, tx *Tx, row *agentRow, status switchboard.AgentStatus) (*switchboard.Agent, error) {
-	from := switchboard.AgentStatus(row.Status)
+	from, was := switchboard.AgentStatus(row.Status), row.count()
 	row.Status = string(status)
 	row.Version++
 	row.UpdatedAt = tx.now
 	if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 		return nil, err
 	}
+	tx.agentChanged(was, row)
 	if status != switchboard.AgentActive {
 		// Only active agents take work, so only they may look available.
 		if err := s.db.changePresence(ctx, tx, row, switchboard.PresenceOffline, "agent "+string(status)); err != nil {
@@ -671,13 +687,20 @@ func (s *AgentService) DeleteAgent(ctx context.Context, id string) error {
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		tx.agentRemoved(row)
 		if row.UserID != nil && row.OwnsUser {
 			// The user invited for this agent never signed in: it goes too.
-			if _, err := tx.NewDelete().Model((*userRow)(nil)).
+			res, err := tx.NewDelete().Model((*userRow)(nil)).
 				Where("id = ? AND password_hash = '' AND role = ?", *row.UserID, switchboard.RoleAgent).
-				Where("NOT EXISTS (SELECT 1 FROM api_tokens WHERE api_tokens.user_id = ?)", *row.UserID).Exec(ctx); err != nil {
+				Where("NOT EXISTS (SELECT 1 FROM api_tokens WHERE api_tokens.user_id = ?)", *row.UserID).Exec(ctx)
+			if err != nil {
 				return err
 			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			tx.usersAdded -= int(n)
 		}
 		e := agentEvent(switchboard.AuditAgentDeleted, loaded[0], nil)
 		e.Before = agentSummary(loaded[0])

@@ -187,11 +187,16 @@ func (s *AgentService) changeTeam(ctx context.Context, tx *Tx, row *agentRow, be
 		}
 		after.Teams = slices.DeleteFunc(slices.Clone(before.Teams), func(t switchboard.TeamRef) bool { return t.ID == team.ID })
 	}
-	row.Version++
-	row.UpdatedAt = tx.now
-	if _, err := tx.NewUpdate().Model(row).Column("version", "updated_at").WherePK().Exec(ctx); err != nil {
+	was := row.count()
+	if err := s.db.setTeams(ctx, tx, row, after.TeamIDs()); err != nil {
 		return err
 	}
+	row.Version++
+	row.UpdatedAt = tx.now
+	if _, err := tx.NewUpdate().Model(row).Column("team_set", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	tx.agentChanged(was, row)
 	after.Version, after.UpdatedAt = row.Version, row.UpdatedAt
 	e := agentEvent(switchboard.AuditAgentUpdated, &after, before.TeamIDs())
 	e.Before, e.After = changes(agentSummary(before), agentSummary(&after))

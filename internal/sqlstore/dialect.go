@@ -124,6 +124,19 @@ func (db *DB) insertLockingExisting(q *bun.InsertQuery, keyColumn string) *bun.I
 	return q.Ignore()
 }
 
+// asKey makes a text column comparable with a key column (an ID) through
+// the key's index. MySQL keeps IDs in ASCII and free text such as
+// events.subject_id in utf8mb4, and compares the two in the wider
+// character set, which no index of the key is in: a join from the events
+// to the tasks then scanned the whole table of tasks (280 s for 5,000
+// events among 1,000,000 tasks, against 0.4 s through the key).
+func (db *DB) asKey(column string) string {
+	if db.engine == MySQL {
+		return "CONVERT(" + column + " USING ascii) COLLATE ascii_bin"
+	}
+	return column
+}
+
 // analyze refreshes the planner's statistics of tables; SQLite keeps none
 // unless asked.
 func (db *DB) analyze(ctx context.Context, tables ...string) error {

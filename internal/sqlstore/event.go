@@ -252,7 +252,7 @@ func (s *EventService) EventViewer(ctx context.Context) (*switchboard.EventViewe
 		if err != nil {
 			return nil, translate(err)
 		}
-		return &switchboard.EventViewer{UserID: sc.SupervisorID, Teams: slices.Sorted(maps.Keys(teams))}, nil
+		return supervisorViewer(sc.SupervisorID, slices.Sorted(maps.Keys(teams))), nil
 	}
 	v := &switchboard.EventViewer{UserID: sc.UserID}
 	var agentID string
@@ -262,6 +262,12 @@ func (s *EventService) EventViewer(ctx context.Context) (*switchboard.EventViewe
 	}
 	v.AgentID = agentID
 	return v, nil
+}
+
+// supervisorViewer is what a supervisor sees of the events: those of their
+// teams and their own actions.
+func supervisorViewer(userID string, teams []string) *switchboard.EventViewer {
+	return &switchboard.EventViewer{UserID: userID, Teams: teams}
 }
 
 // LastEventPosition returns the position of the newest event.

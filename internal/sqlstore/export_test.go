@@ -108,3 +108,19 @@ func (db *DB) NotifyInApp(ctx context.Context, eventType string, ns ...*switchbo
 		return nil
 	})
 }
+
+// AgentCountRows returns the rows of agent_counts that count agents, as
+// "team set/status/presence" → agents and capacity.
+func (db *DB) AgentCountRows(ctx context.Context) (map[string][2]int, error) {
+	var rows []agentCountRow
+	if err := db.bun.NewSelect().Model(&rows).Scan(ctx); err != nil {
+		return nil, err
+	}
+	counts := map[string][2]int{}
+	for _, r := range rows {
+		if r.Agents != 0 || r.Capacity != 0 {
+			counts[r.TeamSet+"/"+r.Status+"/"+r.Presence] = [2]int{r.Agents, r.Capacity}
+		}
+	}
+	return counts, nil
+}

@@ -64,6 +64,7 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 			userRows    []*userRow
 			inviteRows  []*invitationRow
 			invitations []*switchboard.Invitation
+			teamSets    = map[string][]string{}
 		)
 		for _, r := range rows {
 			a := r.Agent
@@ -100,6 +101,9 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 				teams = append(teams, teamIDs[strings.ToLower(name)])
 				memberRows = append(memberRows, teamMemberRow{TeamID: teamIDs[strings.ToLower(name)], AgentID: row.ID})
 			}
+			row.TeamSet = teamSetKey(teams)
+			teamSets[row.TeamSet] = teams
+			tx.agentAdded(row)
 			tx.Record(switchboard.Event{Type: switchboard.AuditAgentsImported, Subject: switchboard.EventSubject{Type: "agent", ID: row.ID, Name: row.Name},
 				After: summary, TeamIDs: teams, AgentID: row.ID})
 		}
@@ -109,11 +113,13 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 			func() error { return insertChunks(ctx, tx, agentRows) },
 			func() error { return insertChunks(ctx, tx, skillRows) },
 			func() error { return insertChunks(ctx, tx, memberRows) },
+			func() error { return s.db.registerTeamSets(ctx, tx, teamSets) },
 		} {
 			if err := batch(); err != nil {
 				return err
 			}
 		}
+		tx.usersAdded += len(userRows)
 		result.Created, result.Invited, result.Invitations = len(agentRows), len(userRows), invitations
 		return nil
 	})

@@ -118,6 +118,7 @@ func linkOrInvite(ctx context.Context, tx *Tx, email, name string) (string, *swi
 	if _, err := tx.NewInsert().Model(user).Exec(ctx); err != nil {
 		return "", nil, err
 	}
+	tx.usersAdded++
 	inv, secret := newInvitation(user.ID, switchboard.KindInvitation, tx.now)
 	if _, err := tx.NewInsert().Model(inv).Exec(ctx); err != nil {
 		return "", nil, err
@@ -366,10 +367,12 @@ func (s *UserService) AcceptInvitation(ctx context.Context, secret, password str
 		} else if err != nil {
 			return err
 		}
+		was := row.count()
 		row.Status, row.Version, row.UpdatedAt = string(switchboard.AgentActive), row.Version+1, now
 		if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
+		tx.agentChanged(was, row)
 		agents, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
 		if err != nil {
 			return err

@@ -36,6 +36,11 @@ func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate %s database: %w", db.engine, err)
 	}
+	// The agents of a database migrated with agents in it are counted
+	// once, by the first migration that finds them uncounted (00020).
+	if err := db.countAgentsIfNeeded(ctx); err != nil {
+		return nil, fmt.Errorf("count the agents of the %s database: %w", db.engine, err)
+	}
 	applied := make([]int64, 0, len(results))
 	for _, r := range results {
 		applied = append(applied, r.Source.Version)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -12,9 +13,9 @@ import (
 	"github.com/switchboardhq/switchboard"
 )
 
-// The dashboard reads two kinds of figures. What is true now (agents by
-// presence, tasks waiting or in hand) is counted from the agents and the
-// unfinished tasks, which indexes reach directly: unfinished tasks are few
+// The dashboard reads two kinds of figures. What is true now is read from
+// the agents counted as they change (counts.go) and from the unfinished
+// tasks, which an index reaches directly: unfinished tasks are few
 // whatever the size of the history. What happened over time is counted
 // from the event log into five-minute intervals per queue (stats_buckets)
 // by RollUpStats, which reads only the events since its last run; a
@@ -138,14 +139,18 @@ func (s *StatsService) Stats(ctx context.Context, f switchboard.StatsFilter) (*s
 		t.SLABreachesToday += q.SLABreachesToday
 	}
 	if f.QueueID == "" {
-		if st.Recent, err = s.recentEvents(ctx); err != nil {
+		viewer := &switchboard.EventViewer{All: true}
+		if !sc.All {
+			viewer = supervisorViewer(sc.SupervisorID, scope.teams)
+		}
+		if st.Recent, err = s.recentEvents(ctx, viewer); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
 }
 
-// agentScope keeps the agents of the scope's teams, unless it has all.
+// agents keeps the agents of the scope's teams, unless it has all.
 func (sc *statsScope) agents(q *bun.SelectQuery) *bun.SelectQuery {
 	if sc.allAgents {
 		return q
@@ -153,62 +158,22 @@ func (sc *statsScope) agents(q *bun.SelectQuery) *bun.SelectQuery {
 	return inTeams(q, sc.teams)
 }
 
-// agentStats counts the agents by presence, and the load of those who have
-// tasks: unfinished tasks are few, so the loaded agents are found through
-// them rather than among every agent.
+// agentStats counts the agents by presence, from the counts kept as they
+// change (counts.go), and the load of those who have tasks:
+// unfinished tasks are few, so the loaded agents are found through them
+// rather than among every agent.
 func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard.Stats) error {
-	a := &st.Agents
-	if scope.allAgents {
-		// Every agent: plain counts of index ranges, several times
-		// cheaper than grouping as many rows; offline is what remains.
-		var counts struct {
-			Active    int `bun:"active"`
-			Available int `bun:"available"`
-			Away      int `bun:"away"`
-			Pending   int `bun:"pending"`
-		}
-		count := "(SELECT COUNT(*) FROM agents WHERE status = ? AND presence IN (?))"
-		err := db.bun.NewRaw("SELECT (SELECT COUNT(*) FROM agents WHERE status = ?) AS active, "+count+" AS available, "+
-			count+" AS away, (SELECT COUNT(*) FROM agents WHERE status = ?) AS pending",
-			switchboard.AgentActive, switchboard.AgentActive, bun.List(presentPresences),
-			switchboard.AgentActive, bun.List([]switchboard.Presence{switchboard.PresenceAway}), switchboard.AgentPending).Scan(ctx, &counts)
-		if err != nil {
-			return err
-		}
-		a.Active, a.Available, a.Away, a.Pending = counts.Active, counts.Available, counts.Away, counts.Pending
-		a.Offline = a.Active - a.Available - a.Away
-	} else {
-		var groups []struct {
-			Status   string `bun:"status"`
-			Presence string `bun:"presence"`
-			N        int    `bun:"n"`
-		}
-		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("a.status, a.presence, COUNT(*) AS n").
-			Where("a.status IN (?)", bun.List([]switchboard.AgentStatus{switchboard.AgentActive, switchboard.AgentPending})).
-			GroupExpr("a.status, a.presence")
-		if err := scope.agents(q).Scan(ctx, &groups); err != nil {
-			return err
-		}
-		for _, g := range groups {
-			if g.Status == string(switchboard.AgentPending) {
-				a.Pending += g.N
-				continue
-			}
-			a.Active += g.N
-			switch switchboard.Presence(g.Presence) {
-			case switchboard.PresenceAvailable, switchboard.PresenceBusy:
-				a.Available += g.N
-			case switchboard.PresenceAway:
-				a.Away += g.N
-			default:
-				a.Offline += g.N
-			}
-		}
+	totals, err := db.countAgents(ctx, db.bun, scope.allAgents, scope.teams)
+	if err != nil {
+		return err
 	}
+	a := &st.Agents
+	u := &st.Utilisation
+	*a, u.Capacity = totals.stats()
 	// The loaded agents are found through the unfinished tasks, which
 	// are few, in two steps: in one, planners may walk every agent.
 	var busyIDs []string
-	err := db.bun.NewSelect().Model((*taskRow)(nil)).ColumnExpr("DISTINCT tk.agent_id").
+	err = db.bun.NewSelect().Model((*taskRow)(nil)).ColumnExpr("DISTINCT tk.agent_id").
 		Where("tk.status IN (?)", bun.List([]switchboard.TaskStatus{switchboard.TaskOffered, switchboard.TaskAssigned})).
 		Scan(ctx, &busyIDs)
 	if err != nil {
@@ -232,7 +197,6 @@ func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard
 		}
 		loaded = append(loaded, part...)
 	}
-	u := &st.Utilisation
 	u.Busiest = []switchboard.AgentLoad{}
 	for _, l := range loaded {
 		present := l.Status == string(switchboard.AgentActive) && switchboard.Presence(l.Presence).CanTakeWork()
@@ -256,48 +220,10 @@ func (db *DB) agentStats(ctx context.Context, scope *statsScope, st *switchboard
 		return strings.Compare(x.Name, y.Name)
 	})
 	u.Busiest = u.Busiest[:min(len(u.Busiest), switchboard.StatsBusiest)]
-	// The capacity of the agents present comes from the latest sample,
-	// which spares reading every present agent's row; without a recent
-	// one, it is counted now.
-	var sample []struct {
-		BucketStart time.Time `bun:"bucket_start"`
-		Capacity    int       `bun:"capacity"`
-	}
-	err = db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(capacity) AS capacity").
-		Where("bucket_start >= ? AND team_id IN (?)", st.At.Add(-2*switchboard.StatsInterval), bun.List(scope.sampleTeams())).
-		GroupExpr("bucket_start").OrderExpr("bucket_start DESC").Limit(1).Scan(ctx, &sample)
-	if err != nil {
-		return err
-	}
-	if len(sample) > 0 {
-		u.Capacity = sample[0].Capacity
-	} else {
-		var capacity *int
-		q := db.bun.NewSelect().Model((*agentRow)(nil)).ColumnExpr("SUM(a.capacity)").
-			Where("a.status = ? AND a.presence IN (?)", switchboard.AgentActive, bun.List(presentPresences))
-		if err := scope.agents(q).Scan(ctx, &capacity); err != nil {
-			return err
-		}
-		if capacity != nil {
-			u.Capacity = *capacity
-		}
-	}
 	if u.Capacity > 0 {
 		u.Average = min(float64(u.Load)/float64(u.Capacity), 1)
 	}
 	return nil
-}
-
-// sampleTeams are the teams whose samples of agents present the scope
-// adds up: "" is every agent.
-func (sc *statsScope) sampleTeams() []string {
-	if sc.allAgents {
-		return []string{""}
-	}
-	if len(sc.teams) == 0 {
-		return []string{"-"} // none: no team has this ID
-	}
-	return sc.teams
 }
 
 func compareFloat(a, b float64) int {
@@ -358,9 +284,9 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 		// The kept intervals and the pass's position are read by separate
 		// statements: read again if a pass committed in between, so that
 		// no event is counted both in an interval and after the position.
-		var position int64
+		var position, last int64
 		for attempt := 0; ; attempt++ {
-			before, err := db.rollupPosition(ctx)
+			before, _, err := db.statsPositions(ctx)
 			if err != nil {
 				return err
 			}
@@ -369,20 +295,15 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 			if err := db.keptBuckets(ctx, scope, from, today, perBucket, perQueue); err != nil {
 				return err
 			}
-			after, err := db.rollupPosition(ctx)
-			if err != nil {
+			if position, last, err = db.statsPositions(ctx); err != nil {
 				return err
 			}
-			position = after
-			if before == after || attempt == 3 {
+			if before == position || attempt == 3 {
 				break
 			}
 		}
-		last, err := db.LastEventPosition(ctx)
-		if err != nil {
-			return err
-		}
 		if position == 0 {
+			var err error
 			if position, err = db.statsStart(ctx, db.bun, now, last); err != nil {
 				return err
 			}
@@ -457,11 +378,12 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 	return db.presenceSeries(ctx, scope, st, first)
 }
 
-// rollupPosition is the position of the last event the pass counted.
-func (db *DB) rollupPosition(ctx context.Context) (int64, error) {
-	var position int64
-	err := db.bun.NewSelect().Table("stats_rollup").Column("position").Where("id = 1").Scan(ctx, &position)
-	return position, err
+// statsPositions are the position of the last event the pass counted and
+// that of the last event, read together.
+func (db *DB) statsPositions(ctx context.Context) (rolled, last int64, err error) {
+	err = db.bun.NewRaw("SELECT (SELECT position FROM stats_rollup WHERE id = 1) AS rolled, "+
+		"(SELECT position FROM event_sequence WHERE id = 1) AS last").Scan(ctx, &rolled, &last)
+	return rolled, last, err
 }
 
 // keptBuckets reads the kept intervals from from on: per interval, over
@@ -475,7 +397,9 @@ func (db *DB) keptBuckets(ctx context.Context, scope *statsScope, from, today ti
 		bucketCounts
 	}
 	q := db.bun.NewSelect().Table("stats_buckets").ColumnExpr("bucket_start, "+sums).Where("bucket_start >= ?", from)
-	if !scope.everyQueue {
+	if scope.everyQueue {
+		q = q.Where("queue_id = ?", allQueues)
+	} else {
 		q = q.Where("queue_id IN (?)", bun.List(scope.queueIDs))
 	}
 	err := q.GroupExpr("bucket_start").Scan(ctx, &buckets)
@@ -509,9 +433,9 @@ func (db *DB) presenceSeries(ctx context.Context, scope *statsScope, st *switchb
 		BucketStart time.Time `bun:"bucket_start"`
 		Present     int       `bun:"present"`
 	}
-	err := db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(present) AS present").
-		Where("bucket_start >= ? AND team_id IN (?)", first, bun.List(scope.sampleTeams())).
-		GroupExpr("bucket_start").Scan(ctx, &samples)
+	q := db.bun.NewSelect().Table("stats_presence").ColumnExpr("bucket_start, SUM(present) AS present").
+		Where("bucket_start >= ?", first)
+	err := inTeamSets(q, scope.allAgents, scope.teams).GroupExpr("bucket_start").Scan(ctx, &samples)
 	if err != nil {
 		return err
 	}
@@ -526,28 +450,41 @@ func (db *DB) presenceSeries(ctx context.Context, scope *statsScope, st *switchb
 }
 
 // recentEvents are the newest events the actor may see, newest first,
-// looked for among the newest few hundred.
-func (s *StatsService) recentEvents(ctx context.Context) ([]*switchboard.Event, error) {
-	viewer, err := (&EventService{db: s.db}).EventViewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	scan := switchboard.StatsRecent
+// looked for among the newest few hundred. Whom an event concerns is read
+// first, and the whole of only those shown.
+func (s *StatsService) recentEvents(ctx context.Context, viewer *switchboard.EventViewer) ([]*switchboard.Event, error) {
+	var positions []int64
 	if !viewer.All {
-		scan = 500
-	}
-	var rows []*eventRow
-	if err := s.db.bun.NewSelect().Model(&rows).OrderExpr("ev.position DESC").Limit(int64(scan)).Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
-	events := []*switchboard.Event{}
-	for _, r := range rows {
-		if e := r.domain(); viewer.CanSee(e) {
-			events = append(events, e)
-			if len(events) == switchboard.StatsRecent {
-				break
+		var rows []*eventRow
+		err := s.db.bun.NewSelect().Model(&rows).Column("position", "actor_type", "actor_id", "agent_id", "team_ids").
+			OrderExpr("ev.position DESC").Limit(500).Scan(ctx)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, r := range rows {
+			e := &switchboard.Event{Actor: switchboard.EventActor{Type: r.ActorType, ID: r.ActorID}, AgentID: deref(r.AgentID)}
+			_ = json.Unmarshal([]byte(r.TeamIDs), &e.TeamIDs)
+			if viewer.CanSee(e) {
+				if positions = append(positions, r.Position); len(positions) == switchboard.StatsRecent {
+					break
+				}
 			}
 		}
+		if len(positions) == 0 {
+			return []*switchboard.Event{}, nil
+		}
+	}
+	var rows []*eventRow
+	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("ev.position DESC").Limit(switchboard.StatsRecent)
+	if positions != nil {
+		q = q.Where("ev.position IN (?)", bun.List(positions))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	events := make([]*switchboard.Event, len(rows))
+	for i, r := range rows {
+		events[i] = r.domain()
 	}
 	return events, nil
 }

@@ -145,6 +145,10 @@ func seedTasks(b *testing.B, db *sqlstore.DB, queues []string, n int) {
 			}
 		}
 	}
+	// Written directly, the presences are counted again.
+	if err := db.CountAgain(ctx); err != nil {
+		b.Fatal(err)
+	}
 	var workers []string
 	rows, err := db.SQL().QueryContext(ctx, "SELECT id FROM agents WHERE presence = 'available' ORDER BY id LIMIT 400")
 	if err != nil {

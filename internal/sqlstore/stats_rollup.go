@@ -40,6 +40,10 @@ func (c *bucketCounts) add(o *bucketCounts) {
 	c.Handles += o.Handles
 }
 
+// allQueues is the queue_id of the rows of stats_buckets that add up every
+// queue, those deleted since included.
+const allQueues = ""
+
 type bucketKey struct {
 	start int64 // Unix seconds of the interval's start
 	queue string
@@ -65,7 +69,7 @@ func (db *DB) countEvents(ctx context.Context, idb bun.IDB, after, upTo int64, b
 	}
 	var rows []statsEventRow
 	err := idb.NewSelect().TableExpr("events AS ev").
-		Join("LEFT JOIN tasks AS tk ON tk.id = ev.subject_id AND ev.subject_type = ?", "task").
+		Join("LEFT JOIN tasks AS tk ON tk.id = "+db.asKey("ev.subject_id")+" AND ev.subject_type = ?", "task").
 		// Only an assignment's data is read: it says whether it was a
 		// reassignment.
 		ColumnExpr("ev.type, ev.at, ev.subject_id, CASE WHEN ev.type = ? THEN ev.data ELSE '' END AS data", switchboard.AuditTaskAssigned).
@@ -269,9 +273,18 @@ func (db *DB) addBuckets(ctx context.Context, idb bun.IDB, buckets map[bucketKey
 		QueueID       string    `bun:"queue_id"`
 		bucketCounts
 	}
+	// Every queue's counts are added to the interval's row of all
+	// queues too (queue_id ''), which an admin's whole view reads.
+	all := map[int64]*row{}
 	rows := make([]*row, 0, len(buckets))
 	for k, c := range buckets {
-		rows = append(rows, &row{BucketStart: time.Unix(k.start, 0).UTC(), QueueID: k.queue, bucketCounts: *c})
+		at := time.Unix(k.start, 0).UTC()
+		rows = append(rows, &row{BucketStart: at, QueueID: k.queue, bucketCounts: *c})
+		if all[k.start] == nil {
+			all[k.start] = &row{BucketStart: at, QueueID: allQueues}
+			rows = append(rows, all[k.start])
+		}
+		all[k.start].add(c)
 	}
 	// A stable order: two passes never meet on these rows (the rollup
 	// row is held), but deadlock-free order costs nothing.
@@ -291,38 +304,31 @@ func (db *DB) addBuckets(ctx context.Context, idb bun.IDB, buckets map[bucketKey
 	return nil
 }
 
-// samplePresence counts the agents present now, of every team and in all,
-// into the current interval.
+// samplePresence copies the counts of agents present now, per team set
+// and in all, into the current interval.
 func (db *DB) samplePresence(ctx context.Context, idb bun.IDB, now time.Time) error {
 	type row struct {
 		bun.BaseModel `bun:"table:stats_presence,alias:stats_presence"`
 		BucketStart   time.Time `bun:"bucket_start"`
-		TeamID        string    `bun:"team_id"`
+		TeamSet       string    `bun:"team_set"`
 		Present       int       `bun:"present"`
 		Capacity      int       `bun:"capacity"`
 	}
 	var rows []*row
-	err := idb.NewSelect().TableExpr("team_members AS tm").Join("JOIN agents AS a ON a.id = tm.agent_id").
-		ColumnExpr("tm.team_id, COUNT(*) AS present, COALESCE(SUM(a.capacity), 0) AS capacity").
-		Where("a.status = ? AND a.presence IN (?)", switchboard.AgentActive, bun.List(presentPresences)).
-		GroupExpr("tm.team_id").Scan(ctx, &rows)
+	err := idb.NewSelect().Model((*agentCountRow)(nil)).
+		ColumnExpr("team_set, SUM(agents) AS present, SUM(capacity) AS capacity").
+		Where("status = ? AND presence IN (?)", switchboard.AgentActive, bun.List(presentPresences)).
+		GroupExpr("team_set").Having("SUM(agents) > 0").Scan(ctx, &rows)
 	if err != nil {
 		return err
 	}
-	all := &row{}
-	err = idb.NewSelect().Model((*agentRow)(nil)).ColumnExpr("COUNT(*) AS present, COALESCE(SUM(a.capacity), 0) AS capacity").
-		Where("a.status = ? AND a.presence IN (?)", switchboard.AgentActive, bun.List(presentPresences)).Scan(ctx, all)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, all)
 	bucket := now.Truncate(switchboard.StatsInterval)
 	for _, r := range rows {
 		r.BucketStart = bucket
 	}
 	for chunk := range slices.Chunk(rows, insertChunk) {
 		q := idb.NewInsert().Model(&chunk)
-		if _, err := db.upsert(q, "bucket_start, team_id", []string{"present", "capacity"}, false).Exec(ctx); err != nil {
+		if _, err := db.upsert(q, "bucket_start, team_set", []string{"present", "capacity"}, false).Exec(ctx); err != nil {
 			return err
 		}
 	}

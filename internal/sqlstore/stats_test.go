@@ -218,10 +218,15 @@ func TestStats_SupervisorScope(t *testing.T) {
 		if st.Totals.CreatedToday != 1 || st.AverageWait != 0 || len(st.Utilisation.Busiest) != 0 {
 			t.Errorf("the supervisor sees other teams' figures: %+v", st)
 		}
+		fence := false
 		for _, e := range st.Recent {
 			if e.Subject.Type == "task" && e.Subject.Name != "Fence" {
 				t.Errorf("the supervisor sees %s about %s", e.Type, e.Subject.Name)
 			}
+			fence = fence || e.Subject.Name == "Fence"
+		}
+		if !fence || len(st.Recent) > switchboard.StatsRecent {
+			t.Errorf("the supervisor's recent events are %+v, want Fence's among at most %d", st.Recent, switchboard.StatsRecent)
 		}
 		_, err := f.stats.Stats(f.sup, switchboard.StatsFilter{QueueID: f.support.ID})
 		wantCode(t, err, switchboard.ENOTFOUND)
@@ -271,4 +276,58 @@ func TestStats_RollUpOnceAcrossInstances(t *testing.T) {
 			checkAdminStats(t, f, f.MustStats(t, f.admin, switchboard.StatsFilter{}))
 		})
 	}
+}
+
+// An agent in two of a supervisor's teams is one of their agents: in the
+// counts, the utilisation and the chart of agents present alike.
+func TestStats_SupervisorCountsAnAgentOnce(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		clock := newClock(db)
+		supUser := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
+		sup := asUser(supUser)
+		red, blue := MustCreateTeam(t, db, "Red", supUser), MustCreateTeam(t, db, "Blue", supUser)
+		other := MustCreateTeam(t, db, "Other")
+		presence := sqlstore.NewPresenceService(db)
+		set := func(a *switchboard.Agent, p switchboard.Presence) {
+			t.Helper()
+			if _, err := presence.SetPresence(switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: a}), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set(MustCreateMachine(t, db, "Ann", nil, red), switchboard.PresenceAvailable)
+		set(MustCreateMachine(t, db, "Bob", nil, red, blue), switchboard.PresenceAvailable)
+		set(MustCreateMachine(t, db, "Cid", nil, blue, other), switchboard.PresenceAway)
+		set(MustCreateMachine(t, db, "Dan", nil, other), switchboard.PresenceAvailable)
+		stats := sqlstore.NewStatsService(db)
+		if _, err := stats.RollUpStats(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// An hour later, the chart's 09:00 point comes from the sample.
+		clock.Advance(time.Hour)
+		st, err := stats.Stats(sup, switchboard.StatsFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (switchboard.AgentStats{Active: 3, Available: 2, Away: 1}); st.Agents != want {
+			t.Errorf("agents = %+v, want %+v (Ann, Bob and Cid)", st.Agents, want)
+		}
+		if st.Utilisation.Capacity != 2 {
+			t.Errorf("capacity present = %d, want 2 (Ann's and Bob's)", st.Utilisation.Capacity)
+		}
+		at9 := st.Series[len(st.Series)-2]
+		if !at9.Start.Equal(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) || at9.AgentsPresent != 2 {
+			t.Errorf("09:00 = %+v, want 2 agents present (Ann and Bob)", at9)
+		}
+		if now := st.Series[len(st.Series)-1]; now.AgentsPresent != 2 {
+			t.Errorf("this hour = %+v, want 2 agents present", now)
+		}
+		all, err := stats.Stats(systemCtx(), switchboard.StatsFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all.Agents.Available != 3 || all.Series[len(all.Series)-2].AgentsPresent != 3 {
+			t.Errorf("every agent: %+v, 09:00 %+v; want 3 present", all.Agents, all.Series[len(all.Series)-2])
+		}
+	})
 }

@@ -383,6 +383,13 @@ func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, 
 				return nil, nil, err
 			}
 		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r.AgentID)
+		}
+		if err := s.db.teamsChanged(ctx, tx, ids); err != nil {
+			return nil, nil, err
+		}
 	}
 	if len(remove) > 0 {
 		err := tx.NewSelect().Model((*agentRow)(nil)).Column("name").
@@ -392,6 +399,9 @@ func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, 
 			return nil, nil, err
 		}
 		if _, err := tx.NewDelete().Model((*teamMemberRow)(nil)).Where("team_id = ? AND agent_id IN (?)", teamID, bun.List(remove)).Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		if err := s.db.teamsChanged(ctx, tx, remove); err != nil {
 			return nil, nil, err
 		}
 	}

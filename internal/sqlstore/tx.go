@@ -35,6 +35,11 @@ type Tx struct {
 	// one per move of a task. Nothing reads a task's history within the
 	// change that moves it.
 	history []*taskHistoryRow
+	// agentCounts are the moves of agents between the rows of
+	// agent_counts, and usersAdded the users the change added (or
+	// removed), written with its events.
+	agentCounts map[agentCountKey]agentCountDelta
+	usersAdded  int
 }
 
 // write runs fn as one change: in a transaction, with the events fn
@@ -223,10 +228,14 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		return err
 	}
 	if len(events) == 0 {
-		return nil
+		return db.writeCounts(ctx, idb, changes)
 	}
 	last, err := db.takePositions(ctx, idb, len(events))
 	if err != nil {
+		return err
+	}
+	// Under the sequence's lock: changes write counts one at a time.
+	if err := db.writeCounts(ctx, idb, changes); err != nil {
 		return err
 	}
 	position := last - int64(len(events))

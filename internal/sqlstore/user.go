@@ -172,8 +172,9 @@ func (s *UserService) FindUsers(ctx context.Context, f switchboard.UserFilter) (
 
 // CountUsers returns the number of users.
 func (s *UserService) CountUsers(ctx context.Context) (int, error) {
-	n, err := s.db.bun.NewSelect().Model((*userRow)(nil)).Count(ctx)
-	return int(n), translate(err)
+	var n int
+	err := s.db.bun.NewSelect().Model((*rowCountRow)(nil)).Column("n").Where("name = ?", usersCount).Scan(ctx, &n)
+	return n, translate(err)
 }
 
 // CreateUser creates a user on behalf of an admin or the system.
@@ -283,6 +284,9 @@ func (s *UserService) insert(ctx context.Context, tx *Tx, row *userRow) error {
 	if isUniqueViolation(err) {
 		return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "A user with this e-mail address already exists.",
 			Fields: []switchboard.FieldError{{Field: "email", Message: "A user with this e-mail address already exists."}}}
+	}
+	if err == nil {
+		tx.usersAdded++
 	}
 	return err
 }
