@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/events"
 )
 
 // Resolver finds the actor of a bearer secret in the database, and until
@@ -180,32 +181,7 @@ func add(set map[string]bool, id string) map[string]bool {
 // forgotten before it subscribes again, since the events in between are
 // unknown.
 func (c *Cache) Follow(ctx context.Context, broker switchboard.EventBroker) {
-	defer c.setLive(false)
-	for ctx.Err() == nil {
-		sub := broker.Subscribe()
-		c.setLive(true)
-		c.drain(ctx, sub)
-		sub.Close()
-		c.setLive(false)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (c *Cache) drain(ctx context.Context, sub switchboard.EventSubscription) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case batch, ok := <-sub.C():
-			if !ok {
-				return
-			}
-			c.Invalidate(batch)
-		}
-	}
+	events.Follow(ctx, broker, c.setLive, c.Invalidate)
 }
 
 // setLive turns caching on or off; either way it starts from nothing.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/events"
 )
 
 // The queues of the task path. Creating, accepting and completing a task
@@ -120,30 +121,7 @@ func (c *queueCache) setLive(live bool) {
 // runs, dropping each as the broker delivers the events of its changes,
 // whichever instance made them. It returns when ctx ends.
 func (db *DB) FollowQueueChanges(ctx context.Context, broker switchboard.EventBroker) {
-	c := &db.queues
-	defer c.setLive(false)
-	for ctx.Err() == nil {
-		sub := broker.Subscribe()
-		c.setLive(true)
-	drain:
-		for {
-			select {
-			case <-ctx.Done():
-				break drain
-			case batch, ok := <-sub.C():
-				if !ok {
-					break drain
-				}
-				c.forgetQueues(batch)
-			}
-		}
-		sub.Close()
-		c.setLive(false)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
+	events.Follow(ctx, broker, db.queues.setLive, db.queues.forgetQueues)
 }
 
 // taskQueue returns the queue a new task goes to, if the scope reaches it:
