@@ -109,7 +109,7 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 		args = append(args, id)
 	}
 	first := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
-		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).
+		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWork).
 		OrderExpr(order+" END", args...).Limit(1))
 	var ids []string
 	if db.engine == Postgres {
@@ -124,8 +124,8 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 		}
 		pgArgs = append(pgArgs, pgArgs[1:]...)
 		query := "UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = (" +
-			"SELECT a.id FROM agents AS a WHERE " + agentMayTakeWorkText + " AND a.id IN (" + placeholders(len(ranked)) + ") " +
-			"ORDER BY " + rank + " END LIMIT 1 FOR UPDATE SKIP LOCKED) AND " + agentMayTakeWorkText + " RETURNING a.id"
+			"SELECT a.id FROM agents AS a WHERE " + agentMayTakeWork + " AND a.id IN (" + placeholders(len(ranked)) + ") " +
+			"ORDER BY " + rank + " END LIMIT 1 FOR UPDATE SKIP LOCKED) AND " + agentMayTakeWork + " RETURNING a.id"
 		if err := tx.scanPrepared(ctx, &ids, query, pgArgs...); err != nil || len(ids) == 0 {
 			return "", err
 		}
@@ -143,18 +143,12 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 }
 
 // agentMayTakeWork is the condition on an agent (aliased a) that it may
-// take work now: active, present, below capacity.
-const agentMayTakeWork = "a.status = ? AND a.presence IN (?) AND a.workload < a.capacity"
-
-// agentMayTakeWorkText is agentMayTakeWork with its values written in, as
-// agents_ready_idx's condition is: a prepared statement's cached plan can
-// use the index only when the statement states the index's condition.
-var agentMayTakeWorkText = "a.status = " + quoted(switchboard.AgentActive) +
+// take work now: active, present, below capacity. Its values are written
+// in, as agents_ready_idx's condition is: a prepared statement's cached
+// plan can use the index only when the statement states the index's
+// condition (see scanPrepared).
+var agentMayTakeWork = "a.status = " + quoted(switchboard.AgentActive) +
 	" AND a.presence IN (" + quoted(switchboard.PresenceAvailable, switchboard.PresenceBusy) + ") AND a.workload < a.capacity"
-
-func agentMayTakeWorkArgs() []any {
-	return []any{switchboard.AgentActive, bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceBusy})}
-}
 
 // reserveAgent takes one unit of an agent's capacity if the agent may take
 // work now: active, present, below capacity. The condition is checked by
@@ -163,7 +157,7 @@ func agentMayTakeWorkArgs() []any {
 func reserveAgent(ctx context.Context, tx *Tx, agentID string) (bool, error) {
 	res, err := tx.NewUpdate().Model((*agentRow)(nil)).
 		Set("workload = workload + 1").Set("last_assigned_at = ?", tx.now).
-		Where("a.id = ?", agentID).Where(agentMayTakeWork, agentMayTakeWorkArgs()...).Exec(ctx)
+		Where("a.id = ?", agentID).Where(agentMayTakeWork).Exec(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -246,7 +240,7 @@ func (db *DB) candidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	var b strings.Builder
 	b.WriteString("SELECT a.id, a.name, a.status, a.presence, a.workload, a.capacity, a.last_assigned_at FROM ")
 	b.WriteString(db.agentsInIdleOrder(rt, len(rt.RequiredSkills) > 0))
-	b.WriteString(" WHERE " + agentMayTakeWorkText +
+	b.WriteString(" WHERE " + agentMayTakeWork +
 		" AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.task_id = ? AND o.agent_id = a.id AND o.status IN (" +
 		quoted(switchboard.OfferRejected, switchboard.OfferTimedOut) + "))")
 	args := []any{taskID}
