@@ -71,6 +71,9 @@ type DB struct {
 	webhooks webhookCache
 	// queues are the queues of the task path (see routingQueue).
 	queues queueCache
+	// statsTail is what the dashboards counted of the events the pass has
+	// not counted yet.
+	statsTail statsTail
 }
 
 // Open connects to the database named by a URL: sqlite:PATH,

@@ -308,8 +308,8 @@ func (db *DB) statsOverTime(ctx context.Context, scope *statsScope, now time.Tim
 				return err
 			}
 		}
-		tail := map[bucketKey]*bucketCounts{}
-		if err := db.countEvents(ctx, db.bun, position, last, tail); err != nil {
+		tail, err := db.statsTail.counts(ctx, db, position, last)
+		if err != nil {
 			return err
 		}
 		for k, c := range tail {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -333,4 +334,44 @@ func (db *DB) samplePresence(ctx context.Context, idb bun.IDB, now time.Time) er
 		}
 	}
 	return nil
+}
+
+// statsTail keeps the counts of the events after the pass's position, as
+// far as the dashboards read them. Every live update of an open dashboard
+// is a view, so while the pass is behind (a busy minute, an instance that
+// took over) the same events would be counted again at each view; here a
+// view counts only those that came since the last one. The counts are
+// keyed by the pass's position: when the pass moves on, they start again
+// from there. Events are never changed once written, and a position is
+// given only at commit, in order, so the events up to the last position
+// can be counted once and kept.
+type statsTail struct {
+	mu      sync.Mutex
+	after   int64 // the pass's position the counts start after
+	upTo    int64 // the last position counted
+	counted map[bucketKey]*bucketCounts
+}
+
+// counts returns the counts of the events in (after, last]: a copy, which
+// the caller may keep.
+func (t *statsTail) counts(ctx context.Context, db *DB, after, last int64) (map[bucketKey]*bucketCounts, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.counted == nil || t.after != after || t.upTo > last {
+		t.after, t.upTo, t.counted = after, after, map[bucketKey]*bucketCounts{}
+	}
+	if last > t.upTo {
+		// countEvents adds nothing unless it read every event: on an
+		// error the counts stay those of (after, upTo].
+		if err := db.countEvents(ctx, db.bun, t.upTo, last, t.counted); err != nil {
+			return nil, err
+		}
+		t.upTo = last
+	}
+	tail := make(map[bucketKey]*bucketCounts, len(t.counted))
+	for k, c := range t.counted {
+		copied := *c
+		tail[k] = &copied
+	}
+	return tail, nil
 }

@@ -203,6 +203,34 @@ func TestStats_MatchWhatHappened(t *testing.T) {
 	})
 }
 
+// Dashboards viewed again and again while the pass is behind count the
+// new events at each view, before the pass and after it moves on.
+func TestStats_ViewsWhileThePassIsBehind(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newStatsFixture(t, db)
+		fieldCreated := func(want int) {
+			t.Helper()
+			st := f.MustStats(t, f.admin, switchboard.StatsFilter{})
+			if len(st.Queues) != 2 || st.Queues[0].CreatedToday != want || st.Totals.CreatedToday != 6+want {
+				t.Errorf("Field work created %+v, totals %d; want %d and %d", st.Queues, st.Totals.CreatedToday, want, 6+want)
+			}
+		}
+		fieldCreated(1)
+		f.MustTask(t, switchboard.NewTask{QueueID: f.field.ID, Title: "Gate"})
+		fieldCreated(2)
+		fieldCreated(2)
+		f.MustRollUp(t)
+		fieldCreated(2)
+		f.MustTask(t, switchboard.NewTask{QueueID: f.field.ID, Title: "Post"})
+		fieldCreated(3)
+		field := f.MustStats(t, f.admin, switchboard.StatsFilter{QueueID: f.field.ID})
+		if field.Queues[0].Queued != 3 {
+			t.Errorf("Field work = %+v, want 3 queued", field.Queues[0])
+		}
+	})
+}
+
 func TestStats_SupervisorScope(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
