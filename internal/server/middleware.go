@@ -22,23 +22,43 @@ type ctxKey int
 
 const (
 	requestFactsKey ctxKey = iota
-	actorHolderKey
-	sessionLoadedKey
 )
 
-// requestFacts are what the handlers of a request may need to know of how
-// it arrived, in one context value rather than one each.
+// requestFacts are what the handlers and middleware of a request may need
+// to know of how it arrived and who made it, in one context value rather
+// than one each: every context value costs each request a copy of it.
 type requestFacts struct {
 	origin   string // the scheme and host the request came to
 	loopback bool   // see fromLoopback
+	// sessionLoaded says that the session middleware ran, so that code
+	// shared with session-less routes knows whether it may use it.
+	sessionLoaded bool
+	// actor is who made the request, once authenticate found out, for
+	// the log line written after it.
+	actor *switchboard.Actor
 }
 
-// markSessionLoaded notes in the context that the session middleware ran,
-// so that code shared with session-less routes knows whether it may use it.
+func factsOf(ctx context.Context) *requestFacts {
+	facts, _ := ctx.Value(requestFactsKey).(*requestFacts)
+	return facts
+}
+
+// markSessionLoaded notes that the session middleware ran (see
+// requestFacts.sessionLoaded).
 func markSessionLoaded(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionLoadedKey, true)))
+		if facts := factsOf(r.Context()); facts != nil {
+			facts.sessionLoaded = true
+		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// sessionLoaded reports whether the session of the request of ctx was
+// loaded: false on routes without sessions, like a 404 for an unknown path.
+func sessionLoaded(ctx context.Context) bool {
+	facts := factsOf(ctx)
+	return facts != nil && facts.sessionLoaded
 }
 
 func requestIDFrom(ctx context.Context) string {
@@ -96,7 +116,7 @@ func fromLoopback(r *http.Request) bool {
 // isLoopback reports whether the request that ctx belongs to was made on
 // this machine (see fromLoopback).
 func isLoopback(ctx context.Context) bool {
-	facts, _ := ctx.Value(requestFactsKey).(*requestFacts)
+	facts := factsOf(ctx)
 	return facts != nil && facts.loopback
 }
 
@@ -248,10 +268,6 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 // and deadlines).
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// actorHolder lets the logger, outside the authentication middleware, learn
-// who made the request.
-type actorHolder struct{ actor *switchboard.Actor }
-
 // heartbeatRoute is the route agents call most.
 const heartbeatRoute = "/api/v1/agent/heartbeat"
 
@@ -262,9 +278,11 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		holder := &actorHolder{}
-		r = r.WithContext(context.WithValue(r.Context(), actorHolderKey, holder))
 		defer func() {
+			var actor *switchboard.Actor
+			if facts := factsOf(r.Context()); facts != nil {
+				actor = facts.actor
+			}
 			route := "unmatched"
 			if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
 				route = rctx.RoutePattern()
@@ -287,7 +305,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				slog.Int("status", rec.status),
 				slog.Int("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("actor", holder.actor.String()),
+				slog.String("actor", actor.String()),
 				slog.String("ip", switchboard.RequestInfoFromContext(r.Context()).IP),
 				slog.String("request_id", requestIDFrom(r.Context())),
 			)
@@ -427,8 +445,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if actor != nil {
 			w.Header().Set("Cache-Control", "no-store")
 			ctx = switchboard.NewContextWithActor(ctx, actor)
-			if holder, ok := ctx.Value(actorHolderKey).(*actorHolder); ok {
-				holder.actor = actor
+			if facts := factsOf(ctx); facts != nil {
+				facts.actor = actor
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -252,7 +252,7 @@ func (s *Server) absoluteURL(ctx context.Context, path string) string {
 
 // requestOrigin is the scheme and host the request of ctx came to.
 func requestOrigin(ctx context.Context) string {
-	if facts, _ := ctx.Value(requestFactsKey).(*requestFacts); facts != nil {
+	if facts := factsOf(ctx); facts != nil {
 		return facts.origin
 	}
 	return ""

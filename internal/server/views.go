@@ -339,7 +339,7 @@ func (s *Server) setFlashAt(r *http.Request, kind, place, message string) {
 }
 
 func (s *Server) popFlash(r *http.Request) *flash {
-	if r.Context().Value(sessionLoadedKey) == nil {
+	if !sessionLoaded(r.Context()) {
 		return nil // a route without sessions, like a 404 for an unknown path
 	}
 	v := s.sessions.PopString(r.Context(), sessionFlash)

@@ -110,7 +110,7 @@ func (s *Server) stashReveal(r *http.Request, target, fragment string, v any) (s
 // returns false when there is nothing (left) to show.
 func (s *Server) takeReveal(r *http.Request, v any) bool {
 	token := r.URL.Query().Get(revealParam)
-	if token == "" || r.Context().Value(sessionLoadedKey) == nil {
+	if token == "" || !sessionLoaded(r.Context()) {
 		return false
 	}
 	idHex, keyText, ok := strings.Cut(token, ".")
