@@ -139,11 +139,10 @@ func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard
 		case task.Status != string(switchboard.TaskOffered) || deref(task.AgentID) != offer.AgentID:
 			return errOfferClosed(string(switchboard.OfferRevoked))
 		}
-		if err := setOfferStatus(ctx, tx, offer, switchboard.OfferAccepted); err != nil {
-			return err
-		}
+		offer.Status, offer.RespondedAt = string(switchboard.OfferAccepted), &tx.now
 		task.Status, task.AssignedAt, task.UpdatedAt, task.Version = string(switchboard.TaskAssigned), &tx.now, tx.now, task.Version+1
-		if _, err := tx.NewUpdate().Model(task).Column("status", "assigned_at", "updated_at", "version").WherePK().Exec(ctx); err != nil {
+		if err := tx.execTogether(ctx, offerStatusUpdate(tx, offer),
+			tx.NewUpdate().Model(task).Column("status", "assigned_at", "updated_at", "version").WherePK()); err != nil {
 			return err
 		}
 		if err := moveTask(ctx, tx, task, switchboard.TaskOffered, queue.TeamIDs, switchboard.AuditTaskAssigned, "offer accepted",
@@ -181,8 +180,13 @@ func (s *OfferService) RejectOffer(ctx context.Context, id string) (*switchboard
 
 func setOfferStatus(ctx context.Context, tx *Tx, offer *offerRow, status switchboard.OfferStatus) error {
 	offer.Status, offer.RespondedAt = string(status), &tx.now
-	_, err := tx.NewUpdate().Model(offer).Column("status", "responded_at").WherePK().Exec(ctx)
+	_, err := offerStatusUpdate(tx, offer).Exec(ctx)
 	return err
+}
+
+// offerStatusUpdate writes an offer's status and answer time.
+func offerStatusUpdate(tx *Tx, offer *offerRow) *bun.UpdateQuery {
+	return tx.NewUpdate().Model(offer).Column("status", "responded_at").WherePK()
 }
 
 // closeOffer ends a pending offer that was not taken up (rejected, timed
@@ -195,10 +199,8 @@ func (db *DB) closeOffer(ctx context.Context, tx *Tx, offer *offerRow, task *tas
 	// lock on it (the foreign key of the index it changes), and taking
 	// the exclusive one after that deadlocks on MariaDB with a router
 	// waiting for the same agent.
-	if err := releaseAgent(ctx, tx, offer.AgentID); err != nil {
-		return err
-	}
-	if err := setOfferStatus(ctx, tx, offer, status); err != nil {
+	offer.Status, offer.RespondedAt = string(status), &tx.now
+	if err := tx.execTogether(ctx, releaseAgentUpdate(tx, offer.AgentID), offerStatusUpdate(tx, offer)); err != nil {
 		return err
 	}
 	tx.Record(switchboard.Event{Type: typ, Subject: switchboard.EventSubject{Type: "offer", ID: offer.ID, Name: task.Title},
@@ -236,9 +238,12 @@ func (db *DB) requeueOffered(ctx context.Context, tx *Tx, offer *offerRow, task 
 
 // releaseAgent gives back one unit of an agent's capacity.
 func releaseAgent(ctx context.Context, tx *Tx, agentID string) error {
-	_, err := tx.NewUpdate().Model((*agentRow)(nil)).Set("workload = workload - 1").
-		Where("id = ? AND workload > 0", agentID).Exec(ctx)
+	_, err := releaseAgentUpdate(tx, agentID).Exec(ctx)
 	return err
+}
+
+func releaseAgentUpdate(tx *Tx, agentID string) *bun.UpdateQuery {
+	return tx.NewUpdate().Model((*agentRow)(nil)).Set("workload = workload - 1").Where("id = ? AND workload > 0", agentID)
 }
 
 // ExpireOffers times out offers past their deadline. Each runs in its own
@@ -302,14 +307,13 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 			return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "Only an assigned task can be completed; this one is " + task.Status + ".",
 				State: &switchboard.StateConflict{Current: task.Status, Requested: string(switchboard.TaskCompleted)}}
 		}
-		// The agent's row before the task's: see closeOffer.
+		// The agent's row before the task's: see closeOffer. (The task's
+		// row is locked already; only the agent's is taken here.)
 		agentID := deref(task.AgentID)
-		if err := releaseAgent(ctx, tx, agentID); err != nil {
-			return err
-		}
 		task.Status, task.CompletedAt, task.Outcome = string(switchboard.TaskCompleted), &tx.now, nilIfEmpty(outcome)
 		task.UpdatedAt, task.Version = tx.now, task.Version+1
-		if _, err := tx.NewUpdate().Model(task).Column("status", "completed_at", "outcome", "updated_at", "version").WherePK().Exec(ctx); err != nil {
+		if err := tx.execTogether(ctx, releaseAgentUpdate(tx, agentID),
+			tx.NewUpdate().Model(task).Column("status", "completed_at", "outcome", "updated_at", "version").WherePK()); err != nil {
 			return err
 		}
 		if err := moveTask(ctx, tx, task, switchboard.TaskAssigned, queue.TeamIDs, switchboard.AuditTaskCompleted, "",

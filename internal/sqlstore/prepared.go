@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
 )
 
 // Statements of the task path whose planning costs more than their
@@ -67,4 +69,50 @@ func quoted[T ~string](values ...T) string {
 		parts[i] = "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// execTogether runs statements that change rows (UPDATE, INSERT and
+// DELETE queries of bun). On PostgreSQL they go as one statement, each a
+// data-modifying WITH clause: one round trip instead of one each, and a
+// round trip is a dear part of a small change under load, when the
+// server, the database and their clients share a few cores and each
+// process must be woken and scheduled in turn. The clauses run on one
+// snapshot, in no set order: the statements must change different rows,
+// and none may need to see another's change. The other engines run them
+// one after another, in the order given.
+func (tx *Tx) execTogether(ctx context.Context, queries ...changeQuery) error {
+	if tx.db.engine != Postgres || len(queries) == 1 {
+		for _, q := range queries {
+			if _, err := q.Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	gen := tx.db.bun.QueryGen()
+	b := []byte("WITH ")
+	for i, q := range queries {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, "s"+strconv.Itoa(i)+" AS ("...)
+		var err error
+		if b, err = q.AppendQuery(gen, b); err != nil {
+			return err
+		}
+		b = append(b, ')')
+	}
+	// Every clause runs to completion whether or not this reads it.
+	b = append(b, " SELECT 1"...)
+	// Straight to the driver: the text is complete, its values written
+	// in, and must not be formatted again.
+	_, err := tx.Tx.Tx.ExecContext(ctx, string(b))
+	return err
+}
+
+// changeQuery is what execTogether takes: bun's UPDATE, INSERT and DELETE
+// queries.
+type changeQuery interface {
+	bun.Query
+	Exec(ctx context.Context, dest ...any) (sql.Result, error)
 }

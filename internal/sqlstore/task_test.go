@@ -104,10 +104,24 @@ func TestTasks_OfferedWithTimeout(t *testing.T) {
 		t.Parallel()
 		f := newRoutingFixture(t, db)
 		q := f.MustQueue(t, switchboard.NewQueue{Name: "Offers", OfferTimeout: 5 * time.Second})
-		ann, _ := f.MustAgent(t, "Ann", 1, nil)
-		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Call back"})
-		if task.Status != switchboard.TaskOffered || task.AgentID != ann.ID || task.Offers != 1 || task.OfferedAt == nil {
+		ann, annCtx := f.MustAgent(t, "Ann", 1, nil)
+		// Written with its offer in one statement on PostgreSQL: what
+		// looks like a placeholder in a value stays as it is.
+		title := "Call back? Quote $1 and '?'"
+		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: title})
+		if task.Status != switchboard.TaskOffered || task.AgentID != ann.ID || task.Offers != 1 || task.OfferedAt == nil || task.Offer == nil {
 			t.Errorf("task = %+v, want offered to Ann", task)
+		}
+		stored, err := f.tasks.FindTaskByID(f.admin, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Title != title || stored.Status != switchboard.TaskOffered || stored.AgentID != ann.ID || stored.Version != task.Version {
+			t.Errorf("stored = %+v, want %q offered to Ann at version %d", stored, title, task.Version)
+		}
+		offers, err := sqlstore.NewOfferService(db).FindMyOffers(annCtx)
+		if err != nil || len(offers) != 1 || offers[0].ID != task.Offer.ID || offers[0].TaskTitle != title {
+			t.Errorf("Ann's offers = %+v, %v; want the one of %q", offers, err, title)
 		}
 	})
 }
