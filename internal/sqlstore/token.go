@@ -291,9 +291,16 @@ func (s *TokenService) resolve(ctx context.Context, secret string) (*resolved, e
 		return nil, errBad
 	}
 	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= lastUsedResolution {
-		// Conditional, so that concurrent requests with one token write once.
-		_, err := s.db.bun.NewUpdate().Model((*tokenRow)(nil)).Set("last_used_at = ?", now).
-			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", row.ID, now.Add(-lastUsedResolution)).Exec(ctx)
+		// Conditional, so that concurrent requests with one token write
+		// once. Written as a change, in line with the others: on SQLite a
+		// write of its own would wait for the one write lock, which the
+		// committer takes again at once after each commit, and a fleet
+		// signing in at once could starve it past the busy timeout.
+		err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+			_, err := tx.NewUpdate().Model((*tokenRow)(nil)).Set("last_used_at = ?", now).
+				Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", row.ID, now.Add(-lastUsedResolution)).Exec(ctx)
+			return err
+		})
 		if err != nil {
 			return nil, translate(err)
 		}
