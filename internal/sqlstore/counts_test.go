@@ -211,14 +211,7 @@ func TestMigrate_CountsAgents(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := sqlstore.Open(ctx, sqlstoretest.URL(t, engine), sqlstoretest.FastHasher{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.MigrateTo(ctx, 18); err != nil {
-				t.Fatal(err)
-			}
+			db := openMigratedTo(t, engine, 18)
 			at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 			exec := func(query string, args ...any) {
 				t.Helper()

@@ -182,28 +182,43 @@ const routedReason = "routed by "
 // or assigns it at once when the queue has no offer timeout.
 func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Queue, agentID string) error {
 	from := switchboard.TaskStatus(t.Status)
-	upd := tx.NewUpdate().Model(t).Where("status = ?", from)
 	t.AgentID, t.UpdatedAt, t.Version = &agentID, tx.now, t.Version+1
 	typ, data := switchboard.AuditTaskAssigned, map[string]any(nil)
+	var offer *offerRow
+	columns := []string{"status", "agent_id", "assigned_at", "updated_at", "version"}
 	if q.OfferTimeout > 0 {
-		offer := &offerRow{ID: uuid.Must(uuid.NewV7()).String(), TaskID: t.ID, AgentID: agentID,
+		offer = &offerRow{ID: uuid.Must(uuid.NewV7()).String(), TaskID: t.ID, AgentID: agentID,
 			Status: "pending", CreatedAt: tx.now, ExpiresAt: tx.now.Add(q.OfferTimeout)}
-		if !t.unsaved { // else written with the task
-			if _, err := tx.NewInsert().Model(offer).Returning("NULL").Exec(ctx); err != nil {
-				return err
-			}
-		}
 		t.Status, t.OfferedAt, t.Offers, t.offer = string(switchboard.TaskOffered), &tx.now, t.Offers+1, offer
-		upd = upd.Column("status", "agent_id", "offered_at", "offers", "updated_at", "version")
+		columns = []string{"status", "agent_id", "offered_at", "offers", "updated_at", "version"}
 		typ, data = switchboard.AuditTaskOffered, map[string]any{"offer_id": offer.ID, "expires_at": offer.ExpiresAt}
 	} else {
 		t.Status, t.AssignedAt = string(switchboard.TaskAssigned), &tx.now
-		upd = upd.Column("status", "agent_id", "assigned_at", "updated_at", "version")
 	}
-	if t.unsaved {
-		return db.gaveTask(ctx, tx, t, q, agentID, from, typ, data)
+	// A task being created is written by its creation, with its offer,
+	// in the state left here.
+	if !t.unsaved {
+		if err := writeGivenTask(ctx, tx, t, from, offer, columns); err != nil {
+			return err
+		}
 	}
-	res, err := upd.WherePK().Exec(ctx)
+	if q.Strategy == switchboard.RoundRobin {
+		if _, err := tx.NewUpdate().Table("queues").Set("last_agent_id = ?", agentID).Where("id = ?", q.ID).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return moveTask(ctx, tx, t, from, q.TeamIDs, typ, routedReason+string(q.Strategy), data)
+}
+
+// writeGivenTask writes what giveTask did to a stored task: its offer, if
+// any, and its columns, on condition that it is still as routing found it.
+func writeGivenTask(ctx context.Context, tx *Tx, t *taskRow, from switchboard.TaskStatus, offer *offerRow, columns []string) error {
+	if offer != nil {
+		if _, err := tx.NewInsert().Model(offer).Returning("NULL").Exec(ctx); err != nil {
+			return err
+		}
+	}
+	res, err := tx.NewUpdate().Model(t).Where("status = ?", from).Column(columns...).WherePK().Exec(ctx)
 	if err != nil {
 		return err
 	}
@@ -212,17 +227,7 @@ func (db *DB) giveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Q
 		// stand, and the retry sees the task as it is now.
 		return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "The task changed while it was being routed; try again."}
 	}
-	return db.gaveTask(ctx, tx, t, q, agentID, from, typ, data)
-}
-
-// gaveTask records what giveTask did.
-func (db *DB) gaveTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.Queue, agentID string, from switchboard.TaskStatus, typ string, data map[string]any) error {
-	if q.Strategy == switchboard.RoundRobin {
-		if _, err := tx.NewUpdate().Table("queues").Set("last_agent_id = ?", agentID).Where("id = ?", q.ID).Exec(ctx); err != nil {
-			return err
-		}
-	}
-	return moveTask(ctx, tx, t, from, q.TeamIDs, typ, routedReason+string(q.Strategy), data)
+	return nil
 }
 
 // agentsInIdleOrder names the agents table for a candidates query. When

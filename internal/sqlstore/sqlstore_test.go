@@ -81,6 +81,21 @@ func TestMigrate(t *testing.T) {
 	})
 }
 
+// openMigratedTo opens a new database of engine migrated up to version
+// only, for tests of the migrations after it.
+func openMigratedTo(t *testing.T, engine sqlstore.Engine, version int64) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), sqlstoretest.URL(t, engine), sqlstoretest.FastHasher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.MigrateTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // Migration 7 tells the agents whose user was created with them (one
 // transaction, one time) from those an admin linked to an existing account,
 // so that retiring the latter leaves the account alone.
@@ -89,14 +104,7 @@ func TestMigrate_AgentsOwningTheirUser(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := sqlstore.Open(ctx, sqlstoretest.URL(t, engine), sqlstoretest.FastHasher{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.MigrateTo(ctx, 6); err != nil {
-				t.Fatal(err)
-			}
+			db := openMigratedTo(t, engine, 6)
 			then, later := time.Date(2026, 3, 1, 9, 30, 0, 123456000, time.UTC), time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 			user := func(id string, at time.Time) {
 				t.Helper()
