@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -273,6 +274,118 @@ func ValidateJSONObject(v *Validation, field string, obj map[string]any, max int
 		v.Add(field, "Must be at most %d bytes of JSON; this is %d.", max, len(b))
 	}
 }
+
+// ValidateRawJSONObject is ValidateJSONObject for an object still in its
+// JSON text, which it checks in one pass over the tokens, without decoding
+// it: the way to check what arrives often and is only stored. It returns
+// the object compacted, which is what max bounds; nil for null or when
+// there is a problem. The text must be one valid JSON value, as CheckJSON
+// accepts.
+func ValidateRawJSONObject(v *Validation, field string, raw []byte, max int) []byte {
+	switch jsontext.Value(raw).Kind() {
+	case 'n':
+		return nil
+	case '{':
+	default:
+		v.Add(field, "Must be a JSON object.")
+		return nil
+	}
+	compact := jsontext.Value(bytes.Clone(raw))
+	if err := compact.Compact(); err != nil {
+		v.Add(field, "Must be a JSON object.")
+		return nil
+	}
+	if !plainJSONObject(compact) {
+		// Say what is wrong as ValidateJSONObject does, path and all:
+		// this is rare, and may be slow.
+		var obj map[string]any
+		dec := json.NewDecoder(bytes.NewReader(compact))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			v.Add(field, "Must be a JSON object.")
+			return nil
+		}
+		if problem := checkJSONValue(obj, 1, ""); problem != "" {
+			v.Add(field, "%s", problem)
+			return nil
+		}
+		// Nothing after all: the text \u0000, escaped, looks like NUL.
+	}
+	if len(compact) > max {
+		v.Add(field, "Must be at most %d bytes of JSON; this is %d.", max, len(compact))
+		return nil
+	}
+	return compact
+}
+
+// plainJSONObject reports whether a compacted JSON object breaks none of
+// the rules of checkJSONValue: nested at most MaxJSONDepth deep, no empty
+// keys, no NUL characters.
+func plainJSONObject(compact []byte) bool {
+	if bytes.Contains(compact, []byte(`\u0000`)) {
+		return false
+	}
+	dec := tokenDecoders.Get().(*jsontext.Decoder)
+	defer tokenDecoders.Put(dec)
+	// Read from a bytes.Buffer, the decoder works on compact itself
+	// rather than on a copy.
+	dec.Reset(bytes.NewBuffer(compact))
+	for {
+		tok, err := dec.ReadToken()
+		switch {
+		case err == io.EOF:
+			return true
+		case err != nil:
+			return false
+		}
+		switch tok.Kind() {
+		case '{', '[':
+			if dec.StackDepth() > MaxJSONDepth {
+				return false
+			}
+		case '"':
+			// In an object, every other token is a key: the odd ones.
+			if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 && strings.TrimSpace(tok.String()) == "" {
+				return false
+			}
+		}
+	}
+}
+
+// EachJSONMember calls member with the name and value of each member of a
+// JSON object, in order, and reports whether data was an object at all.
+// A value is valid until member returns. data must be one valid JSON
+// value, as CheckJSON accepts.
+func EachJSONMember(data []byte, member func(name string, value jsontext.Value)) (bool, error) {
+	dec := tokenDecoders.Get().(*jsontext.Decoder)
+	defer tokenDecoders.Put(dec)
+	dec.Reset(bytes.NewBuffer(data))
+	if dec.PeekKind() != '{' {
+		return false, nil
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return false, err
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return true, err
+		}
+		name := tok.String() // before the next read voids tok
+		value, err := dec.ReadValue()
+		if err != nil {
+			return true, err
+		}
+		member(name, value)
+	}
+	_, err := dec.ReadToken() // the closing brace
+	return true, err
+}
+
+// tokenDecoders keep the decoders of plainJSONObject and EachJSONMember,
+// which are costly to
+// make and cheap to reset.
+var tokenDecoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
 
 // checkJSONValue walks a decoded JSON value at depth (1 for the object
 // itself), and describes its first problem. It stops at MaxJSONDepth, so its

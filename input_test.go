@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/switchboardhq/switchboard"
 )
 
@@ -132,7 +134,69 @@ func TestValidateJSONObject(t *testing.T) {
 			case tc.want != "" && (len(fields) != 1 || fields[0].Field != "attributes" || !strings.Contains(fields[0].Message, tc.want)):
 				t.Errorf("errors %+v, want one on attributes about %q", fields, tc.want)
 			}
+			// The same object as JSON text gets the same answer.
+			raw, err := json.Marshal(tc.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rv switchboard.Validation
+			compact := switchboard.ValidateRawJSONObject(&rv, "attributes", raw, 100)
+			if rawFields := switchboard.ErrorFields(rv.Err()); !reflect.DeepEqual(rawFields, fields) {
+				t.Errorf("as text: errors %+v, want %+v", rawFields, fields)
+			}
+			if (compact == nil) != (tc.want != "") {
+				t.Errorf("as text: returned %s", compact)
+			}
 		})
+	}
+}
+
+// What only JSON text can be: null, not an object, spaced out, or with
+// text that looks like an escaped NUL.
+func TestValidateRawJSONObject(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		want      string // the object returned, compacted
+		problem   string // part of the message; "" = valid
+	}{
+		{"Null", `null`, "", ""},
+		{"Array", `[1]`, "", "JSON object"},
+		{"Text", `"x"`, "", "JSON object"},
+		{"Spaced", "{ \"a\" : [ 1, 2 ],\n \"b\": {\"c\": \"d e\"} }", `{"a":[1,2],"b":{"c":"d e"}}`, ""},
+		{"EscapedBackslash", `{"a":"\\u0000"}`, `{"a":"\\u0000"}`, ""},
+		{"KeyOfSpaces", `{"a":{"\u0020":1}}`, "", "empty (at a)"},
+		{"DeepKeyed", strings.Repeat(`{"a":`, 17) + "1" + strings.Repeat("}", 17), "", "16 levels"},
+		{"SizeAfterCompaction", `{"a":   "` + strings.Repeat("x", 90) + `"}`, `{"a":"` + strings.Repeat("x", 90) + `"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v switchboard.Validation
+			got := switchboard.ValidateRawJSONObject(&v, "metadata", []byte(tc.raw), 100)
+			fields := switchboard.ErrorFields(v.Err())
+			switch {
+			case tc.problem == "" && len(fields) > 0:
+				t.Errorf("errors %+v, want none", fields)
+			case tc.problem != "" && (len(fields) != 1 || fields[0].Field != "metadata" || !strings.Contains(fields[0].Message, tc.problem)):
+				t.Errorf("errors %+v, want one on metadata about %q", fields, tc.problem)
+			}
+			if string(got) != tc.want {
+				t.Errorf("returned %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEachJSONMember(t *testing.T) {
+	var got []string
+	isObject, err := switchboard.EachJSONMember([]byte(`{"b": [1, {"x": 2}], "a": "\u00e9", "c": null}`), func(name string, value jsontext.Value) {
+		got = append(got, name+"="+string(value))
+	})
+	if want := []string{`b=[1, {"x": 2}]`, `a="\u00e9"`, `c=null`}; err != nil || !isObject || !reflect.DeepEqual(got, want) {
+		t.Errorf("members %q (object %v, %v), want %q", got, isObject, err, want)
+	}
+	for _, notObject := range []string{`[]`, `null`, `"{}"`, `3`} {
+		if isObject, err := switchboard.EachJSONMember([]byte(notObject), func(string, jsontext.Value) { t.Error("a member of", notObject) }); isObject || err != nil {
+			t.Errorf("%s: object %v, %v", notObject, isObject, err)
+		}
 	}
 }
 

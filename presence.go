@@ -2,6 +2,7 @@ package switchboard
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -55,9 +56,11 @@ const MaxPresenceTimeline = PresenceHistoryRetention
 // Heartbeat is a sign of life from an agent: an explicit heartbeat, with
 // the metadata it reported (nil: unchanged), or any call the agent made.
 type Heartbeat struct {
-	AgentID  string
-	At       time.Time
-	Metadata map[string]any
+	AgentID string
+	At      time.Time
+	// Metadata is a JSON object, as ValidateRawJSONObject returns it: it
+	// goes to the database as it came, never decoded.
+	Metadata json.RawMessage
 }
 
 // HeartbeatStore writes heartbeats in bulk: each agent's last_seen_at moves
@@ -72,8 +75,9 @@ type HeartbeatStore interface {
 // kept in memory and written in batches, so a crash loses at most one
 // flush interval of last-seen times and nothing else.
 type Heartbeats interface {
-	// Beat notes an explicit heartbeat with optional metadata.
-	Beat(agentID string, metadata map[string]any)
+	// Beat notes an explicit heartbeat with optional metadata, a JSON
+	// object (see Heartbeat).
+	Beat(agentID string, metadata json.RawMessage)
 	// Touch notes any other sign of life: an authenticated call.
 	Touch(agentID string)
 }

@@ -6,6 +6,7 @@ package heartbeat
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
@@ -91,7 +92,7 @@ func New(store switchboard.HeartbeatStore, opts Options) *Buffer {
 
 // Beat notes an explicit heartbeat; metadata, when not nil, replaces the
 // agent's at the next flush.
-func (b *Buffer) Beat(agentID string, metadata map[string]any) {
+func (b *Buffer) Beat(agentID string, metadata json.RawMessage) {
 	now := b.now().UTC()
 	b.mu.Lock()
 	if metadata == nil {

@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -68,7 +69,7 @@ func (c *counter) HeartbeatsFlushed(n int, _ time.Duration) {
 func TestBuffer_OneWritePerAgentPerFlush(t *testing.T) {
 	st, clk, obs := &store{}, &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, &counter{}
 	b := New(st, Options{Now: clk.Now, Observer: obs})
-	b.Beat("a", map[string]any{"version": "1"})
+	b.Beat("a", json.RawMessage(`{"version":"1"}`))
 	clk.t = clk.t.Add(time.Millisecond)
 	b.Beat("a", nil) // keeps the metadata of the earlier beat
 	b.Beat("b", nil)
@@ -79,7 +80,7 @@ func TestBuffer_OneWritePerAgentPerFlush(t *testing.T) {
 		t.Fatalf("batches %v, want one of two heartbeats", st.batches)
 	}
 	got := st.last()
-	if !got["a"].At.Equal(clk.t) || got["a"].Metadata["version"] != "1" || got["b"].Metadata != nil {
+	if !got["a"].At.Equal(clk.t) || string(got["a"].Metadata) != `{"version":"1"}` || got["b"].Metadata != nil {
 		t.Fatalf("written %+v", got)
 	}
 	if obs.received != 3 || obs.flushed != 2 {
@@ -119,7 +120,7 @@ func TestBuffer_TouchesAreThinned(t *testing.T) {
 func TestBuffer_FailedFlushKeepsTheHeartbeats(t *testing.T) {
 	st, clk := &store{down: true}, &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	b := New(st, Options{Now: clk.Now})
-	b.Beat("a", map[string]any{"v": "1"})
+	b.Beat("a", json.RawMessage(`{"v":"1"}`))
 	b.Beat("b", nil)
 	if err := b.Flush(context.Background()); err == nil {
 		t.Fatal("flush to a down store succeeded")
@@ -131,7 +132,7 @@ func TestBuffer_FailedFlushKeepsTheHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := st.last()
-	if len(got) != 2 || !got["a"].At.Equal(clk.t) || got["a"].Metadata["v"] != "1" {
+	if len(got) != 2 || !got["a"].At.Equal(clk.t) || string(got["a"].Metadata) != `{"v":"1"}` {
 		t.Fatalf("written %+v", got)
 	}
 }
@@ -155,7 +156,7 @@ func TestBuffer_RunFlushesOnStop(t *testing.T) {
 func TestBuffer_DeferredHeartbeatsWaitForTheNextFlush(t *testing.T) {
 	st := &store{busy: map[string]bool{"a": true}}
 	b := New(st, Options{})
-	b.Beat("a", map[string]any{"v": "1"})
+	b.Beat("a", json.RawMessage(`{"v":"1"}`))
 	b.Beat("b", nil)
 	if err := b.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -167,7 +168,7 @@ func TestBuffer_DeferredHeartbeatsWaitForTheNextFlush(t *testing.T) {
 	if err := b.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.last(); len(got) != 2 || got["a"].Metadata["v"] != "1" {
+	if got := st.last(); len(got) != 2 || string(got["a"].Metadata) != `{"v":"1"}` {
 		t.Fatalf("written %+v", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -98,6 +99,16 @@ func (s *Server) checkAPIInput(api huma.API) func(huma.Context, func(huma.Contex
 			if err := switchboard.CheckJSON("", body); err != nil {
 				writeFieldErrors(api, hctx, "body", err)
 				return
+			}
+			if op.SkipValidateBody && len(body) > 0 && !jsontext.Value(body).IsValid() {
+				// The operation reads its body itself (see heartbeatInputBody):
+				// refuse what is not JSON at all as the API layer's own
+				// validation would, with 400.
+				var v any
+				if err := strictJSON.Unmarshal(body, &v); err != nil {
+					_ = huma.WriteErr(api, hctx, http.StatusBadRequest, "validation failed", &huma.ErrorDetail{Location: "body", Message: err.Error()})
+					return
+				}
 			}
 		}
 		next(hctx)

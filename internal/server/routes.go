@@ -267,6 +267,8 @@ func (s *Server) routes() {
 
 		handle(s, api, huma.Operation{OperationID: "heartbeat", Method: http.MethodPost, Path: "/api/v1/agent/heartbeat",
 			Summary: "Send a heartbeat", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
+			// apiHeartbeat checks the body itself: see heartbeatBody.
+			SkipValidateBody: true,
 			Description: "For an agent (its token, or the session of a human agent's user, which the web UI sends while a page is open). " +
 				"An agent that sends none, and makes no other call, for the heartbeat TTL (SWITCHBOARD_HEARTBEAT_TTL, 60 s by default) " +
 				"is taken offline: its pending offers go to other agents. Heartbeats are buffered and written about once a second, " +

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -59,11 +58,7 @@ func (db *DB) recordHeartbeats(ctx context.Context, beats []switchboard.Heartbea
 	for _, h := range beats {
 		var meta any // NULL keeps the agent's metadata
 		if h.Metadata != nil {
-			b, err := json.Marshal(h.Metadata)
-			if err != nil {
-				return nil, err
-			}
-			meta = string(b)
+			meta = string(h.Metadata)
 		}
 		args = append(args, h.AgentID, h.At.UTC(), meta)
 	}

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestRecordHeartbeats(t *testing.T) {
 		for i, id := range ids {
 			h := switchboard.Heartbeat{AgentID: id, At: at}
 			if i%2 == 0 {
-				h.Metadata = map[string]any{"version": "1.2.3", "n": float64(i)}
+				h.Metadata = json.RawMessage(fmt.Sprintf(`{"version":"1.2.3","n":%d}`, i))
 			}
 			beats = append(beats, h)
 		}
@@ -40,7 +41,7 @@ func TestRecordHeartbeats(t *testing.T) {
 			t.Fatal(err, deferred)
 		}
 		// An older heartbeat arriving late changes nothing.
-		late := []switchboard.Heartbeat{{AgentID: ids[0], At: at.Add(-time.Minute), Metadata: map[string]any{"version": "old"}}}
+		late := []switchboard.Heartbeat{{AgentID: ids[0], At: at.Add(-time.Minute), Metadata: json.RawMessage(`{"version":"old"}`)}}
 		if _, err := db.RecordHeartbeats(systemCtx(), late); err != nil {
 			t.Fatal(err)
 		}
