@@ -298,6 +298,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				// the metrics, and only their failures are worth a line.
 				level = slog.LevelDebug
 			}
+			if !s.Logger.Enabled(r.Context(), level) {
+				return // before the line's attributes are made
+			}
 			s.Logger.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
 				slog.String("route", route),
@@ -378,7 +381,10 @@ var responseHeaders = http.Header{
 	"Permissions-Policy":         {"camera=(), microphone=(), geolocation=()"},
 }
 
-var strictTransportSecurity = []string{"max-age=31536000; includeSubDomains"}
+var (
+	strictTransportSecurity = []string{"max-age=31536000; includeSubDomains"}
+	noStore                 = []string{"no-store"} // shared as responseHeaders are
+)
 
 // securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
@@ -443,7 +449,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 		}
 		if actor != nil {
-			w.Header().Set("Cache-Control", "no-store")
+			w.Header()["Cache-Control"] = noStore
 			ctx = switchboard.NewContextWithActor(ctx, actor)
 			if facts := factsOf(ctx); facts != nil {
 				facts.actor = actor
