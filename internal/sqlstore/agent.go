@@ -32,6 +32,9 @@ type agentRow struct {
 	Notify     string     `bun:"notify"`
 	Metadata   string     `bun:"metadata"`
 	LastSeenAt *time.Time `bun:"last_seen_at"`
+	// SeenMark is the sweeper's copy of LastSeenAt, moved by heartbeats
+	// only every seenMarkStep; never after it.
+	SeenMark *time.Time `bun:"seen_mark"`
 	// TeamSet is the key of the set of teams the agent is counted in (see
 	// counts.go); every change of its teams changes it.
 	TeamSet   string    `bun:"team_set"`

@@ -59,16 +59,16 @@ func (db *DB) forUpdateSkipLocked(q *bun.SelectQuery) *bun.SelectQuery {
 }
 
 // sweepAgents names the agents table (aliased a) for the sweeper's look for
-// present agents not seen lately, held to agents_presence_seen_idx. The
+// present agents not seen lately, held to agents_presence_mark_idx. The
 // planners of SQLite and MySQL know only how many agents share a presence
 // on average (after an import: all of them, offline) and would read every
 // agent, every second, where the index answers from a few entries.
 func (db *DB) sweepAgents() string {
 	switch db.engine {
 	case SQLite:
-		return "agents AS a INDEXED BY agents_presence_seen_idx"
+		return "agents AS a INDEXED BY agents_presence_mark_idx"
 	case MySQL:
-		return "agents AS a FORCE INDEX (agents_presence_seen_idx)"
+		return "agents AS a FORCE INDEX (agents_presence_mark_idx)"
 	}
 	return "agents AS a"
 }

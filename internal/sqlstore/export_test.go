@@ -124,3 +124,6 @@ func (db *DB) AgentCountRows(ctx context.Context) (map[string][2]int, error) {
 	}
 	return counts, nil
 }
+
+// SeenMarkStep is how far last_seen_at may run ahead of seen_mark.
+const SeenMarkStep = seenMarkStep

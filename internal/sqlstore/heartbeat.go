@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -18,6 +19,15 @@ var _ switchboard.HeartbeatStore = (*DB)(nil)
 // that a fleet's second of heartbeats is a handful of statements, small
 // enough to stay far from every engine's limit on parameters.
 const heartbeatChunk = 500
+
+// seenMarkStep is how far an agent's last_seen_at may run ahead of its
+// seen_mark, the copy in the sweeper's index, before a heartbeat moves the
+// mark too. On most heartbeats the mark stays, and so the write changes no
+// indexed column: on PostgreSQL it is then a heap-only update, and InnoDB
+// leaves its secondary indexes alone. Against a TTL shorter than the step,
+// the sweeper's index finds present agents whose mark lags, and the
+// sweeper reads their last_seen_at to keep only the stale ones.
+const seenMarkStep = 10 * time.Second
 
 // RecordHeartbeats moves each agent's last_seen_at forward to its
 // heartbeat's time, and replaces its metadata when the heartbeat carries
@@ -54,27 +64,30 @@ func (db *DB) RecordHeartbeats(ctx context.Context, beats []switchboard.Heartbea
 // recordHeartbeats writes one chunk and says which agents it wrote (nil:
 // all of them).
 func (db *DB) recordHeartbeats(ctx context.Context, beats []switchboard.Heartbeat) (map[string]bool, error) {
-	args := make([]any, 0, 3*len(beats))
+	args := make([]any, 0, 4*len(beats))
 	for _, h := range beats {
 		var meta any // NULL keeps the agent's metadata
 		if h.Metadata != nil {
 			meta = string(h.Metadata)
 		}
-		args = append(args, h.AgentID, h.At.UTC(), meta)
+		// The mark moves to the heartbeat's time when it is at or before
+		// mark_by; either way it is never after last_seen_at.
+		args = append(args, h.AgentID, h.At.UTC(), meta, h.At.UTC().Add(-seenMarkStep))
 	}
 	var q strings.Builder
 	switch db.engine {
 	case Postgres:
-		q.WriteString("WITH v (id, at, meta) AS (VALUES ")
+		q.WriteString("WITH v (id, at, meta, mark_by) AS (VALUES ")
 		for i := range beats {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, CAST(? AS TIMESTAMPTZ), CAST(? AS JSONB))")
+			q.WriteString("(?, CAST(? AS TIMESTAMPTZ), CAST(? AS JSONB), CAST(? AS TIMESTAMPTZ))")
 		}
 		q.WriteString("), free AS (SELECT a.id FROM agents AS a JOIN v ON v.id = a.id ORDER BY a.id FOR UPDATE OF a SKIP LOCKED) " +
 			"UPDATE agents AS a SET last_seen_at = GREATEST(a.last_seen_at, v.at), metadata = CASE WHEN a.last_seen_at IS NULL OR " +
-			"a.last_seen_at < v.at THEN COALESCE(v.meta, a.metadata) ELSE a.metadata END " +
+			"a.last_seen_at < v.at THEN COALESCE(v.meta, a.metadata) ELSE a.metadata END, " +
+			"seen_mark = CASE WHEN a.seen_mark IS NULL OR a.seen_mark <= v.mark_by THEN v.at ELSE a.seen_mark END " +
 			"FROM v, free WHERE a.id = v.id AND a.id = free.id RETURNING a.id")
 		var ids []string
 		if err := db.bun.NewRaw(q.String(), args...).Scan(ctx, &ids); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -100,9 +113,10 @@ func (db *DB) recordHeartbeats(ctx context.Context, beats []switchboard.Heartbea
 				if i > 0 {
 					q.WriteString(" UNION ALL ")
 				}
-				q.WriteString("SELECT ? AS id, CAST(? AS DATETIME(6)) AS at, ? AS meta")
+				q.WriteString("SELECT ? AS id, CAST(? AS DATETIME(6)) AS at, ? AS meta, CAST(? AS DATETIME(6)) AS mark_by")
 			}
-			q.WriteString(") AS v ON a.id = v.id SET a.last_seen_at = v.at, a.metadata = COALESCE(v.meta, a.metadata) " +
+			q.WriteString(") AS v ON a.id = v.id SET a.seen_mark = CASE WHEN a.seen_mark IS NULL OR a.seen_mark <= v.mark_by " +
+				"THEN v.at ELSE a.seen_mark END, a.last_seen_at = v.at, a.metadata = COALESCE(v.meta, a.metadata) " +
 				"WHERE a.id IN (?) AND (a.last_seen_at IS NULL OR a.last_seen_at < v.at)")
 			_, err := tx.NewRaw(q.String(), append(args, bun.List(free))...).Exec(ctx)
 			return err
@@ -113,14 +127,15 @@ func (db *DB) recordHeartbeats(ctx context.Context, beats []switchboard.Heartbea
 		return idSet(free), nil
 	default:
 		// SQLite has one writer at a time and no row locks to skip.
-		q.WriteString("WITH v (id, at, meta) AS (VALUES ")
+		q.WriteString("WITH v (id, at, meta, mark_by) AS (VALUES ")
 		for i := range beats {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?)")
 		}
-		q.WriteString(") UPDATE agents SET last_seen_at = v.at, metadata = COALESCE(v.meta, agents.metadata) FROM v " +
+		q.WriteString(") UPDATE agents SET last_seen_at = v.at, metadata = COALESCE(v.meta, agents.metadata), " +
+			"seen_mark = CASE WHEN agents.seen_mark IS NULL OR agents.seen_mark <= v.mark_by THEN v.at ELSE agents.seen_mark END FROM v " +
 			"WHERE agents.id = v.id AND (agents.last_seen_at IS NULL OR agents.last_seen_at < v.at)")
 		_, err := db.bun.NewRaw(q.String(), args...).Exec(ctx)
 		return nil, err

@@ -95,14 +95,14 @@ func (db *DB) changePresence(ctx context.Context, tx *Tx, row *agentRow, to swit
 	from := row.Presence
 	columns := []string{"presence"}
 	if to == switchboard.PresenceAvailable {
-		row.LastSeenAt = &tx.now
-		columns = append(columns, "last_seen_at")
+		row.LastSeenAt, row.SeenMark = &tx.now, &tx.now
+		columns = append(columns, "last_seen_at", "seen_mark")
 	}
 	if from == string(to) {
 		if to != switchboard.PresenceAvailable {
 			return nil
 		}
-		_, err := tx.NewUpdate().Model(row).Column("last_seen_at").WherePK().Exec(ctx)
+		_, err := tx.NewUpdate().Model(row).Column("last_seen_at", "seen_mark").WherePK().Exec(ctx)
 		return err
 	}
 	was := row.count()
@@ -140,13 +140,15 @@ func (db *DB) changePresence(ctx context.Context, tx *Tx, row *agentRow, to swit
 // that each agent is swept once however many instances sweep.
 func (s *PresenceService) SweepPresence(ctx context.Context, ttl time.Duration, limit int) (int, error) {
 	// Never seen, then seen too long ago: two looks that each read only
-	// matching entries of agents_presence_seen_idx.
+	// matching entries of agents_presence_mark_idx. The mark is never after
+	// last_seen_at, so every stale agent's is before the cutoff too.
 	present := bun.List([]switchboard.Presence{switchboard.PresenceAvailable, switchboard.PresenceAway, switchboard.PresenceBusy})
+	cutoff := s.db.now().Add(-ttl)
 	var stale []string
 	for _, seen := range []struct {
 		cond string
 		args []any
-	}{{"a.last_seen_at IS NULL", nil}, {"a.last_seen_at < ?", []any{s.db.now().Add(-ttl)}}} {
+	}{{"a.seen_mark IS NULL AND a.last_seen_at IS NULL", nil}, {"a.seen_mark < ? AND a.last_seen_at < ?", []any{cutoff, cutoff}}} {
 		var ids []string
 		err := s.db.bun.NewSelect().TableExpr(s.db.sweepAgents()).Column("a.id").Where("a.presence IN (?)", present).
 			Where(seen.cond, seen.args...).Limit(int64(limit-len(stale))).Scan(ctx, &ids)

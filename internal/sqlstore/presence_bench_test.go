@@ -30,7 +30,7 @@ func BenchmarkSweepPresence(b *testing.B) {
 			MustCreateTeam(b, db, "Support")
 			seedAgents(b, db, n)
 			ctx := context.Background()
-			if err := db.Exec(ctx, "UPDATE agents SET status = 'active', presence = 'available', last_seen_at = ?", clock.Now()); err != nil {
+			if err := db.Exec(ctx, "UPDATE agents SET status = 'active', presence = 'available', last_seen_at = ?, seen_mark = ?", clock.Now(), clock.Now()); err != nil {
 				b.Fatal(err)
 			}
 			if err := db.Exec(ctx, "ANALYZE"); err != nil && engine != sqlstore.MySQL {
@@ -51,11 +51,11 @@ func BenchmarkSweepPresence(b *testing.B) {
 					b.StopTimer()
 					// 100 agents last seen before the TTL, the others just now.
 					clock.Advance(2 * ttl)
-					if err := db.Exec(ctx, "UPDATE agents SET last_seen_at = ? WHERE presence = 'available'", clock.Now()); err != nil {
+					if err := db.Exec(ctx, "UPDATE agents SET last_seen_at = ?, seen_mark = ? WHERE presence = 'available'", clock.Now(), clock.Now()); err != nil {
 						b.Fatal(err)
 					}
-					if err := db.Exec(ctx, "UPDATE agents SET presence = 'available', last_seen_at = ? WHERE id IN (SELECT id FROM (SELECT id FROM agents ORDER BY id LIMIT 100 OFFSET ?) AS o)",
-						clock.Now().Add(-2*ttl), (i*100)%(n-100)); err != nil {
+					if err := db.Exec(ctx, "UPDATE agents SET presence = 'available', last_seen_at = ?, seen_mark = ? WHERE id IN (SELECT id FROM (SELECT id FROM agents ORDER BY id LIMIT 100 OFFSET ?) AS o)",
+						clock.Now().Add(-2*ttl), clock.Now().Add(-2*ttl), (i*100)%(n-100)); err != nil {
 						b.Fatal(err)
 					}
 					b.StartTimer()

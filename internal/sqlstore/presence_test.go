@@ -143,11 +143,52 @@ func TestSweepPresence_NeverSeen(t *testing.T) {
 		newClock(db)
 		f := newRoutingFixture(t, db)
 		ann, _ := f.MustAgent(t, "Ann", 1, nil)
-		if err := db.Exec(context.Background(), "UPDATE agents SET last_seen_at = NULL WHERE id = ?", ann.ID); err != nil {
+		if err := db.Exec(context.Background(), "UPDATE agents SET last_seen_at = NULL, seen_mark = NULL WHERE id = ?", ann.ID); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := sqlstore.NewPresenceService(db).SweepPresence(context.Background(), testTTL, 100); err != nil || n != 1 {
 			t.Fatalf("swept %d (%v), want 1", n, err)
+		}
+	})
+}
+
+// TestSweepPresence_MarkLagsBehind: heartbeats move seen_mark, the
+// sweeper's indexed copy of last_seen_at, only once it is SeenMarkStep
+// behind, and never past last_seen_at. The sweeper goes by last_seen_at
+// all the same: under a TTL shorter than the mark's lag, an agent seen
+// just now stays, and goes once the TTL has passed since its last beat.
+func TestSweepPresence_MarkLagsBehind(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		clock := newClock(db)
+		f := newRoutingFixture(t, db)
+		presence := sqlstore.NewPresenceService(db)
+		ann, _ := f.MustAgent(t, "Ann", 1, nil)
+		const beat, beats = 3 * time.Second, 30
+		moved := 0
+		for range beats {
+			clock.Advance(beat)
+			now := clock.Now()
+			if _, err := db.RecordHeartbeats(systemCtx(), []switchboard.Heartbeat{{AgentID: ann.ID, At: now}}); err != nil {
+				t.Fatal(err)
+			}
+			if countRows(t, db, "SELECT COUNT(*) FROM agents WHERE id = ? AND last_seen_at > ? AND seen_mark <= last_seen_at AND seen_mark > ?",
+				ann.ID, now.Add(-time.Millisecond), now.Add(-sqlstore.SeenMarkStep)) != 1 {
+				t.Fatalf("after the beat at %v: last seen or mark out of place", now)
+			}
+			moved += countRows(t, db, "SELECT COUNT(*) FROM agents WHERE id = ? AND seen_mark > ?", ann.ID, now.Add(-time.Millisecond))
+		}
+		if want := int(beats * beat / (sqlstore.SeenMarkStep + beat)); moved < want-1 || moved > want+1 {
+			t.Errorf("the mark moved %d times in %d beats %v apart, want about %d", moved, beats, beat, want)
+		}
+		for _, ttl := range []time.Duration{testTTL, 5 * time.Second} {
+			if n, err := presence.SweepPresence(context.Background(), ttl, 100); err != nil || n != 0 {
+				t.Fatalf("TTL %v: swept %d (%v), want none", ttl, n, err)
+			}
+		}
+		clock.Advance(6 * time.Second)
+		if n, err := presence.SweepPresence(context.Background(), 5*time.Second, 100); err != nil || n != 1 {
+			t.Fatalf("swept %d (%v) after 6 s of silence, want 1", n, err)
 		}
 	})
 }
