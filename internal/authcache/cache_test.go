@@ -2,6 +2,7 @@ package authcache
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"testing"
 	"time"
@@ -162,6 +163,71 @@ func TestCache_HitsUntilTheTTL(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	if !f.authenticate(t, "agent-token") {
 		t.Fatal("look-up after the TTL did not reach the database")
+	}
+}
+
+// entryOf returns the cached entry of secret, or nil.
+func (f *fixture) entryOf(secret string) *entry {
+	f.cache.mu.RLock()
+	defer f.cache.mu.RUnlock()
+	return f.cache.entries[sha256.Sum256([]byte(secret))]
+}
+
+// waitCalls waits until the resolver was asked n times in all.
+func (f *fixture) waitCalls(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); f.res.Calls() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the resolver was asked %d times, want %d", f.res.Calls(), n)
+		}
+	}
+}
+
+// A steady client never waits for the database: three quarters through
+// its life an entry still answers, and one look-up in the background
+// replaces it. A token revoked meanwhile (with its event missed) is
+// forgotten by that look-up, and the next call is refused.
+func TestCache_RenewsAheadInTheBackground(t *testing.T) {
+	f := newFixture(t)
+	f.authenticate(t, "agent-token")
+	first := f.entryOf("agent-token")
+	if first == nil || first.renew.IsZero() || !first.renew.Before(first.expires) {
+		t.Fatalf("entry %+v: no renewal before its expiry", first)
+	}
+	f.clock.Advance(first.renew.Sub(f.clock.Now()))
+	for range 3 {
+		if a, err := f.cache.Authenticate(context.Background(), "agent-token"); err != nil || a != first.actor {
+			t.Fatalf("at the renewal: %v, %v", a, err)
+		}
+	}
+	f.waitCalls(t, 2)
+	for deadline := time.Now().Add(5 * time.Second); f.entryOf("agent-token") == first; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the renewal never replaced the entry")
+		}
+	}
+	if second := f.entryOf("agent-token"); !second.expires.After(first.expires) {
+		t.Errorf("renewed entry expires %v, the first %v", second.expires, first.expires)
+	}
+	if calls := f.res.Calls(); calls != 2 {
+		t.Errorf("%d look-ups, want 2: one renewal for the three calls", calls)
+	}
+
+	f.res.mu.Lock()
+	delete(f.res.actors, "agent-token")
+	f.res.mu.Unlock()
+	second := f.entryOf("agent-token")
+	f.clock.Advance(second.renew.Sub(f.clock.Now()))
+	if _, err := f.cache.Authenticate(context.Background(), "agent-token"); err != nil {
+		t.Fatalf("before its renewal failed: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); f.entryOf("agent-token") != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a failed renewal kept the entry")
+		}
+	}
+	if _, err := f.cache.Authenticate(context.Background(), "agent-token"); switchboard.ErrorCode(err) != switchboard.EUNAUTHORIZED {
+		t.Fatalf("after a failed renewal: %v, want EUNAUTHORIZED", err)
 	}
 }
 
