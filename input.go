@@ -383,8 +383,7 @@ func EachJSONMember(data []byte, member func(name string, value jsontext.Value))
 }
 
 // tokenDecoders keep the decoders of plainJSONObject and EachJSONMember,
-// which are costly to
-// make and cheap to reset.
+// which are costly to make and cheap to reset.
 var tokenDecoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
 
 // checkJSONValue walks a decoded JSON value at depth (1 for the object

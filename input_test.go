@@ -127,13 +127,7 @@ func TestValidateJSONObject(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var v switchboard.Validation
 			switchboard.ValidateJSONObject(&v, "attributes", tc.obj, 100)
-			fields := switchboard.ErrorFields(v.Err())
-			switch {
-			case tc.want == "" && len(fields) > 0:
-				t.Errorf("errors %+v, want none", fields)
-			case tc.want != "" && (len(fields) != 1 || fields[0].Field != "attributes" || !strings.Contains(fields[0].Message, tc.want)):
-				t.Errorf("errors %+v, want one on attributes about %q", fields, tc.want)
-			}
+			fields := wantOneProblem(t, &v, "attributes", tc.want)
 			// The same object as JSON text gets the same answer.
 			raw, err := json.Marshal(tc.obj)
 			if err != nil {
@@ -149,6 +143,20 @@ func TestValidateJSONObject(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantOneProblem checks that v holds no problem (want "") or one, on
+// field, whose message contains want, and returns what it holds.
+func wantOneProblem(t *testing.T, v *switchboard.Validation, field, want string) []switchboard.FieldError {
+	t.Helper()
+	fields := switchboard.ErrorFields(v.Err())
+	switch {
+	case want == "" && len(fields) > 0:
+		t.Errorf("errors %+v, want none", fields)
+	case want != "" && (len(fields) != 1 || fields[0].Field != field || !strings.Contains(fields[0].Message, want)):
+		t.Errorf("errors %+v, want one on %s about %q", fields, field, want)
+	}
+	return fields
 }
 
 // What only JSON text can be: null, not an object, spaced out, or with
@@ -171,13 +179,7 @@ func TestValidateRawJSONObject(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var v switchboard.Validation
 			got := switchboard.ValidateRawJSONObject(&v, "metadata", []byte(tc.raw), 100)
-			fields := switchboard.ErrorFields(v.Err())
-			switch {
-			case tc.problem == "" && len(fields) > 0:
-				t.Errorf("errors %+v, want none", fields)
-			case tc.problem != "" && (len(fields) != 1 || fields[0].Field != "metadata" || !strings.Contains(fields[0].Message, tc.problem)):
-				t.Errorf("errors %+v, want one on metadata about %q", fields, tc.problem)
-			}
+			wantOneProblem(t, &v, "metadata", tc.problem)
 			if string(got) != tc.want {
 				t.Errorf("returned %s, want %s", got, tc.want)
 			}

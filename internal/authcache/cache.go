@@ -48,11 +48,6 @@ const DefaultTTL = 5 * time.Minute
 // it, the cache starts over rather than tracking ages.
 const maxEntries = 100_000
 
-type resolved struct {
-	actor     *switchboard.Actor
-	expiresAt *time.Time
-}
-
 type entry struct {
 	actor   *switchboard.Actor
 	expires time.Time

@@ -115,7 +115,7 @@ func describeFieldErrors(errs []*huma.ErrorDetail) string {
 // apiError turns a service error into the problem an API client sees.
 // Internal errors are logged with the request ID and reported without detail.
 // A Problem, made by a handler that checks input itself as the API layer
-// would (see heartbeatBody), goes as it is.
+// would (see heartbeatInputBody), goes as it is.
 func (s *Server) apiError(ctx context.Context, err error, fieldLocation string) error {
 	if p, ok := errors.AsType[*Problem](err); ok {
 		return p

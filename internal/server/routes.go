@@ -267,7 +267,7 @@ func (s *Server) routes() {
 
 		handle(s, api, huma.Operation{OperationID: "heartbeat", Method: http.MethodPost, Path: "/api/v1/agent/heartbeat",
 			Summary: "Send a heartbeat", Tags: []string{"Tasks"}, Errors: []int{http.StatusConflict}, DefaultStatus: http.StatusNoContent,
-			// apiHeartbeat checks the body itself: see heartbeatBody.
+			// apiHeartbeat checks the body itself: see heartbeatInputBody.
 			SkipValidateBody: true,
 			Description: "For an agent (its token, or the session of a human agent's user, which the web UI sends while a page is open). " +
 				"An agent that sends none, and makes no other call, for the heartbeat TTL (SWITCHBOARD_HEARTBEAT_TTL, 60 s by default) " +
