@@ -275,14 +275,14 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 	case redis != nil:
 		publish = redis.Publisher(ctx, logger)
 		workers.Go(func() {
-			if err := redis.Listen(ctx, hub.Wake, logger); err != nil {
+			if err := redis.Listen(ctx, hub.WakeAt, logger); err != nil {
 				logger.Error("events: redis listener stopped", "err", err.Error())
 			}
 		})
 	case db.Engine() == sqlstore.Postgres:
 		publish = events.Coalesce(ctx, logger, "postgres", db.NotifyEvents)
 		workers.Go(func() {
-			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, hub.Wake, logger); err != nil {
+			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, hub.WakeAt, logger); err != nil {
 				logger.Error("events: postgres listener stopped", "err", err.Error())
 			}
 		})
@@ -294,7 +294,7 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 		// request that made them answers.
 		auth.Invalidate(evs)
 		m.EventsCommitted(evs)
-		hub.Wake()
+		hub.Publish(evs)
 		if publish != nil {
 			publish(evs[len(evs)-1].Position)
 		}

@@ -142,25 +142,28 @@ func testServerURL(t *testing.T, env string) string {
 	return ""
 }
 
-// wakeRecorder counts wake-ups into a channel a test can wait on.
-type wakeRecorder chan struct{}
+// wakeRecorder records wake-ups, with the positions they tell of, into a
+// channel a test can wait on.
+type wakeRecorder chan int64
 
 func newWakeRecorder() wakeRecorder { return make(wakeRecorder, 100) }
 
-func (w wakeRecorder) wake() {
+func (w wakeRecorder) wake(position int64) {
 	select {
-	case w <- struct{}{}:
+	case w <- position:
 	default:
 	}
 }
 
-// MustWake waits for one wake-up.
-func (w wakeRecorder) MustWake(t *testing.T, what string) {
+// MustWake waits for one wake-up and returns the position it told of.
+func (w wakeRecorder) MustWake(t *testing.T, what string) int64 {
 	t.Helper()
 	select {
-	case <-w:
+	case position := <-w:
+		return position
 	case <-time.After(wait):
 		t.Fatalf("no wake-up within %v %s", wait, what)
+		return 0
 	}
 }
 

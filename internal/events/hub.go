@@ -60,6 +60,9 @@ type Hub struct {
 	running bool
 	pos     int64 // the last position delivered
 	subs    map[*subscription]struct{}
+	// ahead are batches published by this instance's commits that a
+	// commit not yet delivered comes before; they wait for it.
+	ahead [][]*switchboard.Event
 }
 
 var _ switchboard.EventBroker = (*Hub)(nil)
@@ -103,7 +106,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.pos = pos
 	h.running = true
 	h.mu.Unlock()
-	go h.run(ctx, pos)
+	go h.run(ctx)
 	return nil
 }
 
@@ -117,6 +120,50 @@ func (h *Hub) Wake() {
 	select {
 	case h.wake <- struct{}{}:
 	default:
+	}
+}
+
+// WakeAt is Wake for a notification that events up to position were
+// committed: a position the Hub has delivered already needs no read, which
+// is the case of every notification of this instance's own commits.
+// Position 0 says nothing of the position, and always wakes.
+func (h *Hub) WakeAt(position int64) {
+	h.mu.Lock()
+	known := position > 0 && position <= h.pos
+	h.mu.Unlock()
+	if !known {
+		h.Wake()
+	}
+}
+
+// Publish delivers the events of a commit of this instance, in position
+// order, without reading them back from the log: the reads of a busy
+// instance were mostly of its own events, which it held already. A batch
+// is delivered once every event before it is: when another commit comes
+// first that is not delivered yet (another instance's, or this instance's
+// own still on its way), the batch waits, and the log is read for the
+// events between.
+func (h *Hub) Publish(batch []*switchboard.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	h.mu.Lock()
+	if !h.running {
+		h.mu.Unlock()
+		return
+	}
+	gap := false
+	switch batch = unseen(batch, h.pos); {
+	case len(batch) == 0: // read from the log already
+	case batch[0].Position > h.pos+1:
+		h.ahead = append(h.ahead, batch)
+		gap = true
+	default:
+		h.deliverLocked(batch)
+	}
+	h.mu.Unlock()
+	if gap {
+		h.Wake()
 	}
 }
 
@@ -143,13 +190,13 @@ func (h *Hub) Subscribe() switchboard.EventSubscription {
 	return s
 }
 
-func (h *Hub) run(ctx context.Context, pos int64) {
+func (h *Hub) run(ctx context.Context) {
 	defer h.stop()
 	tick := time.NewTicker(h.opts.PollInterval)
 	defer tick.Stop()
 	failures := failureLog{logger: h.logger}
 	for {
-		pos = h.catchUp(ctx, pos, &failures)
+		h.catchUp(ctx, &failures)
 		select {
 		case <-ctx.Done():
 			return
@@ -159,34 +206,76 @@ func (h *Hub) run(ctx context.Context, pos int64) {
 	}
 }
 
-// catchUp delivers every event after pos, a batch at a time, and returns the
-// position reached. A failed read leaves the rest to the next tick or wake.
-func (h *Hub) catchUp(ctx context.Context, pos int64, failures *failureLog) int64 {
+// catchUp delivers every event after the last one delivered, a batch at a
+// time. A failed read leaves the rest to the next tick or wake.
+func (h *Hub) catchUp(ctx context.Context, failures *failureLog) {
 	for ctx.Err() == nil {
+		h.mu.Lock()
+		pos := h.pos
+		h.mu.Unlock()
 		batch, err := h.log.EventsAfter(ctx, pos, h.opts.BatchLimit)
 		if err != nil {
 			if ctx.Err() == nil {
 				failures.failed(err, pos)
 			}
-			return pos
+			return
 		}
 		failures.recovered()
 		if len(batch) > 0 {
-			pos = batch[len(batch)-1].Position
 			h.deliver(batch)
 		}
 		if len(batch) < h.opts.BatchLimit {
-			break
+			return
 		}
 	}
-	return pos
 }
 
-// deliver hands batch to every subscriber without waiting for any. The
-// position moves under the same lock as the sends, so a subscription made
-// at any moment gets exactly the events above its Position.
+// deliver hands the events of batch not delivered yet (Publish may have
+// delivered some meanwhile) to every subscriber.
 func (h *Hub) deliver(batch []*switchboard.Event) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if batch = unseen(batch, h.pos); len(batch) > 0 {
+		h.deliverLocked(batch)
+	}
+}
+
+// unseen is the part of batch after position pos.
+func unseen(batch []*switchboard.Event, pos int64) []*switchboard.Event {
+	for len(batch) > 0 && batch[0].Position <= pos {
+		batch = batch[1:]
+	}
+	return batch
+}
+
+// deliverLocked hands batch, which follows the last position delivered, to
+// every subscriber without waiting for any, then the published batches
+// that now follow. The position moves under the same lock as the sends, so
+// a subscription made at any moment gets exactly the events above its
+// Position. h.mu must be held.
+func (h *Hub) deliverLocked(batch []*switchboard.Event) {
+	for batch != nil {
+		h.send(batch)
+		batch = nil
+		// The published batches that waited for this one.
+		kept := h.ahead[:0]
+		for _, b := range h.ahead {
+			switch b = unseen(b, h.pos); {
+			case len(b) == 0:
+			case b[0].Position == h.pos+1 && batch == nil:
+				batch = b
+			default:
+				kept = append(kept, b)
+			}
+		}
+		clear(h.ahead[len(kept):])
+		h.ahead = kept
+	}
+}
+
+// send hands batch to every subscriber and moves the position to its end.
+// h.mu must be held.
+func (h *Hub) send(batch []*switchboard.Event) {
 	h.pos = batch[len(batch)-1].Position
 	dropped := 0
 	for s := range h.subs {
@@ -199,7 +288,6 @@ func (h *Hub) deliver(batch []*switchboard.Event) {
 			dropped++
 		}
 	}
-	h.mu.Unlock()
 	if dropped > 0 {
 		h.logger.Warn("events: dropped subscribers that fell behind",
 			"count", dropped, "position", batch[len(batch)-1].Position, "buffer", h.opts.Buffer)

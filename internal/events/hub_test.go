@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -324,4 +325,100 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/event")
 		})
 	}
+}
+
+func TestHub_Publish(t *testing.T) {
+	// committed appends n events to the log, as a commit does, and
+	// returns them.
+	committed := func(log *memLog, n int) []*switchboard.Event {
+		last := log.Append(n)
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return slices.Clone(log.events[last-int64(n) : last])
+	}
+
+	t.Run("DeliversWithoutReading", func(t *testing.T) {
+		log := &memLog{reads: make(chan struct{}, 1)}
+		h := MustStartHub(t, log, Options{PollInterval: time.Hour})
+		sub := h.Subscribe()
+		defer sub.Close()
+		<-log.reads // the first read found nothing; it now sleeps for an hour
+
+		h.Publish(committed(log, 3))
+		if got := MustReceive(t, sub); len(got) != 3 || got[0].Position != 1 {
+			t.Fatalf("got %d events from position %d, want 3 from 1", len(got), got[0].Position)
+		}
+		h.WakeAt(3) // the notification of that very commit
+		h.WakeAt(2)
+		select {
+		case <-log.reads:
+			t.Fatal("read the log for events it had delivered")
+		case <-time.After(100 * time.Millisecond):
+		}
+		h.WakeAt(0) // a notification that tells of no position
+		<-log.reads
+	})
+
+	t.Run("WaitsForTheCommitsBefore", func(t *testing.T) {
+		log := &memLog{reads: make(chan struct{}, 1)}
+		h := MustStartHub(t, log, Options{PollInterval: time.Hour})
+		sub := h.Subscribe()
+		defer sub.Close()
+		<-log.reads
+
+		log.Append(2) // another instance's commit, not published here
+		h.Publish(committed(log, 3))
+		var got []int64
+		for len(got) < 5 {
+			for _, e := range MustReceive(t, sub) {
+				got = append(got, e.Position)
+			}
+		}
+		if fmt.Sprint(got) != "[1 2 3 4 5]" {
+			t.Fatalf("delivered positions %v, want [1 2 3 4 5]", got)
+		}
+	})
+
+	t.Run("EveryEventOnceInOrder", func(t *testing.T) {
+		// Commits published in any order, with other instances' commits
+		// and wake-ups between: each event reaches the subscriber once,
+		// in order.
+		log := &memLog{}
+		h := MustStartHub(t, log, Options{PollInterval: time.Hour, BatchLimit: 4, Buffer: 100000})
+		sub := h.Subscribe()
+		defer sub.Close()
+		const writers, commits = 4, 200
+		var wg sync.WaitGroup
+		var mu sync.Mutex // commits in position order, as the sequence's lock makes them
+		for w := range writers {
+			wg.Go(func() {
+				for i := range commits {
+					mu.Lock()
+					batch := committed(log, i%3+1)
+					mu.Unlock()
+					switch {
+					case w == 0 && i%10 == 0:
+						h.Wake() // another instance's notification
+					case w == 1 && i%7 == 0:
+						continue // another instance's commit: never published here
+					}
+					if i%2 == 0 {
+						runtime.Gosched()
+					}
+					h.Publish(batch)
+				}
+			})
+		}
+		wg.Wait()
+		last := int64(len(log.events))
+		h.Wake() // the commits never published come from the log
+		for want := int64(1); want <= last; {
+			for _, e := range MustReceive(t, sub) {
+				if e.Position != want {
+					t.Fatalf("got position %d, want %d", e.Position, want)
+				}
+				want++
+			}
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,11 +17,12 @@ const (
 )
 
 // ListenPostgres holds a connection of its own (a pooled one cannot LISTEN)
-// that listens on channel and calls wake for every notification, until ctx
-// ends; then it returns nil. When the connection is lost it logs, reconnects
-// with back-off and calls wake once listening again, since notifications sent
-// meanwhile are lost. It returns an error only for a URL it cannot parse.
-func ListenPostgres(ctx context.Context, databaseURL string, channel string, wake func(), logger *slog.Logger) error {
+// that listens on channel and calls wake for every notification, with the
+// position it tells of (see NotifyEvents), until ctx ends; then it returns
+// nil. When the connection is lost it logs, reconnects with back-off and
+// calls wake(0) once listening again, since notifications sent meanwhile
+// are lost. It returns an error only for a URL it cannot parse.
+func ListenPostgres(ctx context.Context, databaseURL string, channel string, wake func(position int64), logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,7 +67,7 @@ func ListenPostgres(ctx context.Context, databaseURL string, channel string, wak
 }
 
 // listenPostgres runs one connection until it fails or ctx ends.
-func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel string, wake func(), listening func()) error {
+func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel string, wake func(position int64), listening func()) error {
 	conn, err := pgx.ConnectConfig(ctx, config)
 	if err != nil {
 		return err
@@ -80,11 +82,22 @@ func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel string,
 	}
 	listening()
 	// Events may have been committed while no connection was listening.
-	wake()
+	wake(0)
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		wake()
+		wake(notifiedPosition(n.Payload))
 	}
+}
+
+// notifiedPosition is the position a notification tells of, 0 when it
+// tells of none.
+func notifiedPosition(payload string) int64 {
+	position, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil || position < 0 {
+		return 0
+	}
+	return position
 }

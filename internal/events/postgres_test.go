@@ -16,13 +16,23 @@ func TestListenPostgres(t *testing.T) {
 		url := testServerURL(t, postgresURLEnv)
 		channel := uniqueChannel("switchboard_test_")
 		wakes := MustListenPostgres(t, url, channel)
-		wakes.MustWake(t, "after LISTEN") // it wakes once listening
+		// It wakes once listening, knowing of no position.
+		if got := wakes.MustWake(t, "after LISTEN"); got != 0 {
+			t.Errorf("woke with position %d after LISTEN, want 0", got)
+		}
 
 		notifier := MustConnectPostgres(t, url)
-		if _, err := notifier.Exec(context.Background(), "SELECT pg_notify($1, 'x')", channel); err != nil {
-			t.Fatal(err)
+		for _, n := range []struct {
+			payload string
+			want    int64
+		}{{"42", 42}, {"x", 0}, {"-1", 0}} {
+			if _, err := notifier.Exec(context.Background(), "SELECT pg_notify($1, $2)", channel, n.payload); err != nil {
+				t.Fatal(err)
+			}
+			if got := wakes.MustWake(t, "after pg_notify"); got != n.want {
+				t.Errorf("woke with position %d for the payload %q, want %d", got, n.payload, n.want)
+			}
 		}
-		wakes.MustWake(t, "after pg_notify")
 	})
 
 	t.Run("WakesAfterReconnect", func(t *testing.T) {
@@ -53,7 +63,7 @@ func TestListenPostgres(t *testing.T) {
 	})
 
 	t.Run("ErrBadURL", func(t *testing.T) {
-		err := ListenPostgres(context.Background(), "postgres://%zz", "switchboard_events", func() {}, testLogger(t))
+		err := ListenPostgres(context.Background(), "postgres://%zz", "switchboard_events", func(int64) {}, testLogger(t))
 		if err == nil {
 			t.Fatal("ListenPostgres() = nil for a malformed URL, want an error")
 		}

@@ -31,8 +31,8 @@ func NewRedis(url string) (*Redis, error) {
 	return &Redis{Channel: RedisChannel, client: redis.NewClient(opt)}, nil
 }
 
-// Publish announces that events up to position are committed. Listeners only
-// wake on it; the position is there for anyone watching the channel.
+// Publish announces that events up to position are committed. Listeners
+// wake with it, and need not read when they have delivered it already.
 func (r *Redis) Publish(ctx context.Context, position int64) error {
 	if err := r.client.Publish(ctx, r.Channel, position).Err(); err != nil {
 		return fmt.Errorf("events: redis publish: %w", err)
@@ -40,12 +40,12 @@ func (r *Redis) Publish(ctx context.Context, position int64) error {
 	return nil
 }
 
-// Listen subscribes to the channel and calls wake for every message until
-// ctx ends; then it returns nil. go-redis reconnects and subscribes again by
-// itself after a connection is lost; Listen calls wake then too, since
-// messages published meanwhile are lost. It returns an error if r is closed
-// first.
-func (r *Redis) Listen(ctx context.Context, wake func(), logger *slog.Logger) error {
+// Listen subscribes to the channel and calls wake for every message, with
+// the position it tells of, until ctx ends; then it returns nil. go-redis
+// reconnects and subscribes again by itself after a connection is lost;
+// Listen calls wake(0) then too, since messages published meanwhile are
+// lost. It returns an error if r is closed first.
+func (r *Redis) Listen(ctx context.Context, wake func(position int64), logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,16 +69,20 @@ func (r *Redis) Listen(ctx context.Context, wake func(), logger *slog.Logger) er
 			if !ok {
 				return errors.New("events: redis listener: client closed")
 			}
-			if s, ok := msg.(*redis.Subscription); ok {
-				if s.Kind != "subscribe" {
+			position := int64(0)
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				if m.Kind != "subscribe" {
 					continue
 				}
 				if subscribed {
 					logger.Info("events: redis listener subscribed again after a reconnection")
 				}
 				subscribed = true
+			case *redis.Message:
+				position = notifiedPosition(m.Payload)
 			}
-			wake()
+			wake(position)
 		}
 	}
 }

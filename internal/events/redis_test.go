@@ -20,7 +20,9 @@ func TestRedis(t *testing.T) {
 		if err := publisher.Publish(context.Background(), 42); err != nil {
 			t.Fatal(err)
 		}
-		wakes.MustWake(t, "after Publish")
+		if got := wakes.MustWake(t, "after Publish"); got != 42 {
+			t.Errorf("woke with position %d, want the 42 published", got)
+		}
 	})
 
 	t.Run("WakesAfterReconnect", func(t *testing.T) {

@@ -40,6 +40,8 @@ type Tx struct {
 	// removed), written with its events.
 	agentCounts map[agentCountKey]agentCountDelta
 	usersAdded  int
+	// stored are the change's events as written, for OnEvents.
+	stored []*eventRow
 }
 
 // write runs fn as one change: in a transaction, with the events fn
@@ -100,11 +102,23 @@ func (db *DB) retry(ctx context.Context, fn func() error) error {
 	return err
 }
 
-// committed tells OnEvents of the events of committed changes.
+// committed tells OnEvents of the events of committed changes, as a read
+// of the event log would return them: Data, Before and After as decoded
+// from their JSON, with none of the Go types they were recorded with.
 func (db *DB) committed(changes []*Tx) {
-	events := eventsOf(changes)
-	db.queues.forgetQueues(events)
-	if db.OnEvents != nil && len(events) > 0 {
+	db.queues.forgetQueues(eventsOf(changes))
+	if db.OnEvents == nil {
+		return
+	}
+	var events []*switchboard.Event
+	for _, tx := range changes {
+		if tx != nil {
+			for _, r := range tx.stored {
+				events = append(events, r.domain())
+			}
+		}
+	}
+	if len(events) > 0 {
 		db.OnEvents(events)
 	}
 }
@@ -242,6 +256,7 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 	rows := make([]*eventRow, 0, len(events))
 	var audits []*auditRow
 	for _, tx := range changes {
+		first := len(rows)
 		for _, e := range tx.events {
 			position++
 			e.Position = position
@@ -250,6 +265,7 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 				audits = append(audits, newAuditRow(e, tx.request.IP))
 			}
 		}
+		tx.stored = rows[first:]
 	}
 	if err := db.insertEventRows(ctx, idb, rows, audits); err != nil {
 		return err
