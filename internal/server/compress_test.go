@@ -19,13 +19,14 @@ import (
 // TestCompression: pages, assets and API answers leave compressed with
 // Brotli or gzip as the client accepts, and decode to what an uncompressed
 // answer holds; the event stream is never compressed, as each event must
-// leave at once.
+// leave at once. An answer that one TCP segment carries leaves as it is.
 func TestCompression(t *testing.T) {
 	ts := newTestServer(t, sqlstore.SQLite)
 	admin := ts.setUp(t)
 	token, _ := ts.MustCreateToken(t, admin)
-	for _, email := range []string{"ada@example.com", "grace@example.com", "edsger@example.com"} {
-		ts.MustCreateUser(t, email, switchboard.RoleSupervisor)
+	// Enough users that their list is worth compressing.
+	for _, name := range []string{"ada", "grace", "edsger", "barbara", "donald", "frances", "tony", "margaret", "john", "radia"} {
+		ts.MustCreateUser(t, name+"@example.com", switchboard.RoleSupervisor)
 	}
 
 	get := func(path, acceptEncoding string) (*http.Response, []byte) {
@@ -95,6 +96,11 @@ func TestCompression(t *testing.T) {
 				t.Errorf("%s (%s): %d bytes, no smaller than %d plain", path, want, len(body), len(plain))
 			}
 		}
+	}
+
+	// A small answer leaves as it is.
+	if res, body := get("/api/v1/me", "gzip, br"); res.Header.Get("Content-Encoding") != "" || len(body) >= 1400 {
+		t.Errorf("/api/v1/me (%d bytes) is encoded %q, want it plain", len(body), res.Header.Get("Content-Encoding"))
 	}
 
 	// The event stream answers at once, uncompressed.
