@@ -50,12 +50,16 @@ type groupCommit struct {
 	quit    chan struct{}
 	stopped sync.WaitGroup
 	shared  atomic.Int64 // changes committed in a batch of several
+	bySet   atomic.Int64 // changes of those made in sets
 }
 
 // change is one call of DB.write waiting for its commit.
 type change struct {
-	ctx  context.Context
-	fn   func(ctx context.Context, tx *Tx) error
+	ctx context.Context
+	fn  func(ctx context.Context, tx *Tx) error
+	// set, when not nil, lets a batch make the change together with the
+	// others of its kind (see setWork); fn makes it alone.
+	set  *setWork
 	done chan error
 }
 
@@ -93,8 +97,8 @@ func (g *groupCommit) stop() {
 // write hands fn to a committer and waits for its commit. A caller whose
 // context ends while its change is being committed still waits: its change
 // may commit, and the caller must not be told otherwise.
-func (g *groupCommit) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
-	c := &change{ctx: ctx, fn: fn, done: make(chan error, 1)}
+func (g *groupCommit) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error, set *setWork) error {
+	c := &change{ctx: ctx, fn: fn, set: set, done: make(chan error, 1)}
 	select {
 	case g.changes <- c:
 	case <-ctx.Done():
@@ -151,10 +155,11 @@ func (g *groupCommit) run(batch []*change) {
 		g.runAlone(live[0])
 		return
 	}
-	txs, failed, err := g.db.writeBatch(live)
+	txs, failed, bySet, err := g.db.writeBatch(live)
 	if err == nil {
 		g.db.committed(txs)
 		g.shared.Add(int64(len(live)))
+		g.bySet.Add(int64(bySet))
 		for _, c := range live {
 			c.done <- nil
 		}
@@ -181,27 +186,98 @@ func (g *groupCommit) runAlone(c *change) {
 	c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn)
 }
 
-// writeBatch runs the changes one after another in one transaction and
-// commits it, returning each change's Tx with its events. When a change
-// fails, failed is its index; otherwise -1.
-func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed int, err error) {
+// writeBatch runs the changes in one transaction and commits it, returning
+// each change's Tx with its events. Changes of one set are made together
+// first (see setWork), then the others one after another, with those a set
+// left to be made alone. When a change fails, failed is its index;
+// otherwise -1. bySet is how many changes sets made.
+func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed, bySet int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	txs, failed = make([]*Tx, len(batch)), -1
 	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
-		for i, c := range batch {
-			// The change sees its caller's values (actor, request) but
-			// the batch's deadline: the transaction is not its alone.
-			cctx := context.WithValue(valuesFrom{ctx, c.ctx}, inChangeKey{}, true)
+		// The change sees its caller's values (actor, request) but the
+		// batch's deadline: the transaction is not its alone.
+		changeCtx := func(c *change) context.Context {
+			return context.WithValue(valuesFrom{ctx, c.ctx}, inChangeKey{}, true)
+		}
+		sets, alone := setsOf(batch)
+		for _, members := range sets {
+			calls := make([]*setCall, len(members))
+			for j, i := range members {
+				txs[i] = db.newTx(changeCtx(batch[i]), btx)
+				calls[j] = &setCall{Tx: txs[i], item: batch[i].set.item}
+			}
+			if err := batch[members[0]].set.make(ctx, calls); err != nil {
+				return err
+			}
+			for j, i := range members {
+				if calls[j].left {
+					alone = append(alone, i)
+				} else {
+					bySet++
+				}
+			}
+		}
+		slices.Sort(alone)
+		for _, i := range alone {
+			// A fresh Tx: a set that left the change may have recorded
+			// events in the one it had.
+			cctx := changeCtx(batch[i])
 			txs[i] = db.newTx(cctx, btx)
-			if err := c.fn(cctx, txs[i]); err != nil {
+			if err := batch[i].fn(cctx, txs[i]); err != nil {
 				failed = i
 				return err
 			}
 		}
 		return db.writeEvents(ctx, btx, txs)
 	})
-	return txs, failed, err
+	return txs, failed, bySet, err
+}
+
+// setsOf sorts the changes of a batch into sets, as indexes of the batch
+// in the order of their arrival, and those made one by one.
+func setsOf(batch []*change) (sets [][]int, alone []int) {
+	byKey := map[string]int{}
+	for i, c := range batch {
+		if c.set == nil {
+			alone = append(alone, i)
+			continue
+		}
+		k, ok := byKey[c.set.key]
+		if !ok {
+			k = len(sets)
+			byKey[c.set.key] = k
+			sets = append(sets, nil)
+		}
+		sets[k] = append(sets[k], i)
+	}
+	return sets, alone
+}
+
+// setWork is a change that a batch may make together with others of its
+// kind, in a few statements over all their rows, instead of a few
+// statements each: the requests of a busy task path (create, accept,
+// complete) are many small changes of the same shape, and their round
+// trips, not their rows, are what the database spends its time on.
+type setWork struct {
+	// key names the changes made together: their kind, and what their
+	// statements share (the queue of new tasks).
+	key string
+	// make makes the changes of one set in the transaction of the calls,
+	// each recording its events and answer through its own call. It
+	// leaves (call.left) a change it does not make, having written
+	// nothing for it, for its fn to make alone; an error fails the batch,
+	// whose changes then run again alone.
+	make func(ctx context.Context, calls []*setCall) error
+	item any // what make needs of this change
+}
+
+// setCall is one change of a set being made.
+type setCall struct {
+	*Tx
+	item any
+	left bool
 }
 
 // valuesFrom is a context with the deadline and cancellation of one and

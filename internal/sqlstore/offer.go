@@ -126,7 +126,11 @@ func errOfferClosed(status string) error {
 // this agent.
 func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard.Task, error) {
 	var accepted *switchboard.Task
-	err := s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+	var set *setWork
+	if actor := switchboard.ActorFromContext(ctx); actor != nil && actor.Agent != nil && s.db.makesSets() {
+		set = &setWork{key: "accept", make: s.db.acceptSet, item: &acceptWork{offerID: id, agentID: actor.Agent.ID, accepted: &accepted}}
+	}
+	err := s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		offer, task, queue, err := s.lockOffer(ctx, tx, id)
 		if err != nil {
 			return err
@@ -151,7 +155,7 @@ func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard
 		}
 		accepted, err = taskOf(ctx, tx, task, queue.Name)
 		return err
-	})
+	}, set)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +302,11 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 			Fields: []switchboard.FieldError{{Field: "outcome", Message: "An outcome has at most 1000 characters."}}}
 	}
 	var completed *switchboard.Task
-	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+	var set *setWork
+	if actor.Agent != nil && sc.AgentID == actor.Agent.ID && s.db.makesSets() {
+		set = &setWork{key: "complete", make: s.db.completeSet, item: &completeWork{taskID: id, agentID: actor.Agent.ID, outcome: outcome, completed: &completed}}
+	}
+	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		task, queue, err := s.db.lockTask(ctx, tx, sc, id)
 		if err != nil {
 			return err
@@ -324,7 +332,7 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 			return err
 		}
 		return s.db.routeToAgent(ctx, tx, agentID)
-	})
+	}, set)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func (db *DB) routeTask(ctx context.Context, tx *Tx, t *taskRow, q *switchboard.
 		}
 	}
 	rt := routingRequest(t, q, lastAgent)
-	candidates, err := db.candidates(ctx, tx, rt, t.ID)
+	candidates, err := db.candidates(ctx, tx, rt, t.ID, candidateLimit)
 	if err != nil {
 		return false, err
 	}
@@ -246,11 +246,11 @@ func (db *DB) agentsInIdleOrder(rt switchboard.RoutingRequest, skills bool) stri
 }
 
 // candidates reads the agents who may take a task, in the order the
-// strategy offers them work, at most candidateLimit of them. Every
+// strategy offers them work, at most limit of them. Every
 // condition is one of routing.Ineligibility's, so that the database does
 // the filtering an index can do and routing checks the rest; agents
 // outside the queue's reach are never read.
-func (db *DB) candidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string) ([]*switchboard.Candidate, error) {
+func (db *DB) candidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]*switchboard.Candidate, error) {
 	var rows []struct {
 		ID             string     `bun:"id"`
 		Name           string     `bun:"name"`
@@ -302,7 +302,7 @@ func (db *DB) candidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	default:
 		b.WriteString(idle)
 	}
-	b.WriteString(" LIMIT " + strconv.Itoa(candidateLimit))
+	b.WriteString(" LIMIT " + strconv.Itoa(limit))
 	if err := tx.scanPrepared(ctx, &rows, b.String(), args...); err != nil {
 		return nil, err
 	}

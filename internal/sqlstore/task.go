@@ -170,29 +170,19 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 		}
 	}
 	var created *switchboard.Task
-	err = s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
+	work := &createWork{nt: nt, idemActor: idemActor, hash: hash, created: &created}
+	var set *setWork
+	if sc.All && s.db.makesSets() {
+		set = &setWork{key: "create " + nt.QueueID + " " + mustJSON(nt.RequiredSkills), make: s.db.createSet, item: work}
+	}
+	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		queue, err := s.db.taskQueue(ctx, tx, sc, nt.QueueID)
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
-			return &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "No such queue.",
-				Fields: []switchboard.FieldError{{Field: "queue", Message: "No such queue."}}}
+			return errNoSuchQueue()
 		} else if err != nil {
 			return err
 		}
-		attributes := nt.Attributes
-		if attributes == nil {
-			attributes = map[string]any{}
-		}
-		row := &taskRow{
-			ID: uuid.Must(uuid.NewV7()).String(), QueueID: queue.ID, Title: nt.Title, Priority: nt.Priority,
-			RequiredSkills: mustJSON(nt.RequiredSkills), Attributes: mustJSON(attributes), ExternalRef: nilIfEmpty(nt.ExternalRef),
-			Status: string(switchboard.TaskQueued), CreatedAt: tx.now, ExpiresAt: nt.ExpiresAt, UpdatedAt: tx.now, Version: 1,
-		}
-		if nt.IdempotencyKey != "" {
-			row.IdempotencyActor, row.IdempotencyKey, row.RequestHash = &idemActor, &nt.IdempotencyKey, &hash
-		}
-		if err := moveTask(ctx, tx, row, "", queue.TeamIDs, switchboard.AuditTaskCreated, "", map[string]any{"queue_id": queue.ID, "priority": row.Priority}); err != nil {
-			return err
-		}
+		row := work.newRow(ctx, tx, queue)
 		// Routed first, then written as routing left it, with its
 		// offer: one statement fewer, and one round trip on
 		// PostgreSQL, where both rows go in one statement.
@@ -213,7 +203,7 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 		}
 		created, err = taskOf(ctx, tx, row, queue.Name)
 		return err
-	})
+	}, set)
 	if errors.Is(err, errDuplicateTask) {
 		if nt.IdempotencyKey != "" {
 			if t, err := s.findIdempotent(ctx, idemActor, nt.IdempotencyKey, hash); err != nil || t != nil {
@@ -227,6 +217,38 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 		return nil, false, err
 	}
 	return created, true, nil
+}
+
+func errNoSuchQueue() error {
+	return &switchboard.Error{Code: switchboard.ENOTFOUND, Message: "No such queue.",
+		Fields: []switchboard.FieldError{{Field: "queue", Message: "No such queue."}}}
+}
+
+// createWork is a task's creation: its input, and where its answer goes.
+type createWork struct {
+	nt              switchboard.NewTask
+	idemActor, hash string
+	created         **switchboard.Task
+}
+
+// newRow is the new task's row in queue, queued, with its creation
+// recorded in tx.
+func (w *createWork) newRow(ctx context.Context, tx *Tx, queue *switchboard.Queue) *taskRow {
+	nt := w.nt
+	attributes := nt.Attributes
+	if attributes == nil {
+		attributes = map[string]any{}
+	}
+	row := &taskRow{
+		ID: uuid.Must(uuid.NewV7()).String(), QueueID: queue.ID, Title: nt.Title, Priority: nt.Priority,
+		RequiredSkills: mustJSON(nt.RequiredSkills), Attributes: mustJSON(attributes), ExternalRef: nilIfEmpty(nt.ExternalRef),
+		Status: string(switchboard.TaskQueued), CreatedAt: tx.now, ExpiresAt: nt.ExpiresAt, UpdatedAt: tx.now, Version: 1,
+	}
+	if nt.IdempotencyKey != "" {
+		row.IdempotencyActor, row.IdempotencyKey, row.RequestHash = &w.idemActor, &nt.IdempotencyKey, &w.hash
+	}
+	_ = moveTask(ctx, tx, row, "", queue.TeamIDs, switchboard.AuditTaskCreated, "", map[string]any{"queue_id": queue.ID, "priority": row.Priority})
+	return row
 }
 
 // findIdempotent returns the task an actor created with an idempotency

@@ -56,7 +56,17 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) er
 		// waits for it.
 		return db.writeAlone(ctx, fn)
 	}
-	return db.group().write(ctx, fn)
+	return db.group().write(ctx, fn, nil)
+}
+
+// writeInSet is write for a change that a batch may make together with
+// others of its kind (see setWork). fn makes it when it runs alone, and
+// must make the same change as set.make would.
+func (db *DB) writeInSet(ctx context.Context, fn func(ctx context.Context, tx *Tx) error, set *setWork) error {
+	if ctx.Value(inChangeKey{}) != nil {
+		return db.writeAlone(ctx, fn)
+	}
+	return db.group().write(ctx, fn, set)
 }
 
 // writeAlone runs fn in a transaction of its own and commits it with the

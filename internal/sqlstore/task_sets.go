@@ -1,0 +1,355 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardhq/switchboard"
+)
+
+// The task path in sets. Under load, the requests of the task path are
+// many small changes of three shapes: new tasks in a queue, accepted
+// offers, completed tasks. A batch makes each shape's changes together
+// (see setWork): a few statements over all their rows, where one by one
+// each change took three or four round trips. The statements check the
+// same conditions as the changes made alone, under the same row locks;
+// a change whose rows do not meet them is left to be made alone, which
+// gives its caller the same answer it would have had.
+
+// makesSets reports whether batches make the task path's changes in sets.
+// PostgreSQL's round trips are what sets save; the statements use
+// UPDATE … RETURNING, which MySQL lacks, and SQLite's statements are
+// calls within the process.
+func (db *DB) makesSets() bool { return db.engine == Postgres }
+
+// sameTime gives the changes of a set the time of the first: they are
+// made by the same statements.
+func sameTime(calls []*setCall) {
+	for _, c := range calls {
+		c.now = calls[0].now
+	}
+}
+
+// rowPairs is the SQL of a list of pairs of values, like (?, ?), (?, ?),
+// with its arguments appended to args.
+func rowPairs(args []any, pairs [][2]string) (string, []any) {
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+		args = append(args, p[0], p[1])
+	}
+	return b.String(), args
+}
+
+// acceptWork is an agent's acceptance of an offer.
+type acceptWork struct {
+	offerID, agentID string
+	accepted         **switchboard.Task
+}
+
+// acceptSet accepts offers: each still pending, before its deadline, and
+// of the calling agent; the task of each, still offered to that agent, is
+// assigned to it. The offers are locked first, then their tasks, as
+// AcceptOffer does.
+func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
+	sameTime(calls)
+	tx, now := calls[0].Tx, calls[0].now
+	var pairs [][2]string
+	seen := map[string]bool{}
+	for _, c := range calls {
+		w := c.item.(*acceptWork)
+		if seen[w.offerID] {
+			c.left = true // the same offer twice: the second is answered alone
+			continue
+		}
+		seen[w.offerID] = true
+		pairs = append(pairs, [2]string{w.offerID, w.agentID})
+	}
+	list, args := rowPairs([]any{switchboard.OfferAccepted, now}, pairs)
+	args = append(args, switchboard.OfferPending, now)
+	var offers []offerRow
+	if err := tx.NewRaw("UPDATE offers SET status = ?, responded_at = ? WHERE (id, agent_id) IN ("+list+
+		") AND status = ? AND expires_at > ? RETURNING id, task_id, agent_id", args...).Scan(ctx, &offers); err != nil && !errors.Is(err, errNoRows) {
+		return err
+	}
+	accepted := make(map[string]offerRow, len(offers))
+	var taskPairs [][2]string
+	for _, o := range offers {
+		accepted[o.ID] = o
+		taskPairs = append(taskPairs, [2]string{o.TaskID, o.AgentID})
+	}
+	tasks := map[string]*taskRow{}
+	if len(taskPairs) > 0 {
+		list, args := rowPairs([]any{switchboard.TaskAssigned, now, now}, taskPairs)
+		args = append(args, switchboard.TaskOffered)
+		var rows []*taskRow
+		if err := tx.NewRaw("UPDATE tasks SET status = ?, assigned_at = ?, updated_at = ?, version = version + 1 WHERE (id, agent_id) IN ("+list+
+			") AND status = ? RETURNING *", args...).Scan(ctx, &rows); err != nil && !errors.Is(err, errNoRows) {
+			return err
+		}
+		for _, t := range rows {
+			tasks[t.ID] = t
+		}
+	}
+	for _, c := range calls {
+		w := c.item.(*acceptWork)
+		o, ok := accepted[w.offerID]
+		if c.left || !ok {
+			c.left = true // closed, or not this agent's: answered alone
+			continue
+		}
+		task := tasks[o.TaskID]
+		if task == nil {
+			// A pending offer is on a task offered to its agent; every
+			// change that moves the task closes the offer with it.
+			return errors.New("sqlstore: an open offer's task was not offered to its agent")
+		}
+		queue, err := db.routingQueue(ctx, c.Tx, task.QueueID)
+		if err != nil {
+			return err
+		}
+		if err := moveTask(ctx, c.Tx, task, switchboard.TaskOffered, queue.TeamIDs, switchboard.AuditTaskAssigned, "offer accepted",
+			map[string]any{"offer_id": o.ID}); err != nil {
+			return err
+		}
+		if *w.accepted, err = taskOf(ctx, c.Tx, task, queue.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// completeWork is an agent's completion of a task assigned to it.
+type completeWork struct {
+	taskID, agentID, outcome string
+	completed                **switchboard.Task
+}
+
+// completeSet completes tasks, each assigned to its calling agent, gives
+// the agents their capacity back, and routes queued work to them. The
+// tasks are locked first, then the agents, as CompleteTask does.
+func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
+	sameTime(calls)
+	tx, now := calls[0].Tx, calls[0].now
+	var pairs [][2]string
+	outcomes := "CASE id"
+	args := []any{switchboard.TaskCompleted, now}
+	seen := map[string]bool{}
+	for _, c := range calls {
+		w := c.item.(*completeWork)
+		if seen[w.taskID] {
+			c.left = true
+			continue
+		}
+		seen[w.taskID] = true
+		pairs = append(pairs, [2]string{w.taskID, w.agentID})
+		outcomes += " WHEN ? THEN ?"
+		args = append(args, w.taskID, nilIfEmpty(w.outcome))
+	}
+	args = append(args, now)
+	list, args := rowPairs(args, pairs)
+	args = append(args, switchboard.TaskAssigned)
+	var rows []*taskRow
+	if err := tx.NewRaw("UPDATE tasks SET status = ?, completed_at = ?, outcome = "+outcomes+" END, updated_at = ?, version = version + 1 "+
+		"WHERE (id, agent_id) IN ("+list+") AND status = ? RETURNING *", args...).Scan(ctx, &rows); err != nil && !errors.Is(err, errNoRows) {
+		return err
+	}
+	completed := make(map[string]*taskRow, len(rows))
+	freed := map[string]int{}
+	for _, t := range rows {
+		completed[t.ID] = t
+		freed[*t.AgentID]++
+	}
+	if len(freed) > 0 {
+		agents := slices.Sorted(maps.Keys(freed))
+		var values strings.Builder
+		var vargs []any
+		for i, id := range agents {
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(?, ?)")
+			vargs = append(vargs, id, freed[id])
+		}
+		// Locked in the order of their IDs first: two batches that free
+		// the same agents must not take them in opposite orders.
+		vargs = append(vargs, bun.List(agents))
+		if _, err := tx.NewRaw("UPDATE agents AS a SET workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END "+
+			"FROM (VALUES "+values.String()+") AS d (id, n) WHERE a.id = d.id AND a.id IN ("+
+			"SELECT l.id FROM agents AS l WHERE l.id IN (?) ORDER BY l.id FOR UPDATE)", vargs...).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	// Most of the time no task waits: one look for the whole set says so.
+	var waiting []string
+	if err := tx.NewSelect().Model((*taskRow)(nil)).Column("tk.id").Where("tk.status = ?", switchboard.TaskQueued).
+		Limit(1).Scan(ctx, &waiting); err != nil {
+		return err
+	}
+	routed := map[string]bool{}
+	for _, c := range calls {
+		w := c.item.(*completeWork)
+		task := completed[w.taskID]
+		if c.left || task == nil {
+			c.left = true // not assigned to this agent (any more): answered alone
+			continue
+		}
+		queue, err := db.routingQueue(ctx, c.Tx, task.QueueID)
+		if err != nil {
+			return err
+		}
+		if err := moveTask(ctx, c.Tx, task, switchboard.TaskAssigned, queue.TeamIDs, switchboard.AuditTaskCompleted, "",
+			map[string]any{"outcome": w.outcome}); err != nil {
+			return err
+		}
+		if *w.completed, err = taskOf(ctx, c.Tx, task, queue.Name); err != nil {
+			return err
+		}
+		// The agent has room again: queued work is its, recorded with
+		// the first of its completions.
+		if len(waiting) > 0 && !routed[w.agentID] {
+			routed[w.agentID] = true
+			if err := db.routeToAgent(ctx, c.Tx, w.agentID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// createSet creates tasks of one queue that ask the same skills, and
+// routes them together: one look for candidates, one reservation of as
+// many agents as there are tasks (the strategy's first, passing over those
+// other routers hold), one insert of the tasks and their offers. The
+// tasks go to the agents in order of priority, then of arrival. A task
+// for which no free agent was found, while some may still take work, is
+// left to be routed alone, which waits for agents other routers hold and
+// may give one agent several tasks; when no agent may take work, the
+// tasks wait in the queue, as alone.
+func (db *DB) createSet(ctx context.Context, calls []*setCall) error {
+	sameTime(calls)
+	tx := calls[0].Tx
+	first := calls[0].item.(*createWork)
+	queue, err := db.routingQueue(ctx, tx, first.nt.QueueID)
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND || (err == nil && (queue.Strategy == switchboard.Manual || queue.Strategy == switchboard.RoundRobin)) {
+		// Refused alone; or routed one at a time, by hand or in turn.
+		for _, c := range calls {
+			c.left = true
+		}
+		return nil
+	} else if err != nil {
+		return err
+	}
+	rows := make([]*taskRow, len(calls))
+	for i, c := range calls {
+		rows[i] = c.item.(*createWork).newRow(ctx, c.Tx, queue)
+	}
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rows[b].Priority - rows[a].Priority })
+	agents, none, err := db.reserveSet(ctx, tx, routingRequest(rows[0], queue, ""), rows[0].ID, len(rows))
+	if err != nil {
+		return err
+	}
+	var inserts []*taskRow
+	var offers []*offerRow
+	for j, i := range order {
+		c, row := calls[i], rows[i]
+		if j < len(agents) {
+			row.unsaved, row.agentName = true, agents[j].Name
+			if err := db.giveTask(ctx, c.Tx, row, queue, agents[j].AgentID); err != nil {
+				return err
+			}
+			row.unsaved = false
+			if row.offer != nil {
+				offers = append(offers, row.offer)
+			}
+		} else if !none {
+			c.left = true
+			continue
+		}
+		inserts = append(inserts, row)
+	}
+	if len(inserts) == 0 {
+		return nil
+	}
+	queries := []changeQuery{tx.NewInsert().Model(&inserts).Returning("NULL")}
+	if len(offers) > 0 {
+		queries = append(queries, tx.NewInsert().Model(&offers).Returning("NULL"))
+	}
+	// A duplicate key (an idempotency key, an external reference) fails
+	// the batch: each change then runs alone and answers for itself.
+	if err := tx.execTogether(ctx, queries...); err != nil {
+		return err
+	}
+	for i, c := range calls {
+		if !c.left {
+			w := c.item.(*createWork)
+			if *w.created, err = taskOf(ctx, c.Tx, rows[i], queue.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reserveSet takes one unit of capacity of each of up to n agents, the
+// first the strategy ranks for rt among those who may take work now and
+// whose rows no other transaction holds, and returns them in rank order.
+// none reports that no agent at all may take the work now.
+func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, n int) (agents []*switchboard.Candidate, none bool, err error) {
+	// A few more than the tasks, for agents other routers hold; rounded,
+	// so that the statement's text, which is prepared, varies little.
+	limit := (candidateLimit + n + 15) / 16 * 16
+	candidates, err := db.candidates(ctx, tx, rt, taskID, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	rank := map[string]int{}
+	var ranked []string
+	for _, v := range db.Selector.Rank(rt, candidates) {
+		if v.Eligible {
+			rank[v.Candidate.AgentID] = len(ranked)
+			ranked = append(ranked, v.Candidate.AgentID)
+		}
+	}
+	if len(ranked) == 0 {
+		return nil, len(candidates) < limit, nil
+	}
+	order, args := "CASE a.id", []any{bun.List(ranked)}
+	for i, id := range ranked {
+		order += " WHEN ? THEN " + strconv.Itoa(i)
+		args = append(args, id)
+	}
+	args = append(args, n, tx.now)
+	// The agents to take are chosen once, in a WITH clause: a subquery
+	// of the UPDATE's condition could be run again for a row another
+	// transaction changed meanwhile, and take more than n.
+	var ids []string
+	if err := tx.NewRaw("WITH free AS (SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
+		"ORDER BY "+order+" END LIMIT ? FOR UPDATE SKIP LOCKED) "+
+		"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.id AND "+
+		agentMayTakeWorkByID+" RETURNING a.id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+		return nil, false, err
+	}
+	slices.SortFunc(ids, func(a, b string) int { return rank[a] - rank[b] })
+	byID := map[string]*switchboard.Candidate{}
+	for _, c := range candidates {
+		byID[c.AgentID] = c
+	}
+	for _, id := range ids {
+		agents = append(agents, byID[id])
+	}
+	return agents, false, nil
+}

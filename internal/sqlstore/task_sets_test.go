@@ -1,0 +1,181 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// together runs the calls at once while the committers are held, so that
+// they wait and share batches as a busy instance's requests do.
+func together(t *testing.T, db *sqlstore.DB, calls []func()) {
+	t.Helper()
+	hold := make(chan struct{})
+	db.SetBeforeCommit(func([]*switchboard.Event) { <-hold })
+	defer db.SetBeforeCommit(nil)
+	// Changes that occupy the committers until the calls are waiting.
+	var wg sync.WaitGroup
+	system := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
+	for i := range 2 {
+		wg.Go(func() {
+			err := db.Write(system, func(ctx context.Context, tx *sqlstore.Tx) error {
+				tx.Record(switchboard.Event{Type: switchboard.AuditTeamUpdated, Subject: switchboard.EventSubject{Type: "test", ID: fmt.Sprint(i)}})
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for _, call := range calls {
+		wg.Go(call)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+}
+
+// TestTasks_MadeInSets: new tasks, accepts and completions made together in
+// a batch (on PostgreSQL, by a few statements over all of them) come out
+// as they do one by one: each task offered to an agent of its own, each
+// caller answered for its own change, with its history and events; an
+// offer accepted twice at once, or a task completed twice, is taken once
+// and refused once; an agent's capacity comes back.
+func TestTasks_MadeInSets(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newRoutingFixture(t, db)
+		offers := sqlstore.NewOfferService(db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Sets", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
+		const n = 12
+		agentCtx := map[string]context.Context{}
+		for i := range n + 4 {
+			// Of capacity 1: concurrent routers may give an agent of
+			// more a second task, ranking it on what they read before
+			// the other's commit.
+			a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %02d", i), 1, nil)
+			agentCtx[a.ID] = ctx
+		}
+
+		created := make([]*switchboard.Task, n)
+		var calls []func()
+		for i := range n {
+			calls = append(calls, func() {
+				task, isNew, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %02d", i), Priority: i % 3})
+				if err != nil || !isNew {
+					t.Errorf("create %d: %v (new %v)", i, err, isNew)
+				}
+				created[i] = task
+			})
+		}
+		together(t, db, calls)
+		if t.Failed() {
+			t.FailNow()
+		}
+		offeredTo := map[string]string{}
+		for i, task := range created {
+			if task.Title != fmt.Sprintf("Task %02d", i) || task.Status != switchboard.TaskOffered || task.Offer == nil || task.AgentName == "" {
+				t.Fatalf("create %d answered %+v, want its task offered", i, task)
+			}
+			if other, ok := offeredTo[task.AgentID]; ok {
+				t.Errorf("%s and %s both offered to %s", other, task.Title, task.AgentName)
+			}
+			offeredTo[task.AgentID] = task.Title
+		}
+
+		// Each agent accepts its offer; the first agent twice at once, and
+		// the second tries the first's offer too.
+		accepted := make([]*switchboard.Task, n)
+		acceptErrs := make([]error, n+2)
+		calls = nil
+		for i, task := range created {
+			calls = append(calls, func() { accepted[i], acceptErrs[i] = offers.AcceptOffer(agentCtx[task.AgentID], task.Offer.ID) })
+		}
+		calls = append(calls,
+			func() { _, acceptErrs[n] = offers.AcceptOffer(agentCtx[created[0].AgentID], created[0].Offer.ID) },
+			func() { _, acceptErrs[n+1] = offers.AcceptOffer(agentCtx[created[1].AgentID], created[0].Offer.ID) })
+		together(t, db, calls)
+		if acceptErrs[0] == nil && acceptErrs[n] == nil || acceptErrs[0] != nil && acceptErrs[n] != nil {
+			t.Errorf("the first offer accepted twice at once: %v and %v, want one taken and one refused", acceptErrs[0], acceptErrs[n])
+		}
+		if acceptErrs[0] != nil {
+			accepted[0] = &switchboard.Task{ID: created[0].ID, Status: switchboard.TaskAssigned, AgentID: created[0].AgentID}
+		}
+		if code := switchboard.ErrorCode(acceptErrs[n+1]); code != switchboard.ENOTFOUND {
+			t.Errorf("another agent's accept of the first offer: %v, want not found", acceptErrs[n+1])
+		}
+		for i := 1; i < n; i++ {
+			if acceptErrs[i] != nil || accepted[i].ID != created[i].ID || accepted[i].Status != switchboard.TaskAssigned || accepted[i].AssignedAt == nil {
+				t.Errorf("accept %d: %+v, %v; want its task assigned", i, accepted[i], acceptErrs[i])
+			}
+		}
+
+		// Each agent completes its task; the first twice at once.
+		completed := make([]*switchboard.Task, n)
+		completeErrs := make([]error, n+1)
+		calls = nil
+		for i, task := range created {
+			calls = append(calls, func() {
+				completed[i], completeErrs[i] = f.tasks.CompleteTask(agentCtx[task.AgentID], task.ID, fmt.Sprintf("done %d", i))
+			})
+		}
+		calls = append(calls, func() {
+			_, completeErrs[n] = f.tasks.CompleteTask(agentCtx[created[0].AgentID], created[0].ID, "again")
+		})
+		together(t, db, calls)
+		if (completeErrs[0] == nil) == (completeErrs[n] == nil) {
+			t.Errorf("the first task completed twice at once: %v and %v, want one taken and one refused", completeErrs[0], completeErrs[n])
+		}
+		for i := 1; i < n; i++ {
+			if completeErrs[i] != nil || completed[i].Status != switchboard.TaskCompleted || completed[i].Outcome != fmt.Sprintf("done %d", i) {
+				t.Errorf("complete %d: %+v, %v; want its task completed with its outcome", i, completed[i], completeErrs[i])
+			}
+		}
+
+		// As stored: every task completed with its history, every agent
+		// free again, and each move an event.
+		for i, task := range created {
+			stored, err := f.tasks.FindTaskByID(f.admin, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var moves []string
+			for _, h := range stored.History {
+				moves = append(moves, string(h.To))
+			}
+			if stored.Status != switchboard.TaskCompleted || fmt.Sprint(moves) != "[queued offered assigned completed]" {
+				t.Errorf("task %d stored %s with moves %v", i, stored.Status, moves)
+			}
+		}
+		var held int
+		if err := db.QueryRow(context.Background(), "SELECT COALESCE(SUM(workload), 0) FROM agents").Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held != 0 {
+			t.Errorf("agents still hold %d units of capacity, want 0", held)
+		}
+		events, err := db.EventsAfter(context.Background(), 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moves := map[string]int{}
+		for _, e := range events {
+			if e.Subject.Type == "task" {
+				moves[e.Subject.ID]++
+			}
+		}
+		for i, task := range created {
+			if moves[task.ID] != 4 {
+				t.Errorf("task %d has %d events, want 4 (created, offered, assigned, completed)", i, moves[task.ID])
+			}
+		}
+		if db.MakesSets() && db.ChangesMadeInSets() == 0 {
+			t.Error("no change was made in a set: the test did not test sets")
+		}
+	})
+}
