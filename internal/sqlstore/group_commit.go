@@ -187,15 +187,19 @@ func (g *groupCommit) runAlone(c *change) {
 }
 
 // writeBatch runs the changes in one transaction and commits it, returning
-// each change's Tx with its events. Changes of one set are made together
+// the changes' Txs with their events. Changes of one set are made together
 // first (see setWork), then the others one after another, with those a set
 // left to be made alone. When a change fails, failed is its index;
 // otherwise -1. bySet is how many changes sets made.
 func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed, bySet int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	txs, failed = make([]*Tx, len(batch)), -1
+	failed = -1
 	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+		// The changes' Txs in the order they were made, which is the
+		// order of their events: a change made after another may move
+		// what the other made (route a task it queued).
+		txs = make([]*Tx, 0, len(batch))
 		// The change sees its caller's values (actor, request) but the
 		// batch's deadline: the transaction is not its alone.
 		changeCtx := func(c *change) context.Context {
@@ -205,27 +209,27 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed, bySet int, err err
 		for _, members := range sets {
 			calls := make([]*setCall, len(members))
 			for j, i := range members {
-				txs[i] = db.newTx(changeCtx(batch[i]), btx)
-				calls[j] = &setCall{Tx: txs[i], item: batch[i].set.item}
+				calls[j] = &setCall{Tx: db.newTx(changeCtx(batch[i]), btx), item: batch[i].set.item}
 			}
 			if err := batch[members[0]].set.make(ctx, calls); err != nil {
 				return err
 			}
 			for j, i := range members {
 				if calls[j].left {
+					// Its events, if the set recorded any, go with it.
 					alone = append(alone, i)
 				} else {
+					txs = append(txs, calls[j].Tx)
 					bySet++
 				}
 			}
 		}
 		slices.Sort(alone)
 		for _, i := range alone {
-			// A fresh Tx: a set that left the change may have recorded
-			// events in the one it had.
 			cctx := changeCtx(batch[i])
-			txs[i] = db.newTx(cctx, btx)
-			if err := batch[i].fn(cctx, txs[i]); err != nil {
+			tx := db.newTx(cctx, btx)
+			txs = append(txs, tx)
+			if err := batch[i].fn(cctx, tx); err != nil {
 				failed = i
 				return err
 			}

@@ -179,3 +179,48 @@ func TestTasks_MadeInSets(t *testing.T) {
 		}
 	})
 }
+
+// TestTasks_EventsInTheOrderOfTheirMoves: in a batch, new tasks that wait
+// for want of a free agent, and an agent becoming available who then takes
+// them, have their events in the order of the moves (created, then
+// offered), whatever the order in which the batch took the changes.
+func TestTasks_EventsInTheOrderOfTheirMoves(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Waiting", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
+		presence := sqlstore.NewPresenceService(db)
+		for round := range 4 {
+			_, ctx := f.MustAgent(t, fmt.Sprintf("Agent %d", round), 3, nil)
+			if _, err := presence.SetPresence(ctx, switchboard.PresenceAway); err != nil {
+				t.Fatal(err)
+			}
+			calls := []func(){func() {
+				if _, err := presence.SetPresence(ctx, switchboard.PresenceAvailable); err != nil {
+					t.Error(err)
+				}
+			}}
+			for i := range 3 {
+				calls = append(calls, func() {
+					if _, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %d.%d", round, i)}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			together(t, db, calls)
+		}
+		events, err := db.EventsAfter(context.Background(), 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := map[string]any{}
+		for _, e := range events {
+			if e.Subject.Type != "task" || e.After["status"] == nil {
+				continue
+			}
+			if from := e.Before["status"]; status[e.Subject.ID] != from && !(from == nil && status[e.Subject.ID] == nil) {
+				t.Errorf("event %d (%s) moves %s from %v, but it was %v", e.Position, e.Type, e.Subject.Name, from, status[e.Subject.ID])
+			}
+			status[e.Subject.ID] = e.After["status"]
+		}
+	})
+}
