@@ -22,11 +22,11 @@ import (
 // a change whose rows do not meet them is left to be made alone, which
 // gives its caller the same answer it would have had.
 
-// makesSets reports whether batches make the task path's changes in sets.
-// PostgreSQL's round trips are what sets save; the statements use
-// UPDATE … RETURNING, which MySQL lacks, and SQLite's statements are
-// calls within the process.
-func (db *DB) makesSets() bool { return db.engine == Postgres }
+// makesSets reports whether batches make the task path's changes in sets:
+// on PostgreSQL, whose round trips they save, and on SQLite, whose one
+// writer they save the parsing, planning and running of most statements.
+// The statements use UPDATE … RETURNING, which MySQL lacks.
+func (db *DB) makesSets() bool { return db.engine != MySQL }
 
 // sameTime gives the changes of a set the time of the first: they are
 // made by the same statements.
@@ -36,10 +36,11 @@ func sameTime(calls []*setCall) {
 	}
 }
 
-// rowPairs is the SQL of a list of pairs of values, like (?, ?), (?, ?),
-// with its arguments appended to args.
+// rowPairs is the SQL of a list of pairs of values, VALUES (?, ?), (?, ?),
+// for the right side of IN, with its arguments appended to args.
 func rowPairs(args []any, pairs [][2]string) (string, []any) {
 	var b strings.Builder
+	b.WriteString("VALUES ")
 	for i, p := range pairs {
 		if i > 0 {
 			b.WriteString(", ")
@@ -171,21 +172,25 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	}
 	if len(freed) > 0 {
 		agents := slices.Sorted(maps.Keys(freed))
-		var values strings.Builder
+		// How many units each agent gets back, as rows (id, n).
+		var freedRows strings.Builder
 		var vargs []any
 		for i, id := range agents {
 			if i > 0 {
-				values.WriteString(", ")
+				freedRows.WriteString(" UNION ALL ")
 			}
-			values.WriteString("(?, ?)")
+			freedRows.WriteString("SELECT ? AS id, ? AS n")
 			vargs = append(vargs, id, freed[id])
 		}
 		// Locked in the order of their IDs first: two batches that free
 		// the same agents must not take them in opposite orders.
+		locked := "?"
 		vargs = append(vargs, bun.List(agents))
+		if db.engine != SQLite { // whose one writer holds every row
+			locked = "SELECT l.id FROM agents AS l WHERE l.id IN (?) ORDER BY l.id FOR UPDATE"
+		}
 		if _, err := tx.NewRaw("UPDATE agents AS a SET workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END "+
-			"FROM (VALUES "+values.String()+") AS d (id, n) WHERE a.id = d.id AND a.id IN ("+
-			"SELECT l.id FROM agents AS l WHERE l.id IN (?) ORDER BY l.id FOR UPDATE)", vargs...).Exec(ctx); err != nil {
+			"FROM ("+freedRows.String()+") AS d WHERE a.id = d.id AND a.id IN ("+locked+")", vargs...).Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -336,11 +341,16 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	// The agents to take are chosen once, in a WITH clause: a subquery
 	// of the UPDATE's condition could be run again for a row another
 	// transaction changed meanwhile, and take more than n.
+	lock := " FOR UPDATE SKIP LOCKED"
+	if db.engine == SQLite { // whose one writer meets no row held
+		lock = ""
+	}
 	var ids []string
-	if err := tx.NewRaw("WITH free AS (SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
-		"ORDER BY "+order+" END LIMIT ? FOR UPDATE SKIP LOCKED) "+
-		"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.id AND "+
-		agentMayTakeWorkByID+" RETURNING a.id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+	// RETURNING names the column alone: SQLite knows no alias there.
+	if err := tx.NewRaw("WITH free (free_id) AS (SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
+		"ORDER BY "+order+" END LIMIT ?"+lock+") "+
+		"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
+		agentMayTakeWorkByID+" RETURNING id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
 		return nil, false, err
 	}
 	slices.SortFunc(ids, func(a, b string) int { return rank[a] - rank[b] })
