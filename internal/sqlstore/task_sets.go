@@ -23,10 +23,10 @@ import (
 // gives its caller the same answer it would have had.
 
 // makesSets reports whether batches make the task path's changes in sets:
-// on PostgreSQL, whose round trips they save, and on SQLite, whose one
-// writer they save the parsing, planning and running of most statements.
-// The statements use UPDATE … RETURNING, which MySQL lacks.
-func (db *DB) makesSets() bool { return db.engine != MySQL }
+// on the server engines, whose round trips they save, and on SQLite, whose
+// one writer they save the parsing, planning and running of most
+// statements.
+func (db *DB) makesSets() bool { return true }
 
 // sameTime gives the changes of a set the time of the first: they are
 // made by the same statements.
@@ -36,11 +36,16 @@ func sameTime(calls []*setCall) {
 	}
 }
 
-// rowPairs is the SQL of a list of pairs of values, VALUES (?, ?), (?, ?),
-// for the right side of IN, with its arguments appended to args.
-func rowPairs(args []any, pairs [][2]string) (string, []any) {
+// inPairs is a condition that a pair of columns is one of pairs of values,
+// like (id, agent_id) IN (VALUES (?, ?), (?, ?)), with its arguments
+// appended to args. SQLite takes a list of rows only from VALUES, MySQL
+// only as a plain list.
+func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []any) {
 	var b strings.Builder
-	b.WriteString("VALUES ")
+	b.WriteString("(" + columns + ") IN (")
+	if db.engine != MySQL {
+		b.WriteString("VALUES ")
+	}
 	for i, p := range pairs {
 		if i > 0 {
 			b.WriteString(", ")
@@ -48,7 +53,32 @@ func rowPairs(args []any, pairs [][2]string) (string, []any) {
 		b.WriteString("(?, ?)")
 		args = append(args, p[0], p[1])
 	}
+	b.WriteString(")")
 	return b.String(), args
+}
+
+// updateReturning updates the rows of table that meet where, and scans
+// them, as updated, into dest. MySQL, which has no UPDATE … RETURNING,
+// locks and reads the rows' IDs, updates those, and reads them again.
+func (db *DB) updateReturning(ctx context.Context, tx *Tx, dest any, table, returning, set string, setArgs []any, where string, whereArgs []any) error {
+	if db.engine != MySQL {
+		err := tx.NewRaw("UPDATE "+table+" SET "+set+" WHERE "+where+" RETURNING "+returning, append(setArgs, whereArgs...)...).Scan(ctx, dest)
+		if errors.Is(err, errNoRows) {
+			return nil
+		}
+		return err
+	}
+	var ids []string
+	if err := tx.NewRaw("SELECT id FROM "+table+" WHERE "+where+" ORDER BY id FOR UPDATE", whereArgs...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.NewRaw("UPDATE "+table+" SET "+set+" WHERE id IN (?)", append(setArgs, bun.List(ids))...).Exec(ctx); err != nil {
+		return err
+	}
+	return tx.NewRaw("SELECT "+returning+" FROM "+table+" WHERE id IN (?)", bun.List(ids)).Scan(ctx, dest)
 }
 
 // acceptWork is an agent's acceptance of an offer.
@@ -75,11 +105,11 @@ func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 		seen[w.offerID] = true
 		pairs = append(pairs, [2]string{w.offerID, w.agentID})
 	}
-	list, args := rowPairs([]any{switchboard.OfferAccepted, now}, pairs)
-	args = append(args, switchboard.OfferPending, now)
+	where, args := db.inPairs("id, agent_id", nil, pairs)
 	var offers []offerRow
-	if err := tx.NewRaw("UPDATE offers SET status = ?, responded_at = ? WHERE (id, agent_id) IN ("+list+
-		") AND status = ? AND expires_at > ? RETURNING id, task_id, agent_id", args...).Scan(ctx, &offers); err != nil && !errors.Is(err, errNoRows) {
+	if err := db.updateReturning(ctx, tx, &offers, "offers", "id, task_id, agent_id",
+		"status = ?, responded_at = ?", []any{switchboard.OfferAccepted, now},
+		where+" AND status = ? AND expires_at > ?", append(args, switchboard.OfferPending, now)); err != nil {
 		return err
 	}
 	accepted := make(map[string]offerRow, len(offers))
@@ -90,11 +120,11 @@ func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 	}
 	tasks := map[string]*taskRow{}
 	if len(taskPairs) > 0 {
-		list, args := rowPairs([]any{switchboard.TaskAssigned, now, now}, taskPairs)
-		args = append(args, switchboard.TaskOffered)
+		where, args := db.inPairs("id, agent_id", nil, taskPairs)
 		var rows []*taskRow
-		if err := tx.NewRaw("UPDATE tasks SET status = ?, assigned_at = ?, updated_at = ?, version = version + 1 WHERE (id, agent_id) IN ("+list+
-			") AND status = ? RETURNING *", args...).Scan(ctx, &rows); err != nil && !errors.Is(err, errNoRows) {
+		if err := db.updateReturning(ctx, tx, &rows, "tasks", "*",
+			"status = ?, assigned_at = ?, updated_at = ?, version = version + 1", []any{switchboard.TaskAssigned, now, now},
+			where+" AND status = ?", append(args, switchboard.TaskOffered)); err != nil {
 			return err
 		}
 		for _, t := range rows {
@@ -143,7 +173,7 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	tx, now := calls[0].Tx, calls[0].now
 	var pairs [][2]string
 	outcomes := "CASE id"
-	args := []any{switchboard.TaskCompleted, now}
+	var outcomeArgs []any
 	seen := map[string]bool{}
 	for _, c := range calls {
 		w := c.item.(*completeWork)
@@ -154,43 +184,44 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 		seen[w.taskID] = true
 		pairs = append(pairs, [2]string{w.taskID, w.agentID})
 		outcomes += " WHEN ? THEN ?"
-		args = append(args, w.taskID, nilIfEmpty(w.outcome))
+		outcomeArgs = append(outcomeArgs, w.taskID, nilIfEmpty(w.outcome))
 	}
-	args = append(args, now)
-	list, args := rowPairs(args, pairs)
-	args = append(args, switchboard.TaskAssigned)
+	where, whereArgs := db.inPairs("id, agent_id", nil, pairs)
+	where, whereArgs = where+" AND status = ?", append(whereArgs, switchboard.TaskAssigned)
+	freed := map[string]int{}
+	if db.engine == MySQL {
+		// The agents' rows before the tasks' change, as CompleteTask
+		// takes them: changing a task takes a shared lock on its agent,
+		// and asking for the exclusive one after that deadlocks with a
+		// router waiting for the same agent.
+		var locked []struct {
+			AgentID string `bun:"agent_id"`
+		}
+		if err := tx.NewRaw("SELECT agent_id FROM tasks WHERE "+where+" ORDER BY id FOR UPDATE", whereArgs...).Scan(ctx, &locked); err != nil && !errors.Is(err, errNoRows) {
+			return err
+		}
+		for _, l := range locked {
+			freed[l.AgentID]++
+		}
+		if err := db.releaseAgents(ctx, tx, freed); err != nil {
+			return err
+		}
+	}
 	var rows []*taskRow
-	if err := tx.NewRaw("UPDATE tasks SET status = ?, completed_at = ?, outcome = "+outcomes+" END, updated_at = ?, version = version + 1 "+
-		"WHERE (id, agent_id) IN ("+list+") AND status = ? RETURNING *", args...).Scan(ctx, &rows); err != nil && !errors.Is(err, errNoRows) {
+	if err := db.updateReturning(ctx, tx, &rows, "tasks", "*",
+		"status = ?, completed_at = ?, outcome = "+outcomes+" END, updated_at = ?, version = version + 1",
+		append(append([]any{switchboard.TaskCompleted, now}, outcomeArgs...), now), where, whereArgs); err != nil {
 		return err
 	}
 	completed := make(map[string]*taskRow, len(rows))
-	freed := map[string]int{}
 	for _, t := range rows {
 		completed[t.ID] = t
-		freed[*t.AgentID]++
+		if db.engine != MySQL {
+			freed[*t.AgentID]++
+		}
 	}
-	if len(freed) > 0 {
-		agents := slices.Sorted(maps.Keys(freed))
-		// How many units each agent gets back, as rows (id, n).
-		var freedRows strings.Builder
-		var vargs []any
-		for i, id := range agents {
-			if i > 0 {
-				freedRows.WriteString(" UNION ALL ")
-			}
-			freedRows.WriteString("SELECT ? AS id, ? AS n")
-			vargs = append(vargs, id, freed[id])
-		}
-		// Locked in the order of their IDs first: two batches that free
-		// the same agents must not take them in opposite orders.
-		locked := "?"
-		vargs = append(vargs, bun.List(agents))
-		if db.engine != SQLite { // whose one writer holds every row
-			locked = "SELECT l.id FROM agents AS l WHERE l.id IN (?) ORDER BY l.id FOR UPDATE"
-		}
-		if _, err := tx.NewRaw("UPDATE agents AS a SET workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END "+
-			"FROM ("+freedRows.String()+") AS d WHERE a.id = d.id AND a.id IN ("+locked+")", vargs...).Exec(ctx); err != nil {
+	if db.engine != MySQL {
+		if err := db.releaseAgents(ctx, tx, freed); err != nil {
 			return err
 		}
 	}
@@ -229,6 +260,44 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 		}
 	}
 	return nil
+}
+
+// releaseAgents gives agents back units of their capacity: freed holds
+// how many each.
+func (db *DB) releaseAgents(ctx context.Context, tx *Tx, freed map[string]int) error {
+	if len(freed) == 0 {
+		return nil
+	}
+	agents := slices.Sorted(maps.Keys(freed))
+	// How many units each agent gets back, as rows (id, n).
+	var freedRows strings.Builder
+	var args []any
+	for i, id := range agents {
+		if i > 0 {
+			freedRows.WriteString(" UNION ALL ")
+		}
+		freedRows.WriteString("SELECT ? AS id, ? AS n")
+		args = append(args, id, freed[id])
+	}
+	if db.engine != SQLite { // whose one writer holds every row
+		// Locked in the order of their IDs, by a statement of their
+		// own: two batches that free the same agents must not take them
+		// in opposite orders, and the update must find them locked. Were
+		// the lock a subquery of the update, a row another transaction
+		// changed meanwhile would be checked again against it, and on
+		// PostgreSQL left out: its capacity never came back.
+		if _, err := tx.NewRaw("SELECT id FROM agents WHERE id IN (?) ORDER BY id FOR UPDATE", bun.List(agents)).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	release := "workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END"
+	var err error
+	if db.engine == MySQL {
+		_, err = tx.NewRaw("UPDATE agents AS a JOIN ("+freedRows.String()+") AS d ON a.id = d.id SET a."+release, args...).Exec(ctx)
+	} else {
+		_, err = tx.NewRaw("UPDATE agents AS a SET "+release+" FROM ("+freedRows.String()+") AS d WHERE a.id = d.id", args...).Exec(ctx)
+	}
+	return err
 }
 
 // createSet creates tasks of one queue that ask the same skills, and
@@ -338,20 +407,40 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 		args = append(args, id)
 	}
 	args = append(args, n, tx.now)
-	// The agents to take are chosen once, in a WITH clause: a subquery
-	// of the UPDATE's condition could be run again for a row another
-	// transaction changed meanwhile, and take more than n.
-	lock := " FOR UPDATE SKIP LOCKED"
-	if db.engine == SQLite { // whose one writer meets no row held
-		lock = ""
-	}
 	var ids []string
-	// RETURNING names the column alone: SQLite knows no alias there.
-	if err := tx.NewRaw("WITH free (free_id) AS (SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
-		"ORDER BY "+order+" END LIMIT ?"+lock+") "+
-		"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
-		agentMayTakeWorkByID+" RETURNING id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
-		return nil, false, err
+	if db.engine == MySQL {
+		// MySQL cannot update a table that a subquery of the update
+		// reads: the agents are chosen and locked, then taken.
+		if err := tx.NewRaw("SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
+			"ORDER BY "+order+" END LIMIT ? FOR UPDATE SKIP LOCKED", args[:len(args)-1]...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+			return nil, false, err
+		}
+		if len(ids) > 0 {
+			res, err := tx.NewRaw("UPDATE agents AS a SET a.workload = a.workload + 1, a.last_assigned_at = ? WHERE a.id IN (?) AND "+
+				agentMayTakeWorkByID, tx.now, bun.List(ids)).Exec(ctx)
+			if err != nil {
+				return nil, false, err
+			}
+			if n, _ := res.RowsAffected(); n != int64(len(ids)) {
+				return nil, false, errors.New("sqlstore: agents locked for work could not take it")
+			}
+		}
+	} else {
+		// The agents to take are chosen once, in a WITH clause: a
+		// subquery of the UPDATE's condition could be run again for a
+		// row another transaction changed meanwhile, and take more
+		// than n.
+		lock := " FOR UPDATE SKIP LOCKED"
+		if db.engine == SQLite { // whose one writer meets no row held
+			lock = ""
+		}
+		// RETURNING names the column alone: SQLite knows no alias there.
+		if err := tx.NewRaw("WITH free (free_id) AS (SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
+			"ORDER BY "+order+" END LIMIT ?"+lock+") "+
+			"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
+			agentMayTakeWorkByID+" RETURNING id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+			return nil, false, err
+		}
 	}
 	slices.SortFunc(ids, func(a, b string) int { return rank[a] - rank[b] })
 	byID := map[string]*switchboard.Candidate{}
