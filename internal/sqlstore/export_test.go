@@ -52,9 +52,6 @@ func (db *DB) SharedCommits() int64 { return db.group().shared.Load() }
 // ChangesMadeInSets is how many changes batches made in sets (see setWork).
 func (db *DB) ChangesMadeInSets() int64 { return db.group().bySet.Load() }
 
-// MakesSets reports whether batches make the task path's changes in sets.
-func (db *DB) MakesSets() bool { return db.makesSets() }
-
 // WriteAlone runs fn as a change in a transaction of its own, as every
 // change did before group commit.
 func (db *DB) WriteAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {

@@ -127,7 +127,7 @@ func errOfferClosed(status string) error {
 func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard.Task, error) {
 	var accepted *switchboard.Task
 	var set *setWork
-	if actor := switchboard.ActorFromContext(ctx); actor != nil && actor.Agent != nil && s.db.makesSets() {
+	if actor := switchboard.ActorFromContext(ctx); actor != nil && actor.Agent != nil {
 		set = &setWork{key: "accept", make: s.db.acceptSet, item: &acceptWork{offerID: id, agentID: actor.Agent.ID, accepted: &accepted}}
 	}
 	err := s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
@@ -303,7 +303,7 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 	}
 	var completed *switchboard.Task
 	var set *setWork
-	if actor.Agent != nil && sc.AgentID == actor.Agent.ID && s.db.makesSets() {
+	if actor.Agent != nil && sc.AgentID == actor.Agent.ID {
 		set = &setWork{key: "complete", make: s.db.completeSet, item: &completeWork{taskID: id, agentID: actor.Agent.ID, outcome: outcome, completed: &completed}}
 	}
 	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {

@@ -172,7 +172,7 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 	var created *switchboard.Task
 	work := &createWork{nt: nt, idemActor: idemActor, hash: hash, created: &created}
 	var set *setWork
-	if sc.All && s.db.makesSets() {
+	if sc.All {
 		set = &setWork{key: "create " + nt.QueueID + " " + mustJSON(nt.RequiredSkills), make: s.db.createSet, item: work}
 	}
 	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {

@@ -20,13 +20,9 @@ import (
 // each change took three or four round trips. The statements check the
 // same conditions as the changes made alone, under the same row locks;
 // a change whose rows do not meet them is left to be made alone, which
-// gives its caller the same answer it would have had.
-
-// makesSets reports whether batches make the task path's changes in sets:
-// on the server engines, whose round trips they save, and on SQLite, whose
-// one writer they save the parsing, planning and running of most
-// statements.
-func (db *DB) makesSets() bool { return true }
+// gives its caller the same answer it would have had. Sets save the
+// server engines their round trips, and SQLite's one writer the parsing,
+// planning and running of most statements.
 
 // sameTime gives the changes of a set the time of the first: they are
 // made by the same statements.
@@ -314,7 +310,8 @@ func (db *DB) createSet(ctx context.Context, calls []*setCall) error {
 	tx := calls[0].Tx
 	first := calls[0].item.(*createWork)
 	queue, err := db.routingQueue(ctx, tx, first.nt.QueueID)
-	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND || (err == nil && (queue.Strategy == switchboard.Manual || queue.Strategy == switchboard.RoundRobin)) {
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND || db.Selector == nil ||
+		(err == nil && (queue.Strategy == switchboard.Manual || queue.Strategy == switchboard.RoundRobin)) {
 		// Refused alone; or routed one at a time, by hand or in turn.
 		for _, c := range calls {
 			c.left = true
