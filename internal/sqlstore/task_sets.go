@@ -77,6 +77,31 @@ func (db *DB) updateReturning(ctx context.Context, tx *Tx, dest any, table, retu
 	return tx.NewRaw("SELECT "+returning+" FROM "+table+" WHERE id IN (?)", bun.List(ids)).Scan(ctx, dest)
 }
 
+// answerMove records the move a set made of a task, from the status from,
+// in the change of tx, and returns the task as its caller's answer.
+func (db *DB) answerMove(ctx context.Context, tx *Tx, task *taskRow, from switchboard.TaskStatus, typ, reason string, data map[string]any) (*switchboard.Task, error) {
+	queue, err := db.routingQueue(ctx, tx, task.QueueID)
+	if err != nil {
+		return nil, err
+	}
+	if err := moveTask(ctx, tx, task, from, queue.TeamIDs, typ, reason, data); err != nil {
+		return nil, err
+	}
+	return taskOf(ctx, tx, task, queue.Name)
+}
+
+// leaveRepeats leaves to be made alone each call whose key an earlier
+// call of the set has already: one statement cannot make the same change
+// twice, and the repeat must be answered as it would be alone.
+func leaveRepeats(calls []*setCall, key func(item any) string) {
+	seen := map[string]bool{}
+	for _, c := range calls {
+		k := key(c.item)
+		c.left = seen[k]
+		seen[k] = true
+	}
+}
+
 // acceptWork is an agent's acceptance of an offer.
 type acceptWork struct {
 	offerID, agentID string
@@ -90,16 +115,12 @@ type acceptWork struct {
 func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 	sameTime(calls)
 	tx, now := calls[0].Tx, calls[0].now
+	leaveRepeats(calls, func(item any) string { return item.(*acceptWork).offerID })
 	var pairs [][2]string
-	seen := map[string]bool{}
 	for _, c := range calls {
-		w := c.item.(*acceptWork)
-		if seen[w.offerID] {
-			c.left = true // the same offer twice: the second is answered alone
-			continue
+		if w := c.item.(*acceptWork); !c.left {
+			pairs = append(pairs, [2]string{w.offerID, w.agentID})
 		}
-		seen[w.offerID] = true
-		pairs = append(pairs, [2]string{w.offerID, w.agentID})
 	}
 	where, args := db.inPairs("id, agent_id", nil, pairs)
 	var offers []offerRow
@@ -140,15 +161,9 @@ func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 			// change that moves the task closes the offer with it.
 			return errors.New("sqlstore: an open offer's task was not offered to its agent")
 		}
-		queue, err := db.routingQueue(ctx, c.Tx, task.QueueID)
-		if err != nil {
-			return err
-		}
-		if err := moveTask(ctx, c.Tx, task, switchboard.TaskOffered, queue.TeamIDs, switchboard.AuditTaskAssigned, "offer accepted",
+		var err error
+		if *w.accepted, err = db.answerMove(ctx, c.Tx, task, switchboard.TaskOffered, switchboard.AuditTaskAssigned, "offer accepted",
 			map[string]any{"offer_id": o.ID}); err != nil {
-			return err
-		}
-		if *w.accepted, err = taskOf(ctx, c.Tx, task, queue.Name); err != nil {
 			return err
 		}
 	}
@@ -170,14 +185,12 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	var pairs [][2]string
 	outcomes := "CASE id"
 	var outcomeArgs []any
-	seen := map[string]bool{}
+	leaveRepeats(calls, func(item any) string { return item.(*completeWork).taskID })
 	for _, c := range calls {
 		w := c.item.(*completeWork)
-		if seen[w.taskID] {
-			c.left = true
+		if c.left {
 			continue
 		}
-		seen[w.taskID] = true
 		pairs = append(pairs, [2]string{w.taskID, w.agentID})
 		outcomes += " WHEN ? THEN ?"
 		outcomeArgs = append(outcomeArgs, w.taskID, nilIfEmpty(w.outcome))
@@ -235,15 +248,9 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 			c.left = true // not assigned to this agent (any more): answered alone
 			continue
 		}
-		queue, err := db.routingQueue(ctx, c.Tx, task.QueueID)
-		if err != nil {
-			return err
-		}
-		if err := moveTask(ctx, c.Tx, task, switchboard.TaskAssigned, queue.TeamIDs, switchboard.AuditTaskCompleted, "",
+		var err error
+		if *w.completed, err = db.answerMove(ctx, c.Tx, task, switchboard.TaskAssigned, switchboard.AuditTaskCompleted, "",
 			map[string]any{"outcome": w.outcome}); err != nil {
-			return err
-		}
-		if *w.completed, err = taskOf(ctx, c.Tx, task, queue.Name); err != nil {
 			return err
 		}
 		// The agent has room again: queued work is its, recorded with
