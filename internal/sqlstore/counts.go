@@ -196,30 +196,13 @@ type rowCountRow struct {
 // usersCount names the number of users in row_counts.
 const usersCount = "users"
 
-// writeCounts adds what the changes of a transaction counted to
-// agent_counts and row_counts, in key order.
-func (db *DB) writeCounts(ctx context.Context, idb bun.IDB, changes []*Tx) error {
-	users := 0
-	sum := map[agentCountKey]agentCountDelta{}
-	for _, tx := range changes {
-		users += tx.usersAdded
-		for k, d := range tx.agentCounts {
-			s := sum[k]
-			s.agents += d.agents
-			s.capacity += d.capacity
-			sum[k] = s
-		}
-	}
+// writeCounts adds what the changes of a transaction counted (see
+// countsOf) to agent_counts and row_counts, in key order.
+func (db *DB) writeCounts(ctx context.Context, idb bun.IDB, users int, rows []*agentCountRow) error {
 	if users != 0 {
 		_, err := idb.NewUpdate().Model((*rowCountRow)(nil)).Set("n = n + ?", users).Where("name = ?", usersCount).Exec(ctx)
 		if err != nil {
 			return err
-		}
-	}
-	rows := make([]*agentCountRow, 0, len(sum))
-	for k, d := range sum {
-		if d != (agentCountDelta{}) {
-			rows = append(rows, &agentCountRow{TeamSet: k.teamSet, Status: k.status, Presence: k.presence, Agents: d.agents, Capacity: d.capacity})
 		}
 	}
 	if len(rows) == 0 {
@@ -235,6 +218,27 @@ func (db *DB) writeCounts(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		}
 	}
 	return nil
+}
+
+// countsOf sums what changes move between the counts: users added, and
+// agents moved between the rows of agent_counts.
+func countsOf(changes []*Tx) (users int, rows []*agentCountRow) {
+	sum := map[agentCountKey]agentCountDelta{}
+	for _, tx := range changes {
+		users += tx.usersAdded
+		for k, d := range tx.agentCounts {
+			s := sum[k]
+			s.agents += d.agents
+			s.capacity += d.capacity
+			sum[k] = s
+		}
+	}
+	for k, d := range sum {
+		if d != (agentCountDelta{}) {
+			rows = append(rows, &agentCountRow{TeamSet: k.teamSet, Status: k.status, Presence: k.presence, Agents: d.agents, Capacity: d.capacity})
+		}
+	}
+	return users, rows
 }
 
 // agentTotals are agents counted by status and presence.
@@ -369,7 +373,7 @@ func (db *DB) countAgain(ctx context.Context, tx bun.Tx) error {
 		all[k].Agents += r.Agents
 		all[k].Capacity += r.Capacity
 	}
-	return insertChunks(ctx, tx, rows)
+	return insertChunks(ctx, db, tx, rows)
 }
 
 // stats adds up totals: the agents by status and presence, and the

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -63,6 +64,9 @@ type DB struct {
 	// beforeCommit, when set, runs after a change's events have their
 	// positions and before it commits, for tests that hold a commit back.
 	beforeCommit func(events []*switchboard.Event)
+	// afterPrepared, when set, learns of each statement run prepared,
+	// past bun and its query hooks, for tests that count statements.
+	afterPrepared atomic.Pointer[func(query string)]
 
 	groupOnce   sync.Once
 	groupCommit *groupCommit
@@ -71,6 +75,9 @@ type DB struct {
 	webhooks webhookCache
 	// queues are the queues of the task path (see routingQueue).
 	queues queueCache
+	// arrays are how the rows of each table go in as arrays, on
+	// PostgreSQL.
+	arrays arrayInserts
 	// statsTail is what the dashboards counted of the events the pass has
 	// not counted yet.
 	statsTail statsTail

@@ -4,10 +4,13 @@ package sqlstore
 // matching, upserts, statistics, the event sequence.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 )
@@ -166,7 +169,14 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 		}
 		return res.LastInsertId()
 	default:
-		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n).Scan(&last)
+		const query = "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position"
+		if sqlTx := sqlTxOf(idb); db.engine == Postgres && sqlTx != nil {
+			// Prepared once per connection: it runs with every change.
+			db.ranPrepared(query)
+			err := sqlTx.QueryRowContext(ctx, numberedPlaceholders(query), pgx.QueryExecModeCacheStatement, n).Scan(&last)
+			return last, err
+		}
+		err := idb.QueryRowContext(ctx, query, n).Scan(&last)
 		return last, err
 	}
 }
@@ -176,11 +186,25 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 // PostgreSQL, two statements in one call on MySQL), saving a round trip on
 // every write; a bulk change goes in chunks.
 func (db *DB) insertEventRows(ctx context.Context, tx bun.IDB, events []*eventRow, audits []*auditRow) error {
+	if db.engine == Postgres && len(events) > 0 {
+		query, args, ok, err := db.insertAsArrays(ctx, tx, events)
+		if err != nil || !ok {
+			return cmp.Or(err, errors.New("sqlstore: events not written as arrays"))
+		}
+		if len(audits) > 0 {
+			auditsQuery, auditsArgs, ok, err := db.insertAsArrays(ctx, tx, audits)
+			if err != nil || !ok {
+				return cmp.Or(err, errors.New("sqlstore: audit entries not written as arrays"))
+			}
+			query, args = "WITH ev AS ("+query+") "+auditsQuery, append(args, auditsArgs...)
+		}
+		return db.execPrepared(ctx, tx, query, args...)
+	}
 	if db.engine == SQLite || len(events) > insertChunk || len(audits) > insertChunk || len(audits) == 0 {
-		if err := insertChunks(ctx, tx, events); err != nil {
+		if err := insertChunks(ctx, db, tx, events); err != nil {
 			return err
 		}
-		return insertChunks(ctx, tx, audits)
+		return insertChunks(ctx, db, tx, audits)
 	}
 	eventsSQL := tx.NewInsert().Model(&events).Returning("NULL").String()
 	auditsSQL := tx.NewInsert().Model(&audits).Returning("NULL").String()

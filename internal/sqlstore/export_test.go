@@ -90,6 +90,9 @@ func (r *queryRecorder) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 func (db *DB) RecordQueries(fn func()) []string {
 	r := &queryRecorder{}
 	db.bun.AddQueryHook(r)
+	prepared := func(query string) { r.AfterQuery(context.Background(), &bun.QueryEvent{Query: query}) }
+	db.afterPrepared.Store(&prepared)
+	defer db.afterPrepared.Store(nil)
 	r.on.Store(true)
 	fn()
 	r.on.Store(false)
@@ -130,3 +133,17 @@ func (db *DB) AgentCountRows(ctx context.Context) (map[string][2]int, error) {
 
 // SeenMarkStep is how far last_seen_at may run ahead of seen_mark.
 const SeenMarkStep = seenMarkStep
+
+// InsertAuditEntries writes audit entries as a batch writes its rows (on
+// PostgreSQL, as arrays), for tests of how rows are written.
+func (db *DB) InsertAuditEntries(ctx context.Context, entries ...*switchboard.AuditEntry) error {
+	rows := make([]*auditRow, len(entries))
+	for i, e := range entries {
+		rows[i] = &auditRow{ID: e.ID, At: e.At, ActorType: e.ActorType, ActorID: e.ActorID, ActorName: e.ActorName,
+			Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID, TargetName: e.TargetName,
+			BeforeJSON: jsonOrNil(e.Before), AfterJSON: jsonOrNil(e.After), IP: e.IP, RequestID: e.RequestID}
+	}
+	return db.write(ctx, func(ctx context.Context, tx *Tx) error {
+		return insertChunks(ctx, db, tx, rows)
+	})
+}

@@ -108,11 +108,11 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 				After: summary, TeamIDs: teams, AgentID: row.ID})
 		}
 		for _, batch := range []func() error{
-			func() error { return insertChunks(ctx, tx, userRows) },
-			func() error { return insertChunks(ctx, tx, inviteRows) },
-			func() error { return insertChunks(ctx, tx, agentRows) },
-			func() error { return insertChunks(ctx, tx, skillRows) },
-			func() error { return insertChunks(ctx, tx, memberRows) },
+			func() error { return insertChunks(ctx, s.db, tx, userRows) },
+			func() error { return insertChunks(ctx, s.db, tx, inviteRows) },
+			func() error { return insertChunks(ctx, s.db, tx, agentRows) },
+			func() error { return insertChunks(ctx, s.db, tx, skillRows) },
+			func() error { return insertChunks(ctx, s.db, tx, memberRows) },
 			func() error { return s.db.registerTeamSets(ctx, tx, teamSets) },
 		} {
 			if err := batch(); err != nil {

@@ -152,7 +152,7 @@ func (s *NotificationPreferenceService) UpdateNotificationPreferences(ctx contex
 		if _, err := tx.NewDelete().Model((*preferenceRow)(nil)).Where("user_id = ?", user.ID).Exec(ctx); err != nil {
 			return err
 		}
-		if err := insertChunks(ctx, tx, rows); err != nil {
+		if err := insertChunks(ctx, s.db, tx, rows); err != nil {
 			return err
 		}
 		if _, err := tx.NewDelete().Model((*quietHoursRow)(nil)).Where("user_id = ?", user.ID).Exec(ctx); err != nil {

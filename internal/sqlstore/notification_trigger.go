@@ -150,7 +150,7 @@ func (db *DB) planNotifications(ctx context.Context, idb bun.IDB, changes []*Tx)
 	if len(triggers) == 0 {
 		return nil
 	}
-	people, err := findRecipients(ctx, idb, agentIDs, teamIDs, admins)
+	people, err := db.findRecipients(ctx, idb, agentIDs, teamIDs, admins)
 	if err != nil {
 		return fmt.Errorf("finding whom to notify: %w", err)
 	}
@@ -169,33 +169,40 @@ func (db *DB) planNotifications(ctx context.Context, idb bun.IDB, changes []*Tx)
 // findRecipients reads, in one query, the agents of agentIDs, the
 // supervisors of teamIDs and, when admins is set, the admins. Disabled
 // users are read too: a disabled user's agent must not be reached by
-// other means.
-func findRecipients(ctx context.Context, idb bun.IDB, agentIDs, teamIDs []string, admins bool) ([]*person, error) {
+// other means. Routing runs it with nearly every batch: on PostgreSQL the
+// IDs go as arrays, so that its few texts are prepared once (see
+// insertAsArrays).
+func (db *DB) findRecipients(ctx context.Context, idb bun.IDB, agentIDs, teamIDs []string, admins bool) ([]*person, error) {
 	var branches []string
 	var args []any
+	in := func(column string, ids []string) string {
+		if db.engine == Postgres {
+			args = append(args, ids)
+			return column + " = ANY(?::text[])"
+		}
+		args = append(args, bun.In(ids))
+		return column + " IN (?)"
+	}
 	if len(agentIDs) > 0 {
 		branches = append(branches, "SELECT 'agent' AS via, '' AS team_id, "+recipientColumns+
 			" FROM agents a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN notification_quiet_hours qh ON qh.user_id = u.id"+
-			" WHERE a.id IN (?)")
-		args = append(args, bun.In(agentIDs))
+			" WHERE "+in("a.id", agentIDs))
 	}
 	if len(teamIDs) > 0 {
 		branches = append(branches, "SELECT 'team' AS via, ts.team_id, "+recipientColumns+
 			" FROM team_supervisors ts JOIN users u ON u.id = ts.user_id LEFT JOIN agents a ON a.user_id = u.id"+
-			" LEFT JOIN notification_quiet_hours qh ON qh.user_id = u.id WHERE ts.team_id IN (?) AND u.status = ?")
-		args = append(args, bun.In(teamIDs), switchboard.UserActive)
+			" LEFT JOIN notification_quiet_hours qh ON qh.user_id = u.id WHERE "+in("ts.team_id", teamIDs)+" AND u.status = "+quoted(switchboard.UserActive))
 	}
 	if admins {
 		branches = append(branches, "SELECT 'admin' AS via, '' AS team_id, "+recipientColumns+
 			" FROM users u LEFT JOIN agents a ON a.user_id = u.id LEFT JOIN notification_quiet_hours qh ON qh.user_id = u.id"+
-			" WHERE u.role = ? AND u.status = ?")
-		args = append(args, switchboard.RoleAdmin, switchboard.UserActive)
+			" WHERE u.role = "+quoted(switchboard.RoleAdmin)+" AND u.status = "+quoted(switchboard.UserActive))
 	}
 	var people []*person
 	if len(branches) == 0 {
 		return people, nil
 	}
-	err := idb.NewRaw(strings.Join(branches, " UNION ALL "), args...).Scan(ctx, &people)
+	err := db.scanPrepared(ctx, idb, &people, strings.Join(branches, " UNION ALL "), args...)
 	return people, err
 }
 

@@ -24,18 +24,32 @@ import (
 // scanPrepared runs a query of "?" placeholders and scans its rows into
 // dest as bun would.
 func (tx *Tx) scanPrepared(ctx context.Context, dest any, query string, args ...any) error {
-	if tx.db.engine != Postgres {
-		return tx.NewRaw(query, args...).Scan(ctx, dest)
+	return tx.db.scanPrepared(ctx, tx, dest, query, args...)
+}
+
+// scanPrepared is Tx.scanPrepared in the transaction idb.
+func (db *DB) scanPrepared(ctx context.Context, idb bun.IDB, dest any, query string, args ...any) error {
+	sqlTx := sqlTxOf(idb)
+	if db.engine != Postgres || sqlTx == nil {
+		return idb.NewRaw(query, args...).Scan(ctx, dest)
 	}
+	db.ranPrepared(query)
 	// The connection's default mode sends statements unprepared (see
 	// postgresDSN); these ask to be prepared and kept.
 	args = append([]any{pgx.QueryExecModeCacheStatement}, args...)
-	rows, err := tx.Tx.Tx.QueryContext(ctx, numberedPlaceholders(query), args...)
+	rows, err := sqlTx.QueryContext(ctx, numberedPlaceholders(query), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	return tx.db.bun.ScanRows(ctx, rows, dest)
+	return db.bun.ScanRows(ctx, rows, dest)
+}
+
+// ranPrepared tells afterPrepared, if set, of a statement run prepared.
+func (db *DB) ranPrepared(query string) {
+	if hook := db.afterPrepared.Load(); hook != nil {
+		(*hook)(query)
+	}
 }
 
 // numberedPlaceholders turns each "?" of a query into PostgreSQL's $1, $2,

@@ -213,9 +213,20 @@ type eventScope struct {
 // engine's statement size limit (bun writes the values into the statement).
 const insertChunk = 500
 
-// insertChunks inserts rows in multi-row statements of insertChunk rows.
-func insertChunks[T any](ctx context.Context, tx bun.IDB, rows []T) error {
+// insertChunks inserts rows in multi-row statements of insertChunk rows;
+// on PostgreSQL, as arrays (see insertAsArrays).
+func insertChunks[T any](ctx context.Context, db *DB, tx bun.IDB, rows []T) error {
 	for chunk := range slices.Chunk(rows, insertChunk) {
+		query, args, ok, err := db.insertAsArrays(ctx, tx, chunk)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := db.execPrepared(ctx, tx, query, args...); err != nil {
+				return err
+			}
+			continue
+		}
 		// RETURNING NULL: bun would otherwise read back keys nobody needs.
 		if _, err := tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
 			return err
@@ -240,7 +251,7 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		notifications = append(notifications, tx.notifications...)
 		history = append(history, tx.history...)
 	}
-	if err := insertChunks(ctx, idb, history); err != nil {
+	if err := insertChunks(ctx, db, idb, history); err != nil {
 		return err
 	}
 	events := eventsOf(changes)
@@ -248,22 +259,51 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 	if err != nil {
 		return err
 	}
-	if err := insertChunks(ctx, idb, notifications); err != nil {
+	if err := insertChunks(ctx, db, idb, notifications); err != nil {
 		return err
 	}
+	users, counts := countsOf(changes)
 	if len(events) == 0 {
-		return db.writeCounts(ctx, idb, changes)
+		return db.writeCounts(ctx, idb, users, counts)
 	}
-	last, err := db.takePositions(ctx, idb, len(events))
-	if err != nil {
-		return err
+	if db.engine == Postgres && users == 0 && len(counts) == 0 {
+		// The positions taken by the statement that writes the events:
+		// the sequence's lock is held one round trip less.
+		rows, audits := eventRowsOf(changes, 0)
+		last, err := db.insertEventsAtNextPositions(ctx, idb, rows, audits)
+		if err != nil {
+			return err
+		}
+		first := last - int64(len(events))
+		for i, e := range events {
+			e.Position = first + int64(i) + 1
+			rows[i].Position = e.Position
+		}
+	} else {
+		last, err := db.takePositions(ctx, idb, len(events))
+		if err != nil {
+			return err
+		}
+		// Under the sequence's lock: changes write counts one at a time.
+		if err := db.writeCounts(ctx, idb, users, counts); err != nil {
+			return err
+		}
+		rows, audits := eventRowsOf(changes, last-int64(len(events)))
+		if err := db.insertEventRows(ctx, idb, rows, audits); err != nil {
+			return err
+		}
 	}
-	// Under the sequence's lock: changes write counts one at a time.
-	if err := db.writeCounts(ctx, idb, changes); err != nil {
-		return err
+	if db.beforeCommit != nil {
+		db.beforeCommit(events)
 	}
-	position := last - int64(len(events))
-	rows := make([]*eventRow, 0, len(events))
+	return nil
+}
+
+// eventRowsOf gives the events of changes the positions that follow
+// position, in order, and returns them as stored, with the audit entries
+// of those audited. Each change keeps its own rows (stored).
+func eventRowsOf(changes []*Tx, position int64) ([]*eventRow, []*auditRow) {
+	var rows []*eventRow
 	var audits []*auditRow
 	for _, tx := range changes {
 		first := len(rows)
@@ -277,13 +317,7 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		}
 		tx.stored = rows[first:]
 	}
-	if err := db.insertEventRows(ctx, idb, rows, audits); err != nil {
-		return err
-	}
-	if db.beforeCommit != nil {
-		db.beforeCommit(events)
-	}
-	return nil
+	return rows, audits
 }
 
 // PostgresEventChannel is the LISTEN/NOTIFY channel on which PostgreSQL

@@ -1,0 +1,270 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+)
+
+// Rows as arrays, on PostgreSQL. bun writes a multi-row INSERT with every
+// value in its text, so each batch's insert is a statement PostgreSQL has
+// never seen, parsed and planned afresh: under load, the inserts of the
+// task path's history, events and audit entries spent more time in the
+// planner than in the executor. Sent instead as one array per column,
+// INSERT … SELECT * FROM unnest($1::type[], $2::type[], …), the text is the
+// same whatever the number of rows: the driver prepares it once per
+// connection and the server plans it once. The other engines, which have
+// no arrays, keep bun's statements.
+
+// arrayInsert is how the rows of one table go in as arrays.
+type arrayInsert struct {
+	table  string
+	fields []*arrayField
+	query  string // with "?" placeholders, one per field
+}
+
+type arrayField struct {
+	name     string       // the column's
+	index    []int        // in the row's struct
+	typ      reflect.Type // the struct field's
+	sqlArray string       // the column's type, as an array
+}
+
+// arrayInserts are the arrayInserts of the tables written so far, by the
+// type of their rows; nil when a type's rows cannot go as arrays.
+type arrayInserts struct {
+	mu     sync.Mutex
+	byType map[reflect.Type]*arrayInsert
+}
+
+// insertAsArrays returns the statement that inserts rows, a slice of
+// pointers to bun models, as arrays, and its arguments. ok is false when
+// the rows must go through bun: on another engine than PostgreSQL, out of
+// a transaction, or
+// rows of a type whose fields bun writes in a way of its own (a default,
+// a zero as NULL, a value bun encodes).
+func (db *DB) insertAsArrays(ctx context.Context, idb bun.IDB, rows any) (query string, args []any, ok bool, err error) {
+	if db.engine != Postgres || sqlTxOf(idb) == nil {
+		return "", nil, false, nil
+	}
+	slice := reflect.ValueOf(rows)
+	if slice.Kind() == reflect.Pointer {
+		slice = slice.Elem()
+	}
+	rowType := slice.Type().Elem() // a bun model, or a pointer to one
+	ins, err := db.arrayInsertOf(ctx, idb, rowType)
+	if ins == nil || err != nil {
+		return "", nil, false, err
+	}
+	args = make([]any, len(ins.fields))
+	for i, f := range ins.fields {
+		column := reflect.MakeSlice(reflect.SliceOf(f.typ), slice.Len(), slice.Len())
+		for r := range slice.Len() {
+			column.Index(r).Set(reflect.Indirect(slice.Index(r)).FieldByIndex(f.index))
+		}
+		args[i] = column.Interface()
+	}
+	return ins.query, args, true, nil
+}
+
+// arrayInsertOf is how rows of type typ (a bun model, or a pointer to one) go in
+// as arrays, nil when they cannot. The columns' types are read from the
+// catalog once.
+func (db *DB) arrayInsertOf(ctx context.Context, idb bun.IDB, typ reflect.Type) (*arrayInsert, error) {
+	db.arrays.mu.Lock()
+	ins, known := db.arrays.byType[typ]
+	db.arrays.mu.Unlock()
+	if known {
+		return ins, nil
+	}
+	model := typ
+	if model.Kind() == reflect.Pointer {
+		model = model.Elem()
+	}
+	table := db.bun.Table(model)
+	var columns []struct {
+		Name string `bun:"name"`
+		Type string `bun:"type"`
+	}
+	// Types without their modifiers: an array cast to varchar(36)[] would
+	// cut a longer value where the INSERT must refuse it. character
+	// without a length is character(1): its values go as text.
+	if err := idb.NewRaw("SELECT attname AS name, CASE WHEN atttypid = 'bpchar'::regtype THEN 'text' ELSE format_type(atttypid, NULL) END AS type FROM pg_attribute "+
+		"WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped", table.Name).Scan(ctx, &columns); err != nil {
+		return nil, fmt.Errorf("reading the columns of %s: %w", table.Name, err)
+	}
+	types := map[string]string{}
+	for _, c := range columns {
+		types[c.Name] = c.Type
+	}
+	ins = &arrayInsert{table: table.Name}
+	names := make([]string, 0, len(table.Fields))
+	arrays := make([]string, 0, len(table.Fields))
+	for _, f := range table.Fields {
+		sqlType, ok := types[f.Name]
+		if !ok || f.NullZero || f.SQLDefault != "" || !plainValue(f.IndirectType) {
+			ins = nil
+			break
+		}
+		field := &arrayField{name: f.Name, index: f.Index, typ: f.StructField.Type, sqlArray: sqlType + "[]"}
+		ins.fields = append(ins.fields, field)
+		names = append(names, string(f.SQLName))
+		arrays = append(arrays, "?::"+field.sqlArray)
+	}
+	if ins != nil {
+		ins.query = "INSERT INTO " + table.Name + " (" + strings.Join(names, ", ") + ") SELECT * FROM unnest(" + strings.Join(arrays, ", ") + ")"
+	}
+	db.arrays.mu.Lock()
+	if db.arrays.byType == nil {
+		db.arrays.byType = map[reflect.Type]*arrayInsert{}
+	}
+	db.arrays.byType[typ] = ins
+	db.arrays.mu.Unlock()
+	return ins, nil
+}
+
+// plainValue reports whether the driver writes values of typ as bun
+// would: strings, numbers, booleans and times.
+func plainValue(typ reflect.Type) bool {
+	switch typ.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int16, reflect.Int32, reflect.Int64:
+		return typ.PkgPath() == "" // not a type of its own, which bun may encode its way
+	case reflect.Struct:
+		return typ.String() == "time.Time"
+	}
+	return false
+}
+
+// execPrepared runs a statement of "?" placeholders that changes rows, on
+// PostgreSQL prepared once per connection (see scanPrepared).
+func (db *DB) execPrepared(ctx context.Context, idb bun.IDB, query string, args ...any) error {
+	sqlTx := sqlTxOf(idb)
+	if db.engine != Postgres || sqlTx == nil {
+		_, err := idb.NewRaw(query, args...).Exec(ctx)
+		return err
+	}
+	db.ranPrepared(query)
+	_, err := sqlTx.ExecContext(ctx, numberedPlaceholders(query), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	return err
+}
+
+// sqlTxOf is the database/sql transaction under idb, nil when idb is not
+// one.
+func sqlTxOf(idb bun.IDB) *sql.Tx {
+	switch t := idb.(type) {
+	case bun.Tx:
+		return t.Tx
+	case *Tx:
+		return t.Tx.Tx
+	}
+	return nil
+}
+
+// insertTogether inserts sets of rows, each a pointer to a slice of bun
+// models or of pointers to them; an empty one is passed over. On PostgreSQL they go as
+// one statement, each set's INSERT of arrays a data-modifying WITH clause
+// (see execTogether): one round trip, and one text for any number of rows.
+func (db *DB) insertTogether(ctx context.Context, tx *Tx, sets ...any) error {
+	var queries []changeQuery
+	var arrays []string
+	var args []any
+	for _, rows := range sets {
+		if reflect.ValueOf(rows).Elem().Len() == 0 {
+			continue
+		}
+		query, rowArgs, ok, err := db.insertAsArrays(ctx, tx, rows)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			queries = append(queries, tx.NewInsert().Model(rows).Returning("NULL"))
+			continue
+		}
+		arrays, args = append(arrays, query), append(args, rowArgs...)
+	}
+	if len(arrays) > 0 {
+		query := arrays[len(arrays)-1]
+		if len(arrays) > 1 {
+			with := make([]string, len(arrays)-1)
+			for i, q := range arrays[:len(arrays)-1] {
+				with[i] = "s" + strconv.Itoa(i) + " AS (" + q + ")"
+			}
+			query = "WITH " + strings.Join(with, ", ") + " " + query
+		}
+		if err := db.execPrepared(ctx, tx, query, args...); err != nil {
+			return err
+		}
+	}
+	if len(queries) == 0 {
+		return nil
+	}
+	return tx.execTogether(ctx, queries...)
+}
+
+// insertEventsAtNextPositions takes the next len(events) positions of the
+// event sequence and writes the events at them, with the audit entries, in
+// one statement: the sequence's row stays locked until the commit, and
+// this saves a round trip under its lock. events[i] must have position
+// i+1; the statement returns the last position taken. PostgreSQL only.
+func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, events []*eventRow, audits []*auditRow) (int64, error) {
+	ins, err := db.arrayInsertOf(ctx, idb, reflect.TypeOf(events).Elem())
+	if err != nil {
+		return 0, err
+	}
+	if ins == nil {
+		return 0, errors.New("sqlstore: events cannot be written as arrays")
+	}
+	_, args, _, err := db.insertAsArrays(ctx, idb, events)
+	if err != nil {
+		return 0, err
+	}
+	names := make([]string, len(ins.fields))
+	values := make([]string, len(ins.fields))
+	arrays := make([]string, len(ins.fields))
+	for i, f := range ins.fields {
+		names[i] = f.name
+		values[i] = "u.c" + strconv.Itoa(i)
+		if f.name == "position" {
+			values[i] = "seq.position - ? + " + values[i] // the row's offset, from the last position taken
+		}
+		arrays[i] = "?::" + f.sqlArray
+	}
+	query := "WITH seq AS (UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position), " +
+		"ev AS (INSERT INTO events (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(values, ", ") +
+		" FROM seq, unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(columnNames(len(arrays)), ", ") + "))"
+	args = append([]any{len(events), len(events)}, args...)
+	if len(audits) > 0 {
+		auditsQuery, auditsArgs, ok, err := db.insertAsArrays(ctx, idb, audits)
+		if err != nil || !ok {
+			return 0, cmp.Or(err, errors.New("sqlstore: audit entries cannot be written as arrays"))
+		}
+		query, args = query+", au AS ("+auditsQuery+")", append(args, auditsArgs...)
+	}
+	query += " SELECT position FROM seq"
+	var last []int64
+	if err := db.scanPrepared(ctx, idb, &last, query, args...); err != nil {
+		return 0, err
+	}
+	if len(last) != 1 {
+		return 0, errors.New("sqlstore: the event sequence has no row")
+	}
+	return last[0], nil
+}
+
+// columnNames are c0, c1, … c(n-1): the columns of unnest's rows.
+func columnNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i)
+	}
+	return names
+}
