@@ -35,8 +35,19 @@ func sameTime(calls []*setCall) {
 // inPairs is a condition that a pair of columns is one of pairs of values,
 // like (id, agent_id) IN (VALUES (?, ?), (?, ?)), with its arguments
 // appended to args. SQLite takes a list of rows only from VALUES, MySQL
-// only as a plain list.
+// only as a plain list. PostgreSQL takes the pairs as two arrays, in a
+// text that is the same for any number of pairs (see insertAsArrays); the
+// first column must be the table's key, found in its index.
 func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []any) {
+	if db.engine == Postgres {
+		firsts, seconds := make([]string, len(pairs)), make([]string, len(pairs))
+		for i, p := range pairs {
+			firsts[i], seconds[i] = p[0], p[1]
+		}
+		key, _, _ := strings.Cut(columns, ",")
+		return key + " = ANY(?::text[]) AND (" + columns + ") IN (SELECT * FROM unnest(?::text[], ?::text[]))",
+			append(args, firsts, firsts, seconds)
+	}
 	var b strings.Builder
 	b.WriteString("(" + columns + ") IN (")
 	if db.engine != MySQL {
@@ -53,12 +64,27 @@ func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []
 	return b.String(), args
 }
 
+// valueByID is an expression whose value, for the row whose ID (the
+// column id) is ids[i], is values[i], with its arguments: on PostgreSQL a
+// look-up in arrays (see inPairs), elsewhere CASE id WHEN ? THEN ? … END.
+func (db *DB) valueByID(id string, ids []string, values []*string) (string, []any) {
+	if db.engine == Postgres {
+		return "(SELECT v.value FROM unnest(?::text[], ?::text[]) AS v(id, value) WHERE v.id = " + id + ")", []any{ids, values}
+	}
+	expr, args := "CASE "+id, make([]any, 0, 2*len(ids))
+	for i := range ids {
+		expr += " WHEN ? THEN ?"
+		args = append(args, ids[i], values[i])
+	}
+	return expr + " END", args
+}
+
 // updateReturning updates the rows of table that meet where, and scans
 // them, as updated, into dest. MySQL, which has no UPDATE … RETURNING,
 // locks and reads the rows' IDs, updates those, and reads them again.
 func (db *DB) updateReturning(ctx context.Context, tx *Tx, dest any, table, returning, set string, setArgs []any, where string, whereArgs []any) error {
 	if db.engine != MySQL {
-		err := tx.NewRaw("UPDATE "+table+" SET "+set+" WHERE "+where+" RETURNING "+returning, append(setArgs, whereArgs...)...).Scan(ctx, dest)
+		err := tx.scanPrepared(ctx, dest, "UPDATE "+table+" SET "+set+" WHERE "+where+" RETURNING "+returning, append(setArgs, whereArgs...)...)
 		if errors.Is(err, errNoRows) {
 			return nil
 		}
@@ -183,8 +209,8 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	sameTime(calls)
 	tx, now := calls[0].Tx, calls[0].now
 	var pairs [][2]string
-	outcomes := "CASE id"
-	var outcomeArgs []any
+	var ids []string
+	var outcomes []*string
 	leaveRepeats(calls, func(item any) string { return item.(*completeWork).taskID })
 	for _, c := range calls {
 		w := c.item.(*completeWork)
@@ -192,9 +218,9 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 			continue
 		}
 		pairs = append(pairs, [2]string{w.taskID, w.agentID})
-		outcomes += " WHEN ? THEN ?"
-		outcomeArgs = append(outcomeArgs, w.taskID, nilIfEmpty(w.outcome))
+		ids, outcomes = append(ids, w.taskID), append(outcomes, nilIfEmpty(w.outcome))
 	}
+	outcome, outcomeArgs := db.valueByID("tasks.id", ids, outcomes)
 	where, whereArgs := db.inPairs("id, agent_id", nil, pairs)
 	where, whereArgs = where+" AND status = ?", append(whereArgs, switchboard.TaskAssigned)
 	freed := map[string]int{}
@@ -218,7 +244,7 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	}
 	var rows []*taskRow
 	if err := db.updateReturning(ctx, tx, &rows, "tasks", "*",
-		"status = ?, completed_at = ?, outcome = "+outcomes+" END, updated_at = ?, version = version + 1",
+		"status = ?, completed_at = ?, outcome = "+outcome+", updated_at = ?, version = version + 1",
 		append(append([]any{switchboard.TaskCompleted, now}, outcomeArgs...), now), where, whereArgs); err != nil {
 		return err
 	}
@@ -236,8 +262,7 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	}
 	// Most of the time no task waits: one look for the whole set says so.
 	var waiting []string
-	if err := tx.NewSelect().Model((*taskRow)(nil)).Column("tk.id").Where("tk.status = ?", switchboard.TaskQueued).
-		Limit(1).Scan(ctx, &waiting); err != nil {
+	if err := tx.scanPrepared(ctx, &waiting, "SELECT tk.id FROM tasks AS tk WHERE tk.status = "+quoted(switchboard.TaskQueued)+" LIMIT 1"); err != nil {
 		return err
 	}
 	routed := map[string]bool{}
@@ -272,6 +297,30 @@ func (db *DB) releaseAgents(ctx context.Context, tx *Tx, freed map[string]int) e
 		return nil
 	}
 	agents := slices.Sorted(maps.Keys(freed))
+	if db.engine != SQLite { // whose one writer holds every row
+		// Locked in the order of their IDs, by a statement of their
+		// own: two batches that free the same agents must not take them
+		// in opposite orders, and the update must find them locked. Were
+		// the lock a subquery of the update, a row another transaction
+		// changed meanwhile would be checked again against it, and on
+		// PostgreSQL left out: its capacity never came back.
+		lock, ids := "SELECT id FROM agents WHERE id IN (?) ORDER BY id FOR UPDATE", any(bun.List(agents))
+		if db.engine == Postgres { // the IDs as an array (see inPairs)
+			lock, ids = "SELECT id FROM agents WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE", agents
+		}
+		if err := db.execPrepared(ctx, tx, lock, ids); err != nil {
+			return err
+		}
+	}
+	release := "workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END"
+	if db.engine == Postgres {
+		units := make([]int, len(agents))
+		for i, id := range agents {
+			units[i] = freed[id]
+		}
+		return db.execPrepared(ctx, tx, "UPDATE agents AS a SET "+release+" FROM unnest(?::text[], ?::int[]) AS d(id, n) "+
+			"WHERE a.id = ANY(?::text[]) AND a.id = d.id", agents, units, agents)
+	}
 	// How many units each agent gets back, as rows (id, n).
 	var freedRows strings.Builder
 	var args []any
@@ -282,18 +331,6 @@ func (db *DB) releaseAgents(ctx context.Context, tx *Tx, freed map[string]int) e
 		freedRows.WriteString("SELECT ? AS id, ? AS n")
 		args = append(args, id, freed[id])
 	}
-	if db.engine != SQLite { // whose one writer holds every row
-		// Locked in the order of their IDs, by a statement of their
-		// own: two batches that free the same agents must not take them
-		// in opposite orders, and the update must find them locked. Were
-		// the lock a subquery of the update, a row another transaction
-		// changed meanwhile would be checked again against it, and on
-		// PostgreSQL left out: its capacity never came back.
-		if _, err := tx.NewRaw("SELECT id FROM agents WHERE id IN (?) ORDER BY id FOR UPDATE", bun.List(agents)).Exec(ctx); err != nil {
-			return err
-		}
-	}
-	release := "workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END"
 	var err error
 	if db.engine == MySQL {
 		_, err = tx.NewRaw("UPDATE agents AS a JOIN ("+freedRows.String()+") AS d ON a.id = d.id SET a."+release, args...).Exec(ctx)
@@ -362,13 +399,9 @@ func (db *DB) createSet(ctx context.Context, calls []*setCall) error {
 	if len(inserts) == 0 {
 		return nil
 	}
-	queries := []changeQuery{tx.NewInsert().Model(&inserts).Returning("NULL")}
-	if len(offers) > 0 {
-		queries = append(queries, tx.NewInsert().Model(&offers).Returning("NULL"))
-	}
 	// A duplicate key (an idempotency key, an external reference) fails
 	// the batch: each change then runs alone and answers for itself.
-	if err := tx.execTogether(ctx, queries...); err != nil {
+	if err := db.insertTogether(ctx, tx, &inserts, &offers); err != nil {
 		return err
 	}
 	for i, c := range calls {
@@ -412,7 +445,17 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	}
 	args = append(args, n, tx.now)
 	var ids []string
-	if db.engine == MySQL {
+	if db.engine == Postgres {
+		// The same as below, with the ranked agents as an array (see
+		// inPairs).
+		if err := tx.scanPrepared(ctx, &ids, "WITH free (free_id) AS (SELECT a.id FROM agents AS a "+
+			"JOIN unnest(?::text[]) WITH ORDINALITY AS r(id, rank) ON a.id = r.id WHERE a.id = ANY(?::text[]) AND "+agentMayTakeWorkByID+
+			" ORDER BY r.rank LIMIT ? FOR UPDATE OF a SKIP LOCKED) "+
+			"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
+			agentMayTakeWorkByID+" RETURNING a.id", ranked, ranked, n, tx.now); err != nil {
+			return nil, false, err
+		}
+	} else if db.engine == MySQL {
 		// MySQL cannot update a table that a subquery of the update
 		// reads: the agents are chosen and locked, then taken.
 		if err := tx.NewRaw("SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
