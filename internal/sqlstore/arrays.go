@@ -27,13 +27,13 @@ import (
 
 // arrayInsert is how the rows of one table go in as arrays.
 type arrayInsert struct {
-	table  string
 	fields []*arrayField
 	query  string // with "?" placeholders, one per field
 }
 
 type arrayField struct {
 	name     string       // the column's
+	sqlName  string       // the column's, quoted
 	index    []int        // in the row's struct
 	typ      reflect.Type // the struct field's
 	sqlArray string       // the column's type, as an array
@@ -46,12 +46,12 @@ type arrayInserts struct {
 	byType map[reflect.Type]*arrayInsert
 }
 
-// insertAsArrays returns the statement that inserts rows, a slice of
-// pointers to bun models, as arrays, and its arguments. ok is false when
-// the rows must go through bun: on another engine than PostgreSQL, out of
-// a transaction, or
-// rows of a type whose fields bun writes in a way of its own (a default,
-// a zero as NULL, a value bun encodes).
+// insertAsArrays returns the statement that inserts rows, a slice (or a
+// pointer to one) of bun models or of pointers to them, as arrays, and its
+// arguments. ok is false when the rows must go through bun: on another
+// engine than PostgreSQL, out of a transaction, or rows of a type whose
+// fields bun writes in a way of its own (a default, a zero as NULL, a
+// value bun encodes).
 func (db *DB) insertAsArrays(ctx context.Context, idb bun.IDB, rows any) (query string, args []any, ok bool, err error) {
 	if db.engine != Postgres || sqlTxOf(idb) == nil {
 		return "", nil, false, nil
@@ -76,9 +76,9 @@ func (db *DB) insertAsArrays(ctx context.Context, idb bun.IDB, rows any) (query 
 	return ins.query, args, true, nil
 }
 
-// arrayInsertOf is how rows of type typ (a bun model, or a pointer to one) go in
-// as arrays, nil when they cannot. The columns' types are read from the
-// catalog once.
+// arrayInsertOf is how rows of type typ (a bun model, or a pointer to
+// one) go in as arrays, nil when they cannot. The columns' types are read
+// from the catalog once.
 func (db *DB) arrayInsertOf(ctx context.Context, idb bun.IDB, typ reflect.Type) (*arrayInsert, error) {
 	db.arrays.mu.Lock()
 	ins, known := db.arrays.byType[typ]
@@ -106,7 +106,7 @@ func (db *DB) arrayInsertOf(ctx context.Context, idb bun.IDB, typ reflect.Type) 
 	for _, c := range columns {
 		types[c.Name] = c.Type
 	}
-	ins = &arrayInsert{table: table.Name}
+	ins = &arrayInsert{}
 	names := make([]string, 0, len(table.Fields))
 	arrays := make([]string, 0, len(table.Fields))
 	for _, f := range table.Fields {
@@ -115,9 +115,9 @@ func (db *DB) arrayInsertOf(ctx context.Context, idb bun.IDB, typ reflect.Type) 
 			ins = nil
 			break
 		}
-		field := &arrayField{name: f.Name, index: f.Index, typ: f.StructField.Type, sqlArray: sqlType + "[]"}
+		field := &arrayField{name: f.Name, sqlName: string(f.SQLName), index: f.Index, typ: f.StructField.Type, sqlArray: sqlType + "[]"}
 		ins.fields = append(ins.fields, field)
-		names = append(names, string(f.SQLName))
+		names = append(names, field.sqlName)
 		arrays = append(arrays, "?::"+field.sqlArray)
 	}
 	if ins != nil {
@@ -231,7 +231,7 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	values := make([]string, len(ins.fields))
 	arrays := make([]string, len(ins.fields))
 	for i, f := range ins.fields {
-		names[i] = f.name
+		names[i] = f.sqlName
 		values[i] = "u.c" + strconv.Itoa(i)
 		if f.name == "position" {
 			values[i] = "seq.position - ? + " + values[i] // the row's offset, from the last position taken
