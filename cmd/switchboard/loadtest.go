@@ -15,7 +15,7 @@ func runLoadtest(ctx context.Context, e env, args []string) error {
 		usage: "switchboard loadtest --token T [--url U] [flags]",
 		description: "Measures a running server through its API. It sets up a team, a queue routing to\n" +
 			"it and --agents agents (each with a token, available), then for --duration runs\n" +
-			"a scenario:\n" +
+			"a scenario (after --warmup of the same, unmeasured):\n" +
 			"  lifecycle  takes tasks through their whole lifecycle: created with the admin\n" +
 			"             token, routed and offered by the server, accepted and completed by\n" +
 			"             the agent; prints tasks per second and latency percentiles of each\n" +
@@ -35,6 +35,7 @@ func runLoadtest(ctx context.Context, e env, args []string) error {
 	rate := fs.Int("rate", 0, "tasks started per `second`, an open model; 0 is as fast as --workers allow")
 	workers := fs.Int("workers", 64, "requests in flight at most")
 	duration := fs.Duration("duration", 10*time.Second, "how long to start tasks for")
+	warmup := fs.Duration("warmup", 0, "run the same load this long first, unmeasured, so that the server's and the database's caches are warm")
 	offerTimeout := fs.Duration("offer-timeout", 30*time.Second, "the queue's offer timeout; 0 assigns directly, without offers")
 	scenario := fs.String("scenario", loadgen.ScenarioLifecycle, "what to run: "+strings.Join(loadgen.Scenarios, ", "))
 	baseline := fs.Bool("baseline", false, "measure a bare net/http handler first and print the ratio (heartbeat and me)")
@@ -45,7 +46,7 @@ func runLoadtest(ctx context.Context, e env, args []string) error {
 		return usagef("loadtest: unexpected argument %q", fs.Arg(0))
 	}
 	cfg := loadgen.Config{URL: *url, Token: *token, Agents: *agents, Capacity: *capacity, Rate: *rate,
-		Workers: *workers, Duration: *duration, OfferTimeout: *offerTimeout}
+		Workers: *workers, Duration: *duration, Warmup: *warmup, OfferTimeout: *offerTimeout}
 	if err := cfg.Validate(); err != nil {
 		return usagef("loadtest: %v (see switchboard loadtest --help)", err)
 	}

@@ -24,7 +24,7 @@ func TestLoadtest(t *testing.T) {
 			}
 			for _, offer := range []string{"30s", "0s"} {
 				out, errOut, err := runCmd(t, environ("SWITCHBOARD_TOKEN", strings.TrimSpace(token)), "", "loadtest", "--url", base,
-					"--agents", "5", "--duration", "1s", "--rate", "20", "--workers", "4", "--offer-timeout", offer)
+					"--agents", "5", "--warmup", "300ms", "--duration", "1s", "--rate", "20", "--workers", "4", "--offer-timeout", offer)
 				if err != nil {
 					t.Fatalf("loadtest --offer-timeout %s: %v\n%s\n%s", offer, err, out, errOut)
 				}
@@ -62,6 +62,7 @@ func TestLoadtestErrors(t *testing.T) {
 		{[]string{"loadtest", "--token", "x", "--agents", "0"}, "agents must be from 1 to 100000"},
 		{[]string{"loadtest", "--token", "x", "--url", "ftp://x"}, "not an http(s) URL"},
 		{[]string{"loadtest", "--token", "x", "--offer-timeout", "1500ms"}, "whole seconds"},
+		{[]string{"loadtest", "--token", "x", "--warmup", "-1s"}, "the warm-up must be 0 (none) or more"},
 		{[]string{"loadtest", "--token", "x", "--scenario", "dance"}, "--scenario must be one of lifecycle, heartbeat, me"},
 		{[]string{"loadtest", "--token", "x", "--baseline"}, "--baseline is for the heartbeat and me scenarios"},
 	} {

@@ -31,6 +31,10 @@ type Config struct {
 	Rate     int
 	Workers  int
 	Duration time.Duration
+	// Warmup is how long the same load runs before the measured one,
+	// unmeasured: the server's caches and prepared statements, and the
+	// database's, are then those of a server that has been running.
+	Warmup time.Duration
 	// OfferTimeout is the queue's; 0 assigns tasks directly, without an
 	// offer to accept.
 	OfferTimeout time.Duration
@@ -53,6 +57,8 @@ func (c Config) Validate() error {
 		return errors.New("workers must be from 1 to 10000")
 	case c.Duration <= 0:
 		return errors.New("duration must be positive")
+	case c.Warmup < 0:
+		return errors.New("the warm-up must be 0 (none) or more")
 	case c.OfferTimeout < 0 || c.OfferTimeout%time.Second != 0:
 		return errors.New("the offer timeout must be whole seconds, 0 or more")
 	}
@@ -153,6 +159,27 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 
+	if cfg.Warmup > 0 {
+		fmt.Fprintf(log, "warming up for %s\n", cfg.Warmup)
+		warm, _ := runLifecycles(ctx, c, cfg, f, cfg.Warmup)
+		warm.finish(ctx, c)
+	}
+	fmt.Fprintf(log, "running for %s at %s\n", cfg.Duration, rateText(cfg.Rate))
+	l, elapsed := runLifecycles(ctx, c, cfg, f, cfg.Duration)
+	rep := l.report()
+	rep.Elapsed = elapsed
+
+	// Finish what the attack left half done, so that the agents end free.
+	if left := l.finish(ctx, c); left > 0 {
+		fmt.Fprintf(log, "finished %d tasks the run left open\n", left)
+	}
+	return rep, ctx.Err()
+}
+
+// runLifecycles runs lifecycles for duration and returns what it saw, and
+// how long it took from its first request to its last answer.
+func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duration time.Duration) (*lifecycle, time.Duration) {
+	base := c.base
 	// Follow-up steps come before new tasks: a lifecycle once started is
 	// finished first, as agents do.
 	next := make(chan step, 1<<20)
@@ -173,8 +200,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return nil
 	}
 
-	attacker := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: transport, Timeout: 30 * time.Second}),
-		vegeta.Workers(uint64(cfg.Workers)), vegeta.MaxWorkers(uint64(cfg.Workers)))
+	attacker := vegeta.NewAttacker(vegeta.Client(c.http), vegeta.Workers(uint64(cfg.Workers)), vegeta.MaxWorkers(uint64(cfg.Workers)))
 	// Three requests per task: the rate of requests is three times that of
 	// tasks (two when tasks are assigned without an offer).
 	perTask := 3
@@ -182,11 +208,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		perTask = 2
 	}
 	pacer := vegeta.Rate{Freq: cfg.Rate * perTask, Per: time.Second}
-	fmt.Fprintf(log, "running for %s at %s\n", cfg.Duration, rateText(cfg.Rate))
 
 	l := &lifecycle{cfg: cfg, fleet: f, next: next, started: map[string]time.Time{}}
 	var first, last time.Time
-	for res := range attacker.Attack(targeter, pacer, cfg.Duration, "lifecycle") {
+	for res := range attacker.Attack(targeter, pacer, duration, "lifecycle") {
 		if first.IsZero() || res.Timestamp.Before(first) {
 			first = res.Timestamp
 		}
@@ -198,14 +223,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 			attacker.Stop()
 		}
 	}
-	rep := l.report()
-	rep.Elapsed = last.Sub(first)
-
-	// Finish what the attack left half done, so that the agents end free.
-	if left := l.finish(ctx, c); left > 0 {
-		fmt.Fprintf(log, "finished %d tasks the run left open\n", left)
-	}
-	return rep, ctx.Err()
+	return l, last.Sub(first)
 }
 
 func rateText(rate int) string {

@@ -76,10 +76,17 @@ func RunRequests(ctx context.Context, cfg Config, scenario string, log io.Writer
 	for _, t := range f.tokens {
 		tokens = append(tokens, "Bearer "+t)
 	}
-	fmt.Fprintf(log, "running %s for %s as %d agents at %s\n", scenario, cfg.Duration, len(tokens), requestRateText(cfg.Rate))
-	rep := attack(ctx, cfg, transport, scenario, func(i uint64, r *request) {
+	as := func(i uint64, r *request) {
 		r.method, r.url, r.body, r.auth = method, base+path, body, tokens[i%uint64(len(tokens))]
-	})
+	}
+	if cfg.Warmup > 0 {
+		fmt.Fprintf(log, "warming up for %s\n", cfg.Warmup)
+		warm := cfg
+		warm.Duration = cfg.Warmup
+		attack(ctx, warm, transport, scenario, as)
+	}
+	fmt.Fprintf(log, "running %s for %s as %d agents at %s\n", scenario, cfg.Duration, len(tokens), requestRateText(cfg.Rate))
+	rep := attack(ctx, cfg, transport, scenario, as)
 	return rep, ctx.Err()
 }
 
