@@ -49,6 +49,14 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // others.
 func (db *DB) SharedCommits() int64 { return db.group().shared.Load() }
 
+// Committers is how many batches the database commits at once.
+func (db *DB) Committers() int {
+	if db.engine == SQLite {
+		return 1
+	}
+	return serverCommitters
+}
+
 // ChangesMadeInSets is how many changes batches made in sets (see setWork).
 func (db *DB) ChangesMadeInSets() int64 { return db.group().bySet.Load() }
 

@@ -20,12 +20,25 @@ func together(t *testing.T, db *sqlstore.DB, calls []func()) (inSets int64) {
 	before := db.ChangesMadeInSets()
 	defer func() { inSets = db.ChangesMadeInSets() - before }()
 	hold := make(chan struct{})
-	db.SetBeforeCommit(func([]*switchboard.Event) { <-hold })
+	holding := make(chan struct{}, 1)
+	db.SetBeforeCommit(func([]*switchboard.Event) {
+		select {
+		case holding <- struct{}{}:
+		default:
+		}
+		<-hold
+	})
 	defer db.SetBeforeCommit(nil)
-	// Changes that occupy the committers until the calls are waiting.
+	// Changes that occupy the committers until the calls are waiting: one
+	// at a time, each in a committer of its own. Two arriving at once
+	// would share one, and leave the other free to make a call alone; on
+	// MySQL that call's reservation locks every candidate it reads, and
+	// the set, finding them all held, leaves its changes to be made
+	// alone. The first is held before its commit, still holding the
+	// event sequence, on which the others then wait.
 	var wg sync.WaitGroup
 	system := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
-	for i := range 2 {
+	for i := range db.Committers() {
 		wg.Go(func() {
 			err := db.Write(system, func(ctx context.Context, tx *sqlstore.Tx) error {
 				tx.Record(switchboard.Event{Type: switchboard.AuditTeamUpdated, Subject: switchboard.EventSubject{Type: "test", ID: fmt.Sprint(i)}})
@@ -35,6 +48,11 @@ func together(t *testing.T, db *sqlstore.DB, calls []func()) (inSets int64) {
 				t.Error(err)
 			}
 		})
+		if i == 0 {
+			<-holding
+		} else {
+			time.Sleep(50 * time.Millisecond) // taken by a free committer at once
+		}
 	}
 	for _, call := range calls {
 		wg.Go(call)
