@@ -56,16 +56,18 @@ func (db *DB) insertAsArrays(ctx context.Context, idb bun.IDB, rows any) (query 
 	if db.engine != Postgres || sqlTxOf(idb) == nil {
 		return "", nil, false, nil
 	}
-	slice := reflect.ValueOf(rows)
-	if slice.Kind() == reflect.Pointer {
-		slice = slice.Elem()
-	}
-	rowType := slice.Type().Elem() // a bun model, or a pointer to one
-	ins, err := db.arrayInsertOf(ctx, idb, rowType)
+	slice := reflect.Indirect(reflect.ValueOf(rows))
+	ins, err := db.arrayInsertOf(ctx, idb, slice.Type().Elem())
 	if ins == nil || err != nil {
 		return "", nil, false, err
 	}
-	args = make([]any, len(ins.fields))
+	return ins.query, ins.columns(slice), true, nil
+}
+
+// columns are the rows of slice as arrays, one per field: the arguments
+// of the insert's placeholders.
+func (ins *arrayInsert) columns(slice reflect.Value) []any {
+	args := make([]any, len(ins.fields))
 	for i, f := range ins.fields {
 		column := reflect.MakeSlice(reflect.SliceOf(f.typ), slice.Len(), slice.Len())
 		for r := range slice.Len() {
@@ -73,7 +75,7 @@ func (db *DB) insertAsArrays(ctx context.Context, idb bun.IDB, rows any) (query 
 		}
 		args[i] = column.Interface()
 	}
-	return ins.query, args, true, nil
+	return args
 }
 
 // arrayInsertOf is how rows of type typ (a bun model, or a pointer to
@@ -170,10 +172,11 @@ func sqlTxOf(idb bun.IDB) *sql.Tx {
 }
 
 // insertTogether inserts sets of rows, each a pointer to a slice of bun
-// models or of pointers to them; an empty one is passed over. On PostgreSQL they go as
-// one statement, each set's INSERT of arrays a data-modifying WITH clause
-// (see execTogether): one round trip, and one text for any number of rows.
-func (db *DB) insertTogether(ctx context.Context, tx *Tx, sets ...any) error {
+// models or of pointers to them, in the transaction idb; an empty one is
+// passed over. On PostgreSQL they go as one statement, each set's INSERT
+// of arrays a data-modifying WITH clause (see execTogether): one round
+// trip, and one text for any number of rows.
+func (db *DB) insertTogether(ctx context.Context, idb bun.IDB, sets ...any) error {
 	var queries []changeQuery
 	var arrays []string
 	var args []any
@@ -181,12 +184,14 @@ func (db *DB) insertTogether(ctx context.Context, tx *Tx, sets ...any) error {
 		if reflect.ValueOf(rows).Elem().Len() == 0 {
 			continue
 		}
-		query, rowArgs, ok, err := db.insertAsArrays(ctx, tx, rows)
+		query, rowArgs, ok, err := db.insertAsArrays(ctx, idb, rows)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			queries = append(queries, tx.NewInsert().Model(rows).Returning("NULL"))
+			// RETURNING NULL: bun would otherwise read back keys nobody
+			// needs.
+			queries = append(queries, idb.NewInsert().Model(rows).Returning("NULL"))
 			continue
 		}
 		arrays, args = append(arrays, query), append(args, rowArgs...)
@@ -200,14 +205,19 @@ func (db *DB) insertTogether(ctx context.Context, tx *Tx, sets ...any) error {
 			}
 			query = "WITH " + strings.Join(with, ", ") + " " + query
 		}
-		if err := db.execPrepared(ctx, tx, query, args...); err != nil {
+		if err := db.execPrepared(ctx, idb, query, args...); err != nil {
 			return err
 		}
 	}
-	if len(queries) == 0 {
-		return nil
+	if tx, ok := idb.(*Tx); ok && len(queries) > 0 {
+		return tx.execTogether(ctx, queries...)
 	}
-	return tx.execTogether(ctx, queries...)
+	for _, q := range queries {
+		if _, err := q.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // insertEventsAtNextPositions takes the next len(events) positions of the
@@ -223,10 +233,7 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	if ins == nil {
 		return 0, errors.New("sqlstore: events cannot be written as arrays")
 	}
-	_, args, _, err := db.insertAsArrays(ctx, idb, events)
-	if err != nil {
-		return 0, err
-	}
+	args := ins.columns(reflect.ValueOf(events))
 	names := make([]string, len(ins.fields))
 	values := make([]string, len(ins.fields))
 	arrays := make([]string, len(ins.fields))

@@ -4,10 +4,8 @@ package sqlstore
 // matching, upserts, statistics, the event sequence.
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -182,23 +180,12 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 }
 
 // insertEventRows writes a change's events and audit entries. On a server
-// engine the two inserts travel as one statement (a data-modifying WITH on
-// PostgreSQL, two statements in one call on MySQL), saving a round trip on
-// every write; a bulk change goes in chunks.
+// engine the two inserts travel as one statement (a data-modifying WITH of
+// arrays on PostgreSQL, two statements in one call on MySQL), saving a
+// round trip on every write; elsewhere a bulk change goes in chunks.
 func (db *DB) insertEventRows(ctx context.Context, tx bun.IDB, events []*eventRow, audits []*auditRow) error {
-	if db.engine == Postgres && len(events) > 0 {
-		query, args, ok, err := db.insertAsArrays(ctx, tx, events)
-		if err != nil || !ok {
-			return cmp.Or(err, errors.New("sqlstore: events not written as arrays"))
-		}
-		if len(audits) > 0 {
-			auditsQuery, auditsArgs, ok, err := db.insertAsArrays(ctx, tx, audits)
-			if err != nil || !ok {
-				return cmp.Or(err, errors.New("sqlstore: audit entries not written as arrays"))
-			}
-			query, args = "WITH ev AS ("+query+") "+auditsQuery, append(args, auditsArgs...)
-		}
-		return db.execPrepared(ctx, tx, query, args...)
+	if db.engine == Postgres {
+		return db.insertTogether(ctx, tx, &events, &audits)
 	}
 	if db.engine == SQLite || len(events) > insertChunk || len(audits) > insertChunk || len(audits) == 0 {
 		if err := insertChunks(ctx, db, tx, events); err != nil {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -103,34 +102,25 @@ func (db *DB) reserveFirst(ctx context.Context, tx *Tx, ranked []string) (string
 // reserveFirstFree reserves the first of the ranked agents who may take
 // work now and whose row no other transaction holds.
 func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (string, error) {
-	order, args := "CASE a.id", make([]any, 0, len(ranked))
-	for i, id := range ranked {
-		order += fmt.Sprintf(" WHEN ? THEN %d", i)
-		args = append(args, id)
-	}
-	first := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
-		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWorkByID).
-		OrderExpr(order+" END", args...).Limit(1))
+	order, orderArgs := rankOrder(ranked)
 	var ids []string
 	if db.engine == Postgres {
 		// One statement, prepared (see scanPrepared): the update takes
 		// the row the look-up locked.
 		// The arguments in the order of their placeholders: the time,
 		// the IDs of the IN list, then the same IDs in the ORDER BY.
-		rank, pgArgs := "CASE a.id", []any{tx.now}
-		for i, id := range ranked {
-			rank += " WHEN ? THEN " + strconv.Itoa(i)
-			pgArgs = append(pgArgs, id)
-		}
-		pgArgs = append(pgArgs, pgArgs[1:]...)
+		args := append(append([]any{tx.now}, orderArgs...), orderArgs...)
 		query := "UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = (" +
 			"SELECT a.id FROM agents AS a WHERE " + agentMayTakeWorkByID + " AND a.id IN (" + placeholders(len(ranked)) + ") " +
-			"ORDER BY " + rank + " END LIMIT 1 FOR UPDATE SKIP LOCKED) AND " + agentMayTakeWorkByID + " RETURNING a.id"
-		if err := tx.scanPrepared(ctx, &ids, query, pgArgs...); err != nil || len(ids) == 0 {
+			"ORDER BY " + order + " LIMIT 1 FOR UPDATE SKIP LOCKED) AND " + agentMayTakeWorkByID + " RETURNING a.id"
+		if err := tx.scanPrepared(ctx, &ids, query, args...); err != nil || len(ids) == 0 {
 			return "", err
 		}
 		return ids[0], nil
 	}
+	first := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
+		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWorkByID).
+		OrderExpr(order, orderArgs...).Limit(1))
 	// MySQL cannot update a table that a subquery of the update reads.
 	if err := first.Scan(ctx, &ids); err != nil || len(ids) == 0 {
 		return "", err
@@ -140,6 +130,20 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 		return "", err
 	}
 	return ids[0], nil
+}
+
+// rankOrder is an ORDER BY expression that sorts agents (aliased a) in
+// the order of ranked, CASE a.id WHEN ? THEN 0 … END, with its arguments.
+func rankOrder(ranked []string) (string, []any) {
+	var b strings.Builder
+	b.WriteString("CASE a.id")
+	args := make([]any, len(ranked))
+	for i, id := range ranked {
+		b.WriteString(" WHEN ? THEN " + strconv.Itoa(i))
+		args[i] = id
+	}
+	b.WriteString(" END")
+	return b.String(), args
 }
 
 // agentMayTakeWork is the condition on an agent (aliased a) that it may

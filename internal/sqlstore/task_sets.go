@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -438,16 +437,11 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	if len(ranked) == 0 {
 		return nil, len(candidates) < limit, nil
 	}
-	order, args := "CASE a.id", []any{bun.List(ranked)}
-	for i, id := range ranked {
-		order += " WHEN ? THEN " + strconv.Itoa(i)
-		args = append(args, id)
-	}
-	args = append(args, n, tx.now)
 	var ids []string
-	if db.engine == Postgres {
-		// The same as below, with the ranked agents as an array (see
-		// inPairs).
+	switch db.engine {
+	case Postgres:
+		// The ranked agents as an array (see inPairs), their rank its
+		// order.
 		if err := tx.scanPrepared(ctx, &ids, "WITH free (free_id) AS (SELECT a.id FROM agents AS a "+
 			"JOIN unnest(?::text[]) WITH ORDINALITY AS r(id, rank) ON a.id = r.id WHERE a.id = ANY(?::text[]) AND "+agentMayTakeWorkByID+
 			" ORDER BY r.rank LIMIT ? FOR UPDATE OF a SKIP LOCKED) "+
@@ -455,11 +449,13 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 			agentMayTakeWorkByID+" RETURNING a.id", ranked, ranked, n, tx.now); err != nil {
 			return nil, false, err
 		}
-	} else if db.engine == MySQL {
+	case MySQL:
 		// MySQL cannot update a table that a subquery of the update
 		// reads: the agents are chosen and locked, then taken.
+		order, orderArgs := rankOrder(ranked)
+		args := append(append([]any{bun.List(ranked)}, orderArgs...), n)
 		if err := tx.NewRaw("SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
-			"ORDER BY "+order+" END LIMIT ? FOR UPDATE SKIP LOCKED", args[:len(args)-1]...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+			"ORDER BY "+order+" LIMIT ? FOR UPDATE SKIP LOCKED", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
 			return nil, false, err
 		}
 		if len(ids) > 0 {
@@ -472,18 +468,15 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 				return nil, false, errors.New("sqlstore: agents locked for work could not take it")
 			}
 		}
-	} else {
-		// The agents to take are chosen once, in a WITH clause: a
-		// subquery of the UPDATE's condition could be run again for a
-		// row another transaction changed meanwhile, and take more
-		// than n.
-		lock := " FOR UPDATE SKIP LOCKED"
-		if db.engine == SQLite { // whose one writer meets no row held
-			lock = ""
-		}
+	default:
+		// SQLite, whose one writer meets no row held. The agents to
+		// take are chosen once, in a WITH clause: a subquery of the
+		// UPDATE's condition could be run again and take more than n.
 		// RETURNING names the column alone: SQLite knows no alias there.
+		order, orderArgs := rankOrder(ranked)
+		args := append(append(append([]any{bun.List(ranked)}, orderArgs...), n), tx.now)
 		if err := tx.NewRaw("WITH free (free_id) AS (SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN (?) "+
-			"ORDER BY "+order+" END LIMIT ?"+lock+") "+
+			"ORDER BY "+order+" LIMIT ?) "+
 			"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
 			agentMayTakeWorkByID+" RETURNING id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
 			return nil, false, err

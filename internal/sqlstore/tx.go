@@ -217,18 +217,7 @@ const insertChunk = 500
 // on PostgreSQL, as arrays (see insertAsArrays).
 func insertChunks[T any](ctx context.Context, db *DB, tx bun.IDB, rows []T) error {
 	for chunk := range slices.Chunk(rows, insertChunk) {
-		query, args, ok, err := db.insertAsArrays(ctx, tx, chunk)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if err := db.execPrepared(ctx, tx, query, args...); err != nil {
-				return err
-			}
-			continue
-		}
-		// RETURNING NULL: bun would otherwise read back keys nobody needs.
-		if _, err := tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
+		if err := db.insertTogether(ctx, tx, &chunk); err != nil {
 			return err
 		}
 	}
