@@ -223,9 +223,11 @@ func (db *DB) insertTogether(ctx context.Context, idb bun.IDB, sets ...any) erro
 // insertEventsAtNextPositions takes the next len(events) positions of the
 // event sequence and writes the events at them, with the audit entries, in
 // one statement: the sequence's row stays locked until the commit, and
-// this saves a round trip under its lock. events[i] must have position
-// i+1; the statement returns the last position taken. PostgreSQL only.
-func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, events []*eventRow, audits []*auditRow) (int64, error) {
+// this saves a round trip under its lock. The sets of rows with (pointers
+// to slices, as insertTogether takes) go in the same statement when they
+// can go as arrays, before it otherwise. events[i] must have position i+1;
+// the statement returns the last position taken. PostgreSQL only.
+func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, events []*eventRow, audits []*auditRow, with ...any) (int64, error) {
 	ins, err := db.arrayInsertOf(ctx, idb, reflect.TypeOf(events).Elem())
 	if err != nil {
 		return 0, err
@@ -255,6 +257,22 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 			return 0, cmp.Or(err, errors.New("sqlstore: audit entries cannot be written as arrays"))
 		}
 		query, args = query+", au AS ("+auditsQuery+")", append(args, auditsArgs...)
+	}
+	for i, rows := range with {
+		if reflect.ValueOf(rows).Elem().Len() == 0 {
+			continue
+		}
+		withQuery, withArgs, ok, err := db.insertAsArrays(ctx, idb, rows)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			if err := db.insertTogether(ctx, idb, rows); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		query, args = query+", w"+strconv.Itoa(i)+" AS ("+withQuery+")", append(args, withArgs...)
 	}
 	query += " SELECT position FROM seq"
 	var last []int64

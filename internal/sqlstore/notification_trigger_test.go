@@ -435,7 +435,8 @@ func TestNotificationPreferences(t *testing.T) {
 
 // Routing writes thousands of offers a second: a change without events that
 // notify must cost no statement more, and one with any number of them two
-// reads (everyone concerned, their preferences) and the outbox's insert.
+// reads (everyone concerned, their preferences) and at most the outbox's
+// insert.
 func TestTriggers_QueryBudget(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
@@ -473,8 +474,14 @@ func TestTriggers_QueryBudget(t *testing.T) {
 		triggers = append(triggers, switchboard.Event{Type: switchboard.AuditTaskEscalated,
 			Subject: switchboard.EventSubject{Type: "task", ID: "t1", Name: "Bench"}, TeamIDs: []string{f.team.ID}})
 		statements(composer, triggers...) // the first reads, once, how the outbox's rows are written
-		if with, without := statements(composer, triggers...), statements(nil, triggers...); with-without != 3 {
-			t.Errorf("11 triggers ran %d statements more than none, want 3 (two reads, one insert)", with-without)
+		// PostgreSQL inserts the outbox's rows with the events, in their
+		// statement.
+		want := 3
+		if db.Engine() == sqlstore.Postgres {
+			want = 2
+		}
+		if with, without := statements(composer, triggers...), statements(nil, triggers...); with-without != want {
+			t.Errorf("11 triggers ran %d statements more than none, want %d (two reads, and the outbox's insert unless it goes with the events)", with-without, want)
 		}
 	})
 }

@@ -148,29 +148,55 @@ func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 		}
 	}
 	where, args := db.inPairs("id, agent_id", nil, pairs)
-	var offers []offerRow
-	if err := db.updateReturning(ctx, tx, &offers, "offers", "id, task_id, agent_id",
-		"status = ?, responded_at = ?", []any{switchboard.OfferAccepted, now},
-		where+" AND status = ? AND expires_at > ?", append(args, switchboard.OfferPending, now)); err != nil {
-		return err
-	}
-	accepted := make(map[string]offerRow, len(offers))
-	var taskPairs [][2]string
-	for _, o := range offers {
-		accepted[o.ID] = o
-		taskPairs = append(taskPairs, [2]string{o.TaskID, o.AgentID})
-	}
+	offerSet, offerArgs := "status = ?, responded_at = ?", []any{switchboard.OfferAccepted, now}
+	offerWhere, offerWhereArgs := where+" AND status = ? AND expires_at > ?", append(args, switchboard.OfferPending, now)
+	taskSet, taskArgs := "status = ?, assigned_at = ?, updated_at = ?, version = version + 1", []any{switchboard.TaskAssigned, now, now}
+	accepted := map[string]offerRow{}
 	tasks := map[string]*taskRow{}
-	if len(taskPairs) > 0 {
-		where, args := db.inPairs("id, agent_id", nil, taskPairs)
-		var rows []*taskRow
-		if err := db.updateReturning(ctx, tx, &rows, "tasks", "*",
-			"status = ?, assigned_at = ?, updated_at = ?, version = version + 1", []any{switchboard.TaskAssigned, now, now},
-			where+" AND status = ?", append(args, switchboard.TaskOffered)); err != nil {
+	if db.engine == Postgres {
+		// One statement where the others take two round trips: the
+		// offers' update, then their tasks', which reads the offers the
+		// first returned. Each offer comes back with its task, or with
+		// none when the task was not offered to the offer's agent.
+		var rows []struct {
+			OfferID string `bun:"accepted_offer_id"`
+			TaskID  string `bun:"accepted_task_id"`
+			taskRow
+		}
+		if err := tx.scanPrepared(ctx, &rows, "WITH o AS (UPDATE offers SET "+offerSet+" WHERE "+offerWhere+" RETURNING id, task_id, agent_id), "+
+			"t AS (UPDATE tasks SET "+taskSet+" FROM o WHERE tasks.id = o.task_id AND tasks.agent_id = o.agent_id AND tasks.status = ? RETURNING tasks.*) "+
+			"SELECT o.id AS accepted_offer_id, o.task_id AS accepted_task_id, t.* FROM o LEFT JOIN t ON t.id = o.task_id",
+			slices.Concat(offerArgs, offerWhereArgs, taskArgs, []any{switchboard.TaskOffered})...); err != nil && !errors.Is(err, errNoRows) {
 			return err
 		}
-		for _, t := range rows {
-			tasks[t.ID] = t
+		for i := range rows {
+			r := &rows[i]
+			accepted[r.OfferID] = offerRow{ID: r.OfferID, TaskID: r.TaskID}
+			if r.taskRow.ID != "" {
+				tasks[r.TaskID] = &r.taskRow
+			}
+		}
+	} else {
+		var offers []offerRow
+		if err := db.updateReturning(ctx, tx, &offers, "offers", "id, task_id, agent_id",
+			offerSet, offerArgs, offerWhere, offerWhereArgs); err != nil {
+			return err
+		}
+		var taskPairs [][2]string
+		for _, o := range offers {
+			accepted[o.ID] = o
+			taskPairs = append(taskPairs, [2]string{o.TaskID, o.AgentID})
+		}
+		if len(taskPairs) > 0 {
+			where, args := db.inPairs("id, agent_id", nil, taskPairs)
+			var rows []*taskRow
+			if err := db.updateReturning(ctx, tx, &rows, "tasks", "*", taskSet, taskArgs,
+				where+" AND status = ?", append(args, switchboard.TaskOffered)); err != nil {
+				return err
+			}
+			for _, t := range rows {
+				tasks[t.ID] = t
+			}
 		}
 	}
 	for _, c := range calls {
@@ -254,15 +280,25 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 			freed[*t.AgentID]++
 		}
 	}
-	if db.engine != MySQL {
-		if err := db.releaseAgents(ctx, tx, freed); err != nil {
+	// Most of the time no task waits: one look for the whole set says so.
+	var waiting bool
+	switch db.engine {
+	case Postgres:
+		var err error
+		if waiting, err = db.releaseAgentsAndLook(ctx, tx, freed); err != nil {
 			return err
 		}
-	}
-	// Most of the time no task waits: one look for the whole set says so.
-	var waiting []string
-	if err := tx.scanPrepared(ctx, &waiting, "SELECT tk.id FROM tasks AS tk WHERE tk.status = "+quoted(switchboard.TaskQueued)+" LIMIT 1"); err != nil {
-		return err
+	default:
+		if db.engine != MySQL {
+			if err := db.releaseAgents(ctx, tx, freed); err != nil {
+				return err
+			}
+		}
+		var queued []string
+		if err := tx.scanPrepared(ctx, &queued, waitingTask); err != nil {
+			return err
+		}
+		waiting = len(queued) > 0
 	}
 	routed := map[string]bool{}
 	for _, c := range calls {
@@ -279,7 +315,7 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 		}
 		// The agent has room again: queued work is its, recorded with
 		// the first of its completions.
-		if len(waiting) > 0 && !routed[w.agentID] {
+		if waiting && !routed[w.agentID] {
 			routed[w.agentID] = true
 			if err := db.routeToAgent(ctx, c.Tx, w.agentID); err != nil {
 				return err
@@ -288,6 +324,44 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	}
 	return nil
 }
+
+// waitingTask finds a queued task, if any.
+var waitingTask = "SELECT tk.id FROM tasks AS tk WHERE tk.status = " + quoted(switchboard.TaskQueued) + " LIMIT 1"
+
+// releaseAgentsAndLook is releaseAgents followed by a look for a queued
+// task, in one statement of PostgreSQL, where they were three round trips
+// for every set of completions; it reports whether a task waits.
+//
+// The agents are locked first, in the order of their IDs, by a WITH
+// clause that the update reads only through a condition without a column
+// of its rows: PostgreSQL runs such a condition once, before the update
+// reads a row, so the locks are all taken, in order, before any is
+// changed (see releaseAgents). The update then finds every row locked by
+// its own transaction; a row another transaction changed before the lock
+// is updated as it is now, PostgreSQL's rule for a row changed under an
+// UPDATE. The update runs to its end though nothing reads it, as every
+// data-modifying WITH clause does. The look sees what a statement of its
+// own after the release would, but for the release itself, which it does
+// not need.
+func (db *DB) releaseAgentsAndLook(ctx context.Context, tx *Tx, freed map[string]int) (waiting bool, err error) {
+	agents := slices.Sorted(maps.Keys(freed))
+	units := make([]int, len(agents))
+	for i, id := range agents {
+		units[i] = freed[id]
+	}
+	var found []bool
+	if err := tx.scanPrepared(ctx, &found, "WITH locked AS (SELECT id FROM agents WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE), "+
+		"released AS (UPDATE agents AS a SET "+releaseUnits+" FROM unnest(?::text[], ?::int[]) AS d(id, n) "+
+		"WHERE a.id = ANY(?::text[]) AND a.id = d.id AND (SELECT count(*) FROM locked) >= 0) "+
+		"SELECT EXISTS ("+waitingTask+")",
+		agents, agents, units, agents); err != nil {
+		return false, err
+	}
+	return len(found) == 1 && found[0], nil
+}
+
+// releaseUnits takes d.n units off an agent's workload, never below 0.
+const releaseUnits = "workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END"
 
 // releaseAgents gives agents back units of their capacity: freed holds
 // how many each.
@@ -311,7 +385,7 @@ func (db *DB) releaseAgents(ctx context.Context, tx *Tx, freed map[string]int) e
 			return err
 		}
 	}
-	release := "workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END"
+	release := releaseUnits
 	if db.engine == Postgres {
 		units := make([]int, len(agents))
 		for i, id := range agents {

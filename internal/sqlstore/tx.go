@@ -240,26 +240,19 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		notifications = append(notifications, tx.notifications...)
 		history = append(history, tx.history...)
 	}
-	if err := insertChunks(ctx, db, idb, history); err != nil {
-		return err
-	}
 	events := eventsOf(changes)
 	notifications, err := db.fanOutWebhooks(ctx, notifications, events)
 	if err != nil {
 		return err
 	}
-	if err := insertChunks(ctx, db, idb, notifications); err != nil {
-		return err
-	}
 	users, counts := countsOf(changes)
-	if len(events) == 0 {
-		return db.writeCounts(ctx, idb, users, counts)
-	}
-	if db.engine == Postgres && users == 0 && len(counts) == 0 {
-		// The positions taken by the statement that writes the events:
-		// the sequence's lock is held one round trip less.
+	if db.engine == Postgres && len(events) > 0 && users == 0 && len(counts) == 0 {
+		// The positions taken by the statement that writes the events,
+		// and the history and the outbox's rows written by it too: the
+		// sequence's lock is held one round trip less, and the batch
+		// saves two.
 		rows, audits := eventRowsOf(changes, 0)
-		last, err := db.insertEventsAtNextPositions(ctx, idb, rows, audits)
+		last, err := db.insertEventsAtNextPositions(ctx, idb, rows, audits, &history, &notifications)
 		if err != nil {
 			return err
 		}
@@ -269,6 +262,15 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 			rows[i].Position = e.Position
 		}
 	} else {
+		if err := insertChunks(ctx, db, idb, history); err != nil {
+			return err
+		}
+		if err := insertChunks(ctx, db, idb, notifications); err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return db.writeCounts(ctx, idb, users, counts)
+		}
 		last, err := db.takePositions(ctx, idb, len(events))
 		if err != nil {
 			return err
