@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -232,7 +234,7 @@ type completeWork struct {
 // tasks are locked first, then the agents, as CompleteTask does.
 func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	sameTime(calls)
-	tx, now := calls[0].Tx, calls[0].now
+	tx := calls[0].Tx
 	var pairs [][2]string
 	var ids []string
 	var outcomes []*string
@@ -248,57 +250,16 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	outcome, outcomeArgs := db.valueByID("tasks.id", ids, outcomes)
 	where, whereArgs := db.inPairs("id, agent_id", nil, pairs)
 	where, whereArgs = where+" AND status = ?", append(whereArgs, switchboard.TaskAssigned)
-	freed := map[string]int{}
-	if db.engine == MySQL {
-		// The agents' rows before the tasks' change, as CompleteTask
-		// takes them: changing a task takes a shared lock on its agent,
-		// and asking for the exclusive one after that deadlocks with a
-		// router waiting for the same agent.
-		var locked []struct {
-			AgentID string `bun:"agent_id"`
-		}
-		if err := tx.NewRaw("SELECT agent_id FROM tasks WHERE "+where+" ORDER BY id FOR UPDATE", whereArgs...).Scan(ctx, &locked); err != nil && !errors.Is(err, errNoRows) {
-			return err
-		}
-		for _, l := range locked {
-			freed[l.AgentID]++
-		}
-		if err := db.releaseAgents(ctx, tx, freed); err != nil {
-			return err
-		}
-	}
-	var rows []*taskRow
-	if err := db.updateReturning(ctx, tx, &rows, "tasks", "*",
-		"status = ?, completed_at = ?, outcome = "+outcome+", updated_at = ?, version = version + 1",
-		append(append([]any{switchboard.TaskCompleted, now}, outcomeArgs...), now), where, whereArgs); err != nil {
-		return err
-	}
-	completed := make(map[string]*taskRow, len(rows))
-	for _, t := range rows {
-		completed[t.ID] = t
-		if db.engine != MySQL {
-			freed[*t.AgentID]++
-		}
-	}
-	// Most of the time no task waits: one look for the whole set says so.
+	var completed map[string]*taskRow
 	var waiting bool
-	switch db.engine {
-	case Postgres:
-		var err error
-		if waiting, err = db.releaseAgentsAndLook(ctx, tx, freed); err != nil {
-			return err
-		}
-	default:
-		if db.engine != MySQL {
-			if err := db.releaseAgents(ctx, tx, freed); err != nil {
-				return err
-			}
-		}
-		var queued []string
-		if err := tx.scanPrepared(ctx, &queued, waitingTask); err != nil {
-			return err
-		}
-		waiting = len(queued) > 0
+	var err error
+	if db.engine == Postgres {
+		completed, waiting, err = db.completeAndRelease(ctx, tx, pairs, outcome, outcomeArgs, where, whereArgs)
+	} else {
+		completed, waiting, err = db.completeThenRelease(ctx, tx, outcome, outcomeArgs, where, whereArgs)
+	}
+	if err != nil {
+		return err
 	}
 	routed := map[string]bool{}
 	for _, c := range calls {
@@ -325,74 +286,123 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	return nil
 }
 
+// completion is the change of a completed task; its arguments are
+// completionArgs.
+const completion = "status = ?, completed_at = ?, outcome = %s, updated_at = ?, version = version + 1"
+
+func completionArgs(now time.Time, outcomeArgs []any) []any {
+	return slices.Concat([]any{switchboard.TaskCompleted, now}, outcomeArgs, []any{now})
+}
+
+// completeThenRelease completes the tasks assigned that meet where, gives
+// their agents their capacity back, and looks for a queued task: the
+// statements of completeSet but on PostgreSQL. It returns the tasks
+// completed by ID, and whether a task waits.
+func (db *DB) completeThenRelease(ctx context.Context, tx *Tx, outcome string, outcomeArgs []any, where string, whereArgs []any) (completed map[string]*taskRow, waiting bool, err error) {
+	now := tx.now
+	freed := map[string]int{}
+	if db.engine == MySQL {
+		// The agents' rows before the tasks' change, as CompleteTask
+		// takes them: changing a task takes a shared lock on its agent,
+		// and asking for the exclusive one after that deadlocks with a
+		// router waiting for the same agent.
+		var locked []struct {
+			AgentID string `bun:"agent_id"`
+		}
+		if err := tx.NewRaw("SELECT agent_id FROM tasks WHERE "+where+" ORDER BY id FOR UPDATE", whereArgs...).Scan(ctx, &locked); err != nil && !errors.Is(err, errNoRows) {
+			return nil, false, err
+		}
+		for _, l := range locked {
+			freed[l.AgentID]++
+		}
+		if err := db.releaseAgents(ctx, tx, freed); err != nil {
+			return nil, false, err
+		}
+	}
+	var rows []*taskRow
+	if err := db.updateReturning(ctx, tx, &rows, "tasks", "*", fmt.Sprintf(completion, outcome), completionArgs(now, outcomeArgs), where, whereArgs); err != nil {
+		return nil, false, err
+	}
+	completed = make(map[string]*taskRow, len(rows))
+	for _, t := range rows {
+		completed[t.ID] = t
+		if db.engine != MySQL {
+			freed[*t.AgentID]++
+		}
+	}
+	if db.engine != MySQL {
+		if err := db.releaseAgents(ctx, tx, freed); err != nil {
+			return nil, false, err
+		}
+	}
+	// Most of the time no task waits: one look for the whole set says so.
+	var queued []string
+	if err := tx.scanPrepared(ctx, &queued, waitingTask); err != nil {
+		return nil, false, err
+	}
+	return completed, len(queued) > 0, nil
+}
+
+// completeAndRelease is completeThenRelease in one statement of
+// PostgreSQL, where the others take three or four round trips. The tasks
+// are changed first, then their agents are locked, in the order of their
+// IDs, by a WITH clause that the agents' update reads only through a
+// condition without a column of its rows: PostgreSQL runs such a condition
+// once, before the update reads a row, so the locks are all taken, in
+// order, before any is changed (see releaseAgents). The update then finds
+// every row locked by its own transaction; a row another transaction
+// changed before the lock is updated as it is now, PostgreSQL's rule for a
+// row changed under an UPDATE. The agents locked are the callers of the
+// set (pairs), a few more than those of the tasks completed when a task
+// was no longer theirs. The look for a queued task comes with each task.
+func (db *DB) completeAndRelease(ctx context.Context, tx *Tx, pairs [][2]string, outcome string, outcomeArgs []any, where string, whereArgs []any) (completed map[string]*taskRow, waiting bool, err error) {
+	agents := make([]string, len(pairs))
+	for i, p := range pairs {
+		agents[i] = p[1]
+	}
+	slices.Sort(agents)
+	agents = slices.Compact(agents)
+	var rows []struct {
+		taskRow
+		Waiting bool `bun:"task_waiting"`
+	}
+	if err := tx.scanPrepared(ctx, &rows, "WITH done AS (UPDATE tasks SET "+fmt.Sprintf(completion, outcome)+" WHERE "+where+" RETURNING tasks.*), "+
+		"freed AS (SELECT agent_id AS id, count(*) AS n FROM done GROUP BY agent_id), "+
+		"locked AS (SELECT id FROM agents WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE), "+
+		"released AS (UPDATE agents AS a SET "+releaseUnits+" FROM freed AS d "+
+		"WHERE a.id = ANY(?::text[]) AND a.id = d.id AND (SELECT count(*) FROM locked) >= 0) "+
+		"SELECT done.*, EXISTS ("+waitingTask+") AS task_waiting FROM done",
+		slices.Concat(completionArgs(tx.now, outcomeArgs), whereArgs, []any{agents, agents})...); err != nil && !errors.Is(err, errNoRows) {
+		return nil, false, err
+	}
+	completed = make(map[string]*taskRow, len(rows))
+	for i := range rows {
+		completed[rows[i].ID] = &rows[i].taskRow
+		waiting = rows[i].Waiting
+	}
+	return completed, waiting, nil
+}
+
 // waitingTask finds a queued task, if any.
 var waitingTask = "SELECT tk.id FROM tasks AS tk WHERE tk.status = " + quoted(switchboard.TaskQueued) + " LIMIT 1"
-
-// releaseAgentsAndLook is releaseAgents followed by a look for a queued
-// task, in one statement of PostgreSQL, where they were three round trips
-// for every set of completions; it reports whether a task waits.
-//
-// The agents are locked first, in the order of their IDs, by a WITH
-// clause that the update reads only through a condition without a column
-// of its rows: PostgreSQL runs such a condition once, before the update
-// reads a row, so the locks are all taken, in order, before any is
-// changed (see releaseAgents). The update then finds every row locked by
-// its own transaction; a row another transaction changed before the lock
-// is updated as it is now, PostgreSQL's rule for a row changed under an
-// UPDATE. The update runs to its end though nothing reads it, as every
-// data-modifying WITH clause does. The look sees what a statement of its
-// own after the release would, but for the release itself, which it does
-// not need.
-func (db *DB) releaseAgentsAndLook(ctx context.Context, tx *Tx, freed map[string]int) (waiting bool, err error) {
-	agents := slices.Sorted(maps.Keys(freed))
-	units := make([]int, len(agents))
-	for i, id := range agents {
-		units[i] = freed[id]
-	}
-	var found []bool
-	if err := tx.scanPrepared(ctx, &found, "WITH locked AS (SELECT id FROM agents WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE), "+
-		"released AS (UPDATE agents AS a SET "+releaseUnits+" FROM unnest(?::text[], ?::int[]) AS d(id, n) "+
-		"WHERE a.id = ANY(?::text[]) AND a.id = d.id AND (SELECT count(*) FROM locked) >= 0) "+
-		"SELECT EXISTS ("+waitingTask+")",
-		agents, agents, units, agents); err != nil {
-		return false, err
-	}
-	return len(found) == 1 && found[0], nil
-}
 
 // releaseUnits takes d.n units off an agent's workload, never below 0.
 const releaseUnits = "workload = CASE WHEN a.workload > d.n THEN a.workload - d.n ELSE 0 END"
 
 // releaseAgents gives agents back units of their capacity: freed holds
-// how many each.
+// how many each. PostgreSQL does it within completeAndRelease.
 func (db *DB) releaseAgents(ctx context.Context, tx *Tx, freed map[string]int) error {
 	if len(freed) == 0 {
 		return nil
 	}
 	agents := slices.Sorted(maps.Keys(freed))
-	if db.engine != SQLite { // whose one writer holds every row
+	if db.engine == MySQL { // SQLite's one writer holds every row
 		// Locked in the order of their IDs, by a statement of their
 		// own: two batches that free the same agents must not take them
-		// in opposite orders, and the update must find them locked. Were
-		// the lock a subquery of the update, a row another transaction
-		// changed meanwhile would be checked again against it, and on
-		// PostgreSQL left out: its capacity never came back.
-		lock, ids := "SELECT id FROM agents WHERE id IN (?) ORDER BY id FOR UPDATE", any(bun.List(agents))
-		if db.engine == Postgres { // the IDs as an array (see inPairs)
-			lock, ids = "SELECT id FROM agents WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE", agents
-		}
-		if err := db.execPrepared(ctx, tx, lock, ids); err != nil {
+		// in opposite orders, and the update must find them locked.
+		if _, err := tx.NewRaw("SELECT id FROM agents WHERE id IN (?) ORDER BY id FOR UPDATE", bun.List(agents)).Exec(ctx); err != nil {
 			return err
 		}
-	}
-	release := releaseUnits
-	if db.engine == Postgres {
-		units := make([]int, len(agents))
-		for i, id := range agents {
-			units[i] = freed[id]
-		}
-		return db.execPrepared(ctx, tx, "UPDATE agents AS a SET "+release+" FROM unnest(?::text[], ?::int[]) AS d(id, n) "+
-			"WHERE a.id = ANY(?::text[]) AND a.id = d.id", agents, units, agents)
 	}
 	// How many units each agent gets back, as rows (id, n).
 	var freedRows strings.Builder
@@ -406,9 +416,9 @@ func (db *DB) releaseAgents(ctx context.Context, tx *Tx, freed map[string]int) e
 	}
 	var err error
 	if db.engine == MySQL {
-		_, err = tx.NewRaw("UPDATE agents AS a JOIN ("+freedRows.String()+") AS d ON a.id = d.id SET a."+release, args...).Exec(ctx)
+		_, err = tx.NewRaw("UPDATE agents AS a JOIN ("+freedRows.String()+") AS d ON a.id = d.id SET a."+releaseUnits, args...).Exec(ctx)
 	} else {
-		_, err = tx.NewRaw("UPDATE agents AS a SET "+release+" FROM ("+freedRows.String()+") AS d WHERE a.id = d.id", args...).Exec(ctx)
+		_, err = tx.NewRaw("UPDATE agents AS a SET "+releaseUnits+" FROM ("+freedRows.String()+") AS d WHERE a.id = d.id", args...).Exec(ctx)
 	}
 	return err
 }

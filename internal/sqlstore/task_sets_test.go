@@ -249,3 +249,62 @@ func TestTasks_EventsInTheOrderOfTheirMoves(t *testing.T) {
 		}
 	})
 }
+
+// TestTasks_CompletedInASetGiveQueuedWork: completions made together give
+// their agents their capacity back, and the tasks that waited for it go to
+// them; no agent ends above its capacity, none holds a unit it does not
+// use.
+func TestTasks_CompletedInASetGiveQueuedWork(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+		const agents = 6
+		ctxOf := map[string]context.Context{}
+		for i := range agents {
+			a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
+			ctxOf[a.ID] = ctx
+		}
+		var first []*switchboard.Task
+		for i := range agents + 3 { // three wait
+			task, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i < agents {
+				if task.Status != switchboard.TaskAssigned {
+					t.Fatalf("task %d %s, want assigned", i, task.Status)
+				}
+				first = append(first, task)
+			} else if task.Status != switchboard.TaskQueued {
+				t.Fatalf("task %d %s, want queued: every agent is busy", i, task.Status)
+			}
+		}
+		var calls []func()
+		for _, task := range first {
+			calls = append(calls, func() {
+				if _, err := f.tasks.CompleteTask(ctxOf[task.AgentID], task.ID, "done"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		if together(t, db, calls) == 0 {
+			t.Error("no completion was made in a set: the test did not test them")
+		}
+		var assigned, queued, held int
+		for _, row := range []struct {
+			query string
+			dest  *int
+		}{
+			{"SELECT COUNT(*) FROM tasks WHERE status = 'assigned'", &assigned},
+			{"SELECT COUNT(*) FROM tasks WHERE status = 'queued'", &queued},
+			{"SELECT COALESCE(SUM(workload), 0) FROM agents", &held},
+		} {
+			if err := db.QueryRow(context.Background(), row.query).Scan(row.dest); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if assigned != 3 || queued != 0 || held != 3 {
+			t.Errorf("after the completions: %d tasks assigned, %d queued, %d units held; want 3, 0, 3", assigned, queued, held)
+		}
+	})
+}
