@@ -28,10 +28,8 @@ import (
 
 // maxBatch is the most changes one transaction carries: enough to share a
 // commit among all the requests of a busy instance, few enough that the
-// locks of one batch are not held for long. Under the lifecycle load (64
-// requests in flight), batches in turns (see groupCommit.turn) filled 31
-// of 32.
-const maxBatch = 64
+// locks of one batch are not held for long.
+const maxBatch = 32
 
 // serverCommitters is how many transactions of changes a server engine
 // runs at once. Every commit takes the event sequence's row, so
@@ -43,9 +41,6 @@ const maxBatch = 64
 // PostgreSQL on 2 cores): 16 committers 78–107 tasks/s, 4 105–134, 2
 // 148–151, 1 119–124; the three-process exactly-once run took 3 min on
 // PostgreSQL with 2, against 4.5–6 with 16.
-//
-// The two take turns (see groupCommit.turn): one makes its changes while
-// the other commits.
 const serverCommitters = 2
 
 // groupCommit is the queue of changes and the committers that run them.
@@ -53,18 +48,6 @@ type groupCommit struct {
 	db      *DB
 	changes chan *change
 	quit    chan struct{}
-	// turn is held by the committer making its batch's changes, from
-	// before it takes the changes waiting until its commit: the other
-	// commits meanwhile, then takes its turn with the changes that
-	// arrived. Two batches making their changes at once only compete for
-	// the same rows (agents to reserve, the event sequence) and the same
-	// cores, each half the size it could be; in turns, a batch carries
-	// every change that waited, and only the commits overlap. Measured
-	// with the lifecycle load on PostgreSQL (tasks/s, one sitting, three
-	// runs each): at once 647, 591, 715; in turns 666, 719, 635; in turns
-	// of up to 64 changes, not 32, 644, 803, 782. PostgreSQL's CPU per
-	// task fell by about a tenth.
-	turn    chan struct{}
 	stopped sync.WaitGroup
 	shared  atomic.Int64 // changes committed in a batch of several
 	bySet   atomic.Int64 // changes of those made in sets
@@ -95,7 +78,7 @@ func (db *DB) group() *groupCommit {
 		if db.engine != SQLite {
 			committers = serverCommitters
 		}
-		g := &groupCommit{db: db, changes: make(chan *change), quit: make(chan struct{}), turn: make(chan struct{}, 1)}
+		g := &groupCommit{db: db, changes: make(chan *change), quit: make(chan struct{})}
 		for range committers {
 			g.stopped.Add(1)
 			go g.commit()
@@ -138,7 +121,6 @@ func (g *groupCommit) commit() {
 		case <-g.quit:
 			return
 		}
-		turn := g.takeTurn()
 	waiting:
 		for len(batch) < maxBatch {
 			select {
@@ -148,25 +130,16 @@ func (g *groupCommit) commit() {
 				break waiting
 			}
 		}
-		g.run(batch, turn)
+		g.run(batch)
 	}
-}
-
-// takeTurn waits for the committers' turn (see groupCommit.turn) and
-// returns what gives it back, which may be called more than once.
-func (g *groupCommit) takeTurn() (giveBack func()) {
-	g.turn <- struct{}{}
-	return sync.OnceFunc(func() { <-g.turn })
 }
 
 // batchTimeout bounds a shared transaction, whose changes no longer follow
 // their callers' cancellation.
 const batchTimeout = 30 * time.Second
 
-// run commits a batch of changes, or, when it cannot, each alone. It
-// gives back the turn before its commit, or when it has no batch to
-// commit.
-func (g *groupCommit) run(batch []*change, turn func()) {
+// run commits a batch of changes, or, when it cannot, each alone.
+func (g *groupCommit) run(batch []*change) {
 	live := batch[:0]
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
@@ -177,15 +150,12 @@ func (g *groupCommit) run(batch []*change, turn func()) {
 	}
 	switch len(live) {
 	case 0:
-		turn()
 		return
 	case 1:
-		turn()
 		g.runAlone(live[0])
 		return
 	}
-	txs, failed, bySet, err := g.db.writeBatch(live, turn)
-	turn() // if the batch failed before its commit
+	txs, failed, bySet, err := g.db.writeBatch(live)
 	if err == nil {
 		g.db.committed(txs)
 		g.shared.Add(int64(len(live)))
@@ -202,7 +172,7 @@ func (g *groupCommit) run(batch []*change, turn func()) {
 		// its own answer, and the others again together.
 		alone = live[failed : failed+1]
 		rest := slices.Delete(slices.Clone(live), failed, failed+1)
-		defer func() { g.run(rest, g.takeTurn()) }()
+		defer g.run(rest)
 	}
 	// The transaction failed as a whole (a deadlock, a lost connection):
 	// each change again, alone and at once.
@@ -217,12 +187,11 @@ func (g *groupCommit) runAlone(c *change) {
 }
 
 // writeBatch runs the changes in one transaction and commits it, returning
-// the changes' Txs with their events. It calls beforeCommit once the
-// changes are made, before the commit. Changes of one set are made together
+// the changes' Txs with their events. Changes of one set are made together
 // first (see setWork), then the others one after another, with those a set
 // left to be made alone. When a change fails, failed is its index;
 // otherwise -1. bySet is how many changes sets made.
-func (db *DB) writeBatch(batch []*change, beforeCommit func()) (txs []*Tx, failed, bySet int, err error) {
+func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed, bySet int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	failed = -1
@@ -265,11 +234,7 @@ func (db *DB) writeBatch(batch []*change, beforeCommit func()) (txs []*Tx, faile
 				return err
 			}
 		}
-		if err := db.writeEvents(ctx, btx, txs); err != nil {
-			return err
-		}
-		beforeCommit()
-		return nil
+		return db.writeEvents(ctx, btx, txs)
 	})
 	return txs, failed, bySet, err
 }
