@@ -21,10 +21,14 @@ import (
 // rate of changes outgrow the rate of commits.
 //
 // A change that fails in a batch must not take the others with it, and its
-// caller must see its own error: the batch is rolled back, the failed change
-// runs again alone and the others again together (fn is written to run
-// more than once, as the retries of deadlocks already require). When the
-// transaction fails as a whole, every change runs again alone.
+// caller must see its own error. A change made one by one that refuses (an
+// offer no longer open, an unknown ID) is undone to a savepoint set before
+// it, and answered with its error, which it met after the changes made
+// before it in the batch, as it would have after their commits. Any other
+// failure rolls the batch back: the failed change runs again alone and the
+// others again together (fn is written to run more than once, as the
+// retries of deadlocks already require). When the transaction fails as a
+// whole, every change runs again alone.
 
 // maxBatch is the most changes one transaction carries: enough to share a
 // commit among all the requests of a busy instance, few enough that the
@@ -155,13 +159,13 @@ func (g *groupCommit) run(batch []*change) {
 		g.runAlone(live[0])
 		return
 	}
-	txs, failed, bySet, err := g.db.writeBatch(live)
+	txs, refused, failed, bySet, err := g.db.writeBatch(live)
 	if err == nil {
 		g.db.committed(txs)
 		g.shared.Add(int64(len(live)))
 		g.bySet.Add(int64(bySet))
-		for _, c := range live {
-			c.done <- nil
+		for i, c := range live {
+			c.done <- refused[i]
 		}
 		return
 	}
@@ -189,12 +193,19 @@ func (g *groupCommit) runAlone(c *change) {
 // writeBatch runs the changes in one transaction and commits it, returning
 // the changes' Txs with their events. Changes of one set are made together
 // first (see setWork), then the others one after another, with those a set
-// left to be made alone. When a change fails, failed is its index;
-// otherwise -1. bySet is how many changes sets made.
-func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed, bySet int, err error) {
+// left to be made alone. A change made one by one that refuses (its fn
+// returns an error the database did not raise as a deadlock or a lost
+// connection) is undone to a savepoint set before it, and the batch goes
+// on: refused holds its error, by index in batch. Before, one late accept
+// or unknown ID failed the whole batch, which then ran again without it;
+// a batch with many such changes ran again as many times, one less each
+// time. When a change fails otherwise, failed is its index; otherwise -1.
+// bySet is how many changes sets made.
+func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, bySet int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	failed = -1
+	refused = make([]error, len(batch))
 	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
 		// The changes' Txs in the order they were made, which is the
 		// order of their events: a change made after another may move
@@ -228,15 +239,32 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, failed, bySet int, err err
 		for _, i := range alone {
 			cctx := changeCtx(batch[i])
 			tx := db.newTx(cctx, btx)
-			txs = append(txs, tx)
-			if err := batch[i].fn(cctx, tx); err != nil {
-				failed = i
+			if _, err := btx.ExecContext(ctx, "SAVEPOINT one_change"); err != nil {
 				return err
 			}
+			if err := batch[i].fn(cctx, tx); err != nil {
+				if isRetryable(err) || isLostConnection(err) || ctx.Err() != nil {
+					txs, failed = append(txs, tx), i
+					return err
+				}
+				if _, rerr := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); rerr != nil {
+					txs, failed = append(txs, tx), i
+					return err
+				}
+				db.rolledBack([]*Tx{tx})
+				refused[i] = translate(err)
+				continue
+			}
+			// Released, so that savepoints do not nest: PostgreSQL slows
+			// every snapshot once a transaction has more than 64 open.
+			if _, err := btx.ExecContext(ctx, "RELEASE SAVEPOINT one_change"); err != nil {
+				return err
+			}
+			txs = append(txs, tx)
 		}
 		return db.writeEvents(ctx, btx, txs)
 	})
-	return txs, failed, bySet, err
+	return txs, refused, failed, bySet, err
 }
 
 // setsOf sorts the changes of a batch into sets, as indexes of the batch
