@@ -242,18 +242,17 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 			if _, err := btx.ExecContext(ctx, "SAVEPOINT one_change"); err != nil {
 				return err
 			}
-			if err := batch[i].fn(cctx, tx); err != nil {
-				if isRetryable(err) || isLostConnection(err) || ctx.Err() != nil {
-					txs, failed = append(txs, tx), i
-					return err
+			err := batch[i].fn(cctx, tx)
+			if err != nil && !isRetryable(err) && !isLostConnection(err) && ctx.Err() == nil {
+				if _, rerr := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); rerr == nil {
+					db.rolledBack([]*Tx{tx})
+					refused[i] = translate(err)
+					continue
 				}
-				if _, rerr := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); rerr != nil {
-					txs, failed = append(txs, tx), i
-					return err
-				}
-				db.rolledBack([]*Tx{tx})
-				refused[i] = translate(err)
-				continue
+			}
+			if err != nil {
+				txs, failed = append(txs, tx), i
+				return err
 			}
 			// Released, so that savepoints do not nest: PostgreSQL slows
 			// every snapshot once a transaction has more than 64 open.

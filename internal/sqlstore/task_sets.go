@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -286,17 +285,16 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	return nil
 }
 
-// completion is the change of a completed task; its arguments are
-// completionArgs.
-const completion = "status = ?, completed_at = ?, outcome = %s, updated_at = ?, version = version + 1"
-
-func completionArgs(now time.Time, outcomeArgs []any) []any {
-	return slices.Concat([]any{switchboard.TaskCompleted, now}, outcomeArgs, []any{now})
+// completion is the SET clause of completed tasks and its arguments, the
+// outcome an expression of its own (see valueByID).
+func completion(now time.Time, outcome string, outcomeArgs []any) (string, []any) {
+	return "status = ?, completed_at = ?, outcome = " + outcome + ", updated_at = ?, version = version + 1",
+		slices.Concat([]any{switchboard.TaskCompleted, now}, outcomeArgs, []any{now})
 }
 
 // completeThenRelease completes the tasks assigned that meet where, gives
-// their agents their capacity back, and looks for a queued task: the
-// statements of completeSet but on PostgreSQL. It returns the tasks
+// their agents their capacity back, and looks for a queued task, in a few
+// statements: completeSet's way on MySQL and SQLite. It returns the tasks
 // completed by ID, and whether a task waits.
 func (db *DB) completeThenRelease(ctx context.Context, tx *Tx, outcome string, outcomeArgs []any, where string, whereArgs []any) (completed map[string]*taskRow, waiting bool, err error) {
 	now := tx.now
@@ -320,7 +318,8 @@ func (db *DB) completeThenRelease(ctx context.Context, tx *Tx, outcome string, o
 		}
 	}
 	var rows []*taskRow
-	if err := db.updateReturning(ctx, tx, &rows, "tasks", "*", fmt.Sprintf(completion, outcome), completionArgs(now, outcomeArgs), where, whereArgs); err != nil {
+	set, setArgs := completion(now, outcome, outcomeArgs)
+	if err := db.updateReturning(ctx, tx, &rows, "tasks", "*", set, setArgs, where, whereArgs); err != nil {
 		return nil, false, err
 	}
 	completed = make(map[string]*taskRow, len(rows))
@@ -366,13 +365,14 @@ func (db *DB) completeAndRelease(ctx context.Context, tx *Tx, pairs [][2]string,
 		taskRow
 		Waiting bool `bun:"task_waiting"`
 	}
-	if err := tx.scanPrepared(ctx, &rows, "WITH done AS (UPDATE tasks SET "+fmt.Sprintf(completion, outcome)+" WHERE "+where+" RETURNING tasks.*), "+
+	set, setArgs := completion(tx.now, outcome, outcomeArgs)
+	if err := tx.scanPrepared(ctx, &rows, "WITH done AS (UPDATE tasks SET "+set+" WHERE "+where+" RETURNING tasks.*), "+
 		"freed AS (SELECT agent_id AS id, count(*) AS n FROM done GROUP BY agent_id), "+
 		"locked AS (SELECT id FROM agents WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE), "+
 		"released AS (UPDATE agents AS a SET "+releaseUnits+" FROM freed AS d "+
 		"WHERE a.id = ANY(?::text[]) AND a.id = d.id AND (SELECT count(*) FROM locked) >= 0) "+
 		"SELECT done.*, EXISTS ("+waitingTask+") AS task_waiting FROM done",
-		slices.Concat(completionArgs(tx.now, outcomeArgs), whereArgs, []any{agents, agents})...); err != nil && !errors.Is(err, errNoRows) {
+		slices.Concat(setArgs, whereArgs, []any{agents, agents})...); err != nil && !errors.Is(err, errNoRows) {
 		return nil, false, err
 	}
 	completed = make(map[string]*taskRow, len(rows))
