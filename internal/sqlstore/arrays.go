@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -221,13 +220,11 @@ func (db *DB) insertTogether(ctx context.Context, idb bun.IDB, sets ...any) erro
 }
 
 // insertEventsAtNextPositions takes the next len(events) positions of the
-// event sequence and writes the events at them, with the audit entries, in
-// one statement: the sequence's row stays locked until the commit, and
-// this saves a round trip under its lock. The sets of rows with (pointers
-// to slices, as insertTogether takes) go in the same statement when they
-// can go as arrays, before it otherwise. events[i] must have position i+1;
-// the statement returns the last position taken. PostgreSQL only.
-func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, events []*eventRow, audits []*auditRow, with ...any) (int64, error) {
+// event sequence and writes the events at them, in one statement: the
+// sequence's row stays locked until the commit, and this saves a round trip
+// under its lock. events[i] must have position i+1; the statement returns
+// the last position taken. PostgreSQL only.
+func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, events []*eventRow) (int64, error) {
 	ins, err := db.arrayInsertOf(ctx, idb, reflect.TypeOf(events).Elem())
 	if err != nil {
 		return 0, err
@@ -249,32 +246,9 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	}
 	query := "WITH seq AS (UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position), " +
 		"ev AS (INSERT INTO events (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(values, ", ") +
-		" FROM seq, unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(columnNames(len(arrays)), ", ") + "))"
+		" FROM seq, unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(columnNames(len(arrays)), ", ") + ")) " +
+		"SELECT position FROM seq"
 	args = append([]any{len(events), len(events)}, args...)
-	if len(audits) > 0 {
-		auditsQuery, auditsArgs, ok, err := db.insertAsArrays(ctx, idb, audits)
-		if err != nil || !ok {
-			return 0, cmp.Or(err, errors.New("sqlstore: audit entries cannot be written as arrays"))
-		}
-		query, args = query+", au AS ("+auditsQuery+")", append(args, auditsArgs...)
-	}
-	for i, rows := range with {
-		if reflect.ValueOf(rows).Elem().Len() == 0 {
-			continue
-		}
-		withQuery, withArgs, ok, err := db.insertAsArrays(ctx, idb, rows)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			if err := db.insertTogether(ctx, idb, rows); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		query, args = query+", w"+strconv.Itoa(i)+" AS ("+withQuery+")", append(args, withArgs...)
-	}
-	query += " SELECT position FROM seq"
 	var last []int64
 	if err := db.scanPrepared(ctx, idb, &last, query, args...); err != nil {
 		return 0, err

@@ -474,14 +474,14 @@ func TestTriggers_QueryBudget(t *testing.T) {
 		triggers = append(triggers, switchboard.Event{Type: switchboard.AuditTaskEscalated,
 			Subject: switchboard.EventSubject{Type: "task", ID: "t1", Name: "Bench"}, TeamIDs: []string{f.team.ID}})
 		statements(composer, triggers...) // the first reads, once, how the outbox's rows are written
-		// PostgreSQL inserts the outbox's rows with the events, in their
-		// statement.
+		// PostgreSQL inserts the outbox's rows with the audit entries, in
+		// their statement.
 		want := 3
 		if db.Engine() == sqlstore.Postgres {
 			want = 2
 		}
 		if with, without := statements(composer, triggers...), statements(nil, triggers...); with-without != want {
-			t.Errorf("11 triggers ran %d statements more than none, want %d (two reads, and the outbox's insert unless it goes with the events)", with-without, want)
+			t.Errorf("11 triggers ran %d statements more than none, want %d (two reads, and the outbox's insert unless it goes with the audit entries)", with-without, want)
 		}
 	})
 }
