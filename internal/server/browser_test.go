@@ -257,14 +257,54 @@ func (s *browserSession) countStreams(t *testing.T) {
 	}
 }
 
-// poll waits until a JavaScript expression is true in the page.
+// click clicks the element sel finds, once it is there, in the same
+// evaluation that finds it: a live page may replace an element between a
+// query for its node and a click on that node. A click that sends a form
+// is made once: a page that went away under it was left by it.
+func (s *browserSession) click(t *testing.T, sel string) {
+	t.Helper()
+	q := strconv.Quote(sel)
+	for range 50 {
+		s.poll(t, `!!document.querySelector(`+q+`)`, sel)
+		clicked, err := chromedp.Run(s.ctx, chromedp.Evaluate[bool](
+			`(() => { const e = document.querySelector(`+q+`); if (!e) return false; e.click(); return true; })()`))
+		if err != nil && !leftThePage(err) {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+		if err != nil || clicked {
+			return
+		}
+	}
+	t.Fatalf("%s went away each time before it could be clicked", sel)
+}
+
+// poll waits until a JavaScript expression is true in the page, across a
+// navigation: a form sent by a click leaves the page the expression was
+// first evaluated in, and the wait goes on in the next one.
 func (s *browserSession) poll(t *testing.T, expr, what string) {
 	t.Helper()
 	// A bound on waiting, not a measure of speed: on a machine busy with
 	// the other packages' tests, a live update can take several seconds.
-	if _, err := chromedp.Run(s.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := chromedp.Run(s.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		if !leftThePage(err) || time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// leftThePage reports whether an evaluation failed because its page went
+// away under it, as it does when a form is sent.
+func leftThePage(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Inspected target navigated or closed") ||
+		strings.Contains(msg, "Cannot find context with specified id") ||
+		strings.Contains(msg, "Execution context was destroyed")
 }
 
 // TestBrowserMyWork: an admin makes a queue and a task in the pages; an
@@ -305,13 +345,18 @@ func TestBrowserMyWork(t *testing.T) {
 	if loc := b.location(t); loc != "/my-work" {
 		t.Fatalf("an agent lands on %s, want /my-work", loc)
 	}
-	b.do(t, chromedp.Click(chromedp.ID("presence-available")), chromedp.WaitVisible(chromedp.CSS("[data-offer]")))
+	// The page swaps its live part when its stream opens and whenever the
+	// agent's work changes: clicks and waits go through single
+	// evaluations, never a node looked up first and used after.
+	b.click(t, "#presence-available")
+	b.poll(t, `!!document.querySelector("[data-offer] [role=timer]")`, "the offer")
 	first := b.text(t, `[data-offer] [role="timer"]`)
 	time.Sleep(1100 * time.Millisecond)
 	if later := b.text(t, `[data-offer] [role="timer"]`); !strings.HasSuffix(later, " s left") || later == first {
 		t.Errorf("the countdown went from %q to %q", first, later)
 	}
-	b.do(t, chromedp.Click(chromedp.CSS("button[data-accept]")), chromedp.WaitVisible(chromedp.CSS("#tasks [data-task]")))
+	b.click(t, "button[data-accept]")
+	b.poll(t, `!!document.querySelector("#tasks [data-task]") && !!document.querySelector(".flash-success")`, "the accepted task")
 	if got := b.text(t, ".flash-success"); !strings.Contains(got, "“Call Ada back” is yours now") {
 		t.Errorf("after accepting: %q", got)
 	}
