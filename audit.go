@@ -69,6 +69,10 @@ type AuditEntry struct {
 	After      map[string]any
 	IP         string
 	RequestID  string
+	// Reason is why the change was made, when it was given one: the
+	// reason of a requeue or a cancellation, the strategy that routed a
+	// task.
+	Reason string
 }
 
 // AuditFilter selects audit entries, newest first.

@@ -19,6 +19,7 @@ type AuditEntryJSON struct {
 	IP     string         `json:"ip,omitempty"`
 	// RequestID matches the X-Request-ID of the request that made the change.
 	RequestID string `json:"request_id,omitempty"`
+	Reason    string `json:"reason,omitempty" doc:"Why the change was made, when it was given a reason." example:"offer accepted"`
 }
 
 // AuditPartyJSON is the actor or the target of an audit entry.
@@ -33,7 +34,7 @@ func newAuditEntryJSON(e *switchboard.AuditEntry) AuditEntryJSON {
 		ID: e.ID, At: e.At.UTC(), Action: e.Action,
 		Actor:  AuditPartyJSON{Type: e.ActorType, ID: e.ActorID, Name: e.ActorName},
 		Target: AuditPartyJSON{Type: e.TargetType, ID: e.TargetID, Name: e.TargetName},
-		Before: e.Before, After: e.After, IP: e.IP, RequestID: e.RequestID,
+		Before: e.Before, After: e.After, IP: e.IP, RequestID: e.RequestID, Reason: e.Reason,
 	}
 }
 
@@ -41,7 +42,7 @@ type listAuditInput struct {
 	ListQuery
 	Actor      string    `query:"actor" maxLength:"64" doc:"The ID of the actor (user, agent or enrollment key)."`
 	Target     string    `query:"target" maxLength:"64" doc:"The ID of the object acted on."`
-	TargetType string    `query:"target_type" enum:"user,agent,team,token,enrollment_key,queue,notification"`
+	TargetType string    `query:"target_type" enum:"user,agent,team,token,enrollment_key,queue,task,notification"`
 	Action     string    `query:"action" maxLength:"64" doc:"An action like agent.updated, or a prefix ending in a dot like agent." example:"agent."`
 	Since      time.Time `query:"since" doc:"Entries at or after this time."`
 	Until      time.Time `query:"until" doc:"Entries before this time."`

@@ -29,13 +29,14 @@ type auditRow struct {
 	AfterJSON  *string   `bun:"after_json"`
 	IP         string    `bun:"ip"`
 	RequestID  string    `bun:"request_id"`
+	Reason     string    `bun:"reason"`
 }
 
 func (r *auditRow) domain() *switchboard.AuditEntry {
 	e := &switchboard.AuditEntry{
 		ID: r.ID, At: r.At.UTC(), ActorType: r.ActorType, ActorID: r.ActorID, ActorName: r.ActorName,
 		Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, TargetName: r.TargetName,
-		IP: r.IP, RequestID: r.RequestID,
+		IP: r.IP, RequestID: r.RequestID, Reason: r.Reason,
 	}
 	if r.BeforeJSON != nil {
 		_ = unmarshalJSON(*r.BeforeJSON, &e.Before)

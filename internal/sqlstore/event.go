@@ -89,8 +89,13 @@ func (r *eventRow) domain() *switchboard.Event {
 	return e
 }
 
+// maxReasonLength is the most characters of a change's reason that its
+// audit entry keeps.
+const maxReasonLength = 500
+
 // newAuditRow is the audit log's projection of an event.
 func newAuditRow(e *switchboard.Event, ip string) *auditRow {
+	reason, _ := e.Data["reason"].(string)
 	return &auditRow{
 		ID:         e.ID,
 		At:         e.At,
@@ -105,6 +110,7 @@ func newAuditRow(e *switchboard.Event, ip string) *auditRow {
 		AfterJSON:  jsonOrNil(e.After),
 		IP:         clip(ip, 64),
 		RequestID:  clip(e.RequestID, 64),
+		Reason:     clip(reason, maxReasonLength),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -52,6 +53,9 @@ type taskRow struct {
 	unsaved bool `bun:"-"`
 }
 
+// taskHistoryRow is a row of task_history, which holds the transitions
+// made before a task's history was read from the audit log (migration
+// 00023), with their reasons. Nothing writes it any more.
 type taskHistoryRow struct {
 	bun.BaseModel `bun:"table:task_history,alias:th"`
 
@@ -106,15 +110,23 @@ func taskEvent(typ string, t *taskRow, queueTeams []string) switchboard.Event {
 		TeamIDs: queueTeams, AgentID: deref(t.AgentID)}
 }
 
-// moveTask records a task's transition: a row of its history and an event,
-// in the transaction of the change.
+// taskTransitions are the event types that move a task from one status to
+// another. Their audit entries are the task's history: who, when, from and
+// to which status, to which agent, and why.
+var taskTransitions = []string{
+	switchboard.AuditTaskCreated, switchboard.AuditTaskOffered, switchboard.AuditTaskAssigned,
+	switchboard.AuditTaskCompleted, switchboard.AuditTaskRequeued, switchboard.AuditTaskCancelled,
+	switchboard.AuditTaskExpired,
+}
+
+// moveTask records a task's transition, in the transaction of the change:
+// an event, whose audit entry is the transition's row in the task's
+// history.
 func moveTask(ctx context.Context, tx *Tx, t *taskRow, from switchboard.TaskStatus, queueTeams []string, typ, reason string, data map[string]any) error {
-	history := &taskHistoryRow{
-		ID: uuid.Must(uuid.NewV7()).String(), TaskID: t.ID, At: tx.now,
-		ActorType: tx.actor.Type, ActorID: clip(tx.actor.ID, 64), ActorName: clip(tx.actor.Name, 254),
-		FromStatus: string(from), ToStatus: t.Status, AgentID: t.AgentID, Reason: clip(reason, 500),
+	if !slices.Contains(taskTransitions, typ) {
+		// The history would not show it.
+		return fmt.Errorf("%s is not a task transition", typ)
 	}
-	tx.history = append(tx.history, history)
 	e := taskEvent(typ, t, queueTeams)
 	e.Before = map[string]any{"status": from}
 	if from == "" {
@@ -306,16 +318,56 @@ func (db *DB) findTask(ctx context.Context, sc switchboard.Scope, id string) (*s
 	if err != nil {
 		return nil, err
 	}
-	var history []*taskHistoryRow
-	if err := db.bun.NewSelect().Model(&history).Where("th.task_id = ?", id).OrderExpr("th.at, th.id").Scan(ctx); err != nil {
-		return nil, translate(err)
-	}
 	t := tasks[0]
-	t.History = make([]switchboard.TaskTransition, len(history))
-	for i, h := range history {
-		t.History[i] = h.domain()
+	if t.History, err = db.taskHistory(ctx, id); err != nil {
+		return nil, err
 	}
 	return t, nil
+}
+
+// taskHistory reads a task's transitions, oldest first, from the audit log
+// and from task_history. A transition made before the audit log kept
+// reasons is in both; its row of task_history, which has the reason, is
+// the one read.
+func (db *DB) taskHistory(ctx context.Context, taskID string) ([]switchboard.TaskTransition, error) {
+	var entries []*auditRow
+	if err := db.bun.NewSelect().Model(&entries).
+		Where("ae.target_id = ? AND ae.target_type = 'task' AND ae.action IN (?)", taskID, bun.List(taskTransitions)).
+		OrderExpr("ae.at, ae.id").Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	var before []*taskHistoryRow
+	if err := db.bun.NewSelect().Model(&before).Where("th.task_id = ?", taskID).OrderExpr("th.at, th.id").Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	history := make([]switchboard.TaskTransition, 0, len(entries)+len(before))
+	for _, h := range before {
+		history = append(history, h.domain())
+	}
+	for _, e := range entries {
+		tr := e.transition()
+		if slices.ContainsFunc(before, func(h *taskHistoryRow) bool {
+			return h.At.Equal(tr.At) && h.ToStatus == string(tr.To)
+		}) {
+			continue
+		}
+		history = append(history, tr)
+	}
+	if len(before) > 0 {
+		slices.SortStableFunc(history, func(a, b switchboard.TaskTransition) int { return a.At.Compare(b.At) })
+	}
+	return history, nil
+}
+
+// transition reads the audit entry of a task's transition (see moveTask)
+// as a row of its history.
+func (r *auditRow) transition() switchboard.TaskTransition {
+	e := r.domain()
+	from, _ := e.Before["status"].(string)
+	to, _ := e.After["status"].(string)
+	agentID, _ := e.After["agent_id"].(string)
+	return switchboard.TaskTransition{At: e.At, Actor: switchboard.EventActor{Type: e.ActorType, ID: e.ActorID, Name: e.ActorName},
+		From: switchboard.TaskStatus(from), To: switchboard.TaskStatus(to), AgentID: agentID, Reason: e.Reason}
 }
 
 // taskOf is a task as the change in tx leaves it, without its history:

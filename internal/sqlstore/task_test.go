@@ -322,3 +322,47 @@ func TestTasks_RoutingReadsTheReadyIndex(t *testing.T) {
 		t.Errorf("candidates are not read in the order of agents_ready_idx:\n%s\n%s", candidates, plan.String())
 	}
 }
+
+// A task moved before the audit log kept reasons has its transitions in
+// task_history too: its history reads each once, with the reason the old
+// row kept, in order with the transitions made since.
+func TestTasks_HistoryKeepsTransitionsFromBeforeTheAuditLogHadReasons(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Old"})
+		ann, _ := f.MustAgent(t, "Ann", 1, nil) // takes the queued task
+
+		// The creation as the old version left it: an audit entry without
+		// a reason, and a row of task_history with it.
+		var at time.Time
+		if err := db.QueryRow(ctx, "SELECT at FROM audit_entries WHERE target_id = ? AND action = 'task.created'", task.ID).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(ctx, "UPDATE audit_entries SET reason = '' WHERE target_id = ? AND action = 'task.created'", task.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(ctx, "INSERT INTO task_history (id, task_id, at, actor_type, actor_id, actor_name, from_status, to_status, agent_id, reason) "+
+			"VALUES ('h1', ?, ?, 'user', 'u', 'Admin', '', 'queued', NULL, 'imported')", task.ID, at); err != nil {
+			t.Fatal(err)
+		}
+
+		detail, err := f.tasks.FindTaskByID(f.admin, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := detail.History
+		if len(h) != 2 {
+			t.Fatalf("history = %+v, want the creation and the assignment", h)
+		}
+		if h[0].To != switchboard.TaskQueued || h[0].Reason != "imported" || h[0].Actor.Name != "Admin" {
+			t.Errorf("first transition = %+v, want the row of task_history", h[0])
+		}
+		if h[1].From != switchboard.TaskQueued || h[1].To != switchboard.TaskAssigned || h[1].AgentID != ann.ID ||
+			!strings.HasPrefix(h[1].Reason, "routed") || h[1].At.Before(h[0].At) {
+			t.Errorf("second transition = %+v, want the assignment to Ann, from the audit log, with its reason", h[1])
+		}
+	})
+}

@@ -30,11 +30,6 @@ type Tx struct {
 	// notifications are the outbox rows of the change, written with its
 	// events.
 	notifications []*notificationRow
-	// history are the rows of task_history the change adds, written with
-	// its events: one statement for a whole batch of changes instead of
-	// one per move of a task. Nothing reads a task's history within the
-	// change that moves it.
-	history []*taskHistoryRow
 	// agentCounts are the moves of agents between the rows of
 	// agent_counts, and usersAdded the users the change added (or
 	// removed), written with its events.
@@ -235,10 +230,8 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 		return err
 	}
 	var notifications []*notificationRow
-	var history []*taskHistoryRow
 	for _, tx := range changes {
 		notifications = append(notifications, tx.notifications...)
-		history = append(history, tx.history...)
 	}
 	events := eventsOf(changes)
 	notifications, err := db.fanOutWebhooks(ctx, notifications, events)
@@ -247,14 +240,14 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 	}
 	users, counts := countsOf(changes)
 	if db.engine == Postgres && len(events) > 0 && users == 0 && len(counts) == 0 {
-		// The audit entries, the history and the outbox's rows first, in
+		// The audit entries and the outbox's rows first, in
 		// one statement, outside the sequence's lock: the other committer
 		// waits for that lock, held until the commit, and those rows are
 		// the dearest of the batch to write (five indexes on
 		// audit_entries). Then the positions, taken by the statement
 		// that writes the events: the lock is held one round trip less.
 		rows, audits := eventRowsOf(changes, 0)
-		if err := db.insertTogether(ctx, idb, &audits, &history, &notifications); err != nil {
+		if err := db.insertTogether(ctx, idb, &audits, &notifications); err != nil {
 			return err
 		}
 		last, err := db.insertEventsAtNextPositions(ctx, idb, rows)
@@ -267,9 +260,6 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 			rows[i].Position = e.Position
 		}
 	} else {
-		if err := insertChunks(ctx, db, idb, history); err != nil {
-			return err
-		}
 		if err := insertChunks(ctx, db, idb, notifications); err != nil {
 			return err
 		}

@@ -1,0 +1,12 @@
+-- +goose Up
+-- A task's history is read from the audit log, which already kept every
+-- transition (who, when, from, to, to which agent) as the entry of its
+-- event: writing each transition a second time, into task_history, was a
+-- fifth of the rows a task's lifecycle wrote. The audit entry gains the
+-- one thing only the history kept: why (a routing strategy, "offer
+-- accepted", the reason given to a requeue or a cancellation).
+--
+-- task_history is no longer written. It keeps the history of the
+-- transitions made before this version, whose audit entries have no
+-- reason, and a task's history is read from both.
+ALTER TABLE audit_entries ADD COLUMN reason VARCHAR(500) NOT NULL DEFAULT '';
