@@ -353,9 +353,7 @@ func (db *DB) taskHistory(ctx context.Context, taskID string) ([]switchboard.Tas
 		}
 		history = append(history, tr)
 	}
-	if len(before) > 0 {
-		slices.SortStableFunc(history, func(a, b switchboard.TaskTransition) int { return a.At.Compare(b.At) })
-	}
+	slices.SortStableFunc(history, func(a, b switchboard.TaskTransition) int { return a.At.Compare(b.At) })
 	return history, nil
 }
 
