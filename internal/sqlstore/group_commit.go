@@ -267,7 +267,9 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 }
 
 // setsOf sorts the changes of a batch into sets, as indexes of the batch
-// in the order of their arrival, and those made one by one.
+// in the order of their arrival, and those made one by one. Sets that wait
+// for agents' rows come first (see setWork.waitsForAgents), the others in
+// the order of their first change's arrival.
 func setsOf(batch []*change) (sets [][]int, alone []int) {
 	byKey := map[string]int{}
 	for i, c := range batch {
@@ -283,6 +285,16 @@ func setsOf(batch []*change) (sets [][]int, alone []int) {
 		}
 		sets[k] = append(sets[k], i)
 	}
+	slices.SortStableFunc(sets, func(a, b []int) int {
+		waits := func(set []int) bool { return batch[set[0]].set.waitsForAgents }
+		switch {
+		case waits(a) && !waits(b):
+			return -1
+		case waits(b) && !waits(a):
+			return 1
+		}
+		return 0
+	})
 	return sets, alone
 }
 
@@ -302,6 +314,18 @@ type setWork struct {
 	// whose changes then run again alone.
 	make func(ctx context.Context, calls []*setCall) error
 	item any // what make needs of this change
+	// waitsForAgents marks a kind whose statements lock agents' rows
+	// and wait for them, in the order of their IDs (completions give
+	// capacity back). A batch makes such sets before the others, which
+	// take agents with SKIP LOCKED and hold them to the commit: a batch
+	// that holds agents so taken and then waited for one that another
+	// batch holds, while that batch waited for one of its own, made a
+	// deadlock, which PostgreSQL breaks only after a second. In order,
+	// a batch waits for agents before it holds any but those it locked
+	// in order. Measured with the lifecycle load on PostgreSQL (1,000
+	// agents, 128 requests in flight), 2 deadlocks in most 15-second
+	// runs and up to 21, against none.
+	waitsForAgents bool
 }
 
 // setCall is one change of a set being made.

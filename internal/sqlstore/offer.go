@@ -304,7 +304,7 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 	var completed *switchboard.Task
 	var set *setWork
 	if actor.Agent != nil && sc.AgentID == actor.Agent.ID {
-		set = &setWork{key: "complete", make: s.db.completeSet, item: &completeWork{taskID: id, agentID: actor.Agent.ID, outcome: outcome, completed: &completed}}
+		set = &setWork{key: "complete", make: s.db.completeSet, waitsForAgents: true, item: &completeWork{taskID: id, agentID: actor.Agent.ID, outcome: outcome, completed: &completed}}
 	}
 	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		task, queue, err := s.db.lockTask(ctx, tx, sc, id)
