@@ -240,17 +240,13 @@ func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error
 	}
 	users, counts := countsOf(changes)
 	if db.engine == Postgres && len(events) > 0 && users == 0 && len(counts) == 0 {
-		// The audit entries and the outbox's rows first, in
-		// one statement, outside the sequence's lock: the other committer
-		// waits for that lock, held until the commit, and those rows are
-		// the dearest of the batch to write (five indexes on
-		// audit_entries). Then the positions, taken by the statement
-		// that writes the events: the lock is held one round trip less.
+		// One statement: the audit entries and the outbox's rows
+		// first, outside the sequence's lock: the other committer waits
+		// for that lock, held until the commit, and those rows are the
+		// dearest of the batch to write (five indexes on audit_entries).
+		// Then the positions, taken with the events' insert.
 		rows, audits := eventRowsOf(changes, 0)
-		if err := db.insertTogether(ctx, idb, &audits, &notifications); err != nil {
-			return err
-		}
-		last, err := db.insertEventsAtNextPositions(ctx, idb, rows)
+		last, err := db.insertEventsAtNextPositions(ctx, idb, rows, &audits, &notifications)
 		if err != nil {
 			return err
 		}
