@@ -32,8 +32,14 @@ import (
 
 // maxBatch is the most changes one transaction carries: enough to share a
 // commit among all the requests of a busy instance, few enough that the
-// locks of one batch are not held for long.
-const maxBatch = 32
+// locks of one batch are not held for long. Under light load batches are
+// small whatever the bound; under heavy load a batch takes about the same
+// round trips at any size, so the bound sets the rate. Measured with the
+// lifecycle load (1,000 agents, 384 requests in flight, PostgreSQL on 2
+// cores): 32 about 1,850 tasks/s, 64 2,029–2,248, 96 2,346–2,365, 128
+// 2,352–2,356. (Larger batches made deadlocks before routing read enough
+// candidates: see reserveSet.)
+const maxBatch = 128
 
 // serverCommitters is how many transactions of changes a server engine
 // runs at once. Every commit takes the event sequence's row, so

@@ -503,9 +503,15 @@ func (db *DB) createSet(ctx context.Context, calls []*setCall) error {
 // whose rows no other transaction holds, and returns them in rank order.
 // none reports that no agent at all may take the work now.
 func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, n int) (agents []*switchboard.Candidate, none bool, err error) {
-	// A few more than the tasks, for agents other routers hold; rounded,
-	// so that the statement's text, which is prepared, varies little.
-	limit := (candidateLimit + n + 15) / 16 * 16
+	// More than the tasks, for agents other routers hold: the other
+	// committer's batch (and those of other instances) ranks the same
+	// agents first at the same moment, and holds as many as it has tasks.
+	// Room for two such batches: with room for none, the tasks a set
+	// could not place were routed alone, waiting for agents other batches
+	// held while those waited for agents of this one, deadlocks that grew
+	// with the batches (30 in 15 s at 64 changes a batch). Rounded, so
+	// that the statement's text, which is prepared, varies little.
+	limit := (candidateLimit + 3*n + 15) / 16 * 16
 	candidates, err := db.candidates(ctx, tx, rt, taskID, limit)
 	if err != nil {
 		return nil, false, err
