@@ -155,3 +155,46 @@ func (db *DB) InsertAuditEntries(ctx context.Context, entries ...*switchboard.Au
 		return insertChunks(ctx, db, tx, rows)
 	})
 }
+
+// WriteTogether makes the changes in one shared transaction, as a committer
+// does with changes that arrive together, and returns once that
+// transaction is done: each change's answer comes on its channel, at once
+// or when it has been made again alone.
+func (db *DB) WriteTogether(ctx context.Context, fns ...func(ctx context.Context, tx *Tx) error) []chan error {
+	batch := make([]*change, len(fns))
+	answers := make([]chan error, len(fns))
+	for i, fn := range fns {
+		answers[i] = make(chan error, 1)
+		batch[i] = &change{ctx: ctx, fn: fn, done: answers[i]}
+	}
+	db.group().run(batch)
+	return answers
+}
+
+// RouteTask routes a queued task in the change, as the changes that route
+// one do, and reports whether an agent took it.
+func (tx *Tx) RouteTask(ctx context.Context, taskID string) (bool, error) {
+	var row taskRow
+	if err := tx.NewSelect().Model(&row).Where("tk.id = ?", taskID).For("UPDATE").Scan(ctx); err != nil {
+		return false, err
+	}
+	q, err := tx.db.routingQueue(ctx, tx, row.QueueID)
+	if err != nil {
+		return false, err
+	}
+	return tx.db.routeTask(ctx, tx, &row, q)
+}
+
+// HoldRow locks the row of table with the ID in a transaction of its own,
+// as a change of another instance would, until release.
+func (db *DB) HoldRow(ctx context.Context, table, id string) (release func() error, err error) {
+	tx, err := db.bun.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT id FROM "+table+" WHERE id = ? FOR UPDATE", id); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx.Commit, nil
+}

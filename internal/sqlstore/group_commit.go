@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,10 @@ type change struct {
 // inChangeKey marks the context of a change's fn, so that a write from
 // within it runs alone instead of waiting for a committer.
 type inChangeKey struct{}
+
+// inBatchKey marks the context of a change made in a transaction shared
+// with others, which must not wait for agents (see errRouteAlone).
+type inBatchKey struct{}
 
 // group returns the group committer, started on first use.
 func (db *DB) group() *groupCommit {
@@ -171,6 +176,10 @@ func (g *groupCommit) run(batch []*change) {
 		g.shared.Add(int64(len(live)))
 		g.bySet.Add(int64(bySet))
 		for i, c := range live {
+			if refused[i] == errRouteAlone {
+				go g.runAlone(c)
+				continue
+			}
 			c.done <- refused[i]
 		}
 		return
@@ -202,7 +211,9 @@ func (g *groupCommit) runAlone(c *change) {
 // left to be made alone. A change made one by one that refuses (its fn
 // returns an error the database did not raise as a deadlock or a lost
 // connection) is undone to a savepoint set before it, and the batch goes
-// on: refused holds its error, by index in batch. Before, one late accept
+// on: refused holds its error, by index in batch. One that would wait for
+// agents is undone the same way, refused holding errRouteAlone: it is
+// made again alone after the commit. Before, one late accept
 // or unknown ID failed the whole batch, which then ran again without it;
 // a batch with many such changes ran again as many times, one less each
 // time. When a change fails otherwise, failed is its index; otherwise -1.
@@ -220,7 +231,7 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 		// The change sees its caller's values (actor, request) but the
 		// batch's deadline: the transaction is not its alone.
 		changeCtx := func(c *change) context.Context {
-			return context.WithValue(valuesFrom{ctx, c.ctx}, inChangeKey{}, true)
+			return context.WithValue(context.WithValue(valuesFrom{ctx, c.ctx}, inChangeKey{}, true), inBatchKey{}, true)
 		}
 		sets, alone := setsOf(batch)
 		for _, members := range sets {
@@ -253,6 +264,9 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 				if _, rerr := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); rerr == nil {
 					db.rolledBack([]*Tx{tx})
 					refused[i] = translate(err)
+					if errors.Is(err, errRouteAlone) {
+						refused[i] = errRouteAlone // made again alone
+					}
 					continue
 				}
 			}

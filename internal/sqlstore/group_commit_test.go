@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
@@ -83,6 +84,79 @@ func TestWrite_ConcurrentChangesCommitTogetherAndFailAlone(t *testing.T) {
 		}
 		if db.SharedCommits() == 0 {
 			t.Error("no change shared a commit: the test did not test group commit")
+		}
+	})
+}
+
+// batchWaitLimit is how long a test waits for a batch that must not wait
+// for rows: less than the 30 seconds after which a shared transaction gives
+// up, and its changes run again alone, which would hide the wait.
+const batchWaitLimit = 20 * time.Second
+
+// A change made in a shared transaction does not wait for an agent another
+// transaction holds: its batch holds the agents its sets reserved until its
+// commit, and two batches each waiting for an agent the other holds
+// deadlock. The change is made again in a transaction of its own after the
+// batch, waits there, and routes the task when the agent is free.
+func TestWrite_RoutingWaitsForHeldAgentsOutsideSharedTransactions(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Engine() == sqlstore.SQLite {
+			t.Skip("SQLite has one writer: no other transaction holds a row while a change runs")
+		}
+		t.Parallel()
+		ctx := context.Background()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+		ann, annCtx := f.MustAgent(t, "Ann", 2, nil)
+		if _, err := sqlstore.NewPresenceService(db).SetPresence(annCtx, switchboard.PresenceAway); err != nil {
+			t.Fatal(err)
+		}
+		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Waiting"})
+		if task.Status != switchboard.TaskQueued {
+			t.Fatalf("task %s with Ann away, want queued", task.Status)
+		}
+		// Available again without the routing a presence change makes.
+		if err := db.Exec(ctx, "UPDATE agents SET presence = ? WHERE id = ?", switchboard.PresenceAvailable, ann.ID); err != nil {
+			t.Fatal(err)
+		}
+		release, err := db.HoldRow(ctx, "agents", ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan []chan error, 1)
+		go func() {
+			done <- db.WriteTogether(f.admin,
+				func(ctx context.Context, tx *sqlstore.Tx) error {
+					_, err := tx.RouteTask(ctx, task.ID)
+					return err
+				},
+				func(ctx context.Context, tx *sqlstore.Tx) error {
+					_, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value, updated_at) VALUES ('together', 'x', ?)", tx.Now())
+					return err
+				})
+		}()
+		var answers []chan error
+		select {
+		case answers = <-done:
+		case <-time.After(batchWaitLimit):
+			_ = release()
+			t.Fatal("the shared transaction waited for the agent another transaction holds")
+		}
+		if err := <-answers[1]; err != nil {
+			t.Fatalf("the other change: %v", err)
+		}
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-answers[0]; err != nil {
+			t.Fatalf("routing, made alone: %v", err)
+		}
+		got, err := f.tasks.FindTaskByID(f.admin, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != switchboard.TaskAssigned || got.AgentID != ann.ID {
+			t.Errorf("task %s to %q, want assigned to Ann", got.Status, got.AgentName)
 		}
 	})
 }

@@ -90,7 +90,11 @@ func (db *DB) reserveFirst(ctx context.Context, tx *Tx, ranked []string) (string
 	}
 	// None is free, or some may be held by routers that are about to fill
 	// them: wait for each in turn rather than leave the task queued beside
-	// free capacity.
+	// free capacity. Not in a shared transaction, though (see
+	// errRouteAlone).
+	if db.engine != SQLite && ctx.Value(inBatchKey{}) != nil {
+		return "", errRouteAlone
+	}
 	for _, id := range ranked {
 		if ok, err := reserveAgent(ctx, tx, id); err != nil || ok {
 			return id, err
@@ -98,6 +102,15 @@ func (db *DB) reserveFirst(ctx context.Context, tx *Tx, ranked []string) (string
 	}
 	return "", nil
 }
+
+// errRouteAlone is a change's answer, in a shared transaction, when it
+// would route a task by waiting for agents other transactions hold. A
+// batch holds the agents its sets reserved until its commit; two batches
+// each waiting for an agent the other holds deadlock, which PostgreSQL
+// breaks only after a second. The change is undone to its savepoint and
+// made again in a transaction of its own, which holds no agent while it
+// waits.
+var errRouteAlone = errors.New("sqlstore: routing must wait for agents other transactions hold")
 
 // reserveFirstFree reserves the first of the ranked agents who may take
 // work now and whose row no other transaction holds.
