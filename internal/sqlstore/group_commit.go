@@ -42,6 +42,12 @@ import (
 // candidates: see reserveSet.)
 const maxBatch = 128
 
+// maxBatchMySQL is maxBatch on MySQL and MariaDB, where a larger batch
+// waits longer for the rows other batches lock (InnoDB locks the index
+// ranges its statements read, not only the rows they change): with the
+// same load, 32 gave 864 and 884 tasks/s, 64 818, 128 631.
+const maxBatchMySQL = 32
+
 // serverCommitters is how many transactions of changes a server engine
 // runs at once. Every commit takes the event sequence's row, so
 // transactions of changes commit one after another whatever their number:
@@ -124,11 +130,15 @@ func (g *groupCommit) write(ctx context.Context, fn func(ctx context.Context, tx
 	return <-c.done
 }
 
-// commit is one committer: it takes the changes waiting, up to maxBatch,
-// and commits them together.
+// commit is one committer: it takes the changes waiting, up to maxBatch
+// (maxBatchMySQL on MySQL), and commits them together.
 func (g *groupCommit) commit() {
 	defer g.stopped.Done()
-	batch := make([]*change, 0, maxBatch)
+	limit := maxBatch
+	if g.db.engine == MySQL {
+		limit = maxBatchMySQL
+	}
+	batch := make([]*change, 0, limit)
 	for {
 		select {
 		case c := <-g.changes:
@@ -137,7 +147,7 @@ func (g *groupCommit) commit() {
 			return
 		}
 	waiting:
-		for len(batch) < maxBatch {
+		for len(batch) < limit {
 			select {
 			case c := <-g.changes:
 				batch = append(batch, c)
