@@ -187,7 +187,7 @@ func (g *groupCommit) run(batch []*change) {
 		g.bySet.Add(int64(bySet))
 		for i, c := range live {
 			if refused[i] == errRouteAlone {
-				go g.runAlone(c)
+				g.runAloneLater(c)
 				continue
 			}
 			c.done <- refused[i]
@@ -206,8 +206,18 @@ func (g *groupCommit) run(batch []*change) {
 	// The transaction failed as a whole (a deadlock, a lost connection):
 	// each change again, alone and at once.
 	for _, c := range alone {
-		go g.runAlone(c)
+		g.runAloneLater(c)
 	}
+}
+
+// runAloneLater runs a change in a transaction of its own, without
+// holding up the committer; stop waits for it.
+func (g *groupCommit) runAloneLater(c *change) {
+	g.stopped.Add(1) // while the committer calling it runs: never from 0
+	go func() {
+		defer g.stopped.Done()
+		g.runAlone(c)
+	}()
 }
 
 // runAlone runs a change in a transaction of its own.
@@ -271,7 +281,7 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 			}
 			err := batch[i].fn(cctx, tx)
 			if err != nil && !isRetryable(err) && !isLostConnection(err) && ctx.Err() == nil {
-				if _, rerr := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); rerr == nil {
+				if rerr := rollBackChange(ctx, btx); rerr == nil {
 					db.rolledBack([]*Tx{tx})
 					refused[i] = translate(err)
 					if errors.Is(err, errRouteAlone) {
@@ -294,6 +304,17 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 		return db.writeEvents(ctx, btx, txs)
 	})
 	return txs, refused, failed, bySet, err
+}
+
+// rollBackChange undoes a change made one by one in a batch, to the
+// savepoint set before it, and releases the savepoint: one rolled back to
+// stays, and the next change's would nest in it (see writeBatch).
+func rollBackChange(ctx context.Context, btx bun.Tx) error {
+	if _, err := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); err != nil {
+		return err
+	}
+	_, err := btx.ExecContext(ctx, "RELEASE SAVEPOINT one_change")
+	return err
 }
 
 // setsOf sorts the changes of a batch into sets, as indexes of the batch

@@ -123,6 +123,7 @@ func TestWrite_RoutingWaitsForHeldAgentsOutsideSharedTransactions(t *testing.T) 
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = release() }) // should the test end early; a second commit only fails
 		done := make(chan []chan error, 1)
 		go func() {
 			done <- db.WriteTogether(f.admin,

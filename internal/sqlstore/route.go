@@ -108,8 +108,11 @@ func (db *DB) reserveFirst(ctx context.Context, tx *Tx, ranked []string) (string
 // batch holds the agents its sets reserved until its commit; two batches
 // each waiting for an agent the other holds deadlock, which PostgreSQL
 // breaks only after a second. The change is undone to its savepoint and
-// made again in a transaction of its own, which holds no agent while it
-// waits.
+// made again in a transaction of its own, which holds none of a batch's
+// reservations while it waits (a rejection made alone still holds its own
+// agent). Other changes made one by one in a batch still lock agents
+// they must (an offer's release, a presence change): rarer, and a
+// deadlock among them is broken and the batch retried as before.
 var errRouteAlone = errors.New("sqlstore: routing must wait for agents other transactions hold")
 
 // reserveFirstFree reserves the first of the ranked agents who may take

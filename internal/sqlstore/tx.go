@@ -48,8 +48,8 @@ type Tx struct {
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	if ctx.Value(inChangeKey{}) != nil {
 		// Called from within a change: it cannot wait for a batch that
-		// waits for it.
-		return db.writeAlone(ctx, fn)
+		// waits for it. Its own transaction is not the batch's.
+		return db.writeAlone(context.WithValue(ctx, inBatchKey{}, nil), fn)
 	}
 	return db.group().write(ctx, fn, nil)
 }
@@ -59,7 +59,7 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) er
 // must make the same change as set.make would.
 func (db *DB) writeInSet(ctx context.Context, fn func(ctx context.Context, tx *Tx) error, set *setWork) error {
 	if ctx.Value(inChangeKey{}) != nil {
-		return db.writeAlone(ctx, fn)
+		return db.writeAlone(context.WithValue(ctx, inBatchKey{}, nil), fn)
 	}
 	return db.group().write(ctx, fn, set)
 }
