@@ -140,23 +140,42 @@ func (g *groupCommit) commit() {
 	}
 	batch := make([]*change, 0, limit)
 	for {
+		alone := 0 // changes without a set, each made in a savepoint
 		select {
 		case c := <-g.changes:
 			batch = append(batch[:0], c)
+			alone += c.madeAlone()
 		case <-g.quit:
 			return
 		}
 	waiting:
-		for len(batch) < limit {
+		for len(batch) < limit && alone < maxAloneInBatch {
 			select {
 			case c := <-g.changes:
 				batch = append(batch, c)
+				alone += c.madeAlone()
 			default:
 				break waiting
 			}
 		}
 		g.run(batch)
 	}
+}
+
+// maxAloneInBatch is the most changes without a set that one batch takes.
+// Each is made in a savepoint of its own, a subtransaction; PostgreSQL
+// keeps the IDs of a transaction's subtransactions that wrote in a cache
+// of 64 per session, even once released, and beyond it every snapshot of
+// every session looks them up on disk until the commit. Changes made in
+// sets take no savepoint, and fill batches up to maxBatch.
+const maxAloneInBatch = 48
+
+// madeAlone is 1 for a change that a batch makes one by one, else 0.
+func (c *change) madeAlone() int {
+	if c.set == nil {
+		return 1
+	}
+	return 0
 }
 
 // batchTimeout bounds a shared transaction, whose changes no longer follow
