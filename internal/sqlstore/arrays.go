@@ -176,24 +176,9 @@ func sqlTxOf(idb bun.IDB) *sql.Tx {
 // of arrays a data-modifying WITH clause (see execTogether): one round
 // trip, and one text for any number of rows.
 func (db *DB) insertTogether(ctx context.Context, idb bun.IDB, sets ...any) error {
-	var queries []changeQuery
-	var arrays []string
-	var args []any
-	for _, rows := range sets {
-		if reflect.ValueOf(rows).Elem().Len() == 0 {
-			continue
-		}
-		query, rowArgs, ok, err := db.insertAsArrays(ctx, idb, rows)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			// RETURNING NULL: bun would otherwise read back keys nobody
-			// needs.
-			queries = append(queries, idb.NewInsert().Model(rows).Returning("NULL"))
-			continue
-		}
-		arrays, args = append(arrays, query), append(args, rowArgs...)
+	arrays, args, others, err := db.setsAsArrays(ctx, idb, sets)
+	if err != nil {
+		return err
 	}
 	if len(arrays) > 0 {
 		query := arrays[len(arrays)-1]
@@ -208,6 +193,11 @@ func (db *DB) insertTogether(ctx context.Context, idb bun.IDB, sets ...any) erro
 			return err
 		}
 	}
+	queries := make([]changeQuery, len(others))
+	for i, rows := range others {
+		// RETURNING NULL: bun would otherwise read back keys nobody needs.
+		queries[i] = idb.NewInsert().Model(rows).Returning("NULL")
+	}
 	if tx, ok := idb.(*Tx); ok && len(queries) > 0 {
 		return tx.execTogether(ctx, queries...)
 	}
@@ -217,6 +207,27 @@ func (db *DB) insertTogether(ctx context.Context, idb bun.IDB, sets ...any) erro
 		}
 	}
 	return nil
+}
+
+// setsAsArrays returns the INSERT of arrays of each set of rows (see
+// insertTogether) that can go as arrays, with their arguments in order,
+// and the sets that cannot; empty sets are passed over.
+func (db *DB) setsAsArrays(ctx context.Context, idb bun.IDB, sets []any) (queries []string, args []any, others []any, err error) {
+	for _, rows := range sets {
+		if reflect.ValueOf(rows).Elem().Len() == 0 {
+			continue
+		}
+		query, rowArgs, ok, err := db.insertAsArrays(ctx, idb, rows)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !ok {
+			others = append(others, rows)
+			continue
+		}
+		queries, args = append(queries, query), append(args, rowArgs...)
+	}
+	return queries, args, others, nil
 }
 
 // insertEventsAtNextPositions takes the next len(events) positions of the
@@ -239,26 +250,20 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	if ins == nil {
 		return 0, errors.New("sqlstore: events cannot be written as arrays")
 	}
-	var with, written []string
-	var args []any
-	for _, rows := range first {
-		if reflect.ValueOf(rows).Elem().Len() == 0 {
-			continue
-		}
-		query, rowArgs, ok, err := db.insertAsArrays(ctx, idb, rows)
-		if err != nil {
+	inserts, args, others, err := db.setsAsArrays(ctx, idb, first)
+	if err != nil {
+		return 0, err
+	}
+	if len(others) > 0 {
+		if err := db.insertTogether(ctx, idb, others...); err != nil {
 			return 0, err
 		}
-		if !ok {
-			if err := db.insertTogether(ctx, idb, rows); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		name := "w" + strconv.Itoa(len(with))
+	}
+	var with, written []string
+	for i, query := range inserts {
+		name := "w" + strconv.Itoa(i)
 		with = append(with, name+" AS ("+query+" RETURNING 1)")
 		written = append(written, "(SELECT count(*) FROM "+name+")")
-		args = append(args, rowArgs...)
 	}
 	after := ""
 	if len(written) > 0 {
