@@ -312,8 +312,9 @@ func (s *Server) routes() {
 
 		handle(s, api, huma.Operation{OperationID: "listAudit", Method: http.MethodGet, Path: "/api/v1/audit",
 			Summary: "Read the audit log", Tags: []string{"Audit"},
-			Description: "Every change to users, agents, teams, keys and tokens, and every sign-in, newest first. Supervisors read " +
-				"the entries about the teams they supervise, those teams' agents and enrollment keys, and their own changes."}, supervisors, s.apiListAudit)
+			Description: "Every change to users, agents, teams, keys, tokens, queues, tasks and offers, and every sign-in, newest first. " +
+				"Supervisors read the entries about the teams they supervise, those teams' agents, enrollment keys and queues, " +
+				"the tasks of those queues and their offers, and their own changes."}, supervisors, s.apiListAudit)
 
 		handle(s, api, eventsOperation(api), signedIn, s.apiListEvents)
 

@@ -94,9 +94,13 @@ func normalizeJSON(v any) any {
 
 // supervisedEntries keeps the entries a supervisor may read: those about
 // the agents of the teams they supervise (as those teams are now), about
-// the teams themselves, their enrollment keys and queues, and what the supervisor
-// did (their own sign-ins too). Other people's sign-ins, users and tokens
-// stay with admins.
+// the teams themselves, their enrollment keys and queues, about the tasks
+// of those queues and their offers (the tasks the supervisor may list),
+// and what the supervisor did (their own sign-ins too). Other people's
+// sign-ins, users and tokens stay with admins. A task's entries are found
+// by a look-up of the task for each entry read, not by a list of the
+// queues' tasks, which grows without bound: a page of the newest entries
+// reads a page's worth of them.
 func supervisedEntries(q *bun.SelectQuery, supervisorID string) *bun.SelectQuery {
 	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 		return q.Where("ae.actor_type = 'user' AND ae.actor_id = ?", supervisorID).
@@ -106,7 +110,12 @@ func supervisedEntries(q *bun.SelectQuery, supervisorID string) *bun.SelectQuery
 			WhereOr("ae.target_type = 'enrollment_key' AND ae.target_id IN (SELECT ek.id FROM enrollment_keys ek "+
 				"JOIN team_supervisors sts ON sts.team_id = ek.team_id WHERE sts.user_id = ?)", supervisorID).
 			WhereOr("ae.target_type = 'queue' AND ae.target_id IN (SELECT qt.queue_id FROM queue_teams qt "+
-				"JOIN team_supervisors sts ON sts.team_id = qt.team_id WHERE sts.user_id = ?)", supervisorID)
+				"JOIN team_supervisors sts ON sts.team_id = qt.team_id WHERE sts.user_id = ?)", supervisorID).
+			WhereOr("ae.target_type = 'task' AND EXISTS (SELECT 1 FROM tasks stk JOIN queue_teams sqt ON sqt.queue_id = stk.queue_id "+
+				"JOIN team_supervisors sts ON sts.team_id = sqt.team_id WHERE stk.id = ae.target_id AND sts.user_id = ?)", supervisorID).
+			WhereOr("ae.target_type = 'offer' AND EXISTS (SELECT 1 FROM offers so JOIN tasks stk ON stk.id = so.task_id "+
+				"JOIN queue_teams sqt ON sqt.queue_id = stk.queue_id JOIN team_supervisors sts ON sts.team_id = sqt.team_id "+
+				"WHERE so.id = ae.target_id AND sts.user_id = ?)", supervisorID)
 	})
 }
 

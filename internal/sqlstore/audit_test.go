@@ -225,3 +225,51 @@ func TestAudit_SupervisorScope(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAudit_SupervisorSeesTheirQueuesTasks: a supervisor reads the entries
+// of the tasks they may list, and of those tasks' offers, and none of the
+// tasks of queues that route to other teams.
+func TestAudit_SupervisorSeesTheirQueuesTasks(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		sup := MustCreateUser(t, db, "sup@example.com", switchboard.RoleSupervisor)
+		if _, err := sqlstore.NewTeamService(db).UpdateTeam(f.admin, f.team.ID, switchboard.TeamUpdate{SupervisorIDs: &[]string{sup.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		ours := f.MustQueue(t, switchboard.NewQueue{Name: "Ours", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
+		other := f.MustQueue(t, switchboard.NewQueue{Name: "Other", TeamIDs: []string{MustCreateTeam(t, db, "Theirs").ID}})
+		_, ann := f.MustAgent(t, "Ann", 1, nil)
+		f.MustTask(t, switchboard.NewTask{QueueID: ours.ID, Title: "Ours"})
+		offers := sqlstore.NewOfferService(db)
+		if _, err := offers.RejectOffer(ann, MustOnlyOffer(t, offers, ann).ID); err != nil {
+			t.Fatal(err)
+		}
+		theirs := f.MustTask(t, switchboard.NewTask{QueueID: other.ID, Title: "Theirs"})
+
+		audit := sqlstore.NewAuditService(db)
+		p, err := audit.FindAuditEntries(asUser(sup), switchboard.AuditFilter{Action: "task.", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range p.Items {
+			got = append(got, e.Action+" "+e.TargetName)
+		}
+		if want := "task.requeued Ours,task.offered Ours,task.created Ours"; strings.Join(got, ",") != want {
+			t.Errorf("supervisor sees tasks' entries %v, want %s", got, want)
+		}
+		p, err = audit.FindAuditEntries(asUser(sup), switchboard.AuditFilter{Action: "offer.", Limit: 100})
+		if err != nil || len(p.Items) != 1 || p.Items[0].Action != switchboard.AuditOfferRejected {
+			t.Errorf("supervisor sees offers' entries %+v (%v), want the rejection", p.Items, err)
+		}
+		p, err = audit.FindAuditEntries(asUser(sup), switchboard.AuditFilter{TargetID: theirs.ID})
+		if err != nil || len(p.Items) != 0 {
+			t.Errorf("another team's task by filter: %d entries, %v", len(p.Items), err)
+		}
+		p, err = audit.FindAuditEntries(f.admin, switchboard.AuditFilter{TargetID: theirs.ID})
+		if err != nil || len(p.Items) != 1 {
+			t.Errorf("admin reads the other task's entries: %d, %v", len(p.Items), err)
+		}
+	})
+}
