@@ -21,6 +21,9 @@ func openDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DatabaseConnections > 0 {
+		db.LimitConnections(cfg.DatabaseConnections)
+	}
 	db.Selector = routing.Engine{}
 	if !cfg.AutoMigrate {
 		if err := db.CheckMigrated(ctx); err != nil {

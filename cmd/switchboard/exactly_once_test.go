@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,9 +43,12 @@ import (
 // over_capacity=... late_accepts=...", which .ci/run prints.
 const (
 	eoProcesses = 3
-	eoAgents    = 500
-	eoTasks     = 5000
-	eoProducers = 8
+	// eoConnections is each process's --database-connections (see
+	// runExactlyOnce).
+	eoConnections = 20
+	eoAgents      = 500
+	eoTasks       = 5000
+	eoProducers   = 8
 	// Agents come to work once this many tasks wait: becoming available
 	// takes queued work, for hundreds of agents at once on every process.
 	eoHeadStart = 300
@@ -92,7 +96,11 @@ func runExactlyOnce(t *testing.T, engine sqlstore.Engine) {
 	_, admin := migratedWithAdmin(t, dbURL)
 	db := openSQL(t, dbURL)
 
-	env := []string{"SWITCHBOARD_DATABASE_URL=" + dbURL}
+	// Connections as an operator of several instances sets them: the
+	// processes' together, a restarted one's while the server has not yet
+	// ended those of the one killed, and the test's own stay within
+	// PostgreSQL's 100.
+	env := []string{"SWITCHBOARD_DATABASE_URL=" + dbURL, "SWITCHBOARD_DATABASE_CONNECTIONS=" + strconv.Itoa(eoConnections)}
 	procs := make([]*serverProcess, eoProcesses)
 	urls := make([]string, eoProcesses)
 	for i := range procs {

@@ -37,6 +37,9 @@ type Config struct {
 	// DatabaseWait is how long the server keeps trying to reach a
 	// PostgreSQL or MySQL server at start (it may be starting too).
 	DatabaseWait time.Duration
+	// DatabaseConnections is the most connections the instance keeps
+	// open to a PostgreSQL or MySQL server.
+	DatabaseConnections int
 
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
@@ -331,6 +334,17 @@ var (
 			c.DatabaseWait = d
 			return nil
 		}}
+	DatabaseConnections = &Setting{"database-connections", "SWITCHBOARD_DATABASE_CONNECTIONS", "32",
+		"the most connections to a PostgreSQL or MySQL server this instance keeps open, a `count` from 4 to 1000; " +
+			"the instances' together must stay below the server's own limit",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < MinDatabaseConnections || n > 1000 {
+				return fmt.Errorf("must be a whole number from %d to 1000", MinDatabaseConnections)
+			}
+			c.DatabaseConnections = n
+			return nil
+		}}
 	SessionIdleTimeout = &Setting{"session-idle-timeout", "SWITCHBOARD_SESSION_IDLE_TIMEOUT", "2h",
 		"sign browsers out after this `duration` without a request",
 		func(c *Config, v string) error { return positiveDuration(&c.SessionIdleTimeout, v) }}
@@ -470,8 +484,14 @@ var (
 		}}
 )
 
+// MinDatabaseConnections is the fewest connections a server works with:
+// its two committers each hold one for a transaction of changes, and a
+// change that writes apart from its transaction needs a second one while
+// the first is held.
+const MinDatabaseConnections = 4
+
 // ServerSettings are the settings of `switchboard serve`.
-var ServerSettings = []*Setting{Addr, Database, DatabaseWait, BaseURL, TLSCert, TLSKey, AutoMigrate,
+var ServerSettings = []*Setting{Addr, Database, DatabaseWait, DatabaseConnections, BaseURL, TLSCert, TLSKey, AutoMigrate,
 	SessionIdleTimeout, SessionLifetime, TrustedProxies, RedisURL, EventRetention, HeartbeatTTL, MetricsToken, SMTPURL, TemplatesDir, SMSURL, WebhookAllowPrivate, NotifyTimeout, LogLevel, LogFormat}
 
 // DatabaseSettings are the settings of commands that only use the database.

@@ -27,7 +27,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:switchboard.db" || !c.AutoMigrate || c.TLS() ||
-		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second || c.HeartbeatTTL != time.Minute {
+		c.SessionIdleTimeout != 2*time.Hour || c.SessionLifetime != 24*time.Hour || c.LogFormat != "text" || c.BaseURL != nil || c.DatabaseWait != 30*time.Second || c.HeartbeatTTL != time.Minute ||
+		c.DatabaseConnections != 32 {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -58,6 +59,8 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"--trusted-proxies", "everyone"}, "not a network"},
 		{nil, []string{"--migrate", "maybe"}, "must be true or false"},
 		{nil, []string{"--database-wait", "-1s"}, "--database-wait: must be a duration"},
+		{nil, []string{"--database-connections", "3"}, "--database-connections: must be a whole number from 4 to 1000"},
+		{map[string]string{"SWITCHBOARD_DATABASE_CONNECTIONS": "many"}, nil, "SWITCHBOARD_DATABASE_CONNECTIONS: must be a whole number"},
 		{nil, []string{"--log-format", "xml"}, "must be text or json"},
 		{nil, []string{"--addr", "127.0.0.1:99999"}, "port"},
 		{map[string]string{"SWITCHBOARD_METRICS_TOKEN": "short"}, nil, "SWITCHBOARD_METRICS_TOKEN: must be at least 16 characters"},

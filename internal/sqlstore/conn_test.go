@@ -153,3 +153,25 @@ func TestIsRead(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitConnections: the limit holds on the server engines, which
+// refuse connections past their own; SQLite keeps its pool of readers.
+func TestLimitConnections(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		want := sqlstore.DefaultConnections
+		if db.Engine() == sqlstore.SQLite {
+			want = db.SQL().Stats().MaxOpenConnections
+		}
+		if got := db.SQL().Stats().MaxOpenConnections; got != want {
+			t.Errorf("by default %d connections at most, want %d", got, want)
+		}
+		db.LimitConnections(5)
+		if db.Engine() != sqlstore.SQLite {
+			want = 5
+		}
+		if got := db.SQL().Stats().MaxOpenConnections; got != want {
+			t.Errorf("limited to 5: %d connections at most, want %d", got, want)
+		}
+	})
+}

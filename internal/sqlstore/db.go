@@ -117,16 +117,13 @@ func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHa
 		sqldb.SetConnMaxLifetime(0)
 		db.bun = bun.NewDB(sqldb, sqlitedialect.New())
 	case Postgres:
-		sqldb.SetMaxOpenConns(32)
-		sqldb.SetMaxIdleConns(32)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		db.bun = bun.NewDB(sqldb, pgdialect.New())
 	case MySQL:
-		sqldb.SetMaxOpenConns(32)
-		sqldb.SetMaxIdleConns(16)
 		sqldb.SetConnMaxLifetime(30 * time.Minute)
 		db.bun = bun.NewDB(sqldb, mysqldialect.New())
 	}
+	db.LimitConnections(DefaultConnections)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pingCtx); err != nil {
@@ -275,6 +272,30 @@ func (db *DB) Engine() Engine { return db.engine }
 
 // SQL returns the underlying pool, for tools and tests that need plain SQL.
 func (db *DB) SQL() *sql.DB { return db.bun.DB }
+
+// DefaultConnections is the most connections to a PostgreSQL or MySQL
+// server that a DB keeps open unless told otherwise (LimitConnections).
+const DefaultConnections = 32
+
+// LimitConnections sets the most connections the DB keeps open to a
+// PostgreSQL or MySQL server. Every instance opens up to this many, and
+// the server refuses connections past its own limit (PostgreSQL's
+// max_connections is 100 unless set, MySQL's max_connections 151): a
+// request that then needs a new connection fails. SQLite's pool, which is
+// about readers of one file, is its own.
+func (db *DB) LimitConnections(n int) {
+	sqldb := db.bun.DB
+	switch db.engine {
+	case Postgres:
+		sqldb.SetMaxOpenConns(n)
+		sqldb.SetMaxIdleConns(n)
+	case MySQL:
+		// Half kept idle: MySQL ends idle connections itself
+		// (wait_timeout), and each costs the server a thread.
+		sqldb.SetMaxOpenConns(n)
+		sqldb.SetMaxIdleConns(max(n/2, 1))
+	}
+}
 
 // Ping checks that the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
