@@ -53,24 +53,6 @@ type taskRow struct {
 	unsaved bool `bun:"-"`
 }
 
-// taskHistoryRow is a row of task_history, which holds the transitions
-// made before a task's history was read from the audit log (migration
-// 00023), with their reasons. Nothing writes it any more.
-type taskHistoryRow struct {
-	bun.BaseModel `bun:"table:task_history,alias:th"`
-
-	ID         string    `bun:"id,pk"`
-	TaskID     string    `bun:"task_id"`
-	At         time.Time `bun:"at"`
-	ActorType  string    `bun:"actor_type"`
-	ActorID    string    `bun:"actor_id"`
-	ActorName  string    `bun:"actor_name"`
-	FromStatus string    `bun:"from_status"`
-	ToStatus   string    `bun:"to_status"`
-	AgentID    *string   `bun:"agent_id"`
-	Reason     string    `bun:"reason"`
-}
-
 func (r *taskRow) domain() *switchboard.Task {
 	t := &switchboard.Task{
 		ID: r.ID, QueueID: r.QueueID, Title: r.Title, Priority: r.Priority, ExternalRef: deref(r.ExternalRef),
@@ -82,11 +64,6 @@ func (r *taskRow) domain() *switchboard.Task {
 	_ = json.Unmarshal([]byte(r.RequiredSkills), &t.RequiredSkills)
 	_ = json.Unmarshal([]byte(r.Attributes), &t.Attributes)
 	return t
-}
-
-func (r *taskHistoryRow) domain() switchboard.TaskTransition {
-	return switchboard.TaskTransition{At: r.At.UTC(), Actor: switchboard.EventActor{Type: r.ActorType, ID: r.ActorID, Name: r.ActorName},
-		From: switchboard.TaskStatus(r.FromStatus), To: switchboard.TaskStatus(r.ToStatus), AgentID: deref(r.AgentID), Reason: r.Reason}
 }
 
 // TaskService implements switchboard.TaskService.
@@ -325,10 +302,8 @@ func (db *DB) findTask(ctx context.Context, sc switchboard.Scope, id string) (*s
 	return t, nil
 }
 
-// taskHistory reads a task's transitions, oldest first, from the audit log
-// and from task_history. A transition made before the audit log kept
-// reasons is in both; its row of task_history, which has the reason, is
-// the one read.
+// taskHistory reads a task's transitions, oldest first, from the audit
+// log: each is the audit entry of the event that made it (see moveTask).
 func (db *DB) taskHistory(ctx context.Context, taskID string) ([]switchboard.TaskTransition, error) {
 	var entries []*auditRow
 	if err := db.bun.NewSelect().Model(&entries).
@@ -336,24 +311,10 @@ func (db *DB) taskHistory(ctx context.Context, taskID string) ([]switchboard.Tas
 		OrderExpr("ae.at, ae.id").Scan(ctx); err != nil {
 		return nil, translate(err)
 	}
-	var before []*taskHistoryRow
-	if err := db.bun.NewSelect().Model(&before).Where("th.task_id = ?", taskID).OrderExpr("th.at, th.id").Scan(ctx); err != nil {
-		return nil, translate(err)
+	history := make([]switchboard.TaskTransition, len(entries))
+	for i, e := range entries {
+		history[i] = e.transition()
 	}
-	history := make([]switchboard.TaskTransition, 0, len(entries)+len(before))
-	for _, h := range before {
-		history = append(history, h.domain())
-	}
-	for _, e := range entries {
-		tr := e.transition()
-		if slices.ContainsFunc(before, func(h *taskHistoryRow) bool {
-			return h.At.Equal(tr.At) && h.ToStatus == string(tr.To)
-		}) {
-			continue
-		}
-		history = append(history, tr)
-	}
-	slices.SortStableFunc(history, func(a, b switchboard.TaskTransition) int { return a.At.Compare(b.At) })
 	return history, nil
 }
 

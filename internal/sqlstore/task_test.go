@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/routing"
 	"github.com/switchboardhq/switchboard/internal/sqlstore"
 	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
 )
@@ -323,46 +324,71 @@ func TestTasks_RoutingReadsTheReadyIndex(t *testing.T) {
 	}
 }
 
-// A task moved before the audit log kept reasons has its transitions in
-// task_history too: its history reads each once, with the reason the old
-// row kept, in order with the transitions made since.
-func TestTasks_HistoryKeepsTransitionsFromBeforeTheAuditLogHadReasons(t *testing.T) {
-	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
-		t.Parallel()
-		ctx := context.Background()
-		f := newRoutingFixture(t, db)
-		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
-		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Old"})
-		ann, _ := f.MustAgent(t, "Ann", 1, nil) // takes the queued task
+// Migration 24 moves the transitions that task_history kept from before
+// migration 23 into the audit log: a transition's reason goes to its audit
+// entry, a transition without one gets one, and a task's history, read
+// from the audit log alone, is what it was.
+func TestMigrate_TaskHistoryJoinsTheAuditLog(t *testing.T) {
+	for _, engine := range sqlstoretest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := openMigratedTo(t, engine, 23)
+			db.Selector = routing.Engine{}
+			f := newRoutingFixture(t, db)
+			q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+			task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Old"})
+			ann, _ := f.MustAgent(t, "Ann", 1, nil) // takes the queued task
 
-		// The creation as the old version left it: an audit entry without
-		// a reason, and a row of task_history with it.
-		var at time.Time
-		if err := db.QueryRow(ctx, "SELECT at FROM audit_entries WHERE target_id = ? AND action = 'task.created'", task.ID).Scan(&at); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Exec(ctx, "UPDATE audit_entries SET reason = '' WHERE target_id = ? AND action = 'task.created'", task.ID); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Exec(ctx, "INSERT INTO task_history (id, task_id, at, actor_type, actor_id, actor_name, from_status, to_status, agent_id, reason) "+
-			"VALUES ('h1', ?, ?, 'user', 'u', 'Admin', '', 'queued', NULL, 'imported')", task.ID, at); err != nil {
-			t.Fatal(err)
-		}
+			// As the version before 23 left it: the creation's audit entry
+			// without its reason, which task_history kept; and an offer
+			// made in between that only task_history kept.
+			if err := db.Exec(ctx, "UPDATE audit_entries SET reason = '' WHERE target_id = ? AND action = 'task.created'", task.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Exec(ctx, "INSERT INTO task_history (id, task_id, at, actor_type, actor_id, actor_name, from_status, to_status, agent_id, reason) "+
+				"SELECT 'h1', target_id, at, 'user', 'u', 'Admin', '', 'queued', NULL, 'imported' FROM audit_entries "+
+				"WHERE target_id = ? AND action = 'task.created'", task.ID); err != nil {
+				t.Fatal(err)
+			}
+			var created time.Time
+			if err := db.QueryRow(ctx, "SELECT at FROM audit_entries WHERE target_id = ? AND action = 'task.created'", task.ID).Scan(&created); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Exec(ctx, "INSERT INTO task_history (id, task_id, at, actor_type, actor_id, actor_name, from_status, to_status, agent_id, reason) "+
+				"VALUES ('h2', ?, ?, 'user', 'u', 'Admin', 'queued', 'offered', ?, 'offered by hand')", task.ID, created.Add(time.Millisecond), ann.ID); err != nil {
+				t.Fatal(err)
+			}
 
-		detail, err := f.tasks.FindTaskByID(f.admin, task.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := detail.History
-		if len(h) != 2 {
-			t.Fatalf("history = %+v, want the creation and the assignment", h)
-		}
-		if h[0].To != switchboard.TaskQueued || h[0].Reason != "imported" || h[0].Actor.Name != "Admin" {
-			t.Errorf("first transition = %+v, want the row of task_history", h[0])
-		}
-		if h[1].From != switchboard.TaskQueued || h[1].To != switchboard.TaskAssigned || h[1].AgentID != ann.ID ||
-			!strings.HasPrefix(h[1].Reason, "routed") || h[1].At.Before(h[0].At) {
-			t.Errorf("second transition = %+v, want the assignment to Ann, from the audit log, with its reason", h[1])
-		}
-	})
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			detail, err := f.tasks.FindTaskByID(f.admin, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := detail.History
+			if len(h) != 3 {
+				t.Fatalf("history = %+v, want the creation, the offer and the assignment", h)
+			}
+			if h[0].From != "" || h[0].To != switchboard.TaskQueued || h[0].Reason != "imported" {
+				t.Errorf("creation = %+v, want its audit entry with the reason task_history kept", h[0])
+			}
+			if h[1].From != switchboard.TaskQueued || h[1].To != switchboard.TaskOffered || h[1].AgentID != ann.ID ||
+				h[1].Reason != "offered by hand" || h[1].Actor.Name != "Admin" || !h[1].At.Equal(created.Add(time.Millisecond)) {
+				t.Errorf("offer = %+v, want the transition only task_history kept", h[1])
+			}
+			if h[2].From != switchboard.TaskQueued || h[2].To != switchboard.TaskAssigned || h[2].AgentID != ann.ID ||
+				!strings.HasPrefix(h[2].Reason, "routed") {
+				t.Errorf("assignment = %+v, want the assignment to Ann with its reason", h[2])
+			}
+			p, err := sqlstore.NewAuditService(db).FindAuditEntries(f.admin, switchboard.AuditFilter{TargetID: task.ID, Action: switchboard.AuditTaskOffered})
+			if err != nil || len(p.Items) != 1 || p.Items[0].ID != "h2" || p.Items[0].TargetName != "Old" {
+				t.Errorf("the offer's audit entry: %+v, %v", p.Items, err)
+			}
+			if err := db.Exec(ctx, "SELECT count(*) FROM task_history"); err == nil {
+				t.Error("task_history is still there")
+			}
+		})
+	}
 }
