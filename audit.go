@@ -62,7 +62,7 @@ type AuditEntry struct {
 	ActorID    string
 	ActorName  string // the actor's e-mail or name at the time
 	Action     string
-	TargetType string // "user", "agent", "team", "token", "enrollment_key"
+	TargetType string // "user", "agent", "team", "token", "enrollment_key", "queue", "task", "offer", "notification", "webhook"
 	TargetID   string
 	TargetName string
 	Before     map[string]any

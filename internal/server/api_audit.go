@@ -42,7 +42,7 @@ type listAuditInput struct {
 	ListQuery
 	Actor      string    `query:"actor" maxLength:"64" doc:"The ID of the actor (user, agent or enrollment key)."`
 	Target     string    `query:"target" maxLength:"64" doc:"The ID of the object acted on."`
-	TargetType string    `query:"target_type" enum:"user,agent,team,token,enrollment_key,queue,task,notification"`
+	TargetType string    `query:"target_type" enum:"user,agent,team,token,enrollment_key,queue,task,offer,notification,webhook"`
 	Action     string    `query:"action" maxLength:"64" doc:"An action like agent.updated, or a prefix ending in a dot like agent." example:"agent."`
 	Since      time.Time `query:"since" doc:"Entries at or after this time."`
 	Until      time.Time `query:"until" doc:"Entries before this time."`

@@ -17,7 +17,7 @@ import (
 )
 
 // auditTargetTypes are the kinds of object audit entries name as targets.
-var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key", "notification", "webhook"}
+var auditTargetTypes = []string{"user", "agent", "team", "token", "enrollment_key", "queue", "task", "offer", "notification", "webhook"}
 
 // auditMaxChanges is how many changed fields an entry shows in the list.
 const auditMaxChanges = 6
@@ -357,6 +357,10 @@ func objectLink(kind, id string) string {
 		return "/agents/" + id
 	case "team":
 		return "/teams/" + id
+	case "queue":
+		return "/queues/" + id
+	case "task":
+		return "/tasks/" + id
 	case "webhook":
 		return "/webhooks/" + id
 	}

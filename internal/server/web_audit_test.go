@@ -71,13 +71,19 @@ func TestAuditPage_Supervisor(t *testing.T) {
 	myBot, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "my-bot", Kind: switchboard.MachineAgent, TeamIDs: []string{mine.ID}})
 	theirBot, _ := ts.MustCreateAgent(t, switchboard.NewAgent{Name: "their-bot", Kind: switchboard.MachineAgent, TeamIDs: []string{theirs.ID}})
 
+	billing := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Billing", TeamIDs: []string{mine.ID}})
+	refund := ts.MustCreateTask(t, switchboard.NewTask{QueueID: billing.ID, Title: "Refund"})
+	shipping := ts.MustCreateQueue(t, switchboard.NewQueue{Name: "Shipping", TeamIDs: []string{theirs.ID}})
+	parcel := ts.MustCreateTask(t, switchboard.NewTask{QueueID: shipping.ID, Title: "Lost parcel"})
+
 	b := ts.browser()
 	b.signIn(t, "sup@example.com")
 	b.post(t, "/agents/"+myBot.ID+"/suspend", confirmed(nil)).wantStatus(t, http.StatusSeeOther)
 	b.get(t, "/audit").wantStatus(t, http.StatusOK).
 		wantContains(t, `<a href="/audit" aria-current="page">`, `data-action="agent.status_changed"`, `<a href="/agents/`+myBot.ID+`">my-bot</a>`,
-			`data-action="team.created"`, "sup@example.com").
-		wantNotContains(t, "their-bot", theirBot.ID, "Theirs", `href="/users/`)
+			`data-action="team.created"`, "sup@example.com",
+			`<a href="/queues/`+billing.ID+`">Billing</a>`, `data-action="task.created"`, `<a href="/tasks/`+refund.ID+`">Refund</a>`).
+		wantNotContains(t, "their-bot", theirBot.ID, "Theirs", `href="/users/`, "Shipping", parcel.ID)
 	b.get(t, "/agents/"+myBot.ID).wantStatus(t, http.StatusOK).
 		wantContains(t, `data-action="agent.status_changed"`, `href="/audit?target=`+myBot.ID+`"`)
 	b.get(t, "/audit?target="+theirBot.ID).wantStatus(t, http.StatusOK).wantContains(t, "No entries match these filters")
