@@ -128,7 +128,7 @@ func (s *OfferService) AcceptOffer(ctx context.Context, id string) (*switchboard
 	var accepted *switchboard.Task
 	var set *setWork
 	if actor := switchboard.ActorFromContext(ctx); actor != nil && actor.Agent != nil {
-		set = &setWork{key: "accept", make: s.db.acceptSet, item: &acceptWork{offerID: id, agentID: actor.Agent.ID, accepted: &accepted}}
+		set = &setWork{key: "accept", make: s.db.acceptSet, evenAlone: true, item: &acceptWork{offerID: id, agentID: actor.Agent.ID, accepted: &accepted}}
 	}
 	err := s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		offer, task, queue, err := s.lockOffer(ctx, tx, id)
@@ -304,7 +304,7 @@ func (s *TaskService) CompleteTask(ctx context.Context, id, outcome string) (*sw
 	var completed *switchboard.Task
 	var set *setWork
 	if actor.Agent != nil && sc.AgentID == actor.Agent.ID {
-		set = &setWork{key: "complete", make: s.db.completeSet, waitsForAgents: true, item: &completeWork{taskID: id, agentID: actor.Agent.ID, outcome: outcome, completed: &completed}}
+		set = &setWork{key: "complete", make: s.db.completeSet, waitsForAgents: true, evenAlone: true, item: &completeWork{taskID: id, agentID: actor.Agent.ID, outcome: outcome, completed: &completed}}
 	}
 	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		task, queue, err := s.db.lockTask(ctx, tx, sc, id)

@@ -308,3 +308,61 @@ func TestTasks_CompletedInASetGiveQueuedWork(t *testing.T) {
 		}
 	})
 }
+
+// TestTasks_ALoneChangeMadeByItsSet: on PostgreSQL an acceptance or a
+// completion that comes alone is made by its set, with the set's fewer
+// statements, and answers as made alone; a creation, and every change on
+// the other engines, by its fn.
+func TestTasks_ALoneChangeMadeByItsSet(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		offers := sqlstore.NewOfferService(db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Offers", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
+		ann, annCtx := f.MustAgent(t, "Ann", 1, nil)
+		want := int64(0)
+		if db.Engine() == sqlstore.Postgres {
+			want = 1
+		}
+		inSets := func(step string, want int64, change func()) {
+			t.Helper()
+			before := db.ChangesMadeInSets()
+			change()
+			if got := db.ChangesMadeInSets() - before; got != want {
+				t.Errorf("%s: %d changes made in sets, want %d", step, got, want)
+			}
+		}
+		var task *switchboard.Task
+		inSets("create", 0, func() { task = f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Alone"}) })
+		if task.Status != switchboard.TaskOffered || task.AgentID != ann.ID || task.Offer == nil {
+			t.Fatalf("created %s to %q, want offered to Ann", task.Status, task.AgentName)
+		}
+		offerID := task.Offer.ID
+		inSets("accept", want, func() {
+			var err error
+			if task, err = offers.AcceptOffer(annCtx, offerID); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if task.Status != switchboard.TaskAssigned || task.AgentName != "Ann" || task.Offer != nil {
+			t.Fatalf("accepted: %s to %q, want assigned to Ann", task.Status, task.AgentName)
+		}
+		inSets("complete", want, func() {
+			var err error
+			if task, err = f.tasks.CompleteTask(annCtx, task.ID, "done"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if task.Status != switchboard.TaskCompleted || task.Outcome != "done" {
+			t.Fatalf("completed: %s (%q)", task.Status, task.Outcome)
+		}
+		// A change its set cannot make answers as alone: an acceptance of
+		// an offer no longer open is refused, and nothing is kept of it.
+		_, err := offers.AcceptOffer(annCtx, offerID)
+		wantCode(t, err, switchboard.ECONFLICT)
+		detail, err := f.tasks.FindTaskByID(f.admin, task.ID)
+		if err != nil || len(detail.History) != 4 {
+			t.Fatalf("history %+v (%v), want created, offered, assigned, completed", detail.History, err)
+		}
+	})
+}
