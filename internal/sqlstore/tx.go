@@ -46,19 +46,17 @@ type Tx struct {
 // once, and in a transaction with other changes: it must make its change
 // from what it reads in tx, and keep nothing of a failed attempt.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
-	if ctx.Value(inChangeKey{}) != nil {
-		// Called from within a change: it cannot wait for a batch that
-		// waits for it. Its own transaction is not the batch's.
-		return db.writeAlone(context.WithValue(ctx, inBatchKey{}, nil), fn)
-	}
-	return db.group().write(ctx, fn, nil)
+	return db.writeInSet(ctx, fn, nil)
 }
 
 // writeInSet is write for a change that a batch may make together with
-// others of its kind (see setWork). fn makes it when it runs alone, and
-// must make the same change as set.make would.
+// others of its kind (see setWork), or for any change when set is nil. fn
+// makes it when it runs alone, and must make the same change as set.make
+// would.
 func (db *DB) writeInSet(ctx context.Context, fn func(ctx context.Context, tx *Tx) error, set *setWork) error {
 	if ctx.Value(inChangeKey{}) != nil {
+		// Called from within a change: it cannot wait for a batch that
+		// waits for it. Its own transaction is not the batch's.
 		return db.writeAlone(context.WithValue(ctx, inBatchKey{}, nil), fn)
 	}
 	return db.group().write(ctx, fn, set)
