@@ -3,9 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 
 	"github.com/switchboardhq/switchboard"
@@ -197,4 +200,53 @@ func (db *DB) HoldRow(ctx context.Context, table, id string) (release func() err
 		return nil, err
 	}
 	return tx.Commit, nil
+}
+
+// FillAgentHeld sets an agent's workload to its capacity in a transaction
+// of its own, which holds the row until commit: another instance's
+// routing, as it will be once it commits.
+func (db *DB) FillAgentHeld(ctx context.Context, agentID string) (commit func() error, err error) {
+	tx, err := db.bun.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE agents SET workload = capacity WHERE id = ?", agentID); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx.Commit, nil
+}
+
+// RowLockedElsewhere reports whether another transaction holds the row
+// of table with the ID (PostgreSQL).
+func (db *DB) RowLockedElsewhere(ctx context.Context, table, id string) (bool, error) {
+	tx, err := db.bun.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.ExecContext(ctx, "SELECT id FROM "+table+" WHERE id = ? FOR UPDATE NOWAIT", id)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		return true, nil
+	}
+	return false, err
+}
+
+// WaitForLockWait returns once a statement of this database that mentions
+// text waits for a lock (PostgreSQL).
+func (db *DB) WaitForLockWait(ctx context.Context, text string) error {
+	for {
+		var n int
+		err := db.bun.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "+
+			"AND wait_event_type = 'Lock' AND strpos(query, ?) > 0", text).Scan(&n)
+		if err != nil || n > 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -161,3 +161,75 @@ func TestWrite_RoutingWaitsForHeldAgentsOutsideSharedTransactions(t *testing.T) 
 		}
 	})
 }
+
+// Routing that waits for held agents lets go of each one it finds full
+// once free: holding it while waiting for the next made a deadlock with
+// a batch that gave it capacity back while holding that next one.
+func TestWrite_RoutingThatWaitsLetsGoOfAgentsItCannotTake(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Engine() != sqlstore.Postgres {
+			t.Skip("PostgreSQL only: SQLite has one writer, and InnoDB keeps a row's lock past a rollback to a savepoint")
+		}
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), batchWaitLimit)
+		defer cancel()
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+		ann, annCtx := f.MustAgent(t, "Ann", 1, nil) // ranked first: never assigned, and the older
+		bob, bobCtx := f.MustAgent(t, "Bob", 1, nil)
+		for _, agentCtx := range []context.Context{annCtx, bobCtx} {
+			if _, err := sqlstore.NewPresenceService(db).SetPresence(agentCtx, switchboard.PresenceAway); err != nil {
+				t.Fatal(err)
+			}
+		}
+		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Waiting"})
+		// Available again without the routing a presence change makes.
+		if err := db.Exec(ctx, "UPDATE agents SET presence = ? WHERE id IN (?, ?)", switchboard.PresenceAvailable, ann.ID, bob.ID); err != nil {
+			t.Fatal(err)
+		}
+		// Another instance is filling Ann, and holds Bob.
+		fillAnn, err := db.FillAgentHeld(ctx, ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fillAnn() })
+		releaseBob, err := db.HoldRow(ctx, "agents", bob.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = releaseBob() })
+
+		routed := make(chan error, 1)
+		go func() {
+			routed <- db.WriteAlone(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+				_, err := tx.RouteTask(ctx, task.ID)
+				return err
+			})
+		}()
+		if err := db.WaitForLockWait(ctx, ann.ID); err != nil {
+			t.Fatalf("routing never waited for Ann: %v", err)
+		}
+		if err := fillAnn(); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.WaitForLockWait(ctx, bob.ID); err != nil {
+			t.Fatalf("routing never went on to wait for Bob: %v", err)
+		}
+		if held, err := db.RowLockedElsewhere(ctx, "agents", ann.ID); err != nil || held {
+			t.Errorf("Ann's row held by routing while it waits for Bob (held %v, %v)", held, err)
+		}
+		if err := releaseBob(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-routed; err != nil {
+			t.Fatalf("routing: %v", err)
+		}
+		got, err := f.tasks.FindTaskByID(f.admin, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != switchboard.TaskAssigned || got.AgentID != bob.ID {
+			t.Errorf("task %s to %q, want assigned to Bob", got.Status, got.AgentName)
+		}
+	})
+}
