@@ -58,6 +58,9 @@ type teamMemberRow struct {
 
 	TeamID  string `bun:"team_id,pk"`
 	AgentID string `bun:"agent_id,pk"`
+	// LastAssignedAt is the agent's, kept with it (see noteAssigned), which
+	// routing reads a team's agents in.
+	LastAssignedAt *time.Time `bun:"last_assigned_at"`
 }
 
 func (r *agentRow) domain() *switchboard.Agent {
@@ -428,6 +431,25 @@ func addMembers(ctx context.Context, tx *Tx, agentID string, teamIDs []string) e
 	return err
 }
 
+// joinTeams makes an existing agent a member of teams, which it joins with
+// its last assignment.
+func joinTeams(ctx context.Context, tx *Tx, agentID string, teamIDs []string) error {
+	if err := addMembers(ctx, tx, agentID, teamIDs); err != nil || len(teamIDs) == 0 {
+		return err
+	}
+	return copyLastAssignment(ctx, tx, agentID)
+}
+
+// copyLastAssignment gives agents' memberships their agents' last
+// assignment, for memberships just made (see noteAssigned). A new agent
+// has none, and its memberships need no copy (see addMembers).
+func copyLastAssignment(ctx context.Context, tx *Tx, agentIDs ...string) error {
+	_, err := tx.NewUpdate().Table("team_members").
+		Set("last_assigned_at = (SELECT a.last_assigned_at FROM agents AS a WHERE a.id = team_members.agent_id)").
+		Where("agent_id IN (?)", bun.List(agentIDs)).Exec(ctx)
+	return err
+}
+
 // checkTeams verifies that every team of after exists, and that a
 // supervisor changes only memberships of teams they supervise. A new agent
 // made by a supervisor must join at least one of their teams, or they could
@@ -557,7 +579,7 @@ func (s *AgentService) UpdateAgent(ctx context.Context, id string, upd switchboa
 			if _, err := tx.NewDelete().Model((*teamMemberRow)(nil)).Where("agent_id = ?", row.ID).Exec(ctx); err != nil {
 				return err
 			}
-			if err := addMembers(ctx, tx, row.ID, *upd.TeamIDs); err != nil {
+			if err := joinTeams(ctx, tx, row.ID, *upd.TeamIDs); err != nil {
 				return err
 			}
 		}

@@ -250,3 +250,14 @@ func (db *DB) WaitForLockWait(ctx context.Context, text string) error {
 		}
 	}
 }
+
+// CandidateIDs reads the IDs of the candidates routing reads for rt, in
+// their order.
+func (tx *Tx) CandidateIDs(ctx context.Context, rt switchboard.RoutingRequest, taskID string, limit int) ([]string, error) {
+	candidates, err := tx.db.candidates(ctx, tx, rt, taskID, limit)
+	ids := make([]string, len(candidates))
+	for i, c := range candidates {
+		ids[i] = c.AgentID
+	}
+	return ids, err
+}

@@ -189,6 +189,9 @@ func (s *TaskService) AssignTask(ctx context.Context, id, agentID string, force 
 			Where("id = ?", agentID).Exec(ctx); err != nil {
 			return err
 		}
+		if err := noteAssigned(ctx, tx, agentID); err != nil {
+			return err
+		}
 		t.AgentID, t.Status, t.AssignedAt, t.UpdatedAt, t.Version = &agentID, string(switchboard.TaskAssigned), &tx.now, tx.now, t.Version+1
 		if _, err := tx.NewUpdate().Model(t).Column("status", "agent_id", "assigned_at", "updated_at", "version").WherePK().Exec(ctx); err != nil {
 			return err

@@ -532,11 +532,11 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	case Postgres:
 		// The ranked agents as an array (see inPairs), their rank its
 		// order.
-		if err := tx.scanPrepared(ctx, &ids, "WITH free (free_id) AS (SELECT a.id FROM agents AS a "+
+		if err := tx.scanPrepared(ctx, &ids, assignedToMembers("WITH free (free_id) AS (SELECT a.id FROM agents AS a "+
 			"JOIN unnest(?::text[]) WITH ORDINALITY AS r(id, rank) ON a.id = r.id WHERE a.id = ANY(?::text[]) AND "+agentMayTakeWorkByID+
 			" ORDER BY r.rank LIMIT ? FOR UPDATE OF a SKIP LOCKED) "+
 			"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
-			agentMayTakeWorkByID+" RETURNING a.id", ranked, ranked, n, tx.now); err != nil {
+			agentMayTakeWorkByID+" RETURNING a.id"), ranked, ranked, n, tx.now, tx.now); err != nil {
 			return nil, false, err
 		}
 	case MySQL:
@@ -557,6 +557,9 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 			if n, _ := res.RowsAffected(); n != int64(len(ids)) {
 				return nil, false, errors.New("sqlstore: agents locked for work could not take it")
 			}
+			if err := noteAssigned(ctx, tx, ids...); err != nil {
+				return nil, false, err
+			}
 		}
 	default:
 		// SQLite, whose one writer meets no row held. The agents to
@@ -569,6 +572,9 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 			"ORDER BY "+order+" LIMIT ?) "+
 			"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
 			agentMayTakeWorkByID+" RETURNING id", args...).Scan(ctx, &ids); err != nil && !errors.Is(err, errNoRows) {
+			return nil, false, err
+		}
+		if err := noteAssigned(ctx, tx, ids...); err != nil {
 			return nil, false, err
 		}
 	}

@@ -378,14 +378,17 @@ func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, 
 				added = append(added, a.Name)
 			}
 		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r.AgentID)
+		}
 		if len(rows) > 0 {
 			if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 				return nil, nil, err
 			}
-		}
-		var ids []string
-		for _, r := range rows {
-			ids = append(ids, r.AgentID)
+			if err := copyLastAssignment(ctx, tx, ids...); err != nil {
+				return nil, nil, err
+			}
 		}
 		if err := s.db.teamsChanged(ctx, tx, ids); err != nil {
 			return nil, nil, err

@@ -1,0 +1,13 @@
+-- +goose Up
+-- Routing reads a queue's agents longest idle first. With the order only
+-- on agents, a queue of one team read every ready agent of the other
+-- teams who had been idle longer, to skip them: a team kept busy while
+-- another waits is the usual case, and with 20,000 agents of an idle team
+-- a routing of the busy team's queue read 20,000 index entries (27 ms).
+-- Each membership now carries its agent's last assignment, kept with the
+-- agent's, so that a team's agents are read in that order from the
+-- team's own entries.
+ALTER TABLE team_members ADD COLUMN last_assigned_at TIMESTAMPTZ;
+UPDATE team_members SET last_assigned_at = a.last_assigned_at
+    FROM agents AS a WHERE a.id = team_members.agent_id AND a.last_assigned_at IS NOT NULL;
+CREATE INDEX team_members_idle_idx ON team_members (team_id, last_assigned_at NULLS FIRST, agent_id);

@@ -1,0 +1,188 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// A queue's agents are read from its teams' own idle order: the agents of
+// other teams idle longer are not read, a queue of several teams merges
+// theirs, and an agent in two of them comes once.
+func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newRoutingFixture(t, db)
+		other, err := sqlstore.NewTeamService(db).CreateTeam(f.admin, switchboard.NewTeam{Name: "Other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newAgent := func(name string, teams ...string) string {
+			a, _, err := sqlstore.NewAgentService(db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine", Capacity: 1, TeamIDs: teams})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a.ID
+		}
+		ops, idle := f.team.ID, []string{}
+		a1 := newAgent("A1", ops) // never assigned
+		c1 := newAgent("C1", ops, other.ID)
+		a2 := newAgent("A2", ops)
+		a3 := newAgent("A3", ops)
+		for i := range 5 { // never assigned, so first of all in the fleet's idle order
+			idle = append(idle, newAgent(fmt.Sprintf("B%d", i), other.ID))
+		}
+		base := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+		for i, id := range []string{c1, a2, a3} {
+			at := base.Add(time.Duration(i) * time.Minute)
+			for _, table := range []string{"agents", "team_members"} {
+				column := map[string]string{"agents": "id", "team_members": "agent_id"}[table]
+				if err := db.Exec(ctx, "UPDATE "+table+" SET last_assigned_at = ? WHERE "+column+" = ?", at, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := db.Exec(ctx, "UPDATE agents SET status = 'active', presence = 'available'"); err != nil {
+			t.Fatal(err)
+		}
+		read := func(teams []string, limit int) []string {
+			t.Helper()
+			var ids []string
+			err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+				var err error
+				ids, err = tx.CandidateIDs(ctx, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle, TeamIDs: teams}, "no-task", limit)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids
+		}
+		if got, want := read([]string{ops}, 10), []string{a1, c1, a2, a3}; !slices.Equal(got, want) {
+			t.Errorf("one team: %v, want %v", got, want)
+		}
+		if got, want := read([]string{ops}, 2), []string{a1, c1}; !slices.Equal(got, want) {
+			t.Errorf("one team, two of them: %v, want %v", got, want)
+		}
+		never := append([]string{a1}, idle...)
+		slices.Sort(never)
+		want := append(never, c1, a2, a3)
+		if got := read([]string{ops, other.ID}, 20); !slices.Equal(got, want) {
+			t.Errorf("two teams: %v, want %v", got, want)
+		}
+		if got := read([]string{other.ID, ops}, 7); !slices.Equal(got, want[:7]) {
+			t.Errorf("two teams, seven of them: %v, want %v", got, want[:7])
+		}
+	})
+}
+
+// Every way an agent is given work moves the last assignment of its
+// memberships with its own, and an agent joining a team brings it along:
+// routing reads a team's agents in that order.
+func TestRouting_MembershipsKeepTheirAgentsLastAssignment(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newRoutingFixture(t, db)
+		other, err := sqlstore.NewTeamService(db).CreateTeam(f.admin, switchboard.NewTeam{Name: "Other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
+		manual := f.MustQueue(t, switchboard.NewQueue{Name: "By hand", TeamIDs: []string{f.team.ID}, Strategy: switchboard.Manual})
+		var agents []*switchboard.Agent
+		for i := range 4 {
+			a, _ := f.MustAgent(t, fmt.Sprintf("Agent %d", i), 3, nil)
+			agents = append(agents, a)
+		}
+		// Routed: one at a time, and several at once (made together in a
+		// batch where the engine does so).
+		f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "One"})
+		errs := make(chan error, 4)
+		for i := range 4 {
+			go func() {
+				_, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Together %d", i)})
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		// By hand.
+		byHand := f.MustTask(t, switchboard.NewTask{QueueID: manual.ID, Title: "By hand"})
+		if _, err := f.tasks.AssignTask(f.admin, byHand.ID, agents[3].ID, false); err != nil {
+			t.Fatal(err)
+		}
+		// Joining a team, by an edit and by the team's members.
+		if _, err := sqlstore.NewAgentService(db).UpdateAgent(f.admin, agents[0].ID, switchboard.AgentUpdate{TeamIDs: &[]string{f.team.ID, other.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sqlstore.NewTeamService(db).UpdateTeam(f.admin, other.ID, switchboard.TeamUpdate{AddMembers: []string{agents[1].ID}}); err != nil {
+			t.Fatal(err)
+		}
+
+		var assigned, members, differ int
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM agents WHERE last_assigned_at IS NOT NULL").Scan(&assigned); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM team_members WHERE last_assigned_at IS NOT NULL").Scan(&members); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM team_members tm JOIN agents a ON a.id = tm.agent_id "+
+			"WHERE (tm.last_assigned_at IS NULL) <> (a.last_assigned_at IS NULL) OR tm.last_assigned_at <> a.last_assigned_at").Scan(&differ); err != nil {
+			t.Fatal(err)
+		}
+		if assigned != 4 || members != 6 || differ != 0 {
+			t.Errorf("%d agents assigned, %d memberships with a last assignment, %d unlike their agent's; want 4, 6 and 0",
+				assigned, members, differ)
+		}
+	})
+}
+
+// A queue's agents are read from team_members_idle_idx in its order, with
+// no sort. SQLite's planner is deterministic, so its plan is checked.
+func TestRouting_TeamCandidatesReadTheTeamsIdleIndex(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	f := newRoutingFixture(t, db)
+	q := f.MustQueue(t, switchboard.NewQueue{Name: "Ops", TeamIDs: []string{f.team.ID}})
+	for i := range 3 {
+		f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
+	}
+	queries := db.RecordQueries(func() { f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Route me"}) })
+	var candidates string
+	for _, query := range queries {
+		if strings.HasPrefix(query, "SELECT a.id, a.name") && strings.Contains(query, "team_members AS tm") {
+			candidates = query
+		}
+	}
+	if candidates == "" {
+		t.Fatalf("no query for candidates among %q", queries)
+	}
+	rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+candidates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if !strings.Contains(plan.String(), "team_members_idle_idx") || strings.Contains(plan.String(), "TEMP B-TREE") {
+		t.Errorf("candidates are not read in the order of team_members_idle_idx:\n%s\n%s", candidates, plan.String())
+	}
+}
