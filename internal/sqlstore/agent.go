@@ -428,6 +428,7 @@ func addMembers(ctx context.Context, tx *Tx, agentID string, teamIDs []string) e
 		rows[i] = teamMemberRow{TeamID: t, AgentID: agentID}
 	}
 	_, err := tx.NewInsert().Model(&rows).Exec(ctx)
+	tx.membershipsAdded += len(rows)
 	return err
 }
 

@@ -81,6 +81,9 @@ type DB struct {
 	// statsTail is what the dashboards counted of the events the pass has
 	// not counted yet.
 	statsTail statsTail
+	// routingStats counts the memberships added since the last analysis
+	// of the tables routing reads (see membershipsAdded).
+	routingStats routingStatistics
 }
 
 // Open connects to the database named by a URL: sqlite:PATH,
@@ -305,6 +308,7 @@ func (db *DB) Close() error {
 	if db.groupCommit != nil {
 		db.groupCommit.stop()
 	}
+	db.routingStats.done.Wait()
 	return db.bun.Close()
 }
 

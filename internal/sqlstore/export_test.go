@@ -261,3 +261,7 @@ func (tx *Tx) CandidateIDs(ctx context.Context, rt switchboard.RoutingRequest, t
 	}
 	return ids, err
 }
+
+// WaitForRoutingStatistics returns once no analysis of the tables routing
+// reads runs (see membershipsAdded).
+func (db *DB) WaitForRoutingStatistics() { db.routingStats.done.Wait() }

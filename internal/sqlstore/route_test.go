@@ -186,3 +186,35 @@ func TestRouting_TeamCandidatesReadTheTeamsIdleIndex(t *testing.T) {
 		t.Errorf("candidates are not read in the order of team_members_idle_idx:\n%s\n%s", candidates, plan.String())
 	}
 }
+
+// A fleet that comes online is analyzed by the instance that enrolls it,
+// without waiting for autovacuum: the planner reads a team's agents in
+// their idle order only once it knows the team's size.
+func TestRouting_NewMembershipsAreAnalyzed(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Engine() != sqlstore.Postgres {
+			t.Skip("PostgreSQL only: MySQL recomputes its statistics by itself, and SQLite is told its indexes")
+		}
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		analyzed := func() bool {
+			t.Helper()
+			db.WaitForRoutingStatistics()
+			var done bool
+			if err := db.QueryRow(context.Background(), "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'team_members' AND schemaname = current_schema()").Scan(&done); err != nil {
+				t.Fatal(err)
+			}
+			return done
+		}
+		for i := range 99 {
+			f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
+		}
+		if analyzed() {
+			t.Fatal("analyzed after 99 memberships, fewer than it takes")
+		}
+		f.MustAgent(t, "Agent 99", 1, nil)
+		if !analyzed() {
+			t.Error("not analyzed after 100 memberships")
+		}
+	})
+}

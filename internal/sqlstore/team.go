@@ -389,6 +389,7 @@ func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, 
 			if err := copyLastAssignment(ctx, tx, ids...); err != nil {
 				return nil, nil, err
 			}
+			tx.membershipsAdded += len(rows)
 		}
 		if err := s.db.teamsChanged(ctx, tx, ids); err != nil {
 			return nil, nil, err

@@ -35,6 +35,9 @@ type Tx struct {
 	// removed), written with its events.
 	agentCounts map[agentCountKey]agentCountDelta
 	usersAdded  int
+	// membershipsAdded is how many team memberships the change made
+	// (see DB.membershipsAdded).
+	membershipsAdded int
 	// stored are the change's events as written, for OnEvents.
 	stored []*eventRow
 }
@@ -110,6 +113,13 @@ func (db *DB) retry(ctx context.Context, fn func() error) error {
 // from their JSON, with none of the Go types they were recorded with.
 func (db *DB) committed(changes []*Tx) {
 	db.queues.forgetQueues(eventsOf(changes))
+	memberships := 0
+	for _, tx := range changes {
+		if tx != nil {
+			memberships += tx.membershipsAdded
+		}
+	}
+	db.membershipsAdded(memberships)
 	if db.OnEvents == nil {
 		return
 	}
