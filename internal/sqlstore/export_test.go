@@ -265,3 +265,6 @@ func (tx *Tx) CandidateIDs(ctx context.Context, rt switchboard.RoutingRequest, t
 // WaitForRoutingStatistics returns once no analysis of the tables routing
 // reads runs (see membershipsAdded).
 func (db *DB) WaitForRoutingStatistics() { db.routingStats.done.Wait() }
+
+// Analyze refreshes the planner's statistics of tables.
+func (db *DB) Analyze(ctx context.Context, tables ...string) error { return db.analyze(ctx, tables...) }
