@@ -58,9 +58,10 @@ type teamMemberRow struct {
 
 	TeamID  string `bun:"team_id,pk"`
 	AgentID string `bun:"agent_id,pk"`
-	// LastAssignedAt is the agent's, kept with it (see noteAssigned), which
-	// routing reads a team's agents in.
+	// LastAssignedAt and Ready are the agent's, kept with it (see
+	// noteAssigned, noteReadiness), which routing reads a team's agents by.
 	LastAssignedAt *time.Time `bun:"last_assigned_at"`
+	Ready          bool       `bun:"ready"`
 }
 
 func (r *agentRow) domain() *switchboard.Agent {
@@ -419,35 +420,41 @@ func replaceSkills(ctx context.Context, tx *Tx, agentID string, skills map[strin
 	return err
 }
 
+// addMembers makes an agent a member of teams (see insertMemberships).
 func addMembers(ctx context.Context, tx *Tx, agentID string, teamIDs []string) error {
 	if len(teamIDs) == 0 {
 		return nil
 	}
-	rows := make([]teamMemberRow, len(teamIDs))
-	for i, t := range teamIDs {
-		rows[i] = teamMemberRow{TeamID: t, AgentID: agentID}
-	}
-	_, err := tx.NewInsert().Model(&rows).Exec(ctx)
-	tx.membershipsAdded += len(rows)
+	return insertMemberships(ctx, tx, teamIDs, []string{agentID})
+}
+
+// insertMemberships makes each agent a member of each team. A membership
+// takes what routing reads a team's agents by (see teamCandidates) from
+// its agent's row, which the change must have locked or made.
+func insertMemberships(ctx context.Context, tx *Tx, teamIDs, agentIDs []string) error {
+	_, err := tx.NewRaw("INSERT INTO team_members (team_id, agent_id, last_assigned_at, ready) "+
+		"SELECT t.id, a.id, a.last_assigned_at, "+agentReady+" FROM teams AS t JOIN agents AS a ON a.id IN (?) WHERE t.id IN (?)",
+		bun.List(agentIDs), bun.List(teamIDs)).Exec(ctx)
+	tx.membershipsAdded += len(teamIDs) * len(agentIDs)
 	return err
 }
 
-// joinTeams makes an existing agent a member of teams, which it joins with
-// its last assignment.
-func joinTeams(ctx context.Context, tx *Tx, agentID string, teamIDs []string) error {
-	if err := addMembers(ctx, tx, agentID, teamIDs); err != nil || len(teamIDs) == 0 {
-		return err
-	}
-	return copyLastAssignment(ctx, tx, agentID)
+// ready reports whether the agent may take work, as far as its status and
+// presence say: what its memberships keep (see noteReadiness).
+func (r *agentRow) ready() bool {
+	return r.Status == string(switchboard.AgentActive) &&
+		(r.Presence == string(switchboard.PresenceAvailable) || r.Presence == string(switchboard.PresenceBusy))
 }
 
-// copyLastAssignment gives agents' memberships their agents' last
-// assignment, for memberships just made (see noteAssigned). A new agent
-// has none, and its memberships need no copy (see addMembers).
-func copyLastAssignment(ctx context.Context, tx *Tx, agentIDs ...string) error {
-	_, err := tx.NewUpdate().Table("team_members").
-		Set("last_assigned_at = (SELECT a.last_assigned_at FROM agents AS a WHERE a.id = team_members.agent_id)").
-		Where("agent_id IN (?)", bun.List(agentIDs)).Exec(ctx)
+// noteReadiness gives an agent's memberships whether it may take work, when
+// a change of its status or presence made it so or not; was is what the
+// row said before. The row is locked, as routing locks it before the
+// memberships (see noteAssigned).
+func noteReadiness(ctx context.Context, tx *Tx, row *agentRow, was bool) error {
+	if row.ready() == was {
+		return nil
+	}
+	_, err := tx.NewUpdate().Table("team_members").Set("ready = ?", row.ready()).Where("agent_id = ?", row.ID).Exec(ctx)
 	return err
 }
 
@@ -580,7 +587,7 @@ func (s *AgentService) UpdateAgent(ctx context.Context, id string, upd switchboa
 			if _, err := tx.NewDelete().Model((*teamMemberRow)(nil)).Where("agent_id = ?", row.ID).Exec(ctx); err != nil {
 				return err
 			}
-			if err := joinTeams(ctx, tx, row.ID, *upd.TeamIDs); err != nil {
+			if err := addMembers(ctx, tx, row.ID, *upd.TeamIDs); err != nil {
 				return err
 			}
 		}
@@ -634,7 +641,7 @@ func (s *AgentService) SetAgentStatus(ctx context.Context, id string, status swi
 // setStatus moves the agent of a locked row to a status its own allows, and
 // records the change: for one agent and for many alike.
 func (s *AgentService) setStatus(ctx context.Context, tx *Tx, row *agentRow, status switchboard.AgentStatus) (*switchboard.Agent, error) {
-	from, was := switchboard.AgentStatus(row.Status), row.count()
+	from, was, wasReady := switchboard.AgentStatus(row.Status), row.count(), row.ready()
 	row.Status = string(status)
 	row.Version++
 	row.UpdatedAt = tx.now
@@ -642,6 +649,9 @@ func (s *AgentService) setStatus(ctx context.Context, tx *Tx, row *agentRow, sta
 		return nil, err
 	}
 	tx.agentChanged(was, row)
+	if err := noteReadiness(ctx, tx, row, wasReady); err != nil {
+		return nil, err
+	}
 	if status != switchboard.AgentActive {
 		// Only active agents take work, so only they may look available.
 		if err := s.db.changePresence(ctx, tx, row, switchboard.PresenceOffline, "agent "+string(status)); err != nil {

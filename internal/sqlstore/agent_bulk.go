@@ -174,7 +174,7 @@ func (s *AgentService) bulkRows(ctx context.Context, tx *Tx, sc switchboard.Scop
 func (s *AgentService) changeTeam(ctx context.Context, tx *Tx, row *agentRow, before *switchboard.Agent, action string, team switchboard.TeamRef) error {
 	after := *before
 	if action == switchboard.BulkAddToTeam {
-		if err := joinTeams(ctx, tx, row.ID, []string{team.ID}); err != nil {
+		if err := addMembers(ctx, tx, row.ID, []string{team.ID}); err != nil {
 			return err
 		}
 		after.Teams = append(slices.Clone(before.Teams), team)

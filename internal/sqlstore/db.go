@@ -308,7 +308,7 @@ func (db *DB) Close() error {
 	if db.groupCommit != nil {
 		db.groupCommit.stop()
 	}
-	db.routingStats.done.Wait()
+	db.routingStats.stop()
 	return db.bun.Close()
 }
 

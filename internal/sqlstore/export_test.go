@@ -268,3 +268,14 @@ func (db *DB) WaitForRoutingStatistics() { db.routingStats.done.Wait() }
 
 // Analyze refreshes the planner's statistics of tables.
 func (db *DB) Analyze(ctx context.Context, tables ...string) error { return db.analyze(ctx, tables...) }
+
+// MakeAvailable makes agents available without the routing a change of
+// presence makes, their memberships ready with them.
+func (db *DB) MakeAvailable(ctx context.Context, agentIDs ...string) error {
+	if _, err := db.bun.NewUpdate().Table("agents").Set("presence = ?", switchboard.PresenceAvailable).
+		Where("id IN (?)", bun.List(agentIDs)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := db.bun.NewUpdate().Table("team_members").Set("ready = ?", true).Where("agent_id IN (?)", bun.List(agentIDs)).Exec(ctx)
+	return err
+}

@@ -116,7 +116,7 @@ func TestWrite_RoutingWaitsForHeldAgentsOutsideSharedTransactions(t *testing.T) 
 			t.Fatalf("task %s with Ann away, want queued", task.Status)
 		}
 		// Available again without the routing a presence change makes.
-		if err := db.Exec(ctx, "UPDATE agents SET presence = ? WHERE id = ?", switchboard.PresenceAvailable, ann.ID); err != nil {
+		if err := db.MakeAvailable(ctx, ann.ID); err != nil {
 			t.Fatal(err)
 		}
 		release, err := db.HoldRow(ctx, "agents", ann.ID)
@@ -184,7 +184,7 @@ func TestWrite_RoutingThatWaitsLetsGoOfAgentsItCannotTake(t *testing.T) {
 		}
 		task := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Waiting"})
 		// Available again without the routing a presence change makes.
-		if err := db.Exec(ctx, "UPDATE agents SET presence = ? WHERE id IN (?, ?)", switchboard.PresenceAvailable, ann.ID, bob.ID); err != nil {
+		if err := db.MakeAvailable(ctx, ann.ID, bob.ID); err != nil {
 			t.Fatal(err)
 		}
 		// Another instance is filling Ann, and holds Bob.

@@ -99,7 +99,8 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 			var teams []string
 			for _, name := range r.TeamNames {
 				teams = append(teams, teamIDs[strings.ToLower(name)])
-				memberRows = append(memberRows, teamMemberRow{TeamID: teamIDs[strings.ToLower(name)], AgentID: row.ID})
+				// A new agent: never assigned.
+				memberRows = append(memberRows, teamMemberRow{TeamID: teamIDs[strings.ToLower(name)], AgentID: row.ID, Ready: row.ready()})
 			}
 			row.TeamSet = teamSetKey(teams)
 			teamSets[row.TeamSet] = teams
@@ -112,7 +113,7 @@ func (s *AgentService) ImportAgents(ctx context.Context, rows []switchboard.Impo
 			func() error { return insertChunks(ctx, s.db, tx, inviteRows) },
 			func() error { return insertChunks(ctx, s.db, tx, agentRows) },
 			func() error { return insertChunks(ctx, s.db, tx, skillRows) },
-			func() error { return insertChunks(ctx, s.db, tx, memberRows) },
+			func() error { tx.membershipsAdded += len(memberRows); return insertChunks(ctx, s.db, tx, memberRows) },
 			func() error { return s.db.registerTeamSets(ctx, tx, teamSets) },
 		} {
 			if err := batch(); err != nil {

@@ -367,12 +367,15 @@ func (s *UserService) AcceptInvitation(ctx context.Context, secret, password str
 		} else if err != nil {
 			return err
 		}
-		was := row.count()
+		was, wasReady := row.count(), row.ready()
 		row.Status, row.Version, row.UpdatedAt = string(switchboard.AgentActive), row.Version+1, now
 		if _, err := tx.NewUpdate().Model(row).Column("status", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
 		tx.agentChanged(was, row)
+		if err := noteReadiness(ctx, tx, row, wasReady); err != nil {
+			return err
+		}
 		agents, err := s.db.loadAgents(ctx, tx, []*agentRow{row})
 		if err != nil {
 			return err

@@ -105,12 +105,15 @@ func (db *DB) changePresence(ctx context.Context, tx *Tx, row *agentRow, to swit
 		_, err := tx.NewUpdate().Model(row).Column("last_seen_at", "seen_mark").WherePK().Exec(ctx)
 		return err
 	}
-	was := row.count()
+	was, wasReady := row.count(), row.ready()
 	row.Presence = string(to)
 	if _, err := tx.NewUpdate().Model(row).Column(columns...).WherePK().Exec(ctx); err != nil {
 		return err
 	}
 	tx.agentChanged(was, row)
+	if err := noteReadiness(ctx, tx, row, wasReady); err != nil {
+		return err
+	}
 	history := &presenceRow{ID: uuid.Must(uuid.NewV7()).String(), AgentID: row.ID, Presence: string(to),
 		StartedAt: tx.now, Reason: clip(reason, 200)}
 	if _, err := tx.NewInsert().Model(history).Returning("NULL").Exec(ctx); err != nil {

@@ -202,6 +202,12 @@ func rankOrder(ranked []string) (string, []any) {
 var agentMayTakeWork = "a.status = " + quoted(switchboard.AgentActive) +
 	" AND a.presence IN (" + quoted(switchboard.PresenceAvailable, switchboard.PresenceBusy) + ") AND a.workload < a.capacity"
 
+// agentReady is an agent's (aliased a) readiness as its memberships keep
+// it (see agentRow.ready): agentMayTakeWork but for its capacity, as a
+// value of every engine's booleans.
+var agentReady = "CASE WHEN a.status = " + quoted(switchboard.AgentActive) + " AND a.presence IN (" +
+	quoted(switchboard.PresenceAvailable, switchboard.PresenceBusy) + ") THEN TRUE ELSE FALSE END"
+
 // agentMayTakeWorkByID is agentMayTakeWork for statements that find agents
 // by their IDs: the same condition, in a form PostgreSQL's planner cannot
 // match with agents_ready_idx's. When it can, and the table's statistics
@@ -369,12 +375,11 @@ func (db *DB) candidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 }
 
 // candidateFilter is the condition on a candidate agent (aliased a) beside
-// the queue's teams: it may take work now (ready, agentMayTakeWork or
-// agentMayTakeWorkByID), did not turn the task down, and has the required
-// skills. It returns the condition and its arguments.
-func candidateFilter(rt switchboard.RoutingRequest, taskID, ready string) (string, []any) {
+// the queue's teams: it may take work now, did not turn the task down, and
+// has the required skills. It returns the condition and its arguments.
+func candidateFilter(rt switchboard.RoutingRequest, taskID string) (string, []any) {
 	var b strings.Builder
-	b.WriteString(ready +
+	b.WriteString(agentMayTakeWork +
 		" AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.task_id = ? AND o.agent_id = a.id AND o.status IN (" +
 		quoted(switchboard.OfferRejected, switchboard.OfferTimedOut) + "))")
 	args := []any{taskID}
@@ -400,7 +405,7 @@ func (db *DB) idleOrder(t, id string) string {
 func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
 	// The statement's text depends only on the queue's shape, so that it
 	// is prepared once (see scanPrepared).
-	filter, args := candidateFilter(rt, taskID, agentMayTakeWork)
+	filter, args := candidateFilter(rt, taskID)
 	var b strings.Builder
 	b.WriteString("SELECT " + candidateColumns + " FROM " + db.agentsInIdleOrder(rt) + " WHERE " + filter)
 	if len(rt.TeamIDs) > 0 {
@@ -436,14 +441,16 @@ func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.Routin
 
 // teamCandidates is candidates for a strategy that reads agents longest
 // idle first, read team by team from team_members_idle_idx, which holds
-// each membership with its agent's last assignment: a query reads about
-// as many entries as it returns, whatever the number of agents in other
-// teams. Read from agents_ready_idx instead, with the teams a condition,
-// it stepped over every agent of other teams idle longer: a team kept
-// busy while another waits is the usual case, and with 20,000 agents of
-// an idle team a routing of the busy team's queue read 20,000 entries.
-// A queue of several teams reads each team's first limit agents; they are
-// merged in that order, an agent in two of the teams once.
+// each membership with its agent's last assignment and whether the agent
+// may take work (see noteAssigned, noteReadiness): a query reads about as
+// many entries as it returns (those of agents at capacity besides),
+// whatever the number of agents in other teams or absent from this one.
+// Read from agents_ready_idx instead, with the teams a condition, it
+// stepped over every agent of other teams idle longer: a team kept busy
+// while another waits is the usual case, and with 20,000 agents of an idle
+// team a routing of the busy team's queue read 20,000 entries. A queue of
+// several teams reads each team's first limit agents; they are merged in
+// that order, an agent in two of the teams once.
 func (db *DB) teamCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
 	members := "team_members AS tm"
 	if db.engine == SQLite { // see agentsInIdleOrder
@@ -452,14 +459,14 @@ func (db *DB) teamCandidates(ctx context.Context, tx *Tx, rt switchboard.Routing
 	var b strings.Builder
 	var args []any
 	for i, teamID := range rt.TeamIDs {
-		// The condition in the form the planner has statistics for: in
-		// agentMayTakeWorkByID's, it guessed few agents ready, and rather
-		// than step through the team's entries to find the first few it
-		// joined every agent and sorted the team (13 ms with 21,000
+		// The agent's condition in the form the planner has statistics
+		// for: in agentMayTakeWorkByID's, it guessed few agents ready, and
+		// rather than step through the team's entries to find the first
+		// few it joined every agent and sorted the team (13 ms with 21,000
 		// agents, against 0.2).
-		filter, filterArgs := candidateFilter(rt, taskID, agentMayTakeWork)
+		filter, filterArgs := candidateFilter(rt, taskID)
 		one := "SELECT " + candidateColumns + " FROM " + members + " JOIN agents AS a ON a.id = tm.agent_id" +
-			" WHERE tm.team_id = ? AND " + filter + " ORDER BY " + db.idleOrder("tm", "agent_id") + " LIMIT " + strconv.Itoa(limit)
+			" WHERE tm.team_id = ? AND tm.ready = TRUE AND " + filter + " ORDER BY " + db.idleOrder("tm", "agent_id") + " LIMIT " + strconv.Itoa(limit)
 		if len(rt.TeamIDs) > 1 {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")

@@ -92,6 +92,9 @@ func seedIdleTeam(b *testing.B, db *sqlstore.DB, n int) {
 	if err := db.Exec(context.Background(), "UPDATE agents SET status = 'active', presence = 'available' WHERE name LIKE 'Idle %'"); err != nil {
 		b.Fatal(err)
 	}
+	if err := db.Exec(context.Background(), "UPDATE team_members SET ready = TRUE WHERE agent_id IN (SELECT id FROM agents WHERE name LIKE 'Idle %')"); err != nil {
+		b.Fatal(err)
+	}
 	if err := db.Analyze(context.Background(), "agents", "team_members"); err != nil {
 		b.Fatal(err)
 	}

@@ -50,7 +50,8 @@ func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
 				}
 			}
 		}
-		if err := db.Exec(ctx, "UPDATE agents SET status = 'active', presence = 'available'"); err != nil {
+		all := append([]string{a1, c1, a2, a3}, idle...)
+		if err := db.MakeAvailable(ctx, all...); err != nil {
 			t.Fatal(err)
 		}
 		read := func(teams []string, limit int) []string {
@@ -80,6 +81,13 @@ func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
 		}
 		if got := read([]string{other.ID, ops}, 7); !slices.Equal(got, want[:7]) {
 			t.Errorf("two teams, seven of them: %v, want %v", got, want[:7])
+		}
+		// A member who may not take work is not read.
+		if _, err := sqlstore.NewAgentService(db).SetAgentStatus(f.admin, a1, switchboard.AgentSuspended, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := read([]string{ops}, 10), []string{c1, a2, a3}; !slices.Equal(got, want) {
+			t.Errorf("one team, one suspended: %v, want %v", got, want)
 		}
 	})
 }
@@ -139,7 +147,8 @@ func TestRouting_MembershipsKeepTheirAgentsLastAssignment(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := db.QueryRow(ctx, "SELECT count(*) FROM team_members tm JOIN agents a ON a.id = tm.agent_id "+
-			"WHERE (tm.last_assigned_at IS NULL) <> (a.last_assigned_at IS NULL) OR tm.last_assigned_at <> a.last_assigned_at").Scan(&differ); err != nil {
+			"WHERE (tm.last_assigned_at IS NULL) <> (a.last_assigned_at IS NULL) OR tm.last_assigned_at <> a.last_assigned_at "+
+			"OR tm.ready <> (a.status = 'active' AND a.presence IN ('available', 'busy'))").Scan(&differ); err != nil {
 			t.Fatal(err)
 		}
 		if assigned != 4 || members != 6 || differ != 0 {

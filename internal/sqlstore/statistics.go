@@ -28,8 +28,9 @@ const analyzeAfter = 100
 type routingStatistics struct {
 	mu      sync.Mutex
 	added   int
-	known   int // memberships at the last analysis (0 before the first)
-	running bool
+	known   int                // memberships at the last analysis (0 before the first)
+	running context.CancelFunc // ends the analysis running, if one is
+	closed  bool
 	done    sync.WaitGroup
 }
 
@@ -41,31 +42,40 @@ func (db *DB) membershipsAdded(n int) {
 		return
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.added += n
-	due := !s.running && s.added >= analyzeAfter && 2*s.added >= s.known
-	if due {
-		s.running, s.added = true, 0
-		s.done.Add(1)
-	}
-	s.mu.Unlock()
-	if !due {
+	if s.closed || s.running != nil || s.added < analyzeAfter || 2*s.added < s.known {
 		return
 	}
+	s.added = 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	s.running = cancel
+	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		// Best effort: autovacuum analyzes the tables all the same, later.
-		known := 0
+		var known float64
 		err := db.analyze(ctx, "agents", "team_members")
 		if err == nil {
-			err = db.bun.NewSelect().Table("team_members").ColumnExpr("count(*)").Scan(ctx, &known)
+			err = db.bun.QueryRowContext(ctx, "SELECT reltuples FROM pg_class WHERE oid = 'team_members'::regclass").Scan(&known)
 		}
 		s.mu.Lock()
-		s.running = false
+		defer s.mu.Unlock()
+		s.running = nil
 		if err == nil {
-			s.known = known
+			s.known = int(known)
 		}
-		s.mu.Unlock()
 	}()
+}
+
+// stop ends the analysis running, if one is, and starts no other.
+func (s *routingStatistics) stop() {
+	s.mu.Lock()
+	s.closed = true
+	if s.running != nil {
+		s.running()
+	}
+	s.mu.Unlock()
+	s.done.Wait()
 }

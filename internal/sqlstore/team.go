@@ -349,6 +349,17 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 // membership changed. Retired agents cannot join.
 func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, add, remove []string) ([]string, []string, error) {
 	var added, removed []string
+	// The agents first, in the order of their IDs, then their
+	// memberships: the order routing takes them in (see noteAssigned).
+	// The other way round, a routing holding an agent waited for a
+	// membership this change held, while this change waited for the agent.
+	if all := append(slices.Clone(add), remove...); len(all) > 0 {
+		var locked []string
+		if err := forUpdate(tx.NewSelect().Model((*agentRow)(nil)).Column("a.id").
+			Where("a.id IN (?)", bun.List(all)).OrderExpr("a.id")).Scan(ctx, &locked); err != nil {
+			return nil, nil, err
+		}
+	}
 	if len(add) > 0 {
 		var agents []struct {
 			ID     string `bun:"id"`
@@ -383,13 +394,9 @@ func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, 
 			ids = append(ids, r.AgentID)
 		}
 		if len(rows) > 0 {
-			if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+			if err := insertMemberships(ctx, tx, []string{teamID}, ids); err != nil {
 				return nil, nil, err
 			}
-			if err := copyLastAssignment(ctx, tx, ids...); err != nil {
-				return nil, nil, err
-			}
-			tx.membershipsAdded += len(rows)
 		}
 		if err := s.db.teamsChanged(ctx, tx, ids); err != nil {
 			return nil, nil, err

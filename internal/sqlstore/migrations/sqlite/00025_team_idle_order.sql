@@ -2,9 +2,13 @@
 -- Routing reads a queue's agents longest idle first. With the order only
 -- on agents, a queue of one team read every ready agent of the other
 -- teams who had been idle longer, to skip them. Each membership now
--- carries its agent's last assignment, kept with the agent's, so that a
--- team's agents are read in that order from the team's own entries.
+-- carries what routing orders and filters a team's agents by: its agent's
+-- last assignment, and whether the agent may take work (active, available
+-- or busy), kept with the agent's, so that a team's ready agents are read
+-- in that order from the team's own entries.
 ALTER TABLE team_members ADD COLUMN last_assigned_at TIMESTAMP;
-UPDATE team_members SET last_assigned_at =
-    (SELECT a.last_assigned_at FROM agents AS a WHERE a.id = team_members.agent_id);
-CREATE INDEX team_members_idle_idx ON team_members (team_id, last_assigned_at, agent_id);
+ALTER TABLE team_members ADD COLUMN ready BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE team_members SET
+    last_assigned_at = (SELECT a.last_assigned_at FROM agents AS a WHERE a.id = team_members.agent_id),
+    ready = (SELECT a.status = 'active' AND a.presence IN ('available', 'busy') FROM agents AS a WHERE a.id = team_members.agent_id);
+CREATE INDEX team_members_idle_idx ON team_members (team_id, ready, last_assigned_at, agent_id);
