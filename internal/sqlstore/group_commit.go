@@ -329,7 +329,7 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 			}
 			err := batch[i].fn(cctx, tx)
 			if err != nil && !isRetryable(err) && !isLostConnection(err) && ctx.Err() == nil {
-				if rerr := rollBackChange(ctx, btx); rerr == nil {
+				if rerr := rollBackTo(ctx, btx, "one_change"); rerr == nil {
 					db.rolledBack([]*Tx{tx})
 					refused[i] = translate(err)
 					if errors.Is(err, errRouteAlone) {
@@ -354,14 +354,15 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 	return txs, refused, failed, bySet, err
 }
 
-// rollBackChange undoes a change made one by one in a batch, to the
-// savepoint set before it, and releases the savepoint: one rolled back to
-// stays, and the next change's would nest in it (see writeBatch).
-func rollBackChange(ctx context.Context, btx bun.Tx) error {
-	if _, err := btx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_change"); err != nil {
+// rollBackTo undoes what a transaction did since a savepoint (a change
+// made one by one in a batch, see writeBatch; a wait for an agent, see
+// reserveWaiting), and releases the savepoint: one rolled back to stays,
+// and the next one of the same name would nest in it.
+func rollBackTo(ctx context.Context, idb bun.IDB, savepoint string) error {
+	if _, err := idb.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
 		return err
 	}
-	_, err := btx.ExecContext(ctx, "RELEASE SAVEPOINT one_change")
+	_, err := idb.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint)
 	return err
 }
 

@@ -122,16 +122,14 @@ func (db *DB) reserveWaiting(ctx context.Context, tx *Tx, agentID string) (bool,
 		return false, err
 	}
 	ok, err := reserveAgent(ctx, tx, agentID)
-	if err != nil {
+	switch {
+	case err != nil:
 		return false, err // the transaction fails as a whole
-	}
-	if !ok {
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT reserve_agent"); err != nil {
-			return false, err
-		}
+	case !ok:
+		return false, rollBackTo(ctx, tx, "reserve_agent")
 	}
 	_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT reserve_agent")
-	return ok, err
+	return true, err
 }
 
 // errRouteAlone is a change's answer, in a shared transaction, when it
@@ -456,15 +454,15 @@ func (db *DB) teamCandidates(ctx context.Context, tx *Tx, rt switchboard.Routing
 	if db.engine == SQLite { // see agentsInIdleOrder
 		members += " INDEXED BY team_members_idle_idx"
 	}
+	// The agent's condition in the form the planner has statistics for: in
+	// agentMayTakeWorkByID's, it guessed few agents ready, and rather than
+	// step through the team's entries to find the first few it joined
+	// every agent and sorted the team (13 ms with 21,000 agents, against
+	// 0.2).
+	filter, filterArgs := candidateFilter(rt, taskID)
 	var b strings.Builder
 	var args []any
 	for i, teamID := range rt.TeamIDs {
-		// The agent's condition in the form the planner has statistics
-		// for: in agentMayTakeWorkByID's, it guessed few agents ready, and
-		// rather than step through the team's entries to find the first
-		// few it joined every agent and sorted the team (13 ms with 21,000
-		// agents, against 0.2).
-		filter, filterArgs := candidateFilter(rt, taskID)
 		one := "SELECT " + candidateColumns + " FROM " + members + " JOIN agents AS a ON a.id = tm.agent_id" +
 			" WHERE tm.team_id = ? AND tm.ready = TRUE AND " + filter + " ORDER BY " + db.idleOrder("tm", "agent_id") + " LIMIT " + strconv.Itoa(limit)
 		if len(rt.TeamIDs) > 1 {

@@ -21,10 +21,7 @@ func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		f := newRoutingFixture(t, db)
-		other, err := sqlstore.NewTeamService(db).CreateTeam(f.admin, switchboard.NewTeam{Name: "Other"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := MustCreateTeam(t, db, "Other")
 		newAgent := func(name string, teams ...string) string {
 			a, _, err := sqlstore.NewAgentService(db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine", Capacity: 1, TeamIDs: teams})
 			if err != nil {
@@ -100,10 +97,7 @@ func TestRouting_MembershipsKeepTheirAgentsLastAssignment(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		f := newRoutingFixture(t, db)
-		other, err := sqlstore.NewTeamService(db).CreateTeam(f.admin, switchboard.NewTeam{Name: "Other"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := MustCreateTeam(t, db, "Other")
 		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
 		manual := f.MustQueue(t, switchboard.NewQueue{Name: "By hand", TeamIDs: []string{f.team.ID}, Strategy: switchboard.Manual})
 		var agents []*switchboard.Agent
@@ -167,32 +161,12 @@ func TestRouting_TeamCandidatesReadTheTeamsIdleIndex(t *testing.T) {
 	for i := range 3 {
 		f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
 	}
-	queries := db.RecordQueries(func() { f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Route me"}) })
-	var candidates string
-	for _, query := range queries {
-		if strings.HasPrefix(query, "SELECT a.id, a.name") && strings.Contains(query, "team_members AS tm") {
-			candidates = query
-		}
+	candidates, plan := candidatesPlan(t, db, f, q)
+	if !strings.Contains(candidates, "team_members AS tm") {
+		t.Fatalf("candidates not read from the team: %s", candidates)
 	}
-	if candidates == "" {
-		t.Fatalf("no query for candidates among %q", queries)
-	}
-	rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+candidates)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan strings.Builder
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(detail + "\n")
-	}
-	if !strings.Contains(plan.String(), "team_members_idle_idx") || strings.Contains(plan.String(), "TEMP B-TREE") {
-		t.Errorf("candidates are not read in the order of team_members_idle_idx:\n%s\n%s", candidates, plan.String())
+	if !strings.Contains(plan, "team_members_idle_idx") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("candidates are not read in the order of team_members_idle_idx:\n%s\n%s", candidates, plan)
 	}
 }
 

@@ -295,33 +295,40 @@ func TestTasks_RoutingReadsTheReadyIndex(t *testing.T) {
 	for i := range 3 {
 		f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
 	}
+	candidates, plan := candidatesPlan(t, db, f, q)
+	if !strings.Contains(plan, "agents_ready_idx") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("candidates are not read in the order of agents_ready_idx:\n%s\n%s", candidates, plan)
+	}
+}
+
+// candidatesPlan creates a task of q on SQLite and returns the query that
+// read its candidates, with SQLite's plan of it.
+func candidatesPlan(t *testing.T, db *sqlstore.DB, f *routingFixture, q *switchboard.Queue) (query, plan string) {
+	t.Helper()
 	queries := db.RecordQueries(func() { f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Route me"}) })
-	var candidates string
-	for _, query := range queries {
-		if strings.Contains(query, "a.last_assigned_at") && strings.HasPrefix(query, "SELECT a.id, a.name") {
-			candidates = query
+	for _, recorded := range queries {
+		if strings.Contains(recorded, "a.last_assigned_at") && strings.HasPrefix(recorded, "SELECT a.id, a.name") {
+			query = recorded
 		}
 	}
-	if candidates == "" {
+	if query == "" {
 		t.Fatalf("no query for candidates among %q", queries)
 	}
-	rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+candidates)
+	rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var plan strings.Builder
+	var b strings.Builder
 	for rows.Next() {
 		var id, parent, unused int
 		var detail string
 		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
 			t.Fatal(err)
 		}
-		plan.WriteString(detail + "\n")
+		b.WriteString(detail + "\n")
 	}
-	if !strings.Contains(plan.String(), "agents_ready_idx") || strings.Contains(plan.String(), "TEMP B-TREE") {
-		t.Errorf("candidates are not read in the order of agents_ready_idx:\n%s\n%s", candidates, plan.String())
-	}
+	return query, b.String()
 }
 
 // Migration 24 moves the transitions that task_history kept from before
