@@ -401,6 +401,9 @@ func (db *DB) idleOrder(t, id string) string {
 // fleetCandidates is candidates read from all the agents who may take
 // work, the queue's teams a condition on each.
 func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
+	if db.engine == SQLite && readsInIdleOrder(rt) && len(rt.RequiredSkills) > 0 {
+		return db.skillHolderCandidates(ctx, tx, rt, taskID, limit)
+	}
 	// The statement's text depends only on the queue's shape, so that it
 	// is prepared once (see scanPrepared).
 	filter, args := candidateFilter(rt, taskID)
@@ -436,6 +439,39 @@ func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.Routin
 	err := tx.scanPrepared(ctx, &rows, b.String(), args...)
 	return rows, err
 }
+
+// skillHolderCandidates is fleetCandidates on SQLite for a queue of no
+// team that requires skills, read longest idle first. Read from
+// agents_ready_idx with the skills a condition on each agent, as the
+// server engines' planners choose when the skill is common, the query
+// stepped over every ready agent without them who had been idle longer:
+// beside 20,000 such agents a routing took 26 ms against 2.2. SQLite has
+// no statistics of how rare a skill is, so it is asked twice at most.
+// First among the first skillProbe ready agents in idle order: when that
+// finds limit agents, they are the first of all, and a common skill is
+// answered so. Otherwise from the holders of the first skill required,
+// through agent_skills_skill_idx, which reads only agents who hold it.
+func (db *DB) skillHolderCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
+	filter, args := candidateFilter(rt, taskID)
+	order := " ORDER BY " + db.idleOrder("a", "id") + " LIMIT " + strconv.Itoa(limit)
+	var rows []candidateRow
+	probe := "SELECT " + candidateColumns + " FROM (SELECT * FROM agents AS a INDEXED BY agents_ready_idx WHERE " + agentMayTakeWork +
+		" ORDER BY " + db.idleOrder("a", "id") + " LIMIT " + strconv.Itoa(skillProbe*limit) + ") AS a WHERE " + filter + order
+	if err := tx.scanPrepared(ctx, &rows, probe, args...); err != nil || len(rows) == limit {
+		return rows, err
+	}
+	skills := switchboard.SortedSkills(rt.RequiredSkills)
+	holders := "SELECT " + candidateColumns + " FROM agent_skills AS hs INDEXED BY agent_skills_skill_idx JOIN agents AS a ON a.id = hs.agent_id" +
+		" WHERE hs.skill = ? AND hs.level >= ? AND " + filter + order
+	rows = rows[:0]
+	err := tx.scanPrepared(ctx, &rows, holders, append([]any{skills[0], rt.RequiredSkills[skills[0]]}, args...)...)
+	return rows, err
+}
+
+// skillProbe is how many ready agents per candidate sought a routing on
+// SQLite reads in idle order before it reads the holders of a required
+// skill instead (see skillHolderCandidates).
+const skillProbe = 8
 
 // teamCandidates is candidates for a strategy that reads agents longest
 // idle first, read team by team from team_members_idle_idx, which holds

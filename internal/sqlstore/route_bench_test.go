@@ -15,12 +15,13 @@ import (
 )
 
 // BenchmarkRouting_AgentsOutsideTheQueue creates a task that routing
-// assigns, and completes it, for a queue of a team of 50 agents: first
+// assigns, and completes it, for a queue whose reach is 50 agents: first
 // alone in the database, then beside an idle team of many agents (20,000
 // unless SWITCHBOARD_BENCH_AGENTS says otherwise), available and never
-// assigned, so first of all in the fleet's idle order. The cost must not
-// grow with them. It reports the median and 99th percentile of one
-// creation and completion:
+// assigned, so first of all in the fleet's idle order. Two queues: one of
+// the 50 agents' team (Team), and one of no team that requires a skill
+// only those 50 hold (Skill). The cost must not grow with the others. It
+// reports the median and 99th percentile of one creation and completion:
 //
 //	go test ./internal/sqlstore -run '^$' -bench Routing_AgentsOutside -benchtime 500x
 func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
@@ -34,14 +35,19 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 			db.Selector = routing.Engine{}
 			team := MustCreateTeam(b, db, "Busy")
 			MustCreateTeam(b, db, "Idle")
-			q, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Busy", TeamIDs: []string{team.ID}})
+			byTeam, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Busy", TeamIDs: []string{team.ID}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			bySkill, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Rare skill",
+				RequiredSkills: map[string]int{"rare": 2}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			agentCtx := map[string]context.Context{}
 			for i := range 50 {
 				a, _, err := sqlstore.NewAgentService(db).CreateAgent(systemCtx(), switchboard.NewAgent{Name: fmt.Sprintf("Busy %d", i),
-					Kind: "machine", Capacity: 1, TeamIDs: []string{team.ID}})
+					Kind: "machine", Capacity: 1, TeamIDs: []string{team.ID}, Skills: map[string]int{"rare": 3}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -51,8 +57,8 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 				}
 			}
 			tasks := sqlstore.NewTaskService(db)
-			lifecycle := func() error {
-				task, _, err := tasks.CreateTask(systemCtx(), switchboard.NewTask{QueueID: q.ID, Title: "Route me"})
+			lifecycle := func(queueID string) error {
+				task, _, err := tasks.CreateTask(systemCtx(), switchboard.NewTask{QueueID: queueID, Title: "Route me"})
 				if err != nil {
 					return err
 				}
@@ -62,9 +68,17 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 				_, err = tasks.CompleteTask(agentCtx[task.AgentID], task.ID, "done")
 				return err
 			}
-			b.Run("Alone", func(b *testing.B) { measure(b, lifecycle) })
+			queues := []struct {
+				name string
+				id   string
+			}{{"Team", byTeam.ID}, {"Skill", bySkill.ID}}
+			for _, q := range queues {
+				b.Run(q.name+"/Alone", func(b *testing.B) { measure(b, func() error { return lifecycle(q.id) }) })
+			}
 			seedIdleTeam(b, db, n)
-			b.Run(fmt.Sprintf("Beside%d", n), func(b *testing.B) { measure(b, lifecycle) })
+			for _, q := range queues {
+				b.Run(fmt.Sprintf("%s/Beside%d", q.name, n), func(b *testing.B) { measure(b, func() error { return lifecycle(q.id) }) })
+			}
 		})
 	}
 }

@@ -170,6 +170,77 @@ func TestRouting_TeamCandidatesReadTheTeamsIdleIndex(t *testing.T) {
 	}
 }
 
+// A queue of no team that requires a skill reads its holders longest idle
+// first, however many agents without it were idle longer, and a common
+// skill is read in the fleet's idle order. On SQLite, with more agents
+// without the skill idle longer than it looks through first, the holders
+// are read from the skill's index.
+func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newRoutingFixture(t, db)
+		newAgent := func(name string, skills map[string]int) string {
+			a, _ := f.MustAgent(t, name, 1, skills)
+			return a.ID
+		}
+		// Assigned in this order, long ago: idle longer than all others.
+		var holders []string
+		for i, level := range []int{5, 2, 3} {
+			id := newAgent(fmt.Sprintf("Holder %d", i), map[string]int{"rare": level, "common": 1})
+			holders = append(holders, id)
+			at := time.Date(2026, 1, 1, 9, i, 0, 0, time.UTC)
+			for _, table := range []string{"agents", "team_members"} {
+				column := map[string]string{"agents": "id", "team_members": "agent_id"}[table]
+				if err := db.Exec(ctx, "UPDATE "+table+" SET last_assigned_at = ? WHERE "+column+" = ?", at, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// Never assigned, so first of all in the idle order.
+		others := []string{newAgent("Too junior", map[string]int{"rare": 1, "common": 1})}
+		for i := range 30 {
+			others = append(others, newAgent(fmt.Sprintf("Other %02d", i), map[string]int{"common": 1}))
+		}
+		read := func(skills map[string]int, limit int) []string {
+			t.Helper()
+			var ids []string
+			err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+				var err error
+				ids, err = tx.CandidateIDs(ctx, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle, RequiredSkills: skills}, "no-task", limit)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids
+		}
+		if got := read(map[string]int{"rare": 2}, 10); !slices.Equal(got, holders) {
+			t.Errorf("holders of rare at 2: %v, want %v", got, holders)
+		}
+		var queries []string
+		record := func() { queries = db.RecordQueries(func() { read(map[string]int{"rare": 2}, 2) }) }
+		if record(); db.Engine() == sqlstore.SQLite {
+			var last string
+			for _, q := range queries {
+				if strings.HasPrefix(q, "SELECT a.id") {
+					last = q
+				}
+			}
+			if plan := sqlitePlan(t, db, last); !strings.Contains(last, "agent_skills AS hs") || !strings.Contains(plan, "agent_skills_skill_idx") {
+				t.Errorf("holders not read from the skill's index:\n%s\n%s", last, plan)
+			}
+		}
+		if got := read(map[string]int{"rare": 2}, 2); !slices.Equal(got, holders[:2]) {
+			t.Errorf("two holders of rare at 2: %v, want %v", got, holders[:2])
+		}
+		slices.Sort(others)
+		if got := read(map[string]int{"common": 1}, 3); !slices.Equal(got, others[:3]) {
+			t.Errorf("holders of common: %v, want %v", got, others[:3])
+		}
+	})
+}
+
 // A fleet that comes online is analyzed by the instance that enrolls it,
 // without waiting for autovacuum: the planner reads a team's agents in
 // their idle order only once it knows the team's size.

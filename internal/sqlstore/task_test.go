@@ -314,6 +314,12 @@ func candidatesPlan(t *testing.T, db *sqlstore.DB, f *routingFixture, q *switchb
 	if query == "" {
 		t.Fatalf("no query for candidates among %q", queries)
 	}
+	return query, sqlitePlan(t, db, query)
+}
+
+// sqlitePlan is SQLite's plan of a query, a line for each step.
+func sqlitePlan(t *testing.T, db *sqlstore.DB, query string) string {
+	t.Helper()
 	rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +334,7 @@ func candidatesPlan(t *testing.T, db *sqlstore.DB, f *routingFixture, q *switchb
 		}
 		b.WriteString(detail + "\n")
 	}
-	return query, b.String()
+	return b.String()
 }
 
 // Migration 24 moves the transitions that task_history kept from before
