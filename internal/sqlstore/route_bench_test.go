@@ -34,7 +34,7 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 			db := sqlstoretest.Open(b, engine)
 			db.Selector = routing.Engine{}
 			team := MustCreateTeam(b, db, "Busy")
-			MustCreateTeam(b, db, "Idle")
+			idle := MustCreateTeam(b, db, "Idle")
 			byTeam, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Busy", TeamIDs: []string{team.ID}})
 			if err != nil {
 				b.Fatal(err)
@@ -44,10 +44,15 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			byTeamAndSkill, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Idle team's rare skill",
+				TeamIDs: []string{idle.ID}, RequiredSkills: map[string]int{"rare": 2}})
+			if err != nil {
+				b.Fatal(err)
+			}
 			agentCtx := map[string]context.Context{}
 			for i := range 50 {
 				a, _, err := sqlstore.NewAgentService(db).CreateAgent(systemCtx(), switchboard.NewAgent{Name: fmt.Sprintf("Busy %d", i),
-					Kind: "machine", Capacity: 1, TeamIDs: []string{team.ID}, Skills: map[string]int{"rare": 3}})
+					Kind: "machine", Capacity: 1, TeamIDs: []string{team.ID, idle.ID}, Skills: map[string]int{"rare": 3}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -71,7 +76,7 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 			queues := []struct {
 				name string
 				id   string
-			}{{"Team", byTeam.ID}, {"Skill", bySkill.ID}}
+			}{{"Team", byTeam.ID}, {"Skill", bySkill.ID}, {"TeamSkill", byTeamAndSkill.ID}}
 			for _, q := range queues {
 				b.Run(q.name+"/Alone", func(b *testing.B) { measure(b, func() error { return lifecycle(q.id) }) })
 			}

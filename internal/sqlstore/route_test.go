@@ -170,11 +170,11 @@ func TestRouting_TeamCandidatesReadTheTeamsIdleIndex(t *testing.T) {
 	}
 }
 
-// A queue of no team that requires a skill reads its holders longest idle
-// first, however many agents without it were idle longer, and a common
-// skill is read in the fleet's idle order. On SQLite, with more agents
-// without the skill idle longer than it looks through first, the holders
-// are read from the skill's index.
+// A queue that requires a skill reads its holders longest idle first,
+// however many agents without it were idle longer, and a common skill is
+// read in the idle order; with no team and with a team. On SQLite, with
+// more agents without the skill idle longer than it looks through first,
+// the holders are read from the skill's index.
 func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
@@ -202,41 +202,47 @@ func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
 		for i := range 30 {
 			others = append(others, newAgent(fmt.Sprintf("Other %02d", i), map[string]int{"common": 1}))
 		}
-		read := func(skills map[string]int, limit int) []string {
-			t.Helper()
-			var ids []string
-			err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
-				var err error
-				ids, err = tx.CandidateIDs(ctx, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle, RequiredSkills: skills}, "no-task", limit)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
+		slices.Sort(others)
+		rare, common := map[string]int{"rare": 2}, map[string]int{"common": 1}
+		// All agents are in the fixture's team: the queue of no team and
+		// the team's queue read the same agents.
+		for _, teams := range [][]string{nil, {f.team.ID}} {
+			read := func(skills map[string]int, limit int) []string {
+				t.Helper()
+				var ids []string
+				err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+					var err error
+					ids, err = tx.CandidateIDs(ctx, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle,
+						TeamIDs: teams, RequiredSkills: skills}, "no-task", limit)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ids
 			}
-			return ids
-		}
-		if got := read(map[string]int{"rare": 2}, 10); !slices.Equal(got, holders) {
-			t.Errorf("holders of rare at 2: %v, want %v", got, holders)
-		}
-		var queries []string
-		record := func() { queries = db.RecordQueries(func() { read(map[string]int{"rare": 2}, 2) }) }
-		if record(); db.Engine() == sqlstore.SQLite {
-			var last string
-			for _, q := range queries {
-				if strings.HasPrefix(q, "SELECT a.id") {
-					last = q
+			if got := read(rare, 10); !slices.Equal(got, holders) {
+				t.Errorf("teams %v, holders of rare at 2: %v, want %v", teams, got, holders)
+			}
+			var got []string
+			queries := db.RecordQueries(func() { got = read(rare, 2) })
+			if !slices.Equal(got, holders[:2]) {
+				t.Errorf("teams %v, two holders of rare at 2: %v, want %v", teams, got, holders[:2])
+			}
+			if db.Engine() == sqlstore.SQLite {
+				var last string
+				for _, q := range queries {
+					if strings.HasPrefix(q, "SELECT a.id") {
+						last = q
+					}
+				}
+				if plan := sqlitePlan(t, db, last); !strings.Contains(last, "agent_skills AS hs") || !strings.Contains(plan, "agent_skills_skill_idx") {
+					t.Errorf("teams %v, holders not read from the skill's index:\n%s\n%s", teams, last, plan)
 				}
 			}
-			if plan := sqlitePlan(t, db, last); !strings.Contains(last, "agent_skills AS hs") || !strings.Contains(plan, "agent_skills_skill_idx") {
-				t.Errorf("holders not read from the skill's index:\n%s\n%s", last, plan)
+			if got := read(common, 3); !slices.Equal(got, others[:3]) {
+				t.Errorf("teams %v, holders of common: %v, want %v", teams, got, others[:3])
 			}
-		}
-		if got := read(map[string]int{"rare": 2}, 2); !slices.Equal(got, holders[:2]) {
-			t.Errorf("two holders of rare at 2: %v, want %v", got, holders[:2])
-		}
-		slices.Sort(others)
-		if got := read(map[string]int{"common": 1}, 3); !slices.Equal(got, others[:3]) {
-			t.Errorf("holders of common: %v, want %v", got, others[:3])
 		}
 	})
 }
