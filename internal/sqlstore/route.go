@@ -406,10 +406,12 @@ func (db *DB) idleOrder(t, id string) string {
 func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
 	// The statement's text depends only on the queue's shape, so that it
 	// is prepared once (see scanPrepared).
-	filter, args := candidateFilter(rt, taskID)
+	from, args := db.agentsInReach(rt)
+	filter, filterArgs := candidateFilter(rt, taskID)
+	args = append(args, filterArgs...)
 	var b strings.Builder
-	b.WriteString("SELECT " + candidateColumns + " FROM " + db.agentsInIdleOrder(rt) + " WHERE " + filter)
-	if len(rt.TeamIDs) > 0 {
+	b.WriteString("SELECT " + candidateColumns + " FROM " + from + " WHERE " + filter)
+	if len(rt.TeamIDs) > 0 && db.engine != SQLite {
 		b.WriteString(" AND a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) + "))")
 		for _, id := range rt.TeamIDs {
 			args = append(args, id)
@@ -438,6 +440,34 @@ func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.Routin
 	var rows []candidateRow
 	err := tx.scanPrepared(ctx, &rows, b.String(), args...)
 	return rows, err
+}
+
+// agentsInReach is the FROM clause of fleetCandidates, with its arguments.
+// On SQLite, for a strategy that reads every agent the queue may reach to
+// rank them, it names those agents first, and joins them to agents in that
+// order (a CROSS JOIN in SQLite keeps its order): the ready members of the
+// queue's teams, else the holders of its first skill. With the teams or
+// the skill a condition on each agent, its planner read every ready agent
+// of the fleet: beside 20,000 of another team, a routing by least load,
+// round robin or skill took 13 ms against 3. The server engines choose
+// from their statistics.
+func (db *DB) agentsInReach(rt switchboard.RoutingRequest) (string, []any) {
+	switch {
+	case db.engine != SQLite || readsInIdleOrder(rt):
+		return db.agentsInIdleOrder(rt), nil
+	case len(rt.TeamIDs) > 0:
+		args := make([]any, len(rt.TeamIDs))
+		for i, id := range rt.TeamIDs {
+			args[i] = id
+		}
+		return "(SELECT DISTINCT tm.agent_id FROM team_members AS tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) +
+			") AND tm.ready = TRUE) AS reach CROSS JOIN agents AS a ON a.id = reach.agent_id", args
+	case len(rt.RequiredSkills) > 0:
+		skill := switchboard.SortedSkills(rt.RequiredSkills)[0]
+		return "agent_skills AS reach INDEXED BY agent_skills_skill_idx CROSS JOIN agents AS a ON a.id = reach.agent_id" +
+			" AND reach.skill = ? AND reach.level >= ?", []any{skill, rt.RequiredSkills[skill]}
+	}
+	return "agents AS a", nil
 }
 
 // skillHolderCandidates is candidates on SQLite for a queue that requires

@@ -18,10 +18,13 @@ import (
 // assigns, and completes it, for a queue whose reach is 50 agents: first
 // alone in the database, then beside an idle team of many agents (20,000
 // unless SWITCHBOARD_BENCH_AGENTS says otherwise), available and never
-// assigned, so first of all in the fleet's idle order. Two queues: one of
-// the 50 agents' team (Team), and one of no team that requires a skill
-// only those 50 hold (Skill). The cost must not grow with the others. It
-// reports the median and 99th percentile of one creation and completion:
+// assigned, so first of all in the fleet's idle order. The queues: of the
+// 50 agents' team (Team); of no team, requiring a skill only the 50 hold
+// (Skill); of the idle team, which the 50 are members of too, requiring
+// that skill (TeamSkill); and of the 50 agents' team requiring the skill,
+// routed by each strategy that ranks all the agents it reaches. The cost
+// must not grow with the others. It reports the median and 99th
+// percentile of one creation and completion:
 //
 //	go test ./internal/sqlstore -run '^$' -bench Routing_AgentsOutside -benchtime 500x
 func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
@@ -35,19 +38,26 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 			db.Selector = routing.Engine{}
 			team := MustCreateTeam(b, db, "Busy")
 			idle := MustCreateTeam(b, db, "Idle")
-			byTeam, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Busy", TeamIDs: []string{team.ID}})
-			if err != nil {
-				b.Fatal(err)
+			rare := map[string]int{"rare": 2}
+			queues := []struct {
+				name  string
+				queue switchboard.NewQueue
+				id    string
+			}{
+				{name: "Team", queue: switchboard.NewQueue{TeamIDs: []string{team.ID}}},
+				{name: "Skill", queue: switchboard.NewQueue{RequiredSkills: rare}},
+				{name: "TeamSkill", queue: switchboard.NewQueue{TeamIDs: []string{idle.ID}, RequiredSkills: rare}},
+				{name: "LeastLoaded", queue: switchboard.NewQueue{TeamIDs: []string{team.ID}, RequiredSkills: rare, Strategy: switchboard.LeastLoaded}},
+				{name: "RoundRobin", queue: switchboard.NewQueue{TeamIDs: []string{team.ID}, RequiredSkills: rare, Strategy: switchboard.RoundRobin}},
+				{name: "MostSkilled", queue: switchboard.NewQueue{TeamIDs: []string{team.ID}, RequiredSkills: rare, Strategy: switchboard.MostSkilled}},
 			}
-			bySkill, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Rare skill",
-				RequiredSkills: map[string]int{"rare": 2}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			byTeamAndSkill, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), switchboard.NewQueue{Name: "Idle team's rare skill",
-				TeamIDs: []string{idle.ID}, RequiredSkills: map[string]int{"rare": 2}})
-			if err != nil {
-				b.Fatal(err)
+			for i := range queues {
+				queues[i].queue.Name = queues[i].name
+				q, err := sqlstore.NewQueueService(db).CreateQueue(systemCtx(), queues[i].queue)
+				if err != nil {
+					b.Fatal(err)
+				}
+				queues[i].id = q.ID
 			}
 			agentCtx := map[string]context.Context{}
 			for i := range 50 {
@@ -73,10 +83,6 @@ func BenchmarkRouting_AgentsOutsideTheQueue(b *testing.B) {
 				_, err = tasks.CompleteTask(agentCtx[task.AgentID], task.ID, "done")
 				return err
 			}
-			queues := []struct {
-				name string
-				id   string
-			}{{"Team", byTeam.ID}, {"Skill", bySkill.ID}, {"TeamSkill", byTeamAndSkill.ID}}
 			for _, q := range queues {
 				b.Run(q.name+"/Alone", func(b *testing.B) { measure(b, func() error { return lifecycle(q.id) }) })
 			}

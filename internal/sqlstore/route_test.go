@@ -247,6 +247,89 @@ func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
 	})
 }
 
+// The strategies that rank every agent a queue may reach read those: the
+// ready agents of its teams, or of the fleet, who hold its skills; an
+// agent in two of its teams once.
+func TestRouting_RankingStrategiesReadTheQueuesReach(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newRoutingFixture(t, db)
+		other := MustCreateTeam(t, db, "Other")
+		newAgent := func(name string, skills map[string]int, teams ...string) string {
+			a, _, err := sqlstore.NewAgentService(db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine",
+				Capacity: 2, Skills: skills, TeamIDs: teams})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a.ID
+		}
+		ops := f.team.ID
+		a := newAgent("A", map[string]int{"rare": 3}, ops)
+		b := newAgent("B", map[string]int{"rare": 1}, ops)
+		c := newAgent("C", nil, ops)
+		d := newAgent("D", map[string]int{"rare": 5}, other.ID)
+		e := newAgent("E", nil, other.ID)
+		both := newAgent("Both", map[string]int{"rare": 2}, ops, other.ID)
+		newAgent("Offline", map[string]int{"rare": 5}, ops, other.ID)
+		if err := db.MakeAvailable(ctx, a, b, c, d, e, both); err != nil {
+			t.Fatal(err)
+		}
+		read := func(rt switchboard.RoutingRequest) []string {
+			t.Helper()
+			var ids []string
+			err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+				var err error
+				ids, err = tx.CandidateIDs(ctx, rt, "no-task", 20)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids
+		}
+		sorted := func(ids ...string) []string { return slices.Sorted(slices.Values(ids)) }
+		for _, strategy := range []switchboard.RoutingStrategy{switchboard.LeastLoaded, switchboard.RoundRobin, switchboard.MostSkilled} {
+			cases := []struct {
+				teams  []string
+				skills map[string]int
+				want   []string
+				best   string // the most skilled
+			}{
+				{[]string{ops}, nil, sorted(a, b, c, both), ""},
+				{[]string{ops}, map[string]int{"rare": 2}, sorted(a, both), a},
+				{nil, map[string]int{"rare": 2}, sorted(a, d, both), d},
+				{[]string{ops, other.ID}, map[string]int{"rare": 1}, sorted(a, b, d, both), d},
+				{[]string{other.ID, ops}, nil, sorted(a, b, c, d, e, both), ""},
+			}
+			for _, tc := range cases {
+				var got []string
+				queries := db.RecordQueries(func() {
+					got = read(switchboard.RoutingRequest{Strategy: strategy, TeamIDs: tc.teams, RequiredSkills: tc.skills})
+				})
+				if db.Engine() == sqlstore.SQLite {
+					for _, q := range queries {
+						if !strings.HasPrefix(q, "SELECT a.id") {
+							continue
+						}
+						// The agents the queue reaches come first, and each is looked
+						// up by its key.
+						if plan := sqlitePlan(t, db, q); !strings.Contains(plan, "SEARCH a USING INDEX sqlite_autoindex_agents_1 (id=?)") {
+							t.Errorf("%s, teams %v, skills %v: agents read beyond the queue's reach:\n%s\n%s", strategy, tc.teams, tc.skills, q, plan)
+						}
+					}
+				}
+				if strategy == switchboard.MostSkilled && tc.best != "" && (len(got) == 0 || got[0] != tc.best) {
+					t.Errorf("%s, teams %v, skills %v: %v, want %s first", strategy, tc.teams, tc.skills, got, tc.best)
+				}
+				if got := sorted(got...); !slices.Equal(got, tc.want) {
+					t.Errorf("%s, teams %v, skills %v: %v, want %v", strategy, tc.teams, tc.skills, got, tc.want)
+				}
+			}
+		}
+	})
+}
+
 // A fleet that comes online is analyzed by the instance that enrolls it,
 // without waiting for autovacuum: the planner reads a team's agents in
 // their idle order only once it knows the team's size.
