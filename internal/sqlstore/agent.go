@@ -432,11 +432,29 @@ func addMembers(ctx context.Context, tx *Tx, agentID string, teamIDs []string) e
 // takes what routing reads a team's agents by (see teamCandidates) from
 // its agent's row, which the change must have locked or made.
 func insertMemberships(ctx context.Context, tx *Tx, teamIDs, agentIDs []string) error {
-	_, err := tx.NewRaw("INSERT INTO team_members (team_id, agent_id, last_assigned_at, ready) "+
+	res, err := tx.NewRaw("INSERT INTO team_members (team_id, agent_id, last_assigned_at, ready) "+
 		"SELECT t.id, a.id, a.last_assigned_at, "+agentReady+" FROM teams AS t JOIN agents AS a ON a.id IN (?) WHERE t.id IN (?)",
 		bun.List(agentIDs), bun.List(teamIDs)).Exec(ctx)
-	tx.membershipsAdded += len(teamIDs) * len(agentIDs)
-	return err
+	if err != nil {
+		return err
+	}
+	// A team deleted since the change checked it joins nothing: a foreign
+	// key would have refused the membership, and so must this.
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	tx.membershipsAdded += int(n)
+	if want := len(distinct(teamIDs)) * len(distinct(agentIDs)); int(n) != want {
+		return &switchboard.Error{Code: switchboard.ECONFLICT, Message: "One of the teams or agents was deleted meanwhile; try again.",
+			Fields: []switchboard.FieldError{{Field: "teams", Message: "One of the teams or agents was deleted meanwhile."}}}
+	}
+	return nil
+}
+
+// distinct is ids without repeats.
+func distinct(ids []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(ids)))
 }
 
 // ready reports whether the agent may take work, as far as its status and

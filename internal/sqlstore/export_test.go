@@ -251,6 +251,12 @@ func (db *DB) WaitForLockWait(ctx context.Context, text string) error {
 	}
 }
 
+// InsertMemberships makes each agent a member of each team, as changes of
+// teams and agents do once they have checked both.
+func (tx *Tx) InsertMemberships(ctx context.Context, teamIDs, agentIDs []string) error {
+	return insertMemberships(ctx, tx, teamIDs, agentIDs)
+}
+
 // CandidateIDs reads the IDs of the candidates routing reads for rt, in
 // their order.
 func (tx *Tx) CandidateIDs(ctx context.Context, rt switchboard.RoutingRequest, taskID string, limit int) ([]string, error) {

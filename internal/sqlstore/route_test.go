@@ -330,6 +330,30 @@ func TestRouting_RankingStrategiesReadTheQueuesReach(t *testing.T) {
 	})
 }
 
+// A membership of a team deleted after the change checked it is refused,
+// as the foreign key refused it before memberships were inserted from
+// their agents' rows, and the change makes none.
+func TestRouting_MembershipOfADeletedTeamIsRefused(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newRoutingFixture(t, db)
+		a, _ := f.MustAgent(t, "Ada", 1, nil)
+		err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+			return tx.InsertMemberships(ctx, []string{f.team.ID, "01a00000-0000-7000-8000-000000000000"}, []string{a.ID})
+		})
+		if switchboard.ErrorCode(err) != switchboard.ECONFLICT {
+			t.Fatalf("membership of a team that is gone: %v, want a conflict", err)
+		}
+		var n int
+		if err := db.QueryRow(context.Background(), "SELECT COUNT(*) FROM team_members WHERE agent_id = ?", a.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("the agent has %d memberships, want its one team's", n)
+		}
+	})
+}
+
 // A fleet that comes online is analyzed by the instance that enrolls it,
 // without waiting for autovacuum: the planner reads a team's agents in
 // their idle order only once it knows the team's size.
