@@ -345,18 +345,23 @@ func (s *TeamService) UpdateTeam(ctx context.Context, id string, upd switchboard
 	return team, nil
 }
 
+// lockAgents locks the agents that where selects, in the order of their
+// IDs, before a change takes or deletes their memberships: routing takes
+// an agent and then its memberships (see noteAssigned). The other way
+// round, a routing holding an agent waited for a membership the change
+// held, while the change waited for the agent.
+func lockAgents(ctx context.Context, tx *Tx, where string, args ...any) error {
+	var locked []string
+	return forUpdate(tx.NewSelect().Model((*agentRow)(nil)).Column("a.id").Where(where, args...).OrderExpr("a.id")).Scan(ctx, &locked)
+}
+
 // changeMembers adds and removes agents, returning the names of those whose
 // membership changed. Retired agents cannot join.
 func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, add, remove []string) ([]string, []string, error) {
 	var added, removed []string
-	// The agents first, in the order of their IDs, then their
-	// memberships: the order routing takes them in (see noteAssigned).
-	// The other way round, a routing holding an agent waited for a
-	// membership this change held, while this change waited for the agent.
+	// The agents first, then their memberships (see lockAgents).
 	if all := append(slices.Clone(add), remove...); len(all) > 0 {
-		var locked []string
-		if err := forUpdate(tx.NewSelect().Model((*agentRow)(nil)).Column("a.id").
-			Where("a.id IN (?)", bun.List(all)).OrderExpr("a.id")).Scan(ctx, &locked); err != nil {
+		if err := lockAgents(ctx, tx, "a.id IN (?)", bun.List(all)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -378,22 +383,18 @@ func (s *TeamService) changeMembers(ctx context.Context, tx *Tx, teamID string, 
 			return nil, nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "One of the agents to add does not exist.",
 				Fields: []switchboard.FieldError{{Field: "add_members", Message: "One of the agents to add does not exist."}}}
 		}
-		var rows []teamMemberRow
+		var ids []string
 		for _, a := range agents {
 			if a.Status == string(switchboard.AgentRetired) {
 				return nil, nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "Agent " + a.Name + " is retired and cannot join a team.",
 					Fields: []switchboard.FieldError{{Field: "add_members", Message: "Agent " + a.Name + " is retired."}}}
 			}
 			if !a.Member {
-				rows = append(rows, teamMemberRow{TeamID: teamID, AgentID: a.ID})
+				ids = append(ids, a.ID)
 				added = append(added, a.Name)
 			}
 		}
-		var ids []string
-		for _, r := range rows {
-			ids = append(ids, r.AgentID)
-		}
-		if len(rows) > 0 {
+		if len(ids) > 0 {
 			if err := insertMemberships(ctx, tx, []string{teamID}, ids); err != nil {
 				return nil, nil, err
 			}
@@ -427,6 +428,11 @@ func (s *TeamService) DeleteTeam(ctx context.Context, id string) error {
 	return s.db.write(ctx, func(ctx context.Context, tx *Tx) error {
 		team, err := s.find(ctx, tx, id, true)
 		if err != nil {
+			return err
+		}
+		// The members go with the team: their agents are locked first, as
+		// routing locks an agent before its memberships.
+		if err := lockAgents(ctx, tx, "a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id = ?)", id); err != nil {
 			return err
 		}
 		// A key whose team is gone would enroll agents into no team, out of
