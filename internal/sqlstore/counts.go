@@ -35,7 +35,7 @@ const everyAgent = ""
 // teamSetKey names the set of teams an agent is in: the same teams, the
 // same key, in any order.
 func teamSetKey(teamIDs []string) string {
-	ids := slices.Compact(slices.Sorted(slices.Values(teamIDs)))
+	ids := distinct(teamIDs)
 	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
 	return hex.EncodeToString(sum[:16])
 }
@@ -155,7 +155,7 @@ type teamSetRow struct {
 func (db *DB) registerTeamSets(ctx context.Context, idb bun.IDB, sets map[string][]string) error {
 	var rows []teamSetRow
 	for key, teams := range sets {
-		for _, t := range slices.Compact(slices.Sorted(slices.Values(teams))) {
+		for _, t := range distinct(teams) {
 			rows = append(rows, teamSetRow{TeamID: t, TeamSet: key})
 		}
 	}

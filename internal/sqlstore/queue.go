@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -162,7 +161,7 @@ func (db *DB) moreQueueProblems(ctx context.Context, idb bun.IDB, invalid error,
 			v.Add("name", "A queue with this name already exists.")
 		}
 	}
-	if teamIDs = slices.Compact(slices.Sorted(slices.Values(teamIDs))); len(teamIDs) > 0 && !v.Has("team_ids") {
+	if teamIDs = distinct(teamIDs); len(teamIDs) > 0 && !v.Has("team_ids") {
 		n, err := idb.NewSelect().Table("teams").Where("id IN (?)", bun.List(teamIDs)).Count(ctx)
 		if err != nil {
 			return err

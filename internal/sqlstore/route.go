@@ -413,9 +413,7 @@ func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.Routin
 	b.WriteString("SELECT " + candidateColumns + " FROM " + from + " WHERE " + filter)
 	if len(rt.TeamIDs) > 0 && db.engine != SQLite {
 		b.WriteString(" AND a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) + "))")
-		for _, id := range rt.TeamIDs {
-			args = append(args, id)
-		}
+		args = append(args, teamArgs(rt)...)
 	}
 	skills := switchboard.SortedSkills(rt.RequiredSkills)
 	b.WriteString(" ORDER BY ")
@@ -456,12 +454,8 @@ func (db *DB) agentsInReach(rt switchboard.RoutingRequest) (string, []any) {
 	case db.engine != SQLite || readsInIdleOrder(rt):
 		return db.agentsInIdleOrder(rt), nil
 	case len(rt.TeamIDs) > 0:
-		args := make([]any, len(rt.TeamIDs))
-		for i, id := range rt.TeamIDs {
-			args[i] = id
-		}
 		return "(SELECT DISTINCT tm.agent_id FROM team_members AS tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) +
-			") AND tm.ready = TRUE) AS reach CROSS JOIN agents AS a ON a.id = reach.agent_id", args
+			") AND tm.ready = TRUE) AS reach CROSS JOIN agents AS a ON a.id = reach.agent_id", teamArgs(rt)
 	case len(rt.RequiredSkills) > 0:
 		skill := switchboard.SortedSkills(rt.RequiredSkills)[0]
 		return "agent_skills AS reach INDEXED BY agent_skills_skill_idx CROSS JOIN agents AS a ON a.id = reach.agent_id" +
@@ -531,13 +525,20 @@ func (db *DB) skillHolderCandidates(ctx context.Context, tx *Tx, rt switchboard.
 		// Looked up for each holder: an IN list of the teams' members
 		// would read all of them.
 		holders += " AND EXISTS (SELECT 1 FROM team_members tm WHERE tm.agent_id = a.id AND tm.team_id IN (" + placeholders(len(rt.TeamIDs)) + "))"
-		for _, id := range rt.TeamIDs {
-			args = append(args, id)
-		}
+		args = append(args, teamArgs(rt)...)
 	}
-	rows = rows[:0]
-	err := tx.scanPrepared(ctx, &rows, holders+order, args...)
-	return rows, err
+	var found []candidateRow
+	err := tx.scanPrepared(ctx, &found, holders+order, args...)
+	return found, err
+}
+
+// teamArgs is the queue's teams as the arguments of an IN list.
+func teamArgs(rt switchboard.RoutingRequest) []any {
+	args := make([]any, len(rt.TeamIDs))
+	for i, id := range rt.TeamIDs {
+		args[i] = id
+	}
+	return args
 }
 
 // skillProbe is how many ready agents per candidate sought a routing on
