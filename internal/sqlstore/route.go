@@ -471,52 +471,16 @@ func (db *DB) agentsInReach(rt switchboard.RoutingRequest) (string, []any) {
 // stepped over every ready agent without them who had been idle longer:
 // beside 20,000 such agents a routing took 26 ms against 2.2, and 50 ms
 // against 2.8 when they were in the queue's team. SQLite has no
-// statistics of how rare a skill is, so it is asked twice at most. First
-// among the first skillProbe ready agents per candidate sought, in idle
-// order, of the fleet or of each of the queue's teams: the candidates
-// found there are the first of all, unless a window was full and gave
-// fewer than limit (more may follow it). A common skill is answered so,
-// and a small team. Otherwise from the holders of the first skill
-// required, through agent_skills_skill_idx, which reads only agents who
-// hold it.
+// statistics of how rare a skill is, so it looks in two places: first in
+// the idle order (see idleWindows), which answers a common skill and a
+// small team; else among the holders of the first skill required, through
+// agent_skills_skill_idx, which reads only agents who hold it.
 func (db *DB) skillHolderCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
+	rows, answered, err := db.idleWindows(ctx, tx, rt, taskID, limit)
+	if err != nil || answered {
+		return rows, err
+	}
 	filter, filterArgs := candidateFilter(rt, taskID)
-	order := " ORDER BY " + db.idleOrder("a", "id") + " LIMIT " + strconv.Itoa(limit)
-	size := skillProbe * limit
-	windowSize := strconv.Itoa(size)
-	type window struct {
-		query string
-		args  []any
-	}
-	windows := []window{{"SELECT a.* FROM agents AS a INDEXED BY agents_ready_idx WHERE " + agentMayTakeWork +
-		" ORDER BY " + db.idleOrder("a", "id") + " LIMIT " + windowSize, nil}}
-	if len(rt.TeamIDs) > 0 {
-		windows = windows[:0]
-		for _, teamID := range rt.TeamIDs {
-			windows = append(windows, window{"SELECT a.* FROM team_members AS tm INDEXED BY team_members_idle_idx JOIN agents AS a ON a.id = tm.agent_id" +
-				" WHERE tm.team_id = ? AND tm.ready = TRUE ORDER BY " + db.idleOrder("tm", "agent_id") + " LIMIT " + windowSize, []any{teamID}})
-		}
-	}
-	var rows []candidateRow
-	answered := true
-	for _, w := range windows {
-		var found []candidateRow
-		if err := tx.scanPrepared(ctx, &found, "SELECT "+candidateColumns+" FROM ("+w.query+") AS a WHERE "+filter+order,
-			append(slices.Clone(w.args), filterArgs...)...); err != nil {
-			return nil, err
-		}
-		rows = append(rows, found...)
-		if len(found) < limit {
-			var n int
-			if err := tx.scanPrepared(ctx, &n, "SELECT COUNT(*) FROM ("+w.query+") AS w", w.args...); err != nil {
-				return nil, err
-			}
-			answered = answered && n < size
-		}
-	}
-	if answered {
-		return mergeIdleOrder(rows, limit), nil
-	}
 	skills := switchboard.SortedSkills(rt.RequiredSkills)
 	holders := "SELECT " + candidateColumns + " FROM agent_skills AS hs INDEXED BY agent_skills_skill_idx JOIN agents AS a ON a.id = hs.agent_id" +
 		" WHERE hs.skill = ? AND hs.level >= ? AND " + filter
@@ -528,8 +492,47 @@ func (db *DB) skillHolderCandidates(ctx context.Context, tx *Tx, rt switchboard.
 		args = append(args, teamArgs(rt)...)
 	}
 	var found []candidateRow
-	err := tx.scanPrepared(ctx, &found, holders+order, args...)
+	err = tx.scanPrepared(ctx, &found, holders+" ORDER BY "+db.idleOrder("a", "id")+" LIMIT "+strconv.Itoa(limit), args...)
 	return found, err
+}
+
+// idleWindows reads the candidates among the first skillProbe ready
+// agents per candidate sought, in idle order, of the fleet or of each of
+// the queue's teams (a window each). They are the first of all (answered)
+// unless a window was full and gave fewer than limit: more may follow it.
+func (db *DB) idleWindows(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) (rows []candidateRow, answered bool, err error) {
+	filter, filterArgs := candidateFilter(rt, taskID)
+	size := skillProbe * limit
+	window := func(from, order string) string {
+		return "SELECT a.* FROM " + from + " ORDER BY " + order + " LIMIT " + strconv.Itoa(size)
+	}
+	windows := [][]any{nil} // the arguments of each window: the fleet's, none
+	query := window("agents AS a INDEXED BY agents_ready_idx WHERE "+agentMayTakeWork, db.idleOrder("a", "id"))
+	if len(rt.TeamIDs) > 0 {
+		windows = windows[:0]
+		for _, id := range rt.TeamIDs {
+			windows = append(windows, []any{id})
+		}
+		query = window("team_members AS tm INDEXED BY team_members_idle_idx JOIN agents AS a ON a.id = tm.agent_id"+
+			" WHERE tm.team_id = ? AND tm.ready = TRUE", db.idleOrder("tm", "agent_id"))
+	}
+	answered = true
+	for _, args := range windows {
+		var found []candidateRow
+		if err := tx.scanPrepared(ctx, &found, "SELECT "+candidateColumns+" FROM ("+query+") AS a WHERE "+filter+
+			" ORDER BY "+db.idleOrder("a", "id")+" LIMIT "+strconv.Itoa(limit), append(slices.Clone(args), filterArgs...)...); err != nil {
+			return nil, false, err
+		}
+		rows = append(rows, found...)
+		if len(found) < limit {
+			var n int
+			if err := tx.scanPrepared(ctx, &n, "SELECT COUNT(*) FROM ("+query+") AS w", args...); err != nil {
+				return nil, false, err
+			}
+			answered = answered && n < size
+		}
+	}
+	return mergeIdleOrder(rows, limit), answered, nil
 }
 
 // teamArgs is the queue's teams as the arguments of an IN list.
