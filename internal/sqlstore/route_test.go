@@ -132,6 +132,26 @@ func TestRouting_MembershipsKeepTheirAgentsLastAssignment(t *testing.T) {
 		if _, err := sqlstore.NewTeamService(db).UpdateTeam(f.admin, other.ID, switchboard.TeamUpdate{AddMembers: []string{agents[1].ID}}); err != nil {
 			t.Fatal(err)
 		}
+		// Routed again together, in a set, to agents of two teams: each
+		// takes one task however many memberships it has.
+		var calls []func()
+		for i := range 4 {
+			calls = append(calls, func() {
+				if _, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Again %d", i)}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		if together(t, db, calls) == 0 {
+			t.Error("no creation was made in a set: the test did not test them")
+		}
+		var workload int
+		if err := db.QueryRow(ctx, "SELECT SUM(workload) FROM agents").Scan(&workload); err != nil {
+			t.Fatal(err)
+		}
+		if workload != 10 {
+			t.Errorf("agents hold %d tasks, want the 10 assigned", workload)
+		}
 
 		var assigned, members, differ int
 		if err := db.QueryRow(ctx, "SELECT count(*) FROM agents WHERE last_assigned_at IS NOT NULL").Scan(&assigned); err != nil {
