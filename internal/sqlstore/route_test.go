@@ -39,13 +39,7 @@ func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
 		}
 		base := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 		for i, id := range []string{c1, a2, a3} {
-			at := base.Add(time.Duration(i) * time.Minute)
-			for _, table := range []string{"agents", "team_members"} {
-				column := map[string]string{"agents": "id", "team_members": "agent_id"}[table]
-				if err := db.Exec(ctx, "UPDATE "+table+" SET last_assigned_at = ? WHERE "+column+" = ?", at, id); err != nil {
-					t.Fatal(err)
-				}
-			}
+			setLastAssigned(t, db, id, base.Add(time.Duration(i)*time.Minute))
 		}
 		all := append([]string{a1, c1, a2, a3}, idle...)
 		if err := db.MakeAvailable(ctx, all...); err != nil {
@@ -53,16 +47,7 @@ func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
 		}
 		read := func(teams []string, limit int) []string {
 			t.Helper()
-			var ids []string
-			err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
-				var err error
-				ids, err = tx.CandidateIDs(ctx, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle, TeamIDs: teams}, "no-task", limit)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ids
+			return candidateIDs(t, f, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle, TeamIDs: teams}, limit)
 		}
 		if got, want := read([]string{ops}, 10), []string{a1, c1, a2, a3}; !slices.Equal(got, want) {
 			t.Errorf("one team: %v, want %v", got, want)
@@ -198,7 +183,6 @@ func TestRouting_TeamCandidatesReadTheTeamsIdleIndex(t *testing.T) {
 func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
-		ctx := context.Background()
 		f := newRoutingFixture(t, db)
 		newAgent := func(name string, skills map[string]int) string {
 			a, _ := f.MustAgent(t, name, 1, skills)
@@ -209,13 +193,7 @@ func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
 		for i, level := range []int{5, 2, 3} {
 			id := newAgent(fmt.Sprintf("Holder %d", i), map[string]int{"rare": level, "common": 1})
 			holders = append(holders, id)
-			at := time.Date(2026, 1, 1, 9, i, 0, 0, time.UTC)
-			for _, table := range []string{"agents", "team_members"} {
-				column := map[string]string{"agents": "id", "team_members": "agent_id"}[table]
-				if err := db.Exec(ctx, "UPDATE "+table+" SET last_assigned_at = ? WHERE "+column+" = ?", at, id); err != nil {
-					t.Fatal(err)
-				}
-			}
+			setLastAssigned(t, db, id, time.Date(2026, 1, 1, 9, i, 0, 0, time.UTC))
 		}
 		// Never assigned, so first of all in the idle order.
 		others := []string{newAgent("Too junior", map[string]int{"rare": 1, "common": 1})}
@@ -229,17 +207,7 @@ func TestRouting_SkillQueueReadsItsHolders(t *testing.T) {
 		for _, teams := range [][]string{nil, {f.team.ID}} {
 			read := func(skills map[string]int, limit int) []string {
 				t.Helper()
-				var ids []string
-				err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
-					var err error
-					ids, err = tx.CandidateIDs(ctx, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle,
-						TeamIDs: teams, RequiredSkills: skills}, "no-task", limit)
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return ids
+				return candidateIDs(t, f, switchboard.RoutingRequest{Strategy: switchboard.LongestIdle, TeamIDs: teams, RequiredSkills: skills}, limit)
 			}
 			if got := read(rare, 10); !slices.Equal(got, holders) {
 				t.Errorf("teams %v, holders of rare at 2: %v, want %v", teams, got, holders)
@@ -297,16 +265,7 @@ func TestRouting_RankingStrategiesReadTheQueuesReach(t *testing.T) {
 		}
 		read := func(rt switchboard.RoutingRequest) []string {
 			t.Helper()
-			var ids []string
-			err := db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
-				var err error
-				ids, err = tx.CandidateIDs(ctx, rt, "no-task", 20)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ids
+			return candidateIDs(t, f, rt, 20)
 		}
 		sorted := func(ids ...string) []string { return slices.Sorted(slices.Values(ids)) }
 		for _, strategy := range []switchboard.RoutingStrategy{switchboard.LeastLoaded, switchboard.RoundRobin, switchboard.MostSkilled} {
@@ -404,4 +363,31 @@ func TestRouting_NewMembershipsAreAnalyzed(t *testing.T) {
 			t.Error("not analyzed after 100 memberships")
 		}
 	})
+}
+
+// candidateIDs reads, in a change, the IDs of the agents routing reads
+// for rt, in their order.
+func candidateIDs(t *testing.T, f *routingFixture, rt switchboard.RoutingRequest, limit int) []string {
+	t.Helper()
+	var ids []string
+	err := f.db.Write(f.admin, func(ctx context.Context, tx *sqlstore.Tx) error {
+		var err error
+		ids, err = tx.CandidateIDs(ctx, rt, "no-task", limit)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// setLastAssigned gives an agent, and its memberships as routing keeps
+// them, a last assignment.
+func setLastAssigned(t *testing.T, db *sqlstore.DB, agentID string, at time.Time) {
+	t.Helper()
+	for table, column := range map[string]string{"agents": "id", "team_members": "agent_id"} {
+		if err := db.Exec(context.Background(), "UPDATE "+table+" SET last_assigned_at = ? WHERE "+column+" = ?", at, agentID); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
