@@ -406,12 +406,12 @@ func (db *DB) idleOrder(t, id string) string {
 func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.RoutingRequest, taskID string, limit int) ([]candidateRow, error) {
 	// The statement's text depends only on the queue's shape, so that it
 	// is prepared once (see scanPrepared).
-	from, args := db.agentsInReach(rt)
+	from, args, byTeams := db.agentsInReach(rt)
 	filter, filterArgs := candidateFilter(rt, taskID)
 	args = append(args, filterArgs...)
 	var b strings.Builder
 	b.WriteString("SELECT " + candidateColumns + " FROM " + from + " WHERE " + filter)
-	if len(rt.TeamIDs) > 0 && db.engine != SQLite {
+	if len(rt.TeamIDs) > 0 && !byTeams {
 		b.WriteString(" AND a.id IN (SELECT tm.agent_id FROM team_members tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) + "))")
 		args = append(args, teamArgs(rt)...)
 	}
@@ -440,7 +440,9 @@ func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.Routin
 	return rows, err
 }
 
-// agentsInReach is the FROM clause of fleetCandidates, with its arguments.
+// agentsInReach is the FROM clause of fleetCandidates, with its arguments,
+// and whether it reads the queue's teams alone (else the teams are a
+// condition on each agent).
 // On SQLite, for a strategy that reads every agent the queue may reach to
 // rank them, it names those agents first, and joins them to agents in that
 // order (a CROSS JOIN in SQLite keeps its order): the ready members of the
@@ -449,19 +451,19 @@ func (db *DB) fleetCandidates(ctx context.Context, tx *Tx, rt switchboard.Routin
 // of the fleet: beside 20,000 of another team, a routing by least load,
 // round robin or skill took 13 ms against 3. The server engines choose
 // from their statistics.
-func (db *DB) agentsInReach(rt switchboard.RoutingRequest) (string, []any) {
+func (db *DB) agentsInReach(rt switchboard.RoutingRequest) (from string, args []any, byTeams bool) {
 	switch {
 	case db.engine != SQLite || readsInIdleOrder(rt):
-		return db.agentsInIdleOrder(rt), nil
+		return db.agentsInIdleOrder(rt), nil, false
 	case len(rt.TeamIDs) > 0:
 		return "(SELECT DISTINCT tm.agent_id FROM team_members AS tm WHERE tm.team_id IN (" + placeholders(len(rt.TeamIDs)) +
-			") AND tm.ready = TRUE) AS reach CROSS JOIN agents AS a ON a.id = reach.agent_id", teamArgs(rt)
+			") AND tm.ready = TRUE) AS reach CROSS JOIN agents AS a ON a.id = reach.agent_id", teamArgs(rt), true
 	case len(rt.RequiredSkills) > 0:
 		skill := switchboard.SortedSkills(rt.RequiredSkills)[0]
 		return "agent_skills AS reach INDEXED BY agent_skills_skill_idx CROSS JOIN agents AS a ON a.id = reach.agent_id" +
-			" AND reach.skill = ? AND reach.level >= ?", []any{skill, rt.RequiredSkills[skill]}
+			" AND reach.skill = ? AND reach.level >= ?", []any{skill, rt.RequiredSkills[skill]}, false
 	}
-	return "agents AS a", nil
+	return "agents AS a", nil, false
 }
 
 // skillHolderCandidates is candidates on SQLite for a queue that requires
