@@ -18,8 +18,10 @@ func runLoadtest(ctx context.Context, e env, args []string) error {
 			"a scenario (after --warmup of the same, unmeasured):\n" +
 			"  lifecycle  takes tasks through their whole lifecycle: created with the admin\n" +
 			"             token, routed and offered by the server, accepted and completed by\n" +
-			"             the agent; prints tasks per second and latency percentiles of each\n" +
-			"             step and of create→assigned.\n" +
+			"             the agent as soon as each answer arrives; prints tasks per second\n" +
+			"             and latency percentiles of each step and of create→assigned.\n" +
+			"             --workers tasks run at once, each starting the next when it ends;\n" +
+			"             with --rate, tasks start on time (at most --workers at once).\n" +
 			"  heartbeat  sends heartbeats (with a little metadata) as each agent in turn.\n" +
 			"  me         calls GET /api/v1/me as each agent in turn.\n" +
 			"With --baseline, the same requests first go to a bare net/http handler that\n" +

@@ -22,19 +22,24 @@ func TestLoadtest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, offer := range []string{"30s", "0s"} {
+			// With offers and without, in the open model and in a closed loop.
+			for _, run := range []struct{ offer, rate string }{{"30s", "20"}, {"0s", "20"}, {"30s", "0"}} {
+				name := "--offer-timeout " + run.offer + " --rate " + run.rate
 				out, errOut, err := runCmd(t, environ("SWITCHBOARD_TOKEN", strings.TrimSpace(token)), "", "loadtest", "--url", base,
-					"--agents", "5", "--warmup", "300ms", "--duration", "1s", "--rate", "20", "--workers", "4", "--offer-timeout", offer)
+					"--agents", "5", "--warmup", "300ms", "--duration", "1s", "--rate", run.rate, "--workers", "4", "--offer-timeout", run.offer)
 				if err != nil {
-					t.Fatalf("loadtest --offer-timeout %s: %v\n%s\n%s", offer, err, out, errOut)
+					t.Fatalf("loadtest %s: %v\n%s\n%s", name, err, out, errOut)
 				}
 				for _, want := range []string{"tasks_per_s ", "errors 0)", "create_to_assigned n=", "complete n="} {
 					if !strings.Contains(out, want) {
-						t.Errorf("loadtest --offer-timeout %s printed no %q:\n%s", offer, want, out)
+						t.Errorf("loadtest %s printed no %q:\n%s", name, want, out)
 					}
 				}
 				if strings.Contains(out, "completed 0 ") {
-					t.Errorf("loadtest --offer-timeout %s completed no task:\n%s", offer, out)
+					t.Errorf("loadtest %s completed no task:\n%s", name, out)
+				}
+				if offered := strings.Contains(out, "accept   n="); offered != (run.offer != "0s") {
+					t.Errorf("loadtest %s: accepted offers %v, want %v:\n%s", name, offered, run.offer != "0s", out)
 				}
 			}
 			for _, scenario := range []string{"heartbeat", "me"} {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +79,7 @@ type Report struct {
 	Samples   []string      // a few of the errors, to say what went wrong
 
 	Create, Accept, Complete Latencies // each request of the lifecycle
-	CreateToAssigned         Latencies // from sending the creation to the answer of the accept
+	CreateToAssigned         Latencies // from sending the creation to the answer that assigns the task: the acceptance's, or without offers the creation's
 }
 
 // TasksPerSecond is the rate of whole lifecycles.
@@ -138,12 +139,6 @@ type taskAnswer struct {
 	} `json:"offer"`
 }
 
-// step is a request a task's lifecycle makes next.
-type step struct {
-	method, path, token string
-	body                []byte
-}
-
 // Run sets up a fleet and takes tasks through their lifecycle — created by
 // the admin, offered by routing, accepted and completed by the agent — for
 // cfg.Duration, then reports. Progress goes to log.
@@ -152,78 +147,77 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	base := strings.TrimRight(cfg.URL, "/")
-	transport := newTransport(cfg)
-	c := &client{base: base, http: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+	c := &client{base: base, http: &http.Client{Transport: newTransport(cfg), Timeout: 30 * time.Second}}
 	f, err := setUp(ctx, c, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-
 	if cfg.Warmup > 0 {
 		fmt.Fprintf(log, "warming up for %s\n", cfg.Warmup)
-		warm, _ := runLifecycles(ctx, c, cfg, f, cfg.Warmup)
-		warm.finish(ctx, c)
+		runLifecycles(ctx, c, cfg, f, cfg.Warmup)
 	}
 	fmt.Fprintf(log, "running for %s at %s\n", cfg.Duration, rateText(cfg.Rate))
-	l, elapsed := runLifecycles(ctx, c, cfg, f, cfg.Duration)
-	rep := l.report()
-	rep.Elapsed = elapsed
-
-	// Finish what the attack left half done, so that the agents end free.
-	if left := l.finish(ctx, c); left > 0 {
-		fmt.Fprintf(log, "finished %d tasks the run left open\n", left)
-	}
+	rep := runLifecycles(ctx, c, cfg, f, cfg.Duration).report()
 	return rep, ctx.Err()
 }
 
-// runLifecycles runs lifecycles for duration and returns what it saw, and
-// how long it took from its first request to its last answer.
-func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duration time.Duration) (*lifecycle, time.Duration) {
-	base := c.base
-	// Follow-up steps come before new tasks: a lifecycle once started is
-	// finished first, as agents do.
-	next := make(chan step, 1<<20)
-	var seq atomic.Int64
-	createBody := func() []byte {
-		b, _ := json.Marshal(map[string]any{"queue": f.queueID, "title": fmt.Sprintf("loadtest task %d", seq.Add(1))})
-		return b
+// runLifecycles starts tasks for duration and takes each through its
+// lifecycle, and returns what it saw once every lifecycle started has
+// ended. A task's agent answers at once: it accepts its offer as soon as
+// the creation's answer names it, and completes the task as soon as the
+// acceptance is answered, so that create→assigned is the server's time,
+// not a wait inside the load generator.
+//
+// Without a rate, cfg.Workers lifecycles run at once, each starting the
+// next task when its own is done: a closed loop of cfg.Workers requests in
+// flight. With a rate, tasks are created on time whether or not earlier
+// ones are done (an open model), at most cfg.Workers lifecycles at once.
+func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duration time.Duration) *lifecycle {
+	startBy, cancel := context.WithTimeout(ctx, duration)
+	defer cancel()
+	l := &lifecycle{cfg: cfg, fleet: f, c: c, first: time.Now()}
+	l.last = l.first
+	var wg sync.WaitGroup
+	if cfg.Rate == 0 {
+		for range cfg.Workers {
+			wg.Go(func() {
+				for startBy.Err() == nil {
+					l.run(ctx)
+				}
+			})
+		}
+		wg.Wait()
+		return l
 	}
-	targeter := func(t *vegeta.Target) error {
-		var s step
+	// Creations are paced by vegeta's constant pacer: it answers how long
+	// to wait for the next from the time elapsed and the creations made,
+	// so that a late one is made up for rather than lost, as a ticker's
+	// would be.
+	pacer := vegeta.ConstantPacer{Freq: cfg.Rate, Per: time.Second}
+	slots := make(chan struct{}, cfg.Workers)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	began := time.Now()
+	for made := uint64(0); ; made++ {
+		wait, _ := pacer.Pace(time.Since(began), made)
+		timer.Reset(wait)
 		select {
-		case s = <-next:
-		default:
-			s = step{method: "POST", path: "/api/v1/tasks", token: cfg.Token, body: createBody()}
+		case <-timer.C:
+		case <-startBy.Done():
+			wg.Wait()
+			return l
 		}
-		t.Method, t.URL, t.Body = s.method, base+s.path, s.body
-		t.Header = http.Header{"Authorization": {"Bearer " + s.token}, "Content-Type": {"application/json"}}
-		return nil
+		select {
+		case slots <- struct{}{}:
+		case <-startBy.Done():
+			wg.Wait()
+			return l
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			l.run(ctx)
+		})
 	}
-
-	attacker := vegeta.NewAttacker(vegeta.Client(c.http), vegeta.Workers(uint64(cfg.Workers)), vegeta.MaxWorkers(uint64(cfg.Workers)))
-	// Three requests per task: the rate of requests is three times that of
-	// tasks (two when tasks are assigned without an offer).
-	perTask := 3
-	if cfg.OfferTimeout == 0 {
-		perTask = 2
-	}
-	pacer := vegeta.Rate{Freq: cfg.Rate * perTask, Per: time.Second}
-
-	l := &lifecycle{cfg: cfg, fleet: f, next: next, started: map[string]time.Time{}}
-	var first, last time.Time
-	for res := range attacker.Attack(targeter, pacer, duration, "lifecycle") {
-		if first.IsZero() || res.Timestamp.Before(first) {
-			first = res.Timestamp
-		}
-		if end := res.End(); end.After(last) {
-			last = end
-		}
-		l.observe(res)
-		if ctx.Err() != nil {
-			attacker.Stop()
-		}
-	}
-	return l, last.Sub(first)
 }
 
 func rateText(rate int) string {
@@ -233,104 +227,103 @@ func rateText(rate int) string {
 	return fmt.Sprintf("%d tasks/s", rate)
 }
 
-// lifecycle follows the tasks of a run from the answers to their requests.
+// lifecycle takes tasks through their lifecycle and gathers what it saw.
 type lifecycle struct {
-	cfg     Config
-	fleet   *fleet
-	next    chan step
-	started map[string]time.Time // task ID → when its creation was sent
+	cfg   Config
+	fleet *fleet
+	c     *client
+	seq   atomic.Int64
 
+	mu                                 sync.Mutex
+	first, last                        time.Time // of the run: its start, its last answer
 	created, completed, queued, errors int
 	samples                            []string
 	create, accept, complete, toAssign []time.Duration
 }
 
-// observe takes one answer: it measures it and queues the task's next step.
-func (l *lifecycle) observe(res *vegeta.Result) {
-	path := strings.TrimPrefix(res.URL, strings.TrimRight(l.cfg.URL, "/"))
-	if res.Error != "" || res.Code < 200 || res.Code >= 300 {
-		l.errors++
-		if len(l.samples) < 5 {
-			l.samples = append(l.samples, fmt.Sprintf("%s %s: %d %s %s", res.Method, path, res.Code, res.Error, clip(res.Body)))
-		}
+// run takes one task through its lifecycle: it creates it with the admin's
+// token, then as its agent accepts its offer (when routing offered it) and
+// completes it.
+func (l *lifecycle) run(ctx context.Context) {
+	body := fmt.Appendf(nil, `{"queue":%q,"title":"loadtest task %d"}`, l.fleet.queueID, l.seq.Add(1))
+	sent := time.Now()
+	t, ok := l.step(ctx, &l.create, "POST", "/api/v1/tasks", l.cfg.Token, body)
+	if !ok {
 		return
 	}
-	var t taskAnswer
-	if err := json.Unmarshal(res.Body, &t); err != nil {
-		l.errors++
-		return
-	}
-	switch {
-	case path == "/api/v1/tasks":
-		l.created++
-		l.create = append(l.create, res.Latency)
-		l.started[t.ID] = res.Timestamp
-		l.followUp(t, res.End())
-	case strings.HasSuffix(path, "/accept"):
-		l.accept = append(l.accept, res.Latency)
-		if at, ok := l.started[t.ID]; ok {
-			l.toAssign = append(l.toAssign, res.End().Sub(at))
-		}
-		l.followUp(t, res.End())
-	case strings.HasSuffix(path, "/complete"):
-		l.complete = append(l.complete, res.Latency)
-		l.completed++
-		delete(l.started, t.ID)
-	}
-}
-
-// followUp queues what the task's agent does next: accept an offer,
-// complete an assigned task.
-func (l *lifecycle) followUp(t taskAnswer, at time.Time) {
+	l.count(&l.created)
 	if t.Agent == nil {
-		l.queued++
+		l.count(&l.queued) // no agent was free: routing assigns it later
 		return
 	}
 	token := l.fleet.tokens[t.Agent.ID]
 	switch t.Status {
 	case "offered":
 		if t.Offer == nil {
-			l.errors++
+			l.fail("POST /api/v1/tasks: an offered task without its offer")
 			return
 		}
-		l.next <- step{method: "POST", path: "/api/v1/offers/" + t.Offer.ID + "/accept", token: token}
-	case "assigned":
-		if start, ok := l.started[t.ID]; ok && l.cfg.OfferTimeout == 0 {
-			l.toAssign = append(l.toAssign, at.Sub(start))
+		if t, ok = l.step(ctx, &l.accept, "POST", "/api/v1/offers/"+t.Offer.ID+"/accept", token, nil); !ok {
+			return
 		}
-		l.next <- step{method: "POST", path: "/api/v1/tasks/" + t.ID + "/complete", token: token, body: []byte(`{"outcome":"done"}`)}
+	case "assigned":
+	default:
+		l.fail(fmt.Sprintf("POST /api/v1/tasks: a task %s to an agent", t.Status))
+		return
+	}
+	l.observe(&l.toAssign, time.Since(sent))
+	if _, ok := l.step(ctx, &l.complete, "POST", "/api/v1/tasks/"+t.ID+"/complete", token, []byte(`{"outcome":"done"}`)); ok {
+		l.count(&l.completed)
 	}
 }
 
-// finish runs the steps left queued at the end of the attack, and theirs,
-// one at a time, and reports how many tasks it completed.
-func (l *lifecycle) finish(ctx context.Context, c *client) int {
-	done := 0
-	for {
-		var s step
-		select {
-		case s = <-l.next:
-		default:
-			return done
-		}
-		var body any
-		if s.body != nil {
-			body = json.RawMessage(s.body)
-		}
-		var t taskAnswer
-		if err := c.call(ctx, s.method, s.path, s.token, body, &t); err != nil {
-			continue
-		}
-		if strings.HasSuffix(s.path, "/complete") {
-			done++
-			continue
-		}
-		l.followUp(t, time.Now())
+// step makes one request of a lifecycle, adds its latency to into, and
+// returns the task it answers with; ok is false when it failed (counted
+// as an error).
+func (l *lifecycle) step(ctx context.Context, into *[]time.Duration, method, path, token string, body []byte) (t taskAnswer, ok bool) {
+	r := request{method: method, url: l.c.base + path, auth: "Bearer " + token, body: body}
+	start := time.Now()
+	code, answer, err := r.read(ctx, l.c.http)
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		return t, false // interrupted: not an answer
+	}
+	if err == nil && code >= 200 && code < 300 {
+		err = json.Unmarshal(answer, &t)
+	}
+	if err != nil || code < 200 || code >= 300 {
+		l.fail(fmt.Sprintf("%s %s: %d %v %s", method, path, code, err, clip(answer)))
+		return t, false
+	}
+	l.observe(into, took)
+	return t, true
+}
+
+func (l *lifecycle) observe(into *[]time.Duration, took time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	*into = append(*into, took)
+	l.last = time.Now()
+}
+
+func (l *lifecycle) count(n *int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	*n++
+}
+
+func (l *lifecycle) fail(sample string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errors++
+	if len(l.samples) < 5 {
+		l.samples = append(l.samples, sample)
 	}
 }
 
 func (l *lifecycle) report() *Report {
 	return &Report{
+		Elapsed: l.last.Sub(l.first),
 		Created: l.created, Completed: l.completed, Queued: l.queued, Errors: l.errors, Samples: l.samples,
 		Create: latencies(l.create), Accept: latencies(l.accept), Complete: latencies(l.complete),
 		CreateToAssigned: latencies(l.toAssign),

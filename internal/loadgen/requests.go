@@ -235,6 +235,17 @@ type request struct {
 }
 
 func (r *request) do(ctx context.Context, client *http.Client) (int, []byte, error) {
+	return r.send(ctx, client, false)
+}
+
+// read is do that also returns a successful answer's body.
+func (r *request) read(ctx context.Context, client *http.Client) (int, []byte, error) {
+	return r.send(ctx, client, true)
+}
+
+// send makes the request. The body of an answer other than 2xx is returned
+// (its start) to say what went wrong; that of a 2xx only when keep is set.
+func (r *request) send(ctx context.Context, client *http.Client, keep bool) (int, []byte, error) {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -253,6 +264,10 @@ func (r *request) do(ctx context.Context, client *http.Client) (int, []byte, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		if keep {
+			data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+			return res.StatusCode, data, err
+		}
 		_, err = io.Copy(io.Discard, res.Body)
 		return res.StatusCode, nil, err
 	}
