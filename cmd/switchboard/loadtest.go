@@ -56,6 +56,9 @@ func runLoadtest(ctx context.Context, e env, args []string) error {
 		if *baseline {
 			return usagef("loadtest: --baseline is for the heartbeat and me scenarios; compare the lifecycle with the bare-SQL ceiling instead")
 		}
+		if err := cfg.ValidateLifecycle(); err != nil {
+			return usagef("loadtest: %v (see switchboard loadtest --help)", err)
+		}
 		rep, err := loadgen.Run(ctx, cfg, e.stderr)
 		if err != nil {
 			return fmt.Errorf("loadtest: %w", err)

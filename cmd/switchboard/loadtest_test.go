@@ -70,6 +70,8 @@ func TestLoadtestErrors(t *testing.T) {
 		{[]string{"loadtest", "--token", "x", "--warmup", "-1s"}, "the warm-up must be 0 (none) or more"},
 		{[]string{"loadtest", "--token", "x", "--scenario", "dance"}, "--scenario must be one of lifecycle, heartbeat, me"},
 		{[]string{"loadtest", "--token", "x", "--baseline"}, "--baseline is for the heartbeat and me scenarios"},
+		{[]string{"loadtest", "--token", "x", "--agents", "10", "--capacity", "2", "--workers", "21"}, "workers (21) must be at most agents × capacity (20)"},
+		{[]string{"loadtest", "--token", "x", "--rate", "2000000"}, "rate must be from 0 (as fast as possible) to 1000000"},
 	} {
 		_, _, err := runCmd(t, environ(), "", tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -41,6 +41,10 @@ type Config struct {
 	OfferTimeout time.Duration
 }
 
+// maxRate bounds Rate far above what one client machine can make, and
+// where the pacing interval is still a whole number of nanoseconds.
+const maxRate = 1_000_000
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
@@ -52,8 +56,8 @@ func (c Config) Validate() error {
 		return errors.New("agents must be from 1 to 100000")
 	case c.Capacity < 1 || c.Capacity > 1000:
 		return errors.New("capacity must be from 1 to 1000")
-	case c.Rate < 0:
-		return errors.New("rate must be 0 (as fast as possible) or more")
+	case c.Rate < 0 || c.Rate > maxRate:
+		return fmt.Errorf("rate must be from 0 (as fast as possible) to %d", maxRate)
 	case c.Workers < 1 || c.Workers > 10_000:
 		return errors.New("workers must be from 1 to 10000")
 	case c.Duration <= 0:
@@ -71,15 +75,19 @@ func (c Config) Validate() error {
 
 // Report is what a load test measured.
 type Report struct {
-	Elapsed   time.Duration // of the attack, from its first request to its last answer
+	Elapsed   time.Duration // from the run's start to its last answer, the lifecycles started before the end finished
 	Created   int           // tasks created
 	Completed int           // tasks taken through the whole lifecycle
 	Queued    int           // tasks no agent was free for at creation
-	Errors    int           // answers other than 2xx, and failed requests
+	Errors    int           // answers other than 2xx or that the lifecycle cannot follow, and failed requests
 	Samples   []string      // a few of the errors, to say what went wrong
+	// Late counts the tasks of the open model created more than a pacing
+	// interval after their time, all the workers being busy; their
+	// create→assigned counts from their time.
+	Late int
 
 	Create, Accept, Complete Latencies // each request of the lifecycle
-	CreateToAssigned         Latencies // from sending the creation to the answer that assigns the task: the acceptance's, or without offers the creation's
+	CreateToAssigned         Latencies // from the creation's time (when it was sent, or due in the open model) to the answer that assigns the task: the acceptance's, or the creation's when it assigns
 }
 
 // TasksPerSecond is the rate of whole lifecycles.
@@ -117,6 +125,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "tasks_per_s %.0f (completed %d in %.1f s; created %d, queued at creation %d, errors %d)\n",
 		r.TasksPerSecond(), r.Completed, r.Elapsed.Seconds(), r.Created, r.Queued, r.Errors)
 	fmt.Fprintf(w, "create_to_assigned %s\n", r.CreateToAssigned)
+	if r.Late > 0 {
+		fmt.Fprintf(w, "late %d (tasks created after their time, all --workers busy: raise --workers)\n", r.Late)
+	}
 	fmt.Fprintf(w, "create   %s\n", r.Create)
 	if r.Accept.N > 0 {
 		fmt.Fprintf(w, "accept   %s\n", r.Accept)
@@ -125,6 +136,19 @@ func (r *Report) Print(w io.Writer) {
 	for _, s := range r.Samples {
 		fmt.Fprintf(w, "error: %s\n", s)
 	}
+}
+
+// ValidateLifecycle is Validate for the lifecycle scenario, whose tasks
+// must all find room: a task queued at creation is later given to an
+// agent whom nobody answers for, and holds that agent's capacity.
+func (c Config) ValidateLifecycle() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.Workers > c.Agents*c.Capacity {
+		return fmt.Errorf("workers (%d) must be at most agents × capacity (%d): each runs one task at a time, and a task no agent has room for would wait unanswered", c.Workers, c.Agents*c.Capacity)
+	}
+	return nil
 }
 
 // taskAnswer is what the lifecycle reads of a task in an answer.
@@ -143,7 +167,7 @@ type taskAnswer struct {
 // the admin, offered by routing, accepted and completed by the agent — for
 // cfg.Duration, then reports. Progress goes to log.
 func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateLifecycle(); err != nil {
 		return nil, err
 	}
 	base := strings.TrimRight(cfg.URL, "/")
@@ -182,7 +206,7 @@ func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duratio
 		for range cfg.Workers {
 			wg.Go(func() {
 				for startBy.Err() == nil {
-					l.run(ctx)
+					l.run(ctx, time.Now())
 				}
 			})
 		}
@@ -198,26 +222,36 @@ func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duratio
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	began := time.Now()
+	interval := time.Second / time.Duration(cfg.Rate)
 	for made := uint64(0); ; made++ {
-		wait, _ := pacer.Pace(time.Since(began), made)
+		elapsed := time.Since(began)
+		wait, stop := pacer.Pace(elapsed, made)
+		if stop {
+			break
+		}
+		due := began.Add(elapsed + wait)
 		timer.Reset(wait)
 		select {
 		case <-timer.C:
 		case <-startBy.Done():
-			wg.Wait()
-			return l
 		}
 		select {
 		case slots <- struct{}{}:
 		case <-startBy.Done():
-			wg.Wait()
-			return l
+		}
+		if startBy.Err() != nil {
+			break
+		}
+		if time.Since(due) > interval {
+			l.count(&l.late)
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			l.run(ctx)
+			l.run(ctx, due)
 		})
 	}
+	wg.Wait()
+	return l
 }
 
 func rateText(rate int) string {
@@ -234,69 +268,78 @@ type lifecycle struct {
 	c     *client
 	seq   atomic.Int64
 
-	mu                                 sync.Mutex
-	first, last                        time.Time // of the run: its start, its last answer
-	created, completed, queued, errors int
-	samples                            []string
-	create, accept, complete, toAssign []time.Duration
+	mu                                       sync.Mutex
+	first, last                              time.Time // of the run: its start, its last answer
+	created, completed, queued, errors, late int
+	samples                                  []string
+	create, accept, complete, toAssign       []time.Duration
 }
 
 // run takes one task through its lifecycle: it creates it with the admin's
 // token, then as its agent accepts its offer (when routing offered it) and
-// completes it.
-func (l *lifecycle) run(ctx context.Context) {
-	body := fmt.Appendf(nil, `{"queue":%q,"title":"loadtest task %d"}`, l.fleet.queueID, l.seq.Add(1))
-	sent := time.Now()
-	t, ok := l.step(ctx, &l.create, "POST", "/api/v1/tasks", l.cfg.Token, body)
+// completes it. due is when the creation was to be sent, which
+// create→assigned counts from.
+func (l *lifecycle) run(ctx context.Context, due time.Time) {
+	body, _ := json.Marshal(map[string]string{"queue": l.fleet.queueID, "title": fmt.Sprintf("loadtest task %d", l.seq.Add(1))})
+	t, _, ok := l.step(ctx, &l.create, "POST", "/api/v1/tasks", l.cfg.Token, body)
 	if !ok {
 		return
 	}
 	l.count(&l.created)
 	if t.Agent == nil {
-		l.count(&l.queued) // no agent was free: routing assigns it later
+		// No agent had room (another client's tasks fill them): routing
+		// gives it to one later, whom this test does not answer for.
+		l.count(&l.queued)
 		return
 	}
 	token := l.fleet.tokens[t.Agent.ID]
+	var assigned time.Time
 	switch t.Status {
 	case "offered":
 		if t.Offer == nil {
 			l.fail("POST /api/v1/tasks: an offered task without its offer")
 			return
 		}
-		if t, ok = l.step(ctx, &l.accept, "POST", "/api/v1/offers/"+t.Offer.ID+"/accept", token, nil); !ok {
+		if t, assigned, ok = l.step(ctx, &l.accept, "POST", "/api/v1/offers/"+t.Offer.ID+"/accept", token, nil); !ok {
 			return
 		}
 	case "assigned":
+		assigned = time.Now()
 	default:
 		l.fail(fmt.Sprintf("POST /api/v1/tasks: a task %s to an agent", t.Status))
 		return
 	}
-	l.observe(&l.toAssign, time.Since(sent))
-	if _, ok := l.step(ctx, &l.complete, "POST", "/api/v1/tasks/"+t.ID+"/complete", token, []byte(`{"outcome":"done"}`)); ok {
+	l.observe(&l.toAssign, assigned.Sub(due))
+	if _, _, ok := l.step(ctx, &l.complete, "POST", "/api/v1/tasks/"+t.ID+"/complete", token, []byte(`{"outcome":"done"}`)); ok {
 		l.count(&l.completed)
 	}
 }
 
 // step makes one request of a lifecycle, adds its latency to into, and
-// returns the task it answers with; ok is false when it failed (counted
-// as an error).
-func (l *lifecycle) step(ctx context.Context, into *[]time.Duration, method, path, token string, body []byte) (t taskAnswer, ok bool) {
+// returns the task it answers with and when the answer came; ok is false
+// when it failed (counted as an error).
+func (l *lifecycle) step(ctx context.Context, into *[]time.Duration, method, path, token string, body []byte) (t taskAnswer, at time.Time, ok bool) {
 	r := request{method: method, url: l.c.base + path, auth: "Bearer " + token, body: body}
 	start := time.Now()
 	code, answer, err := r.read(ctx, l.c.http)
-	took := time.Since(start)
+	at = time.Now()
+	took := at.Sub(start)
 	if ctx.Err() != nil {
-		return t, false // interrupted: not an answer
+		return t, at, false // interrupted: not an answer
 	}
 	if err == nil && code >= 200 && code < 300 {
 		err = json.Unmarshal(answer, &t)
 	}
 	if err != nil || code < 200 || code >= 300 {
-		l.fail(fmt.Sprintf("%s %s: %d %v %s", method, path, code, err, clip(answer)))
-		return t, false
+		sample := fmt.Sprintf("%s %s: %d %s", method, path, code, clip(answer))
+		if err != nil {
+			sample = fmt.Sprintf("%s %s: %v", method, path, err)
+		}
+		l.fail(sample)
+		return t, at, false
 	}
 	l.observe(into, took)
-	return t, true
+	return t, at, true
 }
 
 func (l *lifecycle) observe(into *[]time.Duration, took time.Duration) {
@@ -319,12 +362,13 @@ func (l *lifecycle) fail(sample string) {
 	if len(l.samples) < 5 {
 		l.samples = append(l.samples, sample)
 	}
+	l.last = time.Now()
 }
 
 func (l *lifecycle) report() *Report {
 	return &Report{
 		Elapsed: l.last.Sub(l.first),
-		Created: l.created, Completed: l.completed, Queued: l.queued, Errors: l.errors, Samples: l.samples,
+		Created: l.created, Completed: l.completed, Queued: l.queued, Errors: l.errors, Samples: l.samples, Late: l.late,
 		Create: latencies(l.create), Accept: latencies(l.accept), Complete: latencies(l.complete),
 		CreateToAssigned: latencies(l.toAssign),
 	}
