@@ -41,8 +41,8 @@ type Config struct {
 	OfferTimeout time.Duration
 }
 
-// maxRate bounds Rate far above what one client machine can make, and
-// where the pacing interval is still a whole number of nanoseconds.
+// maxRate bounds Rate far above what one client machine can make, where
+// the pacing interval is still a whole number of nanoseconds.
 const maxRate = 1_000_000
 
 // Validate reports the first setting that cannot work.
@@ -81,9 +81,9 @@ type Report struct {
 	Queued    int           // tasks no agent was free for at creation
 	Errors    int           // answers other than 2xx or that the lifecycle cannot follow, and failed requests
 	Samples   []string      // a few of the errors, to say what went wrong
-	// Late counts the tasks of the open model created more than a pacing
-	// interval after their time, all the workers being busy; their
-	// create→assigned counts from their time.
+	// Late counts the tasks of the open model that waited for a worker,
+	// all being busy; like every task's, their create→assigned counts from
+	// their time, not from when they could be sent.
 	Late int
 
 	Create, Accept, Complete Latencies // each request of the lifecycle
@@ -126,7 +126,7 @@ func (r *Report) Print(w io.Writer) {
 		r.TasksPerSecond(), r.Completed, r.Elapsed.Seconds(), r.Created, r.Queued, r.Errors)
 	fmt.Fprintf(w, "create_to_assigned %s\n", r.CreateToAssigned)
 	if r.Late > 0 {
-		fmt.Fprintf(w, "late %d (tasks created after their time, all --workers busy: raise --workers)\n", r.Late)
+		fmt.Fprintf(w, "late %d (tasks that waited for one of --workers, all busy: raise --workers)\n", r.Late)
 	}
 	fmt.Fprintf(w, "create   %s\n", r.Create)
 	if r.Accept.N > 0 {
@@ -222,7 +222,6 @@ func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duratio
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	began := time.Now()
-	interval := time.Second / time.Duration(cfg.Rate)
 	for made := uint64(0); ; made++ {
 		elapsed := time.Since(began)
 		wait, stop := pacer.Pace(elapsed, made)
@@ -237,13 +236,15 @@ func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duratio
 		}
 		select {
 		case slots <- struct{}{}:
-		case <-startBy.Done():
+		default:
+			l.count(&l.late) // every worker busy: wait for one
+			select {
+			case slots <- struct{}{}:
+			case <-startBy.Done():
+			}
 		}
 		if startBy.Err() != nil {
 			break
-		}
-		if time.Since(due) > interval {
-			l.count(&l.late)
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
