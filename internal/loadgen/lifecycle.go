@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Config is one load test.
@@ -213,27 +211,8 @@ func runLifecycles(ctx context.Context, c *client, cfg Config, f *fleet, duratio
 		wg.Wait()
 		return l
 	}
-	// Creations are paced by vegeta's constant pacer: it answers how long
-	// to wait for the next from the time elapsed and the creations made,
-	// so that a late one is made up for rather than lost, as a ticker's
-	// would be.
-	pacer := vegeta.ConstantPacer{Freq: cfg.Rate, Per: time.Second}
 	slots := make(chan struct{}, cfg.Workers)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	began := time.Now()
-	for made := uint64(0); ; made++ {
-		elapsed := time.Since(began)
-		wait, stop := pacer.Pace(elapsed, made)
-		if stop {
-			break
-		}
-		due := began.Add(elapsed + wait)
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-startBy.Done():
-		}
+	for due := range newSchedule(cfg.Rate).turns(startBy) {
 		select {
 		case slots <- struct{}{}:
 		default:

@@ -148,19 +148,17 @@ func requestRateText(rate int) string {
 
 // attack makes requests built by target (given each request's number)
 // for cfg.Duration from cfg.Workers goroutines, each waiting for its answer
-// before the next (or, with cfg.Rate, for its turn), and measures them. It
-// is a plain loop rather than a load-testing library, so that the client
-// takes as little of the machine as it can: on one machine, every cycle it
-// spends is one the server does not get.
+// before the next (or, with cfg.Rate, for its turn: see schedule), and
+// measures them. It is a plain loop rather than a load-testing library's
+// attacker, so that the client takes as little of the machine as it can:
+// on one machine, every cycle it spends is one the server does not get.
 func attack(ctx context.Context, cfg Config, transport *http.Transport, name string, target func(i uint64, r *request)) *RequestReport {
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var turns <-chan time.Time
 	if cfg.Rate > 0 {
-		tick := time.NewTicker(time.Second / time.Duration(cfg.Rate))
-		defer tick.Stop()
-		turns = tick.C
+		turns = newSchedule(cfg.Rate).turns(ctx)
 	}
 	var seq atomic.Uint64
 	results := make([]workerResult, cfg.Workers)
@@ -172,9 +170,7 @@ func attack(ctx context.Context, cfg Config, transport *http.Transport, name str
 			var r request
 			for {
 				if turns != nil {
-					select {
-					case <-turns:
-					case <-ctx.Done():
+					if _, ok := <-turns; !ok {
 						return
 					}
 				}
