@@ -177,8 +177,9 @@ func (db *DB) findRecipients(ctx context.Context, idb bun.IDB, agentIDs, teamIDs
 	var args []any
 	in := func(column string, ids []string) string {
 		if db.engine == Postgres {
-			args = append(args, ids)
-			return column + " = ANY(?::text[])"
+			cond, condArgs := anyOf(column, ids)
+			args = append(args, condArgs...)
+			return cond
 		}
 		args = append(args, bun.In(ids))
 		return column + " IN (?)"

@@ -364,5 +364,9 @@ func TestTasks_ALoneChangeMadeByItsSet(t *testing.T) {
 		if err != nil || len(detail.History) != 4 {
 			t.Fatalf("history %+v (%v), want created, offered, assigned, completed", detail.History, err)
 		}
+		// The completion gave Ann her one unit of capacity back.
+		if next := f.MustTask(t, switchboard.NewTask{QueueID: q.ID, Title: "Next"}); next.Status != switchboard.TaskOffered || next.AgentID != ann.ID {
+			t.Fatalf("next task %s to %q, want offered to Ann", next.Status, next.AgentName)
+		}
 	})
 }
