@@ -22,13 +22,7 @@ func TestRouting_CandidatesComeFromTheQueuesTeams(t *testing.T) {
 		ctx := context.Background()
 		f := newRoutingFixture(t, db)
 		other := MustCreateTeam(t, db, "Other")
-		newAgent := func(name string, teams ...string) string {
-			a, _, err := sqlstore.NewAgentService(db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine", Capacity: 1, TeamIDs: teams})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a.ID
-		}
+		newAgent := func(name string, teams ...string) string { return f.mustCreateAgent(t, name, 1, nil, teams...).ID }
 		ops, idle := f.team.ID, []string{}
 		a1 := newAgent("A1", ops) // never assigned
 		c1 := newAgent("C1", ops, other.ID)
@@ -245,12 +239,7 @@ func TestRouting_RankingStrategiesReadTheQueuesReach(t *testing.T) {
 		f := newRoutingFixture(t, db)
 		other := MustCreateTeam(t, db, "Other")
 		newAgent := func(name string, skills map[string]int, teams ...string) string {
-			a, _, err := sqlstore.NewAgentService(db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine",
-				Capacity: 2, Skills: skills, TeamIDs: teams})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a.ID
+			return f.mustCreateAgent(t, name, 2, skills, teams...).ID
 		}
 		ops := f.team.ID
 		a := newAgent("A", map[string]int{"rare": 3}, ops)

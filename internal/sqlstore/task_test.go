@@ -38,16 +38,23 @@ func newRoutingFixture(t *testing.T, db *sqlstore.DB) *routingFixture {
 // available; it returns the context the agent acts in.
 func (f *routingFixture) MustAgent(t *testing.T, name string, capacity int, skills map[string]int) (*switchboard.Agent, context.Context) {
 	t.Helper()
-	a, _, err := sqlstore.NewAgentService(f.db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine",
-		Capacity: capacity, Skills: skills, TeamIDs: []string{f.team.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := f.mustCreateAgent(t, name, capacity, skills, f.team.ID)
 	ctx := switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: a})
 	if _, err := sqlstore.NewPresenceService(f.db).SetPresence(ctx, switchboard.PresenceAvailable); err != nil {
 		t.Fatal(err)
 	}
 	return a, ctx
+}
+
+// mustCreateAgent creates an active machine agent in teams, offline.
+func (f *routingFixture) mustCreateAgent(t *testing.T, name string, capacity int, skills map[string]int, teams ...string) *switchboard.Agent {
+	t.Helper()
+	a, _, err := sqlstore.NewAgentService(f.db).CreateAgent(f.admin, switchboard.NewAgent{Name: name, Kind: "machine",
+		Capacity: capacity, Skills: skills, TeamIDs: teams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func (f *routingFixture) MustQueue(t *testing.T, nq switchboard.NewQueue) *switchboard.Queue {
