@@ -280,9 +280,9 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 			}
 		})
 	case db.Engine() == sqlstore.Postgres:
-		publish = events.Coalesce(ctx, logger, "postgres", db.NotifyEvents)
+		// Each commit of events notifies the listeners itself.
 		workers.Go(func() {
-			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, hub.WakeAt, logger); err != nil {
+			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, db.InstanceID(), hub.WakeAt, logger); err != nil {
 				logger.Error("events: postgres listener stopped", "err", err.Error())
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,11 +19,13 @@ const (
 
 // ListenPostgres holds a connection of its own (a pooled one cannot LISTEN)
 // that listens on channel and calls wake for every notification, with the
-// position it tells of (see NotifyEvents), until ctx ends; then it returns
-// nil. When the connection is lost it logs, reconnects with back-off and
+// position it tells of (a commit of events sends it), until ctx ends; then
+// it returns nil. Notifications sent by self (a payload of "POSITION
+// SENDER") are passed over: the instance's own commits reach its streams
+// directly. When the connection is lost it logs, reconnects with back-off and
 // calls wake(0) once listening again, since notifications sent meanwhile
 // are lost. It returns an error only for a URL it cannot parse.
-func ListenPostgres(ctx context.Context, databaseURL string, channel string, wake func(position int64), logger *slog.Logger) error {
+func ListenPostgres(ctx context.Context, databaseURL, channel, self string, wake func(position int64), logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -43,7 +46,7 @@ func ListenPostgres(ctx context.Context, databaseURL string, channel string, wak
 	backoff := pgMinBackoff
 	for reconnect := false; ; reconnect = true {
 		start := time.Now()
-		err := listenPostgres(ctx, config, channel, wake, func() {
+		err := listenPostgres(ctx, config, channel, self, wake, func() {
 			if reconnect {
 				logger.Info("events: postgres listener reconnected")
 			}
@@ -67,7 +70,7 @@ func ListenPostgres(ctx context.Context, databaseURL string, channel string, wak
 }
 
 // listenPostgres runs one connection until it fails or ctx ends.
-func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel string, wake func(position int64), listening func()) error {
+func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel, self string, wake func(position int64), listening func()) error {
 	conn, err := pgx.ConnectConfig(ctx, config)
 	if err != nil {
 		return err
@@ -88,16 +91,21 @@ func listenPostgres(ctx context.Context, config *pgx.ConnConfig, channel string,
 		if err != nil {
 			return err
 		}
-		wake(notifiedPosition(n.Payload))
+		position, sender := notified(n.Payload)
+		if self != "" && sender == self {
+			continue
+		}
+		wake(position)
 	}
 }
 
-// notifiedPosition is the position a notification tells of, 0 when it
-// tells of none.
-func notifiedPosition(payload string) int64 {
+// notified is the position a notification tells of, 0 when it tells of
+// none, and its sender, if named.
+func notified(payload string) (position int64, sender string) {
+	payload, sender, _ = strings.Cut(payload, " ")
 	position, err := strconv.ParseInt(payload, 10, 64)
 	if err != nil || position < 0 {
-		return 0
+		return 0, sender
 	}
-	return position
+	return position, sender
 }

@@ -25,9 +25,12 @@ func TestListenPostgres(t *testing.T) {
 		for _, n := range []struct {
 			payload string
 			want    int64
-		}{{"42", 42}, {"x", 0}, {"-1", 0}} {
+		}{{"42", 42}, {"x", 0}, {"-1", 0}, {"43 other", 43}, {"44 " + listenerSelf, -1}, {"45", 45}} {
 			if _, err := notifier.Exec(context.Background(), "SELECT pg_notify($1, $2)", channel, n.payload); err != nil {
 				t.Fatal(err)
+			}
+			if n.want < 0 {
+				continue // its own: the next payload's wake comes first
 			}
 			if got := wakes.MustWake(t, "after pg_notify"); got != n.want {
 				t.Errorf("woke with position %d for the payload %q, want %d", got, n.payload, n.want)
@@ -63,12 +66,15 @@ func TestListenPostgres(t *testing.T) {
 	})
 
 	t.Run("ErrBadURL", func(t *testing.T) {
-		err := ListenPostgres(context.Background(), "postgres://%zz", "switchboard_events", func(int64) {}, testLogger(t))
+		err := ListenPostgres(context.Background(), "postgres://%zz", "switchboard_events", listenerSelf, func(int64) {}, testLogger(t))
 		if err == nil {
 			t.Fatal("ListenPostgres() = nil for a malformed URL, want an error")
 		}
 	})
 }
+
+// listenerSelf is the sender that the listeners of the tests pass over.
+const listenerSelf = "self1"
 
 // MustListenPostgres runs ListenPostgres until the test ends, and checks
 // that it then returns nil.
@@ -77,7 +83,7 @@ func MustListenPostgres(t *testing.T, url, channel string) wakeRecorder {
 	wakes := newWakeRecorder()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ListenPostgres(ctx, url, channel, wakes.wake, testLogger(t)) }()
+	go func() { done <- ListenPostgres(ctx, url, channel, listenerSelf, wakes.wake, testLogger(t)) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

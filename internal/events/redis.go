@@ -80,7 +80,7 @@ func (r *Redis) Listen(ctx context.Context, wake func(position int64), logger *s
 				}
 				subscribed = true
 			case *redis.Message:
-				position = notifiedPosition(m.Payload)
+				position, _ = notified(m.Payload)
 			}
 			wake(position)
 		}

@@ -283,16 +283,9 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	with = append(with, "seq AS (UPDATE event_sequence SET position = position + ? WHERE id = 1"+after+" RETURNING position)",
 		"ev AS (INSERT INTO events ("+strings.Join(names, ", ")+") SELECT "+strings.Join(values, ", ")+
 			" FROM seq, unnest("+strings.Join(arrays, ", ")+") AS u("+strings.Join(columnNames(len(arrays)), ", ")+"))")
-	query := "WITH " + strings.Join(with, ", ") + " SELECT position FROM seq"
+	query := "WITH " + strings.Join(with, ", ") + " SELECT position FROM seq WHERE " + db.notifyListeners()
 	args = append(append(args, len(events), len(events)), ins.columns(reflect.ValueOf(events))...)
-	var last []int64
-	if err := db.scanPrepared(ctx, idb, &last, query, args...); err != nil {
-		return 0, err
-	}
-	if len(last) != 1 {
-		return 0, errors.New("sqlstore: the event sequence has no row")
-	}
-	return last[0], nil
+	return db.takePositionsLast(ctx, idb, query, args...)
 }
 
 // columnNames are c0, c1, … c(n-1): the columns of unnest's rows.

@@ -73,6 +73,10 @@ func (c retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 type retryConn struct {
 	driver.Conn
 	inTx bool // a transaction is open: its statements cannot be moved to another connection
+	// committedTogether is set when a statement carried its
+	// transaction's commit (see commitTogether): the transaction's Commit
+	// has nothing left to send.
+	committedTogether bool
 }
 
 var (
@@ -114,6 +118,11 @@ func (c *retryConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 }
 
 func (c *retryConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if ct, ok := ctx.Value(commitTogetherKey{}).(*commitTogether); ok && ct.dest != nil && c.inTx {
+		if conn := pgxConnOf(c.Conn); conn != nil {
+			return c.execAndCommit(ctx, conn, ct, query, args)
+		}
+	}
 	if e, ok := c.Conn.(driver.ExecerContext); ok {
 		return e.ExecContext(ctx, query, args)
 	}
@@ -162,13 +171,25 @@ type retryTx struct {
 }
 
 func (tx *retryTx) Commit() error {
-	tx.conn.inTx = false
+	if tx.ended() {
+		return nil
+	}
 	return tx.Tx.Commit()
 }
 
 func (tx *retryTx) Rollback() error {
-	tx.conn.inTx = false
+	if tx.ended() {
+		return nil
+	}
 	return tx.Tx.Rollback()
+}
+
+// ended notes the end of the transaction, and reports whether its last
+// statement committed it already (see commitTogether).
+func (tx *retryTx) ended() bool {
+	committed := tx.conn.committedTogether
+	tx.conn.inTx, tx.conn.committedTogether = false, false
+	return committed
 }
 
 // markLost marks err as ErrBadConn, keeping the driver's error for the

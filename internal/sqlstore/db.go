@@ -67,6 +67,12 @@ type DB struct {
 	// afterPrepared, when set, learns of each statement run prepared,
 	// past bun and its query hooks, for tests that count statements.
 	afterPrepared atomic.Pointer[func(query string)]
+	// instance names this process's pool in the notifications its
+	// commits send (see notifyListeners).
+	instance string
+	// commitsTogether counts the transactions whose last statement
+	// carried the commit (see commitTogether), for tests.
+	commitsTogether atomic.Int64
 
 	groupOnce   sync.Once
 	groupCommit *groupCommit
@@ -109,7 +115,7 @@ func Open(ctx context.Context, databaseURL string, hasher switchboard.PasswordHa
 		}
 		sqldb = sql.OpenDB(connector)
 	}
-	db := &DB{engine: engine, Hasher: hasher, Now: func() time.Time { return time.Now().UTC() }}
+	db := &DB{engine: engine, Hasher: hasher, Now: func() time.Time { return time.Now().UTC() }, instance: newInstanceID()}
 	switch engine {
 	case SQLite:
 		// One writer at a time is all SQLite allows; readers proceed in

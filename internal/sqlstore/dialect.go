@@ -6,9 +6,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 )
@@ -166,18 +166,32 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 			return 0, err
 		}
 		return res.LastInsertId()
+	case Postgres:
+		// Prepared once per connection: it runs with every change.
+		const query = "WITH seq AS (UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position) SELECT position FROM seq WHERE "
+		return db.scanPosition(ctx, idb, query+db.notifyListeners(), n)
 	default:
-		const query = "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position"
-		if sqlTx := sqlTxOf(idb); db.engine == Postgres && sqlTx != nil {
-			// Prepared once per connection: it runs with every change.
-			db.ranPrepared(query)
-			err := sqlTx.QueryRowContext(ctx, numberedPlaceholders(query), pgx.QueryExecModeCacheStatement, n).Scan(&last)
-			return last, err
-		}
-		err := idb.QueryRowContext(ctx, query, n).Scan(&last)
+		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n).Scan(&last)
 		return last, err
 	}
 }
+
+// scanPosition runs a statement that takes positions, prepared (see
+// scanPrepared), and returns the last position it took.
+func (db *DB) scanPosition(ctx context.Context, idb bun.IDB, query string, args ...any) (int64, error) {
+	var rows []int64
+	if err := db.scanPrepared(ctx, idb, &rows, query, args...); err != nil {
+		return 0, err
+	}
+	if len(rows) != 1 {
+		return 0, errNoSequence
+	}
+	return rows[0], nil
+}
+
+// errNoSequence is the error of a statement that found no row to take
+// positions from.
+var errNoSequence = errors.New("sqlstore: the event sequence has no row")
 
 // insertEventRows writes a change's events and audit entries. On a server
 // engine the two inserts travel as one statement (a data-modifying WITH of

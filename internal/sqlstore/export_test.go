@@ -285,3 +285,23 @@ func (db *DB) MakeAvailable(ctx context.Context, agentIDs ...string) error {
 	_, err := db.bun.NewUpdate().Table("team_members").Set("ready = ?", true).Where("agent_id IN (?)", bun.List(agentIDs)).Exec(ctx)
 	return err
 }
+
+// InTxEndingWith runs first, then last as the statement that takes the
+// event sequence's positions, the last of a transaction, which may carry
+// the commit; it returns last's number.
+func (db *DB) InTxEndingWith(ctx context.Context, first, last string) (int64, error) {
+	var n int64
+	err := db.inTx(ctx, func(ctx context.Context, btx bun.Tx) error {
+		if _, err := btx.ExecContext(ctx, first); err != nil {
+			return err
+		}
+		var err error
+		n, err = db.takePositionsLast(ctx, btx, last)
+		return err
+	})
+	return n, err
+}
+
+// CommitsTogether is how many transactions had their last statement carry
+// the commit.
+func (db *DB) CommitsTogether() int64 { return db.commitsTogether.Load() }

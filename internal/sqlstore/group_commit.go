@@ -285,7 +285,7 @@ func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, b
 	defer cancel()
 	failed = -1
 	refused = make([]error, len(batch))
-	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+	err = db.inTx(ctx, func(ctx context.Context, btx bun.Tx) error {
 		// The changes' Txs in the order they were made, which is the
 		// order of their events: a change made after another may move
 		// what the other made (route a task it queued).

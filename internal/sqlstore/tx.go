@@ -73,7 +73,7 @@ func (db *DB) writeInSet(ctx context.Context, fn func(ctx context.Context, tx *T
 func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	var tx *Tx
 	err := db.retry(ctx, func() error {
-		return db.bun.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+		return db.inTx(ctx, func(ctx context.Context, btx bun.Tx) error {
 			tx = db.newTx(ctx, btx)
 			if err := fn(ctx, tx); err != nil {
 				return err
@@ -314,12 +314,29 @@ func eventRowsOf(changes []*Tx, position int64) ([]*eventRow, []*auditRow) {
 // tells every instance that events were committed.
 const PostgresEventChannel = "switchboard_events"
 
-// NotifyEvents tells the instances listening on PostgresEventChannel that
-// events up to position are committed. It runs after the commits it tells
-// of, on its own: a NOTIFY inside a change would serialize every commit on
-// PostgreSQL's notification queue lock, while the event sequence is still
-// held.
-func (db *DB) NotifyEvents(ctx context.Context, position int64) error {
-	_, err := db.bun.ExecContext(ctx, "SELECT pg_notify(?, ?)", PostgresEventChannel, strconv.FormatInt(position, 10))
-	return err
+// notifyListeners is a condition, always true, of the statement that takes
+// a change's positions (see takePositions): it tells the instances
+// listening on PostgresEventChannel of the last position taken, a
+// notification PostgreSQL sends when, and only if, the transaction
+// commits. pg_notify returns void, which is not null. Sent from within
+// the change, the notification costs no round trip and no transaction of
+// its own, where one sent after each commit took both; its lock on
+// PostgreSQL's notification queue is taken during the commit, which the
+// sequence's lock already makes one at a time.
+//
+// The payload is the position and the sender (InstanceID), apart by a
+// space: the notification reaches the sender's own listener too, often
+// before the committer has handed the events to its own streams, and the
+// listener would read them from the log for nothing.
+func (db *DB) notifyListeners() string {
+	return "pg_notify(" + quoted(PostgresEventChannel) + ", position::text || ' ' || " + quoted(db.instance) + ") IS NOT NULL"
+}
+
+// InstanceID names this pool in the notifications its commits send to the
+// instances listening on PostgresEventChannel.
+func (db *DB) InstanceID() string { return db.instance }
+
+// newInstanceID is a name no other running instance has: 64 random bits.
+func newInstanceID() string {
+	return strconv.FormatUint(rand.Uint64(), 36)
 }

@@ -1,0 +1,112 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/internal/sqlstore"
+	"github.com/switchboardhq/switchboard/internal/sqlstore/sqlstoretest"
+)
+
+// A transaction's last statement commits it on PostgreSQL, in the same
+// round trip; when that statement fails, nothing of the transaction stays,
+// and the connection serves the next one.
+func TestInTx_LastStatementCarriesTheCommit(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		db.LimitConnections(1) // the failed transaction's connection serves the next
+		if err := db.Exec(ctx, "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		rows := func() int {
+			t.Helper()
+			var n int
+			if err := db.QueryRow(ctx, "SELECT count(*) FROM probe").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+
+		if _, err := db.InTxEndingWith(ctx, "INSERT INTO probe (n) VALUES (1)", "SELECT n FROM no_such_table"); err == nil {
+			t.Fatal("a last statement that fails: no error")
+		}
+		if n := rows(); n != 0 {
+			t.Fatalf("after a last statement that failed, %d rows stayed, want 0", n)
+		}
+		if got := db.CommitsTogether(); got != 0 {
+			t.Errorf("commits together after a failure = %d, want 0", got)
+		}
+
+		n, err := db.InTxEndingWith(ctx, "INSERT INTO probe (n) VALUES (2)", "SELECT 7 AS n")
+		if err != nil || n != 7 {
+			t.Fatalf("InTxEndingWith = %d, %v; want 7", n, err)
+		}
+		if n := rows(); n != 1 {
+			t.Fatalf("after a commit, %d rows, want 1", n)
+		}
+		want := int64(0)
+		if db.Engine() == sqlstore.Postgres {
+			want = 1
+		}
+		if got := db.CommitsTogether(); got != want {
+			t.Errorf("commits together = %d, want %d", got, want)
+		}
+	})
+}
+
+// A change tells the instances listening on PostgreSQL of its events'
+// last position, and of its sender, when it commits; a change rolled back
+// tells nothing.
+func TestWrite_NotifiesListenersAtCommit(t *testing.T) {
+	url := sqlstoretest.URL(t, sqlstore.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlstore.Open(ctx, url, sqlstoretest.FastHasher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listener, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, "LISTEN "+sqlstore.PostgresEventChannel); err != nil {
+		t.Fatal(err)
+	}
+	record := func(fail bool) error {
+		return db.Write(systemCtx(), func(ctx context.Context, tx *sqlstore.Tx) error {
+			tx.Record(switchboard.Event{Type: "test.happened", Subject: switchboard.EventSubject{Type: "test", ID: "1"}})
+			if fail {
+				return switchboard.Errorf(switchboard.ECONFLICT, "refused")
+			}
+			return nil
+		})
+	}
+	if err := record(true); err == nil {
+		t.Fatal("a refused change: no error")
+	}
+	if err := record(false); err != nil {
+		t.Fatal(err)
+	}
+	last, err := db.LastEventPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := listener.WaitForNotification(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.FormatInt(last, 10) + " " + db.InstanceID(); n.Payload != want {
+		t.Errorf("notified %q, want the last position and the sender, %q", n.Payload, want)
+	}
+}
