@@ -260,9 +260,9 @@ func TestOptions_Defaults(t *testing.T) {
 		in   Options
 		want Options
 	}{
-		{"Poll", Options{}, Options{PollInterval: 250 * time.Millisecond, BatchLimit: 500, Buffer: 64}},
-		{"Push", Options{Push: true}, Options{PollInterval: 5 * time.Second, BatchLimit: 500, Buffer: 64, Push: true}},
-		{"Kept", Options{PollInterval: time.Minute, BatchLimit: 10, Buffer: 3}, Options{PollInterval: time.Minute, BatchLimit: 10, Buffer: 3}},
+		{"Poll", Options{}, Options{PollInterval: 250 * time.Millisecond, BatchLimit: 500, Buffer: 64, GapWait: 10 * time.Millisecond}},
+		{"Push", Options{Push: true}, Options{PollInterval: 5 * time.Second, BatchLimit: 500, Buffer: 64, Push: true, GapWait: 10 * time.Millisecond}},
+		{"Kept", Options{PollInterval: time.Minute, BatchLimit: 10, Buffer: 3, GapWait: time.Second}, Options{PollInterval: time.Minute, BatchLimit: 10, Buffer: 3, GapWait: time.Second}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.in.withDefaults(); got != tt.want {
@@ -376,6 +376,32 @@ func TestHub_Publish(t *testing.T) {
 		}
 		if fmt.Sprint(got) != "[1 2 3 4 5]" {
 			t.Fatalf("delivered positions %v, want [1 2 3 4 5]", got)
+		}
+	})
+
+	t.Run("WaitsForItsOwnCommitBeforeWithoutReading", func(t *testing.T) {
+		log := &memLog{reads: make(chan struct{}, 1)}
+		h := MustStartHub(t, log, Options{PollInterval: time.Hour, GapWait: time.Hour})
+		sub := h.Subscribe()
+		defer sub.Close()
+		<-log.reads
+
+		first, second := committed(log, 2), committed(log, 3)
+		h.Publish(second) // its committer answered first
+		h.Publish(first)
+		var got []int64
+		for len(got) < 5 {
+			for _, e := range MustReceive(t, sub) {
+				got = append(got, e.Position)
+			}
+		}
+		if fmt.Sprint(got) != "[1 2 3 4 5]" {
+			t.Fatalf("delivered positions %v, want [1 2 3 4 5]", got)
+		}
+		select {
+		case <-log.reads:
+			t.Fatal("read the log for a commit that was published")
+		default:
 		}
 	})
 
