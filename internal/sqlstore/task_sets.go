@@ -35,23 +35,37 @@ func sameTime(calls []*setCall) {
 // inPairs is a condition that a pair of columns is one of pairs of values,
 // like (id, agent_id) IN (VALUES (?, ?), (?, ?)), with its arguments
 // appended to args. SQLite takes a list of rows only from VALUES, MySQL
-// only as a plain list. PostgreSQL takes the pairs as two arrays, in a
-// text that is the same for any number of pairs (see insertAsArrays), and
-// one pair as two values (see anyOf); the first column must be the
-// table's key, found in its index.
+// only as a plain list. PostgreSQL takes the pairs in a list of a length
+// that a prepared statement keeps its plan for (see valueList), the first
+// column, which must be the table's key, also alone, for its index.
 func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []any) {
-	if db.engine == Postgres && len(pairs) == 1 {
-		first, second, _ := strings.Cut(columns, ",")
-		return first + " = ? AND " + strings.TrimSpace(second) + " = ?", append(args, pairs[0][0], pairs[0][1])
-	}
 	if db.engine == Postgres {
-		firsts, seconds := make([]string, len(pairs)), make([]string, len(pairs))
+		n := valueList(len(pairs))
+		if n == 0 {
+			firsts, seconds := make([]string, len(pairs)), make([]string, len(pairs))
+			for i, p := range pairs {
+				firsts[i], seconds[i] = p[0], p[1]
+			}
+			key, _, _ := strings.Cut(columns, ",")
+			return key + " = ANY(?::text[]) AND (" + columns + ") IN (SELECT * FROM unnest(?::text[], ?::text[]))",
+				append(args, firsts, firsts, seconds)
+		}
+		if n == 1 {
+			first, second, _ := strings.Cut(columns, ",")
+			return first + " = ? AND " + strings.TrimSpace(second) + " = ?", append(args, pairs[0][0], pairs[0][1])
+		}
+		firsts := make([]string, len(pairs))
 		for i, p := range pairs {
-			firsts[i], seconds[i] = p[0], p[1]
+			firsts[i] = p[0]
 		}
 		key, _, _ := strings.Cut(columns, ",")
-		return key + " = ANY(?::text[]) AND (" + columns + ") IN (SELECT * FROM unnest(?::text[], ?::text[]))",
-			append(args, firsts, firsts, seconds)
+		cond, keyArgs := anyOf(key, firsts)
+		args = append(args, keyArgs...)
+		for i := range n {
+			p := pairs[min(i, len(pairs)-1)]
+			args = append(args, p[0], p[1])
+		}
+		return cond + " AND (" + columns + ") IN (" + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") + ")", args
 	}
 	var b strings.Builder
 	b.WriteString("(" + columns + ") IN (")
@@ -69,18 +83,47 @@ func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []
 	return b.String(), args
 }
 
-// anyOf is PostgreSQL's condition that column is one of ids. One ID goes
-// as a value of its own, not as an array: PostgreSQL plans a prepared
-// statement for any array as if it held 10 values, so for one it found its
-// own plan cheaper and planned the statement again at every run, 0.4 to
-// 1 ms each time. A set made alone, as most are under light load, now
-// runs the plan prepared once, as a set of several does.
+// anyOf is PostgreSQL's condition that column is one of ids, written as a
+// list of values of a length that a prepared statement keeps its plan for
+// (see valueList), or as an array beyond.
 func anyOf(column string, ids []string) (string, []any) {
-	if len(ids) == 1 {
+	n := valueList(len(ids))
+	switch n {
+	case 0:
+		return column + " = ANY(?::text[])", []any{ids}
+	case 1:
 		return column + " = ?", []any{ids[0]}
 	}
-	return column + " = ANY(?::text[])", []any{ids}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = ids[min(i, len(ids)-1)]
+	}
+	return column + " IN (" + placeholders(n) + ")", args
 }
+
+// valueList is how many values a list of n IDs is written with on
+// PostgreSQL: n rounded up to a power of two, the last ID repeated to fill
+// it, or 0 beyond maxValueList, for an array. A prepared statement is
+// planned again at each run while its own plan looks cheaper than the one
+// it keeps; PostgreSQL keeps a plan for any array as if it held 10 values,
+// so for fewer it planned again every time, 0.4 to 1 ms (the bind of a
+// completion, an acceptance, the recipients of notifications, under light
+// load, where most sets hold one to a few changes). A list of values is
+// planned for its length, and a few lengths keep a few plans.
+func valueList(n int) int {
+	if n > maxValueList {
+		return 0
+	}
+	size := 1
+	for size < n {
+		size *= 2
+	}
+	return size
+}
+
+// maxValueList is the longest list of values: a batch's set holds up to
+// maxBatch changes.
+const maxValueList = maxBatch
 
 // valueByID is an expression whose value, for the row whose ID (the
 // column id) is ids[i], is values[i], with its arguments: on PostgreSQL a
