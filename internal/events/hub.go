@@ -33,8 +33,8 @@ type Options struct {
 	// commits' replies, which is not always that of their positions; the
 	// commit that comes first is then nearly always published within a
 	// millisecond, and reading the log for it cost a query and a decoding
-	// of the events. Another instance's commits wake the Hub by their
-	// notification. Default 10ms.
+	// of the events. With Push, another instance's commits wake the Hub by
+	// their notification at once. Default 10ms.
 	GapWait time.Duration
 }
 

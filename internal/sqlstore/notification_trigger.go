@@ -170,8 +170,8 @@ func (db *DB) planNotifications(ctx context.Context, idb bun.IDB, changes []*Tx)
 // supervisors of teamIDs and, when admins is set, the admins. Disabled
 // users are read too: a disabled user's agent must not be reached by
 // other means. Routing runs it with nearly every batch: on PostgreSQL the
-// IDs go as arrays, so that its few texts are prepared once (see
-// insertAsArrays).
+// IDs go as lists of a few lengths, so that its few texts are prepared
+// once and keep their plans (see anyOf).
 func (db *DB) findRecipients(ctx context.Context, idb bun.IDB, agentIDs, teamIDs []string, admins bool) ([]*person, error) {
 	var branches []string
 	var args []any

@@ -36,8 +36,9 @@ func sameTime(calls []*setCall) {
 // like (id, agent_id) IN (VALUES (?, ?), (?, ?)), with its arguments
 // appended to args. SQLite takes a list of rows only from VALUES, MySQL
 // only as a plain list. PostgreSQL takes the pairs in a list of a length
-// that a prepared statement keeps its plan for (see valueList), the first
-// column, which must be the table's key, also alone, for its index.
+// that a prepared statement keeps its plan for (see valueList), after a
+// list of the first values alone (see anyOf): the first column must be
+// the table's key, whose index finds the rows.
 func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []any) {
 	if db.engine == Postgres {
 		n := valueList(len(pairs))
@@ -103,7 +104,7 @@ func anyOf(column string, ids []string) (string, []any) {
 
 // valueList is how many values a list of n IDs is written with on
 // PostgreSQL: n rounded up to a power of two, the last ID repeated to fill
-// it, or 0 beyond maxValueList, for an array. A prepared statement is
+// it, or 0 for none or beyond maxValueList, for an array. A prepared statement is
 // planned again at each run while its own plan looks cheaper than the one
 // it keeps; PostgreSQL keeps a plan for any array as if it held 10 values,
 // so for fewer it planned again every time, 0.4 to 1 ms (the bind of a
@@ -111,7 +112,7 @@ func anyOf(column string, ids []string) (string, []any) {
 // load, where most sets hold one to a few changes). A list of values is
 // planned for its length, and a few lengths keep a few plans.
 func valueList(n int) int {
-	if n > maxValueList {
+	if n <= 0 || n > maxValueList {
 		return 0
 	}
 	size := 1
@@ -127,7 +128,10 @@ const maxValueList = maxBatch
 
 // valueByID is an expression whose value, for the row whose ID (the
 // column id) is ids[i], is values[i], with its arguments: on PostgreSQL a
-// look-up in arrays (see inPairs), elsewhere CASE id WHEN ? THEN ? … END.
+// look-up in arrays, elsewhere CASE id WHEN ? THEN ? … END. Arrays are
+// planned as if they held 10 values (see valueList), but only the rows
+// that the statement's condition finds look them up: they do not change
+// its plan.
 func (db *DB) valueByID(id string, ids []string, values []*string) (string, []any) {
 	if db.engine == Postgres && len(ids) == 1 {
 		return "CAST(? AS text)", []any{values[0]} // the row is the one ID's

@@ -22,6 +22,7 @@ func TestAnyOf(t *testing.T) {
 		cond     string
 		wantArgs []any
 	}{
+		{0, "id = ANY(?::text[])", []any{ids(0)}},
 		{1, "id = ?", []any{"id0"}},
 		{2, "id IN (?, ?)", []any{"id0", "id1"}},
 		{3, "id IN (?, ?, ?, ?)", []any{"id0", "id1", "id2", "id2"}},
