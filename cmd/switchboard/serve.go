@@ -280,7 +280,7 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 			}
 		})
 	case db.Engine() == sqlstore.Postgres:
-		// Each commit of events notifies the listeners itself.
+		db.NotifyCommits = true // each commit of events tells the listeners
 		workers.Go(func() {
 			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, db.InstanceID(), hub.WakeAt, logger); err != nil {
 				logger.Error("events: postgres listener stopped", "err", err.Error())

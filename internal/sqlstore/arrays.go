@@ -240,8 +240,9 @@ func (db *DB) setsAsArrays(ctx context.Context, idb bun.IDB, sets []any) (querie
 // that the sequence's update reads only through a condition without a
 // column of its rows, which PostgreSQL runs once, before the update reads
 // its row (see completeAndRelease). The rows are written before the lock
-// is taken, as by a statement of their own, one round trip less.
-// PostgreSQL only.
+// is taken, as by a statement of their own, one round trip less. It is
+// the last statement of its transaction, and commits it when it can (see
+// takePositionsLast). PostgreSQL only.
 func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, events []*eventRow, first ...any) (int64, error) {
 	ins, err := db.arrayInsertOf(ctx, idb, reflect.TypeOf(events).Elem())
 	if err != nil {
@@ -283,7 +284,10 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	with = append(with, "seq AS (UPDATE event_sequence SET position = position + ? WHERE id = 1"+after+" RETURNING position)",
 		"ev AS (INSERT INTO events ("+strings.Join(names, ", ")+") SELECT "+strings.Join(values, ", ")+
 			" FROM seq, unnest("+strings.Join(arrays, ", ")+") AS u("+strings.Join(columnNames(len(arrays)), ", ")+"))")
-	query := "WITH " + strings.Join(with, ", ") + " SELECT position FROM seq WHERE " + db.notifyListeners()
+	// One row whatever happens: were the sequence's row missing, the
+	// statement fails (a division by a count of 0) rather than return no
+	// row, for the COMMIT that goes with it must then not be made.
+	query := "WITH " + strings.Join(with, ", ") + " SELECT max(position) + 0 * (1 / count(*)) FROM seq WHERE " + db.notifyListeners()
 	args = append(append(args, len(events), len(events)), ins.columns(reflect.ValueOf(events))...)
 	return db.takePositionsLast(ctx, idb, query, args...)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -52,15 +53,15 @@ func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, btx bun.Tx)
 			_ = btx.Rollback()
 		}
 	}()
-	if err := fn(ctx, btx); err != nil {
+	// Once committed, the change is made, and must not be made again:
+	// an error after that (of Commit, database/sql's own for a context
+	// that ended since) does not undo it.
+	if err := fn(ctx, btx); err != nil && !ct.committed {
 		done = true
 		_ = btx.Rollback()
 		return err
 	}
 	done = true
-	// Once committed, an error of Commit is database/sql's own, for a
-	// context that ended since: the change is made, and must not be made
-	// again.
 	if err := btx.Commit(); err != nil && !ct.committed {
 		return err
 	}
@@ -86,13 +87,26 @@ func (db *DB) takePositionsLast(ctx context.Context, idb bun.IDB, query string, 
 	db.ranPrepared(query)
 	var n int64
 	ct.dest = []any{&n}
-	_, err := sqlTx.ExecContext(ctx, numberedPlaceholders(query), args...)
-	return n, err
+	defer func() { ct.dest = nil }() // no other statement carries the commit
+	if _, err := sqlTx.ExecContext(ctx, numberedPlaceholders(query), args...); err != nil {
+		return 0, err
+	}
+	if !ct.committed {
+		return 0, errors.New("sqlstore: the last statement of a transaction ran without its commit")
+	}
+	return n, nil
 }
 
 // execAndCommit runs a transaction's last statement and its COMMIT in one
 // round trip, for commitTogether. The statement is prepared once per
 // connection, under its own text, as the driver's statement cache would.
+//
+// Once sent, the two are not abandoned: a COMMIT already on its way may be
+// made whether or not its sender is still waiting, and a change reported
+// failed though made would be made again. When ctx ends first, PostgreSQL
+// is asked to cancel the statement, and the answer tells which came first:
+// a statement cancelled (nothing was made) or a COMMIT made. Only a lost
+// connection leaves the outcome unknown, as it does any COMMIT.
 func (c *retryConn) execAndCommit(ctx context.Context, conn *pgx.Conn, ct *commitTogether, query string, args []driver.NamedValue) (driver.Result, error) {
 	if _, err := conn.Prepare(ctx, query, query); err != nil {
 		return nil, err
@@ -104,31 +118,42 @@ func (c *retryConn) execAndCommit(ctx context.Context, conn *pgx.Conn, ct *commi
 	batch := &pgx.Batch{}
 	batch.Queue(query, values...)
 	batch.Queue("COMMIT")
-	results := conn.SendBatch(ctx, batch)
+	stopCancelling := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), cancelRequestTimeout)
+		defer cancel()
+		_ = conn.PgConn().CancelRequest(cctx)
+	})
+	results := conn.SendBatch(context.WithoutCancel(ctx), batch)
 	err := results.QueryRow().Scan(ct.dest...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = errNoSequence
-	}
 	if err == nil {
-		var tag string
-		if t, cerr := results.Exec(); cerr != nil {
+		if tag, cerr := results.Exec(); cerr != nil {
 			err = cerr
-		} else if tag = t.String(); tag != "COMMIT" {
+		} else if tag.String() != "COMMIT" {
 			// PostgreSQL answers a COMMIT of a failed transaction
 			// with ROLLBACK, and no error.
 			err = fmt.Errorf("sqlstore: the commit was answered %q", tag)
+		} else {
+			ct.committed = true
+			c.committedTogether = true
 		}
 	}
-	if cerr := results.Close(); err == nil {
+	if cerr := results.Close(); err == nil && !ct.committed {
 		err = cerr
+	}
+	if !stopCancelling() {
+		// A cancel request was sent, and may reach the server after
+		// the statement it was meant for: this connection serves no
+		// other (see IsValid).
+		c.cancelSent = true
 	}
 	if err != nil {
 		return nil, err
 	}
-	ct.committed = true
-	c.committedTogether = true
 	return driver.RowsAffected(1), nil
 }
+
+// cancelRequestTimeout bounds the connection that carries a cancel request.
+const cancelRequestTimeout = 5 * time.Second
 
 // pgxConnOf is the pgx connection under a driver connection, if it is one.
 func pgxConnOf(conn driver.Conn) *pgx.Conn {

@@ -75,6 +75,7 @@ func TestWrite_NotifiesListenersAtCommit(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	db.NotifyCommits = true
 	listener, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -109,4 +110,92 @@ func TestWrite_NotifiesListenersAtCommit(t *testing.T) {
 	if want := strconv.FormatInt(last, 10) + " " + db.InstanceID(); n.Payload != want {
 		t.Errorf("notified %q, want the last position and the sender, %q", n.Payload, want)
 	}
+}
+
+// A change whose last statement waits for a lock when its caller gives up
+// is not made: the statement is cancelled before the COMMIT sent with it.
+// Were the connection only dropped, PostgreSQL would run the statement once
+// the lock is free, and the COMMIT after it.
+func TestInTx_GivingUpBeforeTheCommitMakesNothing(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.Postgres)
+	ctx := context.Background()
+	if err := db.Exec(ctx, "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, "SELECT position FROM event_sequence WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	giveUp, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.InTxEndingWith(giveUp, "INSERT INTO probe (n) VALUES (1)",
+			"UPDATE event_sequence SET position = position WHERE id = 1 RETURNING position")
+		done <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a transaction given up while its last statement waited: no error")
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// Had the COMMIT been made once the lock was free, the row would
+	// show by now: wait for every other session of the database to be
+	// idle first.
+	for busy := 1; busy > 0; {
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM probe").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d rows of a transaction given up before its commit, want 0", n)
+	}
+}
+
+// Without a row to take positions from, a change fails and leaves nothing:
+// the statement that would take them fails instead of returning no row,
+// and the COMMIT sent with it is not made.
+func TestWrite_WithoutTheSequenceRowMakesNothing(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		if err := db.Exec(ctx, "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(ctx, "DELETE FROM event_sequence"); err != nil {
+			t.Fatal(err)
+		}
+		err := db.Write(systemCtx(), func(ctx context.Context, tx *sqlstore.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO probe (n) VALUES (1)"); err != nil {
+				return err
+			}
+			tx.Record(switchboard.Event{Type: "test.happened", Subject: switchboard.EventSubject{Type: "test", ID: "1"}})
+			return nil
+		})
+		if err == nil {
+			t.Fatal("a change without the sequence's row: no error")
+		}
+		var n int
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM probe").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("%d rows of a failed change, want 0", n)
+		}
+	})
 }

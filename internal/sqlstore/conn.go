@@ -69,7 +69,9 @@ func (c retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // errors of retryable operations on a lost connection as ErrBadConn. It
 // implements every optional interface database/sql looks for, forwarding to
 // the driver's or answering as database/sql does in its absence, so that
-// wrapping changes nothing else.
+// wrapping changes nothing else, but for one thing: on PostgreSQL it runs
+// the last statement of a transaction with its COMMIT when asked to (see
+// commitTogether).
 type retryConn struct {
 	driver.Conn
 	inTx bool // a transaction is open: its statements cannot be moved to another connection
@@ -77,7 +79,15 @@ type retryConn struct {
 	// transaction's commit (see commitTogether): the transaction's Commit
 	// has nothing left to send.
 	committedTogether bool
+	// cancelSent is set when a cancel request may reach the server
+	// late, and cancel another statement: the connection is not used
+	// again.
+	cancelSent bool
 }
+
+// errCommittedAlready is the error of a statement run in a transaction
+// that its last statement committed (see commitTogether).
+var errCommittedAlready = errors.New("sqlstore: a statement after the transaction's commit")
 
 var (
 	_ driver.ConnBeginTx        = (*retryConn)(nil)
@@ -91,6 +101,9 @@ var (
 )
 
 func (c *retryConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.committedTogether {
+		return nil, errCommittedAlready
+	}
 	q, ok := c.Conn.(driver.QueryerContext)
 	if !ok {
 		return nil, driver.ErrSkip
@@ -118,6 +131,9 @@ func (c *retryConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 }
 
 func (c *retryConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.committedTogether {
+		return nil, errCommittedAlready
+	}
 	if ct, ok := ctx.Value(commitTogetherKey{}).(*commitTogether); ok && ct.dest != nil && c.inTx {
 		if conn := pgxConnOf(c.Conn); conn != nil {
 			return c.execAndCommit(ctx, conn, ct, query, args)
@@ -144,6 +160,9 @@ func (c *retryConn) Ping(ctx context.Context) error {
 }
 
 func (c *retryConn) ResetSession(ctx context.Context) error {
+	if c.cancelSent {
+		return driver.ErrBadConn
+	}
 	if r, ok := c.Conn.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}
@@ -151,6 +170,9 @@ func (c *retryConn) ResetSession(ctx context.Context) error {
 }
 
 func (c *retryConn) IsValid() bool {
+	if c.cancelSent {
+		return false
+	}
 	if v, ok := c.Conn.(driver.Validator); ok {
 		return v.IsValid()
 	}

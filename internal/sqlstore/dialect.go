@@ -165,6 +165,11 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 		if err != nil {
 			return 0, err
 		}
+		// A row changes when positions are taken (MySQL counts the
+		// rows changed, not those found).
+		if changed, err := res.RowsAffected(); err == nil && changed == 0 && n > 0 {
+			return 0, errNoSequence
+		}
 		return res.LastInsertId()
 	case Postgres:
 		// Prepared once per connection: it runs with every change.

@@ -315,20 +315,23 @@ func eventRowsOf(changes []*Tx, position int64) ([]*eventRow, []*auditRow) {
 const PostgresEventChannel = "switchboard_events"
 
 // notifyListeners is a condition, always true, of the statement that takes
-// a change's positions (see takePositions): it tells the instances
-// listening on PostgresEventChannel of the last position taken, a
-// notification PostgreSQL sends when, and only if, the transaction
-// commits. pg_notify returns void, which is not null. Sent from within
-// the change, the notification costs no round trip and no transaction of
-// its own, where one sent after each commit took both; its lock on
-// PostgreSQL's notification queue is taken during the commit, which the
-// sequence's lock already makes one at a time.
+// a change's positions (see takePositions): with NotifyCommits, it tells
+// the instances listening on PostgresEventChannel of the last position
+// taken, a notification PostgreSQL sends when, and only if, the
+// transaction commits. pg_notify returns void, which is not null. Sent
+// from within the change, the notification costs no round trip and no
+// transaction of its own, where one sent after each commit took both; its
+// lock on PostgreSQL's notification queue is taken during the commit,
+// which the sequence's lock already makes one at a time.
 //
 // The payload is the position and the sender (InstanceID), apart by a
 // space: the notification reaches the sender's own listener too, often
 // before the committer has handed the events to its own streams, and the
 // listener would read them from the log for nothing.
 func (db *DB) notifyListeners() string {
+	if !db.NotifyCommits {
+		return "TRUE"
+	}
 	return "pg_notify(" + quoted(PostgresEventChannel) + ", position::text || ' ' || " + quoted(db.instance) + ") IS NOT NULL"
 }
 
