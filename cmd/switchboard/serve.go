@@ -280,7 +280,7 @@ func startEvents(ctx context.Context, cfg *config.Config, db *sqlstore.DB, auth 
 			}
 		})
 	case db.Engine() == sqlstore.Postgres:
-		db.NotifyCommits = true // each commit of events tells the listeners
+		publish = events.Coalesce(ctx, logger, "postgres", db.NotifyEvents)
 		workers.Go(func() {
 			if err := events.ListenPostgres(ctx, cfg.DatabaseURL, sqlstore.PostgresEventChannel, db.InstanceID(), hub.WakeAt, logger); err != nil {
 				logger.Error("events: postgres listener stopped", "err", err.Error())

@@ -19,8 +19,8 @@ const (
 
 // ListenPostgres holds a connection of its own (a pooled one cannot LISTEN)
 // that listens on channel and calls wake for every notification, with the
-// position it tells of (each commit of events sends one, see
-// sqlstore.PostgresEventChannel), until ctx ends; then it returns nil. Notifications sent by self (a payload of "POSITION
+// position it tells of (see sqlstore's NotifyEvents), until ctx ends; then
+// it returns nil. Notifications sent by self (a payload of "POSITION
 // SENDER") are passed over: the instance's own commits reach its streams
 // directly. When the connection is lost it logs, reconnects with back-off and
 // calls wake(0) once listening again, since notifications sent meanwhile

@@ -287,7 +287,7 @@ func (db *DB) insertEventsAtNextPositions(ctx context.Context, idb bun.IDB, even
 	// One row whatever happens: were the sequence's row missing, the
 	// statement fails (a division by a count of 0) rather than return no
 	// row, for the COMMIT that goes with it must then not be made.
-	query := "WITH " + strings.Join(with, ", ") + " SELECT max(position) + 0 * (1 / count(*)) FROM seq WHERE " + db.notifyListeners()
+	query := "WITH " + strings.Join(with, ", ") + " SELECT max(position) + 0 * (1 / count(*)) FROM seq"
 	args = append(append(args, len(events), len(events)), ins.columns(reflect.ValueOf(events))...)
 	return db.takePositionsLast(ctx, idb, query, args...)
 }

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -60,10 +59,9 @@ func TestInTx_LastStatementCarriesTheCommit(t *testing.T) {
 	})
 }
 
-// A change tells the instances listening on PostgreSQL of its events'
-// last position, and of its sender, when it commits; a change rolled back
-// tells nothing.
-func TestWrite_NotifiesListenersAtCommit(t *testing.T) {
+// The notification of commits tells the position and its sender, whose
+// own listener passes it over.
+func TestNotifyEvents_NamesItsSender(t *testing.T) {
 	url := sqlstoretest.URL(t, sqlstore.Postgres)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -72,10 +70,6 @@ func TestWrite_NotifiesListenersAtCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db.NotifyCommits = true
 	listener, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -84,31 +78,15 @@ func TestWrite_NotifiesListenersAtCommit(t *testing.T) {
 	if _, err := listener.Exec(ctx, "LISTEN "+sqlstore.PostgresEventChannel); err != nil {
 		t.Fatal(err)
 	}
-	record := func(fail bool) error {
-		return db.Write(systemCtx(), func(ctx context.Context, tx *sqlstore.Tx) error {
-			tx.Record(switchboard.Event{Type: "test.happened", Subject: switchboard.EventSubject{Type: "test", ID: "1"}})
-			if fail {
-				return switchboard.Errorf(switchboard.ECONFLICT, "refused")
-			}
-			return nil
-		})
-	}
-	if err := record(true); err == nil {
-		t.Fatal("a refused change: no error")
-	}
-	if err := record(false); err != nil {
-		t.Fatal(err)
-	}
-	last, err := db.LastEventPosition(ctx)
-	if err != nil {
+	if err := db.NotifyEvents(ctx, 42); err != nil {
 		t.Fatal(err)
 	}
 	n, err := listener.WaitForNotification(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := strconv.FormatInt(last, 10) + " " + db.InstanceID(); n.Payload != want {
-		t.Errorf("notified %q, want the last position and the sender, %q", n.Payload, want)
+	if want := "42 " + db.InstanceID(); n.Payload != want {
+		t.Errorf("notified %q, want the position and the sender, %q", n.Payload, want)
 	}
 }
 

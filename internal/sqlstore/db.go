@@ -61,21 +61,14 @@ type DB struct {
 	// address is checked (switchboard.CheckWebhookHost).
 	WebhookURLCheck func(ctx context.Context, u *url.URL) error
 
-	// NotifyCommits, on PostgreSQL, has every commit of events tell the
-	// instances listening on PostgresEventChannel (see notifyListeners).
-	// Set it before the first change, when instances listen there: the
-	// notification costs a commit a lock on PostgreSQL's notification
-	// queue, and fails it when that queue is full.
-	NotifyCommits bool
-
 	// beforeCommit, when set, runs after a change's events have their
 	// positions and before it commits, for tests that hold a commit back.
 	beforeCommit func(events []*switchboard.Event)
 	// afterPrepared, when set, learns of each statement run prepared,
 	// past bun and its query hooks, for tests that count statements.
 	afterPrepared atomic.Pointer[func(query string)]
-	// instance names this process's pool in the notifications its
-	// commits send (see notifyListeners).
+	// instance names this process's pool in the notifications it sends
+	// (see NotifyEvents).
 	instance string
 	// commitsTogether counts the transactions whose last statement
 	// carried the commit (see commitTogether), for tests.

@@ -173,8 +173,7 @@ func (db *DB) takePositions(ctx context.Context, idb bun.IDB, n int) (int64, err
 		return res.LastInsertId()
 	case Postgres:
 		// Prepared once per connection: it runs with every change.
-		const query = "WITH seq AS (UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position) SELECT position FROM seq WHERE "
-		return db.scanPosition(ctx, idb, query+db.notifyListeners(), n)
+		return db.scanPosition(ctx, idb, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n)
 	default:
 		err := idb.QueryRowContext(ctx, "UPDATE event_sequence SET position = position + ? WHERE id = 1 RETURNING position", n).Scan(&last)
 		return last, err

@@ -314,29 +314,24 @@ func eventRowsOf(changes []*Tx, position int64) ([]*eventRow, []*auditRow) {
 // tells every instance that events were committed.
 const PostgresEventChannel = "switchboard_events"
 
-// notifyListeners is a condition, always true, of the statement that takes
-// a change's positions (see takePositions): with NotifyCommits, it tells
-// the instances listening on PostgresEventChannel of the last position
-// taken, a notification PostgreSQL sends when, and only if, the
-// transaction commits. pg_notify returns void, which is not null. Sent
-// from within the change, the notification costs no round trip and no
-// transaction of its own, where one sent after each commit took both; its
-// lock on PostgreSQL's notification queue is taken during the commit,
-// which the sequence's lock already makes one at a time.
+// NotifyEvents tells the instances listening on PostgresEventChannel that
+// events up to position are committed. It runs after the commits it tells
+// of, on its own. Sent from within each change, the notification cost no
+// round trip, but took PostgreSQL's notification lock and queue at every
+// commit, under the event sequence's lock, and woke the listeners at every
+// commit rather than once a burst: with 400 tasks a second in the open
+// model, p99 create→assigned was 94-109 ms against 43-76 without it.
 //
 // The payload is the position and the sender (InstanceID), apart by a
-// space: the notification reaches the sender's own listener too, often
-// before the committer has handed the events to its own streams, and the
-// listener would read them from the log for nothing.
-func (db *DB) notifyListeners() string {
-	if !db.NotifyCommits {
-		return "TRUE"
-	}
-	return "pg_notify(" + quoted(PostgresEventChannel) + ", position::text || ' ' || " + quoted(db.instance) + ") IS NOT NULL"
+// space: the sender's own listener passes its own over (see
+// events.ListenPostgres).
+func (db *DB) NotifyEvents(ctx context.Context, position int64) error {
+	_, err := db.bun.ExecContext(ctx, "SELECT pg_notify(?, ?)", PostgresEventChannel, strconv.FormatInt(position, 10)+" "+db.instance)
+	return err
 }
 
-// InstanceID names this pool in the notifications its commits send to the
-// instances listening on PostgresEventChannel.
+// InstanceID names this pool in the notifications it sends to the
+// instances listening on PostgresEventChannel (see NotifyEvents).
 func (db *DB) InstanceID() string { return db.instance }
 
 // newInstanceID is a name no other running instance has: 64 random bits.
