@@ -327,6 +327,19 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
+// receivePositions receives batches until n events came, and returns their
+// positions as fmt prints them.
+func receivePositions(t *testing.T, sub switchboard.EventSubscription, n int) string {
+	t.Helper()
+	var got []int64
+	for len(got) < n {
+		for _, e := range MustReceive(t, sub) {
+			got = append(got, e.Position)
+		}
+	}
+	return fmt.Sprint(got)
+}
+
 func TestHub_Publish(t *testing.T) {
 	// committed appends n events to the log, as a commit does, and
 	// returns them.
@@ -368,13 +381,7 @@ func TestHub_Publish(t *testing.T) {
 
 		log.Append(2) // another instance's commit, not published here
 		h.Publish(committed(log, 3))
-		var got []int64
-		for len(got) < 5 {
-			for _, e := range MustReceive(t, sub) {
-				got = append(got, e.Position)
-			}
-		}
-		if fmt.Sprint(got) != "[1 2 3 4 5]" {
+		if got := receivePositions(t, sub, 5); got != "[1 2 3 4 5]" {
 			t.Fatalf("delivered positions %v, want [1 2 3 4 5]", got)
 		}
 	})
@@ -389,13 +396,7 @@ func TestHub_Publish(t *testing.T) {
 		first, second := committed(log, 2), committed(log, 3)
 		h.Publish(second) // its committer answered first
 		h.Publish(first)
-		var got []int64
-		for len(got) < 5 {
-			for _, e := range MustReceive(t, sub) {
-				got = append(got, e.Position)
-			}
-		}
-		if fmt.Sprint(got) != "[1 2 3 4 5]" {
+		if got := receivePositions(t, sub, 5); got != "[1 2 3 4 5]" {
 			t.Fatalf("delivered positions %v, want [1 2 3 4 5]", got)
 		}
 		select {

@@ -20,17 +20,8 @@ func TestInTx_LastStatementCarriesTheCommit(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		db.LimitConnections(1) // the failed transaction's connection serves the next
-		if err := db.Exec(ctx, "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
-			t.Fatal(err)
-		}
-		rows := func() int {
-			t.Helper()
-			var n int
-			if err := db.QueryRow(ctx, "SELECT count(*) FROM probe").Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		mustCreateProbe(t, db)
+		rows := func() int { return probeRows(t, db) }
 
 		if _, err := db.InTxEndingWith(ctx, "INSERT INTO probe (n) VALUES (1)", "SELECT n FROM no_such_table"); err == nil {
 			t.Fatal("a last statement that fails: no error")
@@ -97,9 +88,7 @@ func TestNotifyEvents_NamesItsSender(t *testing.T) {
 func TestInTx_GivingUpBeforeTheCommitMakesNothing(t *testing.T) {
 	db := sqlstoretest.Open(t, sqlstore.Postgres)
 	ctx := context.Background()
-	if err := db.Exec(ctx, "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
+	mustCreateProbe(t, db)
 	holder, err := db.SQL().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -136,11 +125,7 @@ func TestInTx_GivingUpBeforeTheCommitMakesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var n int
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM probe").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
+	if n := probeRows(t, db); n != 0 {
 		t.Fatalf("%d rows of a transaction given up before its commit, want 0", n)
 	}
 }
@@ -152,9 +137,7 @@ func TestWrite_WithoutTheSequenceRowMakesNothing(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		if err := db.Exec(ctx, "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
-			t.Fatal(err)
-		}
+		mustCreateProbe(t, db)
 		if err := db.Exec(ctx, "DELETE FROM event_sequence"); err != nil {
 			t.Fatal(err)
 		}
@@ -168,12 +151,27 @@ func TestWrite_WithoutTheSequenceRowMakesNothing(t *testing.T) {
 		if err == nil {
 			t.Fatal("a change without the sequence's row: no error")
 		}
-		var n int
-		if err := db.QueryRow(ctx, "SELECT count(*) FROM probe").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
+		if n := probeRows(t, db); n != 0 {
 			t.Fatalf("%d rows of a failed change, want 0", n)
 		}
 	})
+}
+
+// mustCreateProbe creates the table probe, whose rows show what a
+// transaction left.
+func mustCreateProbe(t *testing.T, db *sqlstore.DB) {
+	t.Helper()
+	if err := db.Exec(context.Background(), "CREATE TABLE probe (n INT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// probeRows is how many rows probe holds.
+func probeRows(t *testing.T, db *sqlstore.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM probe").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
