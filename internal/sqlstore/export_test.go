@@ -170,7 +170,7 @@ func (db *DB) WriteTogether(ctx context.Context, fns ...func(ctx context.Context
 		answers[i] = make(chan error, 1)
 		batch[i] = &change{ctx: ctx, fn: fn, done: answers[i]}
 	}
-	db.group().run(batch)
+	db.group().run(batch, nil)
 	return answers
 }
 

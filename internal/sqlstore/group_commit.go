@@ -21,6 +21,18 @@ import (
 // load the changes per commit grow with the load, which is what lets the
 // rate of changes outgrow the rate of commits.
 //
+// One batch at a time makes its changes (see groupCommit.turn): the next
+// starts when the one before comes to its events and commit, and makes its
+// changes while that one commits. Started at once instead, the second
+// committer took the one or two changes that had just come, ran them while
+// the first ran its own, both on the same two cores and each waiting for
+// rows the other held, and then waited for the first's commit all the
+// same. Measured with the lifecycle load (1,000 agents, 64 requests in
+// flight, alternating): on PostgreSQL 766 and 851 tasks/s against 652 and
+// 740, p99 create→assigned 92 and 88 ms against 117 and 125, with a fifth
+// less CPU per task; on MariaDB, where InnoDB also locks the ranges its
+// statements read, 607 and 602 against 430 and 317.
+//
 // A change that fails in a batch must not take the others with it, and its
 // caller must see its own error. A change made one by one that refuses (an
 // offer no longer open, an unknown ID) is undone to a savepoint set before
@@ -53,7 +65,9 @@ const maxBatchMySQL = 32
 // transactions of changes commit one after another whatever their number:
 // more of them only wait in line, each holding its locks on agents and
 // tasks, which the next ones then wait for in turn. Two keep one batch
-// running while the other commits, and let batches grow with the load.
+// making its changes while the other commits, and let batches grow with
+// the load; a third made no difference once batches took turns (801
+// against 825 tasks/s with 64 requests in flight).
 // Measured with the lifecycle load (1,000 agents, 64 requests in flight,
 // PostgreSQL on 2 cores): 16 committers 78–107 tasks/s, 4 105–134, 2
 // 148–151, 1 119–124; the three-process exactly-once run took 3 min on
@@ -64,6 +78,10 @@ const serverCommitters = 2
 type groupCommit struct {
 	db      *DB
 	changes chan *change
+	// turn is held by the committer whose batch is running its changes'
+	// statements, and passed on when it comes to its last ones (see
+	// lastStatementsKey).
+	turn    chan struct{}
 	quit    chan struct{}
 	stopped sync.WaitGroup
 	shared  atomic.Int64 // changes committed in a batch of several
@@ -99,7 +117,8 @@ func (db *DB) group() *groupCommit {
 		if db.engine != SQLite {
 			committers = serverCommitters
 		}
-		g := &groupCommit{db: db, changes: make(chan *change), quit: make(chan struct{})}
+		g := &groupCommit{db: db, changes: make(chan *change), turn: make(chan struct{}, 1), quit: make(chan struct{})}
+		g.turn <- struct{}{}
 		for range committers {
 			g.stopped.Add(1)
 			go g.commit()
@@ -140,12 +159,18 @@ func (g *groupCommit) commit() {
 	}
 	batch := make([]*change, 0, limit)
 	for {
+		select {
+		case <-g.turn:
+		case <-g.quit:
+			return
+		}
 		alone := 0 // changes without a set, each made in a savepoint
 		select {
 		case c := <-g.changes:
 			batch = append(batch[:0], c)
 			alone += c.madeAlone()
 		case <-g.quit:
+			g.turn <- struct{}{}
 			return
 		}
 	waiting:
@@ -158,7 +183,23 @@ func (g *groupCommit) commit() {
 				break waiting
 			}
 		}
-		g.run(batch)
+		passTurn := sync.OnceFunc(func() { g.turn <- struct{}{} })
+		g.run(batch, passTurn)
+		passTurn()
+	}
+}
+
+// lastStatementsKey is the context value of a batch's transaction that
+// passes the turn on (see groupCommit.turn) once the batch's changes are
+// made and only its events and the commit are left to send. The other
+// committer then takes the changes that came meanwhile and runs their
+// statements while this one commits.
+type lastStatementsKey struct{}
+
+// startingLastStatements passes the turn on, if ctx holds it.
+func startingLastStatements(ctx context.Context) {
+	if pass, ok := ctx.Value(lastStatementsKey{}).(func()); ok {
+		pass()
 	}
 }
 
@@ -183,7 +224,7 @@ func (c *change) madeAlone() int {
 const batchTimeout = 30 * time.Second
 
 // run commits a batch of changes, or, when it cannot, each alone.
-func (g *groupCommit) run(batch []*change) {
+func (g *groupCommit) run(batch []*change, passTurn func()) {
 	live := batch[:0]
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
@@ -196,10 +237,10 @@ func (g *groupCommit) run(batch []*change) {
 	case len(live) == 0:
 		return
 	case len(live) == 1 && !g.db.aloneInItsSet(live[0]):
-		g.runAlone(live[0])
+		g.runAlone(live[0], passTurn)
 		return
 	}
-	txs, refused, failed, bySet, err := g.db.writeBatch(live)
+	txs, refused, failed, bySet, err := g.db.writeBatch(live, passTurn)
 	if err == nil {
 		g.db.committed(txs)
 		if len(live) > 1 {
@@ -222,7 +263,7 @@ func (g *groupCommit) run(batch []*change) {
 		// its own answer, and the others again together.
 		alone = live[failed : failed+1]
 		rest := slices.Delete(slices.Clone(live), failed, failed+1)
-		defer g.run(rest)
+		defer g.run(rest, passTurn)
 	}
 	// The transaction failed as a whole (a deadlock, a lost connection):
 	// each change again, alone and at once.
@@ -258,13 +299,18 @@ func (g *groupCommit) runAloneLater(c *change) {
 	g.stopped.Add(1) // while the committer calling it runs: never from 0
 	go func() {
 		defer g.stopped.Done()
-		g.runAlone(c)
+		g.runAlone(c, nil)
 	}()
 }
 
-// runAlone runs a change in a transaction of its own.
-func (g *groupCommit) runAlone(c *change) {
-	c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn)
+// runAlone runs a change in a transaction of its own; passTurn, if not
+// nil, is called before its last statements.
+func (g *groupCommit) runAlone(c *change, passTurn func()) {
+	ctx := context.WithValue(c.ctx, inChangeKey{}, true)
+	if passTurn != nil {
+		ctx = context.WithValue(ctx, lastStatementsKey{}, passTurn)
+	}
+	c.done <- g.db.writeAlone(ctx, c.fn)
 }
 
 // writeBatch runs the changes in one transaction and commits it, returning
@@ -280,9 +326,12 @@ func (g *groupCommit) runAlone(c *change) {
 // a batch with many such changes ran again as many times, one less each
 // time. When a change fails otherwise, failed is its index; otherwise -1.
 // bySet is how many changes sets made.
-func (db *DB) writeBatch(batch []*change) (txs []*Tx, refused []error, failed, bySet int, err error) {
+func (db *DB) writeBatch(batch []*change, passTurn func()) (txs []*Tx, refused []error, failed, bySet int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
+	if passTurn != nil {
+		ctx = context.WithValue(ctx, lastStatementsKey{}, passTurn)
+	}
 	failed = -1
 	refused = make([]error, len(batch))
 	err = db.inTx(ctx, func(ctx context.Context, btx bun.Tx) error {

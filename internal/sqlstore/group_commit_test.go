@@ -233,3 +233,76 @@ func TestWrite_RoutingThatWaitsLetsGoOfAgentsItCannotTake(t *testing.T) {
 		}
 	})
 }
+
+// One batch at a time makes its changes; the next starts once the one
+// before comes to its events and commit, and makes its changes while that
+// one commits. Changes that arrive meanwhile wait for it, and share its
+// transaction rather than each starting a small one of their own.
+func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
+		change := func(name string, started chan<- struct{}, hold <-chan struct{}) func(ctx context.Context, tx *sqlstore.Tx) error {
+			return func(ctx context.Context, tx *sqlstore.Tx) error {
+				started <- struct{}{}
+				<-hold
+				if _, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value, updated_at) VALUES (?, 'x', ?)", name, tx.Now()); err != nil {
+					return err
+				}
+				tx.Record(switchboard.Event{Type: switchboard.AuditTeamUpdated, Subject: switchboard.EventSubject{Type: "team", ID: name, Name: name}})
+				return nil
+			}
+		}
+		// On a server engine the first batch's commit is held up by
+		// holding the event sequence's row, which its last statement
+		// takes: the second batch must start all the same.
+		releaseSequence := func() error { return nil }
+		if db.Engine() != sqlstore.SQLite {
+			var err error
+			if releaseSequence, err = db.HoldRow(ctx, "event_sequence", "1"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = releaseSequence() })
+		}
+		firstStarted, firstHold := make(chan struct{}, 1), make(chan struct{})
+		secondStarted, noHold := make(chan struct{}, 1), make(chan struct{})
+		close(noHold)
+		written := make(chan error, 2)
+		go func() { written <- db.Write(ctx, change("first", firstStarted, firstHold)) }()
+		<-firstStarted
+		go func() { written <- db.Write(ctx, change("second", secondStarted, noHold)) }()
+		select {
+		case <-secondStarted:
+			t.Fatal("a second batch made its change while the first was making its own")
+		case <-time.After(200 * time.Millisecond):
+		}
+		close(firstHold)
+		unanswered := 2
+		if db.Engine() == sqlstore.SQLite {
+			// One writer: the second waits for the first's commit.
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+			unanswered--
+		}
+		select {
+		case <-secondStarted:
+		case <-time.After(batchWaitLimit):
+			t.Fatal("the second batch did not start once the first came to its commit")
+		}
+		if err := releaseSequence(); err != nil {
+			t.Fatal(err)
+		}
+		for range unanswered {
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE name IN ('first', 'second')").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 2 {
+			t.Errorf("%d of the two changes stored", rows)
+		}
+	})
+}

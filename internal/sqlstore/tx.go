@@ -234,6 +234,7 @@ func insertChunks[T any](ctx context.Context, db *DB, tx bun.IDB, rows []T) erro
 // order: a reader that has seen position N never finds an event below N
 // committed later.
 func (db *DB) writeEvents(ctx context.Context, idb bun.IDB, changes []*Tx) error {
+	startingLastStatements(ctx)
 	if err := db.planNotifications(ctx, idb, changes); err != nil {
 		return err
 	}
