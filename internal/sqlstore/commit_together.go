@@ -43,7 +43,7 @@ type commitTogetherKey struct{}
 func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, btx bun.Tx) error) error {
 	ct := &commitTogether{}
 	ctx = context.WithValue(ctx, commitTogetherKey{}, ct)
-	btx, err := db.bun.BeginTx(ctx, nil)
+	btx, err := db.beginTx(ctx)
 	if err != nil {
 		return err
 	}

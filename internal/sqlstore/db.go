@@ -73,6 +73,9 @@ type DB struct {
 	// commitsTogether counts the transactions whose last statement
 	// carried the commit (see commitTogether), for tests.
 	commitsTogether atomic.Int64
+	// beganAhead counts the transactions a committer began before their
+	// changes came (see beginAhead), for tests.
+	beganAhead atomic.Int64
 
 	groupOnce   sync.Once
 	groupCommit *groupCommit

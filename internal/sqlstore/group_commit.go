@@ -78,14 +78,18 @@ const serverCommitters = 2
 type groupCommit struct {
 	db      *DB
 	changes chan *change
-	// turn is held by the committer whose batch is running its changes'
-	// statements, and passed on when it comes to its last ones (see
-	// lastStatementsKey).
-	turn    chan struct{}
-	quit    chan struct{}
-	stopped sync.WaitGroup
-	shared  atomic.Int64 // changes committed in a batch of several
-	bySet   atomic.Int64 // changes of those made in sets
+	// turn is held by the committer whose batch is making its changes,
+	// and passed on when it comes to its events and commit (see
+	// fromCommitter.passTurn).
+	turn chan struct{}
+	quit chan struct{}
+	// stopping ends when the committers stop: what they began ahead
+	// (see beginAhead) is rolled back, a BEGIN still waiting abandoned.
+	stopping   context.Context
+	stopBegins context.CancelFunc
+	stopped    sync.WaitGroup
+	shared     atomic.Int64 // changes committed in a batch of several
+	bySet      atomic.Int64 // changes of those made in sets
 }
 
 // change is one call of DB.write waiting for its commit.
@@ -119,6 +123,7 @@ func (db *DB) group() *groupCommit {
 		}
 		g := &groupCommit{db: db, changes: make(chan *change), turn: make(chan struct{}, 1), quit: make(chan struct{})}
 		g.turn <- struct{}{}
+		g.stopping, g.stopBegins = context.WithCancel(context.Background())
 		for range committers {
 			g.stopped.Add(1)
 			go g.commit()
@@ -131,6 +136,7 @@ func (db *DB) group() *groupCommit {
 // stop ends the committers once the changes they run are done.
 func (g *groupCommit) stop() {
 	close(g.quit)
+	g.stopBegins()
 	g.stopped.Wait()
 }
 
@@ -158,21 +164,27 @@ func (g *groupCommit) commit() {
 		limit = maxBatchMySQL
 	}
 	batch := make([]*change, 0, limit)
+	var ahead *bun.Tx
+	defer func() { rollBackAhead(ahead) }()
+	idle := time.NewTimer(aheadIdle)
+	idle.Stop()
 	for {
+		if ahead == nil {
+			ahead = g.beginAhead()
+		}
 		select {
 		case <-g.turn:
 		case <-g.quit:
 			return
 		}
 		alone := 0 // changes without a set, each made in a savepoint
-		select {
-		case c := <-g.changes:
-			batch = append(batch[:0], c)
-			alone += c.madeAlone()
-		case <-g.quit:
+		c := g.first(&ahead, idle)
+		if c == nil {
 			g.turn <- struct{}{}
 			return
 		}
+		batch = append(batch[:0], c)
+		alone += c.madeAlone()
 	waiting:
 		for len(batch) < limit && alone < maxAloneInBatch {
 			select {
@@ -183,24 +195,120 @@ func (g *groupCommit) commit() {
 				break waiting
 			}
 		}
-		passTurn := sync.OnceFunc(func() { g.turn <- struct{}{} })
-		g.run(batch, passTurn)
-		passTurn()
+		from := &fromCommitter{passTurn: sync.OnceFunc(func() { g.turn <- struct{}{} }), ahead: ahead}
+		g.run(batch, from)
+		from.passTurn()
+		ahead = from.takeAhead() // not taken: kept for the next batch
 	}
 }
 
-// lastStatementsKey is the context value of a batch's transaction that
-// passes the turn on (see groupCommit.turn) once the batch's changes are
-// made and only its events and the commit are left to send. The other
-// committer then takes the changes that came meanwhile and runs their
-// statements while this one commits.
-type lastStatementsKey struct{}
+// first waits for the first change of the next batch; nil when the
+// committers stop. A transaction begun ahead that waited aheadIdle for it
+// is rolled back, and *ahead set to nil.
+func (g *groupCommit) first(ahead **bun.Tx, idle *time.Timer) *change {
+	if *ahead != nil {
+		idle.Reset(aheadIdle)
+		select {
+		case c := <-g.changes:
+			idle.Stop()
+			return c
+		case <-g.quit:
+			idle.Stop()
+			return nil
+		case <-idle.C:
+			rollBackAhead(*ahead)
+			*ahead = nil
+		}
+	}
+	select {
+	case c := <-g.changes:
+		return c
+	case <-g.quit:
+		return nil
+	}
+}
+
+// A committer begins the transaction of its next batch before it takes the
+// turn, while the batch before makes its changes: the BEGIN, a round trip
+// of the half dozen that a batch's changes take on a server engine, is
+// then off the path that batches take one after another. A transaction
+// begun takes no snapshot and no lock before its first statement; one
+// left idle for aheadIdle, when no change came, is rolled back rather than
+// kept open on the database's side. SQLite's one writer begins when it
+// writes.
+//
+// Only a batch of several changes takes it. A transaction begun ahead may
+// find its connection lost at its first statement, which database/sql
+// would have found at the BEGIN and replaced unseen; a batch that fails so
+// makes its changes again alone, each in a new transaction, where a
+// change made alone would fail with the connection.
+
+// aheadIdle is how long a transaction begun ahead waits for its changes.
+const aheadIdle = time.Second
+
+// beginAhead begins a transaction for the committer's next batch, or
+// returns nil (SQLite, or when it cannot: the batch then begins its own).
+func (g *groupCommit) beginAhead() *bun.Tx {
+	if g.db.engine == SQLite {
+		return nil
+	}
+	// Not bound to a request or a deadline: database/sql rolls a
+	// transaction back when the context it began with ends. Its
+	// statements have the batch's deadline.
+	tx, err := g.db.bun.BeginTx(g.stopping, nil)
+	if err != nil {
+		return nil
+	}
+	return &tx
+}
+
+func rollBackAhead(tx *bun.Tx) {
+	if tx != nil {
+		_ = tx.Rollback()
+	}
+}
+
+// fromCommitter is what a committer hands the transaction of its batch,
+// in the context of the batch's statements.
+type fromCommitter struct {
+	// passTurn passes the turn (see groupCommit.turn) on to the other
+	// committer once the batch's changes are made and only its events
+	// and the commit are left to send: the other then takes the changes
+	// that came meanwhile and makes them while this one commits.
+	passTurn func()
+	ahead    *bun.Tx // begun ahead (see beginAhead), until taken
+}
+
+type fromCommitterKey struct{}
+
+// takeAhead returns the transaction begun ahead, once; nil after that, or
+// when there is none.
+func (f *fromCommitter) takeAhead() *bun.Tx {
+	if f == nil {
+		return nil
+	}
+	tx := f.ahead
+	f.ahead = nil
+	return tx
+}
 
 // startingLastStatements passes the turn on, if ctx holds it.
 func startingLastStatements(ctx context.Context) {
-	if pass, ok := ctx.Value(lastStatementsKey{}).(func()); ok {
-		pass()
+	if f, ok := ctx.Value(fromCommitterKey{}).(*fromCommitter); ok {
+		f.passTurn()
 	}
+}
+
+// beginTx begins the transaction of a change or a batch: the one its
+// committer began ahead, the first time, else a new one.
+func (db *DB) beginTx(ctx context.Context) (bun.Tx, error) {
+	if f, ok := ctx.Value(fromCommitterKey{}).(*fromCommitter); ok {
+		if tx := f.takeAhead(); tx != nil {
+			db.beganAhead.Add(1)
+			return *tx, nil
+		}
+	}
+	return db.bun.BeginTx(ctx, nil)
 }
 
 // maxAloneInBatch is the most changes without a set that one batch takes.
@@ -224,7 +332,7 @@ func (c *change) madeAlone() int {
 const batchTimeout = 30 * time.Second
 
 // run commits a batch of changes, or, when it cannot, each alone.
-func (g *groupCommit) run(batch []*change, passTurn func()) {
+func (g *groupCommit) run(batch []*change, from *fromCommitter) {
 	live := batch[:0]
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
@@ -237,10 +345,16 @@ func (g *groupCommit) run(batch []*change, passTurn func()) {
 	case len(live) == 0:
 		return
 	case len(live) == 1 && !g.db.aloneInItsSet(live[0]):
-		g.runAlone(live[0], passTurn)
+		// Its own transaction: the one begun ahead stays for the next
+		// batch (see beginAhead).
+		var turn *fromCommitter
+		if from != nil {
+			turn = &fromCommitter{passTurn: from.passTurn}
+		}
+		g.runAlone(live[0], turn)
 		return
 	}
-	txs, refused, failed, bySet, err := g.db.writeBatch(live, passTurn)
+	txs, refused, failed, bySet, err := g.db.writeBatch(live, from)
 	if err == nil {
 		g.db.committed(txs)
 		if len(live) > 1 {
@@ -263,7 +377,7 @@ func (g *groupCommit) run(batch []*change, passTurn func()) {
 		// its own answer, and the others again together.
 		alone = live[failed : failed+1]
 		rest := slices.Delete(slices.Clone(live), failed, failed+1)
-		defer g.run(rest, passTurn)
+		defer g.run(rest, from)
 	}
 	// The transaction failed as a whole (a deadlock, a lost connection):
 	// each change again, alone and at once.
@@ -303,12 +417,12 @@ func (g *groupCommit) runAloneLater(c *change) {
 	}()
 }
 
-// runAlone runs a change in a transaction of its own; passTurn, if not
-// nil, is called before its last statements.
-func (g *groupCommit) runAlone(c *change, passTurn func()) {
+// runAlone runs a change in a transaction of its own; from, if not nil,
+// is what its committer hands it.
+func (g *groupCommit) runAlone(c *change, from *fromCommitter) {
 	ctx := context.WithValue(c.ctx, inChangeKey{}, true)
-	if passTurn != nil {
-		ctx = context.WithValue(ctx, lastStatementsKey{}, passTurn)
+	if from != nil {
+		ctx = context.WithValue(ctx, fromCommitterKey{}, from)
 	}
 	c.done <- g.db.writeAlone(ctx, c.fn)
 }
@@ -326,11 +440,11 @@ func (g *groupCommit) runAlone(c *change, passTurn func()) {
 // a batch with many such changes ran again as many times, one less each
 // time. When a change fails otherwise, failed is its index; otherwise -1.
 // bySet is how many changes sets made.
-func (db *DB) writeBatch(batch []*change, passTurn func()) (txs []*Tx, refused []error, failed, bySet int, err error) {
+func (db *DB) writeBatch(batch []*change, from *fromCommitter) (txs []*Tx, refused []error, failed, bySet int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	if passTurn != nil {
-		ctx = context.WithValue(ctx, lastStatementsKey{}, passTurn)
+	if from != nil {
+		ctx = context.WithValue(ctx, fromCommitterKey{}, from)
 	}
 	failed = -1
 	refused = make([]error, len(batch))

@@ -306,3 +306,55 @@ func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
 		}
 	})
 }
+
+// On a server engine a committer begins its next transaction before the
+// changes come, and a batch of them is made in it: the BEGIN's round trip
+// is not theirs to wait for. Nothing is lost when that transaction, begun
+// before, carries them.
+func TestWrite_BatchesUseTheTransactionBegunAhead(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Engine() == sqlstore.SQLite {
+			t.Skip("SQLite's one writer begins when it writes")
+		}
+		ctx := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
+		insert := func(name string) func(ctx context.Context, tx *sqlstore.Tx) error {
+			return func(ctx context.Context, tx *sqlstore.Tx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value, updated_at) VALUES (?, 'x', ?)", name, tx.Now())
+				return err
+			}
+		}
+		// A first change keeps the turn while the others come, so that
+		// they make a batch once it comes to its commit.
+		started, hold := make(chan struct{}), make(chan struct{})
+		const n = 8
+		errs := make(chan error, n+1)
+		go func() {
+			errs <- db.Write(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+				close(started)
+				<-hold
+				return insert("ahead-first")(ctx, tx)
+			})
+		}()
+		<-started
+		for i := range n {
+			go func() { errs <- db.Write(ctx, insert(fmt.Sprintf("ahead-%d", i))) }()
+		}
+		time.Sleep(100 * time.Millisecond) // for them to wait for a committer
+		close(hold)
+		for range n + 1 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if db.BeganAhead() == 0 {
+			t.Error("no batch was made in a transaction begun ahead")
+		}
+		var rows int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE name LIKE 'ahead-%'").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != n+1 {
+			t.Errorf("%d of the %d changes stored", rows, n+1)
+		}
+	})
+}
