@@ -76,6 +76,8 @@ type DB struct {
 	// beganAhead counts the transactions a committer began before their
 	// changes came (see beginAhead), for tests.
 	beganAhead atomic.Int64
+	// turnLimitForTests replaces maxTurn when not 0.
+	turnLimitForTests atomic.Int64
 
 	groupOnce   sync.Once
 	groupCommit *groupCommit

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -312,3 +313,10 @@ func (db *DB) CommitsTogether() int64 { return db.commitsTogether.Load() }
 // BeganAhead returns how many transactions of changes were begun before
 // their changes came.
 func (db *DB) BeganAhead() int64 { return db.beganAhead.Load() }
+
+// SetTurnLimit sets how long a batch may keep the turn, in place of
+// maxTurn, and restores maxTurn when the test ends.
+func (db *DB) SetTurnLimit(t testing.TB, d time.Duration) {
+	db.turnLimitForTests.Store(int64(d))
+	t.Cleanup(func() { db.turnLimitForTests.Store(0) })
+}

@@ -196,10 +196,27 @@ func (g *groupCommit) commit() {
 			}
 		}
 		from := &fromCommitter{passTurn: sync.OnceFunc(func() { g.turn <- struct{}{} }), ahead: ahead}
+		overdue := time.AfterFunc(g.db.turnLimit(), from.passTurn)
 		g.run(batch, from)
+		overdue.Stop()
 		from.passTurn()
 		ahead = from.takeAhead() // not taken: kept for the next batch
 	}
+}
+
+// maxTurn is the longest a batch keeps the turn. One that takes longer to
+// make its changes waits for something (a row another transaction holds,
+// a change made alone that waits for an agent): the other committer then
+// goes on without it, as both did before batches took turns. A batch of
+// the most changes takes a few tens of milliseconds.
+const maxTurn = 100 * time.Millisecond
+
+// turnLimit is maxTurn, unless a test set another (see SetTurnLimit).
+func (db *DB) turnLimit() time.Duration {
+	if d := time.Duration(db.turnLimitForTests.Load()); d > 0 {
+		return d
+	}
+	return maxTurn
 }
 
 // first waits for the first change of the next batch; nil when the

@@ -241,6 +241,7 @@ func TestWrite_RoutingThatWaitsLetsGoOfAgentsItCannotTake(t *testing.T) {
 func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
+		db.SetTurnLimit(t, time.Hour) // the first is held up on purpose here
 		change := func(name string, started chan<- struct{}, hold <-chan struct{}) func(ctx context.Context, tx *sqlstore.Tx) error {
 			return func(ctx context.Context, tx *sqlstore.Tx) error {
 				started <- struct{}{}
@@ -355,6 +356,50 @@ func TestWrite_BatchesUseTheTransactionBegunAhead(t *testing.T) {
 		}
 		if rows != n+1 {
 			t.Errorf("%d of the %d changes stored", rows, n+1)
+		}
+	})
+}
+
+// A batch that waits long for something while it makes its changes does
+// not hold up the others past the turn's limit: the other committer goes
+// on with the changes that come.
+func TestWrite_ABatchThatWaitsPassesTheTurnOn(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Engine() == sqlstore.SQLite {
+			t.Skip("SQLite has one writer: the others wait for it whatever the turn")
+		}
+		ctx := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
+		db.SetTurnLimit(t, 10*time.Millisecond)
+		started, hold := make(chan struct{}), make(chan struct{})
+		held := make(chan error, 1)
+		go func() {
+			held <- db.Write(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+				close(started)
+				<-hold
+				return nil
+			})
+		}()
+		<-started
+		defer func() {
+			close(hold)
+			if err := <-held; err != nil {
+				t.Error(err)
+			}
+		}()
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Write(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value, updated_at) VALUES ('not held up', 'x', ?)", tx.Now())
+				return err
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(batchWaitLimit):
+			t.Fatal("a change waited for a batch that kept the turn")
 		}
 	})
 }
