@@ -178,6 +178,22 @@ func (db *DB) WriteTogether(ctx context.Context, fns ...func(ctx context.Context
 	return answers
 }
 
+// WriteTogetherInTurn is WriteTogether as a committer makes a batch: with
+// the turn (see groupCommit.turn), which the batch passes on when it comes
+// to its commit, and no committer takes before.
+func (db *DB) WriteTogetherInTurn(ctx context.Context, fns ...func(ctx context.Context, tx *Tx) error) []chan error {
+	g := db.group()
+	<-g.turn
+	batch := make([]*change, len(fns))
+	answers := make([]chan error, len(fns))
+	for i, fn := range fns {
+		answers[i] = make(chan error, 1)
+		batch[i] = &change{ctx: ctx, fn: fn, done: answers[i]}
+	}
+	g.runInTurn(batch, &fromCommitter{passTurn: g.passTurnOnce()})
+	return answers
+}
+
 // RouteTask routes a queued task in the change, as the changes that route
 // one do, and reports whether an agent took it.
 func (tx *Tx) RouteTask(ctx context.Context, taskID string) (bool, error) {

@@ -21,9 +21,13 @@ import (
 // load the changes per commit grow with the load, which is what lets the
 // rate of changes outgrow the rate of commits.
 //
-// One batch at a time makes its changes (see groupCommit.turn): the next
-// starts when the one before comes to its events and commit, and makes its
-// changes while that one commits. Started at once instead, the second
+// One batch of several changes at a time makes them (see groupCommit.turn):
+// the next starts when the one before comes to its events and commit, and
+// makes its changes while that one commits. A change that came alone
+// passes the turn on at once: nothing waited for it, and under light load
+// two changes made side by side wait less than one after the other (in an
+// open model at 600 tasks/s, p99 create→assigned 108 and 69 ms, against
+// 130 and 92 with the turn kept, and 100 and 73 without turns). Started at once instead, the second
 // committer took the one or two changes that had just come, ran them while
 // the first ran its own, both on the same two cores and each waiting for
 // rows the other held, and then waited for the first's commit all the
@@ -165,24 +169,22 @@ func (g *groupCommit) commit() {
 	}
 	batch := make([]*change, 0, limit)
 	var ahead *bun.Tx
+	var aheadSince time.Time
 	defer func() { rollBackAhead(ahead) }()
 	idle := time.NewTimer(aheadIdle)
 	idle.Stop()
 	for {
 		if ahead == nil {
-			ahead = g.beginAhead()
+			ahead, aheadSince = g.beginAhead(), time.Now()
 		}
-		select {
-		case <-g.turn:
-		case <-g.quit:
-			return
-		}
-		alone := 0 // changes without a set, each made in a savepoint
-		c := g.first(&ahead, idle)
+		c := g.first(&ahead, aheadSince, idle)
 		if c == nil {
-			g.turn <- struct{}{}
 			return
 		}
+		// The turn always comes: the other committer holds it only while
+		// its batch makes its changes.
+		<-g.turn
+		alone := 0 // changes without a set, each made in a savepoint
 		batch = append(batch[:0], c)
 		alone += c.madeAlone()
 	waiting:
@@ -195,13 +197,35 @@ func (g *groupCommit) commit() {
 				break waiting
 			}
 		}
-		from := &fromCommitter{passTurn: sync.OnceFunc(func() { g.turn <- struct{}{} }), ahead: ahead}
-		overdue := time.AfterFunc(g.db.turnLimit(), from.passTurn)
-		g.run(batch, from)
-		overdue.Stop()
-		from.passTurn()
-		ahead = from.takeAhead() // not taken: kept for the next batch
+		from := &fromCommitter{passTurn: g.passTurnOnce(), ahead: ahead}
+		g.runInTurn(batch, from)
+		// Not taken (a change made alone): kept for the next batch,
+		// unless it has been open for aheadIdle already.
+		if ahead = from.takeAhead(); ahead != nil && time.Since(aheadSince) >= aheadIdle {
+			rollBackAhead(ahead)
+			ahead = nil
+		}
 	}
+}
+
+// passTurnOnce returns a function that passes the turn on the first time
+// it is called, and does nothing after that.
+func (g *groupCommit) passTurnOnce() func() {
+	return sync.OnceFunc(func() { g.turn <- struct{}{} })
+}
+
+// runInTurn runs a batch whose committer holds the turn, and passes it on
+// when the batch comes to its events and commit (see fromCommitter), after
+// maxTurn, or when the batch is done, whichever comes first; at once for
+// a batch of one change, which no other change waited for.
+func (g *groupCommit) runInTurn(batch []*change, from *fromCommitter) {
+	if len(batch) == 1 {
+		from.passTurn()
+	}
+	overdue := time.AfterFunc(g.db.turnLimit(), from.passTurn)
+	defer overdue.Stop()
+	defer from.passTurn()
+	g.run(batch, from)
 }
 
 // maxTurn is the longest a batch keeps the turn. One that takes longer to
@@ -220,11 +244,11 @@ func (db *DB) turnLimit() time.Duration {
 }
 
 // first waits for the first change of the next batch; nil when the
-// committers stop. A transaction begun ahead that waited aheadIdle for it
-// is rolled back, and *ahead set to nil.
-func (g *groupCommit) first(ahead **bun.Tx, idle *time.Timer) *change {
+// committers stop. A transaction begun ahead (at since) that is still
+// waiting aheadIdle after it began is rolled back, and *ahead set to nil.
+func (g *groupCommit) first(ahead **bun.Tx, since time.Time, idle *time.Timer) *change {
 	if *ahead != nil {
-		idle.Reset(aheadIdle)
+		idle.Reset(aheadIdle - time.Since(since))
 		select {
 		case c := <-g.changes:
 			idle.Stop()

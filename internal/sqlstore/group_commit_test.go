@@ -234,10 +234,11 @@ func TestWrite_RoutingThatWaitsLetsGoOfAgentsItCannotTake(t *testing.T) {
 	})
 }
 
-// One batch at a time makes its changes; the next starts once the one
-// before comes to its events and commit, and makes its changes while that
-// one commits. Changes that arrive meanwhile wait for it, and share its
-// transaction rather than each starting a small one of their own.
+// One batch of several at a time makes its changes; the next starts once
+// the one before comes to its events and commit, and makes its changes
+// while that one commits. Changes that arrive meanwhile wait for it, and
+// share its transaction rather than each starting a small one of their
+// own.
 func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := switchboard.NewContextWithActor(context.Background(), switchboard.SystemActor("test"))
@@ -268,7 +269,17 @@ func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
 		secondStarted, noHold := make(chan struct{}, 1), make(chan struct{})
 		close(noHold)
 		written := make(chan error, 2)
-		go func() { written <- db.Write(ctx, change("first", firstStarted, firstHold)) }()
+		// A batch of two, the first of which waits.
+		go func() {
+			answers := db.WriteTogetherInTurn(ctx, change("first", firstStarted, firstHold), change("with the first", make(chan struct{}, 1), noHold))
+			for _, a := range answers {
+				if err := <-a; err != nil {
+					written <- err
+					return
+				}
+			}
+			written <- nil
+		}()
 		<-firstStarted
 		go func() { written <- db.Write(ctx, change("second", secondStarted, noHold)) }()
 		select {
@@ -299,11 +310,11 @@ func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
 			}
 		}
 		var rows int
-		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE name IN ('first', 'second')").Scan(&rows); err != nil {
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE name IN ('first', 'with the first', 'second')").Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
-		if rows != 2 {
-			t.Errorf("%d of the two changes stored", rows)
+		if rows != 3 {
+			t.Errorf("%d of the three changes stored", rows)
 		}
 	})
 }
@@ -373,11 +384,21 @@ func TestWrite_ABatchThatWaitsPassesTheTurnOn(t *testing.T) {
 		started, hold := make(chan struct{}), make(chan struct{})
 		held := make(chan error, 1)
 		go func() {
-			held <- db.Write(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-				close(started)
-				<-hold
-				return nil
-			})
+			// A batch of two, the first of which waits.
+			answers := db.WriteTogetherInTurn(ctx,
+				func(ctx context.Context, tx *sqlstore.Tx) error {
+					close(started)
+					<-hold
+					return nil
+				},
+				func(ctx context.Context, tx *sqlstore.Tx) error { return nil })
+			for _, a := range answers {
+				if err := <-a; err != nil {
+					held <- err
+					return
+				}
+			}
+			held <- nil
 		}()
 		<-started
 		defer func() {
