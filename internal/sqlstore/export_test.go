@@ -168,14 +168,20 @@ func (db *DB) InsertAuditEntries(ctx context.Context, entries ...*switchboard.Au
 // transaction is done: each change's answer comes on its channel, at once
 // or when it has been made again alone.
 func (db *DB) WriteTogether(ctx context.Context, fns ...func(ctx context.Context, tx *Tx) error) []chan error {
+	batch, answers := changesOf(ctx, fns)
+	db.group().run(batch, nil)
+	return answers
+}
+
+// changesOf makes a batch of fns, and the channels of their answers.
+func changesOf(ctx context.Context, fns []func(ctx context.Context, tx *Tx) error) ([]*change, []chan error) {
 	batch := make([]*change, len(fns))
 	answers := make([]chan error, len(fns))
 	for i, fn := range fns {
 		answers[i] = make(chan error, 1)
 		batch[i] = &change{ctx: ctx, fn: fn, done: answers[i]}
 	}
-	db.group().run(batch, nil)
-	return answers
+	return batch, answers
 }
 
 // WriteTogetherInTurn is WriteTogether as a committer makes a batch: with
@@ -184,12 +190,7 @@ func (db *DB) WriteTogether(ctx context.Context, fns ...func(ctx context.Context
 func (db *DB) WriteTogetherInTurn(ctx context.Context, fns ...func(ctx context.Context, tx *Tx) error) []chan error {
 	g := db.group()
 	<-g.turn
-	batch := make([]*change, len(fns))
-	answers := make([]chan error, len(fns))
-	for i, fn := range fns {
-		answers[i] = make(chan error, 1)
-		batch[i] = &change{ctx: ctx, fn: fn, done: answers[i]}
-	}
+	batch, answers := changesOf(ctx, fns)
 	g.runInTurn(batch, &fromCommitter{passTurn: g.passTurnOnce()})
 	return answers
 }

@@ -271,14 +271,7 @@ func TestWrite_NextBatchStartsWhenTheOneBeforeCommits(t *testing.T) {
 		written := make(chan error, 2)
 		// A batch of two, the first of which waits.
 		go func() {
-			answers := db.WriteTogetherInTurn(ctx, change("first", firstStarted, firstHold), change("with the first", make(chan struct{}, 1), noHold))
-			for _, a := range answers {
-				if err := <-a; err != nil {
-					written <- err
-					return
-				}
-			}
-			written <- nil
+			written <- firstError(db.WriteTogetherInTurn(ctx, change("first", firstStarted, firstHold), change("with the first", make(chan struct{}, 1), noHold)))
 		}()
 		<-firstStarted
 		go func() { written <- db.Write(ctx, change("second", secondStarted, noHold)) }()
@@ -385,20 +378,13 @@ func TestWrite_ABatchThatWaitsPassesTheTurnOn(t *testing.T) {
 		held := make(chan error, 1)
 		go func() {
 			// A batch of two, the first of which waits.
-			answers := db.WriteTogetherInTurn(ctx,
+			held <- firstError(db.WriteTogetherInTurn(ctx,
 				func(ctx context.Context, tx *sqlstore.Tx) error {
 					close(started)
 					<-hold
 					return nil
 				},
-				func(ctx context.Context, tx *sqlstore.Tx) error { return nil })
-			for _, a := range answers {
-				if err := <-a; err != nil {
-					held <- err
-					return
-				}
-			}
-			held <- nil
+				func(ctx context.Context, tx *sqlstore.Tx) error { return nil }))
 		}()
 		<-started
 		defer func() {
@@ -423,4 +409,15 @@ func TestWrite_ABatchThatWaitsPassesTheTurnOn(t *testing.T) {
 			t.Fatal("a change waited for a batch that kept the turn")
 		}
 	})
+}
+
+// firstError waits for every answer and returns the first error, if any.
+func firstError(answers []chan error) error {
+	var first error
+	for _, a := range answers {
+		if err := <-a; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
