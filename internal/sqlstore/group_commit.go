@@ -23,19 +23,21 @@ import (
 //
 // One batch of several changes at a time makes them (see groupCommit.turn):
 // the next starts when the one before comes to its events and commit, and
-// makes its changes while that one commits. A change that came alone
-// passes the turn on at once: nothing waited for it, and under light load
-// two changes made side by side wait less than one after the other (in an
-// open model at 600 tasks/s, p99 create→assigned 108 and 69 ms, against
-// 130 and 92 with the turn kept, and 100 and 73 without turns). Started at once instead, the second
-// committer took the one or two changes that had just come, ran them while
-// the first ran its own, both on the same two cores and each waiting for
-// rows the other held, and then waited for the first's commit all the
-// same. Measured with the lifecycle load (1,000 agents, 64 requests in
-// flight, alternating): on PostgreSQL 766 and 851 tasks/s against 652 and
-// 740, p99 create→assigned 92 and 88 ms against 117 and 125, with a fifth
-// less CPU per task; on MariaDB, where InnoDB also locks the ranges its
-// statements read, 607 and 602 against 430 and 317.
+// makes its changes while that one commits. Started at once instead, the
+// second committer took the one or two changes that had just come, ran
+// them while the first ran its own, both on the same two cores and each
+// waiting for rows the other held, and then waited for the first's commit
+// all the same. Measured with the lifecycle load (1,000 agents, 64
+// requests in flight, alternating): on PostgreSQL 766 and 851 tasks/s
+// against 652 and 740, p99 create→assigned 92 and 88 ms against 117 and
+// 125, with a fifth less CPU per task; on MariaDB, where InnoDB also locks
+// the ranges its statements read, 607 and 602 against 430 and 317.
+//
+// A change that came alone passes the turn on at once: nothing waited for
+// it, and under light load two changes made side by side wait less than
+// one after the other (in an open model at 600 tasks/s, p99
+// create→assigned 108 and 69 ms, against 130 and 92 with the turn kept,
+// and 100 and 73 without turns).
 //
 // A change that fails in a batch must not take the others with it, and its
 // caller must see its own error. A change made one by one that refuses (an
@@ -177,8 +179,8 @@ func (g *groupCommit) commit() {
 		if ahead == nil {
 			ahead, aheadSince = g.beginAhead(), time.Now()
 		}
-		c := g.first(&ahead, aheadSince, idle)
-		if c == nil {
+		var c *change
+		if c, ahead = g.first(ahead, aheadSince, idle); c == nil {
 			return
 		}
 		// The turn always comes: the other committer holds it only while
@@ -199,12 +201,7 @@ func (g *groupCommit) commit() {
 		}
 		from := &fromCommitter{passTurn: g.passTurnOnce(), ahead: ahead}
 		g.runInTurn(batch, from)
-		// Not taken (a change made alone): kept for the next batch,
-		// unless it has been open for aheadIdle already.
-		if ahead = from.takeAhead(); ahead != nil && time.Since(aheadSince) >= aheadIdle {
-			rollBackAhead(ahead)
-			ahead = nil
-		}
+		ahead = from.takeAhead() // not taken (a change made alone): for the next batch
 	}
 }
 
@@ -216,12 +213,9 @@ func (g *groupCommit) passTurnOnce() func() {
 
 // runInTurn runs a batch whose committer holds the turn, and passes it on
 // when the batch comes to its events and commit (see fromCommitter), after
-// maxTurn, or when the batch is done, whichever comes first; at once for
-// a batch of one change, which no other change waited for.
+// maxTurn, or when the batch is done, whichever comes first (see run for
+// a change that came alone).
 func (g *groupCommit) runInTurn(batch []*change, from *fromCommitter) {
-	if len(batch) == 1 {
-		from.passTurn()
-	}
 	overdue := time.AfterFunc(g.db.turnLimit(), from.passTurn)
 	defer overdue.Stop()
 	defer from.passTurn()
@@ -243,29 +237,29 @@ func (db *DB) turnLimit() time.Duration {
 	return maxTurn
 }
 
-// first waits for the first change of the next batch; nil when the
-// committers stop. A transaction begun ahead (at since) that is still
-// waiting aheadIdle after it began is rolled back, and *ahead set to nil.
-func (g *groupCommit) first(ahead **bun.Tx, since time.Time, idle *time.Timer) *change {
-	if *ahead != nil {
-		idle.Reset(aheadIdle - time.Since(since))
+// first waits for the first change of the next batch (nil when the
+// committers stop), and returns it with the transaction begun ahead (at
+// since), or nil once that has been open aheadIdle and is rolled back.
+func (g *groupCommit) first(ahead *bun.Tx, since time.Time, idle *time.Timer) (*change, *bun.Tx) {
+	var expired <-chan time.Time // nil, never ready, with nothing begun
+	if left := aheadIdle - time.Since(since); ahead != nil && left <= 0 {
+		rollBackAhead(ahead)
+		ahead = nil
+	} else if ahead != nil {
+		idle.Reset(left)
+		defer idle.Stop()
+		expired = idle.C
+	}
+	for {
 		select {
 		case c := <-g.changes:
-			idle.Stop()
-			return c
+			return c, ahead
 		case <-g.quit:
-			idle.Stop()
-			return nil
-		case <-idle.C:
-			rollBackAhead(*ahead)
-			*ahead = nil
+			return nil, ahead
+		case <-expired:
+			rollBackAhead(ahead)
+			ahead, expired = nil, nil
 		}
-	}
-	select {
-	case c := <-g.changes:
-		return c
-	case <-g.quit:
-		return nil
 	}
 }
 
@@ -382,18 +376,19 @@ func (g *groupCommit) run(batch []*change, from *fromCommitter) {
 		}
 		live = append(live, c)
 	}
-	switch {
-	case len(live) == 0:
+	if len(live) == 0 {
 		return
-	case len(live) == 1 && !g.db.aloneInItsSet(live[0]):
-		// Its own transaction: the one begun ahead stays for the next
-		// batch (see beginAhead).
-		var turn *fromCommitter
+	}
+	if len(live) == 1 {
 		if from != nil {
-			turn = &fromCommitter{passTurn: from.passTurn}
+			from.passTurn() // nothing waited for it
 		}
-		g.runAlone(live[0], turn)
-		return
+		if !g.db.aloneInItsSet(live[0]) {
+			// Its own transaction: the one begun ahead stays for the
+			// next batch (see beginAhead).
+			g.runAlone(live[0])
+			return
+		}
 	}
 	txs, refused, failed, bySet, err := g.db.writeBatch(live, from)
 	if err == nil {
@@ -454,18 +449,13 @@ func (g *groupCommit) runAloneLater(c *change) {
 	g.stopped.Add(1) // while the committer calling it runs: never from 0
 	go func() {
 		defer g.stopped.Done()
-		g.runAlone(c, nil)
+		g.runAlone(c)
 	}()
 }
 
-// runAlone runs a change in a transaction of its own; from, if not nil,
-// is what its committer hands it.
-func (g *groupCommit) runAlone(c *change, from *fromCommitter) {
-	ctx := context.WithValue(c.ctx, inChangeKey{}, true)
-	if from != nil {
-		ctx = context.WithValue(ctx, fromCommitterKey{}, from)
-	}
-	c.done <- g.db.writeAlone(ctx, c.fn)
+// runAlone runs a change in a transaction of its own.
+func (g *groupCommit) runAlone(c *change) {
+	c.done <- g.db.writeAlone(context.WithValue(c.ctx, inChangeKey{}, true), c.fn)
 }
 
 // writeBatch runs the changes in one transaction and commits it, returning
