@@ -69,9 +69,10 @@ func (c retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // errors of retryable operations on a lost connection as ErrBadConn. It
 // implements every optional interface database/sql looks for, forwarding to
 // the driver's or answering as database/sql does in its absence, so that
-// wrapping changes nothing else, but for one thing: on PostgreSQL it runs
+// wrapping changes nothing else, but for two things: on PostgreSQL it runs
 // the last statement of a transaction with its COMMIT when asked to (see
-// commitTogether).
+// commitTogether), and the first statements of a batch's sets together
+// (see pipeline).
 type retryConn struct {
 	driver.Conn
 	inTx bool // a transaction is open: its statements cannot be moved to another connection
@@ -104,6 +105,11 @@ func (c *retryConn) QueryContext(ctx context.Context, query string, args []drive
 	if c.committedTogether {
 		return nil, errCommittedAlready
 	}
+	if conn := pgxConnOf(c.Conn); conn != nil && c.inTx {
+		if rows, ok, err := pipelineAnswer(ctx, conn); ok || err != nil {
+			return rows, err
+		}
+	}
 	q, ok := c.Conn.(driver.QueryerContext)
 	if !ok {
 		return nil, driver.ErrSkip
@@ -133,6 +139,11 @@ func (c *retryConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 func (c *retryConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if c.committedTogether {
 		return nil, errCommittedAlready
+	}
+	if conn := pgxConnOf(c.Conn); conn != nil && c.inTx {
+		if _, _, err := pipelineAnswer(ctx, conn); err != nil {
+			return nil, err
+		}
 	}
 	if ct, ok := ctx.Value(commitTogetherKey{}).(*commitTogether); ok && ct.dest != nil && c.inTx {
 		if conn := pgxConnOf(c.Conn); conn != nil {

@@ -76,6 +76,9 @@ type DB struct {
 	// beganAhead counts the transactions a committer began before their
 	// changes came (see beginAhead), for tests.
 	beganAhead atomic.Int64
+	// piped counts the statements sent in pipelines (see pipeline), and
+	// pipelines the round trips that sent them, for tests.
+	piped, pipelines atomic.Int64
 	// turnLimitForTests replaces maxTurn when not 0.
 	turnLimitForTests atomic.Int64
 

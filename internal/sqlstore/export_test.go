@@ -331,6 +331,10 @@ func (db *DB) CommitsTogether() int64 { return db.commitsTogether.Load() }
 // their changes came.
 func (db *DB) BeganAhead() int64 { return db.beganAhead.Load() }
 
+// Piped returns how many statements were sent in pipelines, and in how
+// many round trips.
+func (db *DB) Piped() (statements, roundTrips int64) { return db.piped.Load(), db.pipelines.Load() }
+
 // SetTurnLimit sets how long a batch may keep the turn, in place of
 // maxTurn, and restores maxTurn when the test ends.
 func (db *DB) SetTurnLimit(t testing.TB, d time.Duration) {

@@ -496,14 +496,20 @@ func (db *DB) writeBatch(batch []*change, from *fromCommitter) (txs []*Tx, refus
 			return cctx
 		}
 		sets, alone := setsOf(batch)
-		for _, members := range sets {
-			calls := make([]*setCall, len(members))
+		calls := make([][]*setCall, len(sets))
+		makes := make([]func(ctx context.Context) error, len(sets))
+		for k, members := range sets {
+			calls[k] = make([]*setCall, len(members))
 			for j, i := range members {
-				calls[j] = &setCall{Tx: db.newTx(changeCtx(batch[i]), btx), item: batch[i].set.item}
+				calls[k][j] = &setCall{Tx: db.newTx(changeCtx(batch[i]), btx), item: batch[i].set.item}
 			}
-			if err := batch[members[0]].set.make(ctx, calls); err != nil {
-				return err
-			}
+			makes[k] = func(ctx context.Context) error { return batch[members[0]].set.make(ctx, calls[k]) }
+		}
+		if err := db.makeSets(ctx, makes); err != nil {
+			return err
+		}
+		for k, members := range sets {
+			calls := calls[k]
 			for j, i := range members {
 				if calls[j].left {
 					// Its events, if the set recorded any, go with it.

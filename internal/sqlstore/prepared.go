@@ -34,10 +34,19 @@ func (db *DB) scanPrepared(ctx context.Context, idb bun.IDB, dest any, query str
 		return idb.NewRaw(query, args...).Scan(ctx, dest)
 	}
 	db.ranPrepared(query)
+	query = numberedPlaceholders(query)
+	if s := takeSlot(ctx); s != nil {
+		// A set's first statement, which goes with those of the
+		// batch's other sets (see pipeline).
+		var err error
+		if ctx, err = s.hand(ctx, query, args); err != nil {
+			return err
+		}
+	}
 	// The connection's default mode sends statements unprepared (see
 	// postgresDSN); these ask to be prepared and kept.
 	args = append([]any{pgx.QueryExecModeCacheStatement}, args...)
-	rows, err := sqlTx.QueryContext(ctx, numberedPlaceholders(query), args...)
+	rows, err := sqlTx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

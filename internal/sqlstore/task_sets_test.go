@@ -205,6 +205,138 @@ func TestTasks_MadeInSets(t *testing.T) {
 	})
 }
 
+// TestTasks_SetsOfABatchInOneRoundTrip: completions, acceptances and new
+// tasks made in one batch come out as they do one by one. On PostgreSQL
+// the first statements of their sets go together (see pipeline), with the
+// queue of the new tasks, which no cache keeps in tests, read before the
+// new tasks' statement and after the others were sent. When a completion's
+// statement fails there, the batch's changes are made again alone, each
+// answered for its own.
+func TestTasks_SetsOfABatchInOneRoundTrip(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newRoutingFixture(t, db)
+		offers := sqlstore.NewOfferService(db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Piped", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
+		const n = 4
+		agentCtx := map[string]context.Context{}
+		for i := range 6 * n { // room for every new task, however the batch goes
+			a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %02d", i), 1, nil)
+			agentCtx[a.ID] = ctx
+		}
+		// n tasks assigned and n offered, then one batch completes the
+		// first, accepts the others' offers and creates n more.
+		offerAndAccept := func(from, accepted int) []*switchboard.Task {
+			var tasks []*switchboard.Task
+			for i := range 2 * n {
+				task, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %d", from+i)})
+				if err != nil || task.Offer == nil {
+					t.Fatalf("create %d: %+v, %v; want it offered", from+i, task, err)
+				}
+				if i < accepted {
+					if _, err := offers.AcceptOffer(agentCtx[task.AgentID], task.Offer.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tasks = append(tasks, task)
+			}
+			return tasks
+		}
+		type answers struct {
+			completeErrs, acceptErrs, createErrs []error
+			completed, accepted, created         []*switchboard.Task
+		}
+		batch := func(tasks []*switchboard.Task, outcome func(i int) string, from int) *answers {
+			a := &answers{completeErrs: make([]error, n), acceptErrs: make([]error, n), createErrs: make([]error, n),
+				completed: make([]*switchboard.Task, n), accepted: make([]*switchboard.Task, n), created: make([]*switchboard.Task, n)}
+			var calls []func()
+			for i := range n {
+				done, offered := tasks[i], tasks[n+i]
+				calls = append(calls,
+					func() {
+						a.completed[i], a.completeErrs[i] = f.tasks.CompleteTask(agentCtx[done.AgentID], done.ID, outcome(i))
+					},
+					func() {
+						a.accepted[i], a.acceptErrs[i] = offers.AcceptOffer(agentCtx[offered.AgentID], offered.Offer.ID)
+					},
+					func() {
+						a.created[i], _, a.createErrs[i] = f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("New %d", from+i)})
+					})
+			}
+			if inSets := together(t, db, calls); inSets == 0 && outcome(n-1) == "done" {
+				t.Error("no change was made in a set: the test did not test them")
+			}
+			return a
+		}
+		check := func(a *answers, failing int) {
+			t.Helper()
+			for i := range n {
+				switch {
+				case i == failing:
+					if a.completeErrs[i] == nil {
+						t.Errorf("completion %d, whose statement fails, answered %+v", i, a.completed[i])
+					}
+				case a.completeErrs[i] != nil || a.completed[i].Status != switchboard.TaskCompleted:
+					t.Errorf("completion %d: %+v, %v; want the task completed", i, a.completed[i], a.completeErrs[i])
+				}
+				if a.acceptErrs[i] != nil || a.accepted[i].Status != switchboard.TaskAssigned {
+					t.Errorf("acceptance %d: %+v, %v; want the task assigned", i, a.accepted[i], a.acceptErrs[i])
+				}
+				if a.createErrs[i] != nil || a.created[i].Status != switchboard.TaskOffered {
+					t.Errorf("creation %d: %+v, %v; want the task offered", i, a.created[i], a.createErrs[i])
+				}
+			}
+			// Each agent holds one unit per task assigned or offered to
+			// it, whichever way the batch went.
+			var held, open int
+			for query, dest := range map[string]*int{
+				"SELECT COALESCE(SUM(workload), 0) FROM agents":                      &held,
+				"SELECT COUNT(*) FROM tasks WHERE status IN ('offered', 'assigned')": &open,
+			} {
+				if err := db.QueryRow(context.Background(), query).Scan(dest); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if held != open {
+				t.Errorf("agents hold %d units for %d tasks offered or assigned", held, open)
+			}
+		}
+
+		statements, roundTrips := db.Piped()
+		check(batch(offerAndAccept(0, n), func(int) string { return "done" }, 0), -1)
+		if db.Engine() == sqlstore.Postgres {
+			s, r := db.Piped()
+			if s-statements < 3 || r-roundTrips >= s-statements {
+				t.Errorf("%d statements piped in %d round trips, want at least 3 in fewer", s-statements, r-roundTrips)
+			}
+		}
+		if db.Engine() != sqlstore.Postgres {
+			return
+		}
+		// A completion whose statement fails: the statements after it in
+		// the pipeline are not run, the batch is rolled back, and every
+		// change is made again alone.
+		for _, stmt := range []string{
+			"CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$",
+			"CREATE TRIGGER refuse_boom BEFORE UPDATE ON tasks FOR EACH ROW WHEN (NEW.outcome = 'boom') EXECUTE FUNCTION refuse_boom()",
+		} {
+			if err := db.Exec(context.Background(), stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		statements, roundTrips = db.Piped()
+		failing := n - 1
+		check(batch(offerAndAccept(2*n, n), func(i int) string {
+			if i == failing {
+				return "boom"
+			}
+			return "done"
+		}, n), failing)
+		if s, _ := db.Piped(); s == statements {
+			t.Error("no statement was piped: the test did not test a failing pipeline")
+		}
+	})
+}
+
 // TestTasks_EventsInTheOrderOfTheirMoves: in a batch, new tasks that wait
 // for want of a free agent, and an agent becoming available who then takes
 // them, have their events in the order of the moves (created, then
