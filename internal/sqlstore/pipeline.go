@@ -213,12 +213,15 @@ func (p *pipeline) send(ctx context.Context, conn *pgx.Conn) error {
 	}
 	err := results.Close()
 	for _, st := range pending {
-		if err == nil {
-			err = st.err
+		switch {
+		case err != nil:
+		case st.err != nil:
+			err = st.err // PostgreSQL ran none of the statements after it
+		case st.rows == nil:
+			err = errors.New("sqlstore: a piped statement went unanswered")
 		}
 	}
 	if err != nil {
-		// PostgreSQL ran none of the statements after one that failed.
 		return fail(err)
 	}
 	return nil
