@@ -144,9 +144,7 @@ func (c *retryConn) ExecContext(ctx context.Context, query string, args []driver
 		if _, _, err := pipelineAnswer(ctx, conn); err != nil {
 			return nil, err
 		}
-	}
-	if ct, ok := ctx.Value(commitTogetherKey{}).(*commitTogether); ok && ct.dest != nil && c.inTx {
-		if conn := pgxConnOf(c.Conn); conn != nil {
+		if ct, ok := ctx.Value(commitTogetherKey{}).(*commitTogether); ok && ct.dest != nil {
 			return c.execAndCommit(ctx, conn, ct, query, args)
 		}
 	}

@@ -63,6 +63,18 @@ func together(t *testing.T, db *sqlstore.DB, calls []func()) (inSets int64) {
 	return
 }
 
+// mustAgentsOfOne makes n agents of capacity 1 available, and returns the
+// context each acts in, by ID.
+func (f *routingFixture) mustAgentsOfOne(t *testing.T, n int) map[string]context.Context {
+	t.Helper()
+	ctxOf := map[string]context.Context{}
+	for i := range n {
+		a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %02d", i), 1, nil)
+		ctxOf[a.ID] = ctx
+	}
+	return ctxOf
+}
+
 // TestTasks_MadeInSets: new tasks, accepts and completions made together in
 // a batch (on PostgreSQL, by a few statements over all of them) come out
 // as they do one by one: each task offered to an agent of its own, each
@@ -75,14 +87,10 @@ func TestTasks_MadeInSets(t *testing.T) {
 		offers := sqlstore.NewOfferService(db)
 		q := f.MustQueue(t, switchboard.NewQueue{Name: "Sets", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
 		const n = 12
-		agentCtx := map[string]context.Context{}
-		for i := range n + 4 {
-			// Of capacity 1: concurrent routers may give an agent of
-			// more a second task, ranking it on what they read before
-			// the other's commit.
-			a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %02d", i), 1, nil)
-			agentCtx[a.ID] = ctx
-		}
+		// Of capacity 1: concurrent routers may give an agent of more a
+		// second task, ranking it on what they read before the other's
+		// commit.
+		agentCtx := f.mustAgentsOfOne(t, n+4)
 
 		created := make([]*switchboard.Task, n)
 		var calls []func()
@@ -218,11 +226,7 @@ func TestTasks_SetsOfABatchInOneRoundTrip(t *testing.T) {
 		offers := sqlstore.NewOfferService(db)
 		q := f.MustQueue(t, switchboard.NewQueue{Name: "Piped", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
 		const n = 4
-		agentCtx := map[string]context.Context{}
-		for i := range 6 * n { // room for every new task, however the batch goes
-			a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %02d", i), 1, nil)
-			agentCtx[a.ID] = ctx
-		}
+		agentCtx := f.mustAgentsOfOne(t, 6*n) // room for every new task, however the batch goes
 		// n tasks assigned and n offered, then one batch completes the
 		// first, accepts the others' offers and creates n more.
 		offerAndAccept := func(from, accepted int) []*switchboard.Task {
@@ -391,11 +395,7 @@ func TestTasks_CompletedInASetGiveQueuedWork(t *testing.T) {
 		f := newRoutingFixture(t, db)
 		q := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
 		const agents = 6
-		ctxOf := map[string]context.Context{}
-		for i := range agents {
-			a, ctx := f.MustAgent(t, fmt.Sprintf("Agent %d", i), 1, nil)
-			ctxOf[a.ID] = ctx
-		}
+		ctxOf := f.mustAgentsOfOne(t, agents)
 		var first []*switchboard.Task
 		for i := range agents + 3 { // three wait
 			task, _, err := f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %d", i)})
