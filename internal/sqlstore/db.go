@@ -64,6 +64,10 @@ type DB struct {
 	// beforeCommit, when set, runs after a change's events have their
 	// positions and before it commits, for tests that hold a commit back.
 	beforeCommit func(events []*switchboard.Event)
+	// afterCandidates, when set, learns of the agents a set ranked for
+	// its tasks before it takes them, for tests that change them in
+	// between (see reserveSet).
+	afterCandidates func(ranked []string)
 	// afterPrepared, when set, learns of each statement run prepared,
 	// past bun and its query hooks, for tests that count statements.
 	afterPrepared atomic.Pointer[func(query string)]

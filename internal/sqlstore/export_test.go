@@ -19,6 +19,10 @@ import (
 // their positions and before it commits.
 func (db *DB) SetBeforeCommit(f func(events []*switchboard.Event)) { db.beforeCommit = f }
 
+// SetAfterCandidates lets a test act on the agents a set ranked for its
+// tasks, before the set takes them.
+func (db *DB) SetAfterCandidates(f func(ranked []string)) { db.afterCandidates = f }
+
 // Write runs fn as a change, as the services do.
 func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	return db.write(ctx, fn)

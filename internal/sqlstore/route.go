@@ -192,6 +192,21 @@ func rankOrder(ranked []string) (string, []any) {
 	return b.String(), args
 }
 
+// unchangedSinceRead is MySQL's condition that each of the ranked agents
+// (aliased a) has the last assignment it had when read, seen[i] for
+// ranked[i] (see reserveSet), with its arguments.
+func unchangedSinceRead(ranked []string, seen []*time.Time) (string, []any) {
+	var b strings.Builder
+	b.WriteString("(CASE a.id")
+	args := make([]any, 0, 2*len(ranked))
+	for i, id := range ranked {
+		b.WriteString(" WHEN ? THEN a.last_assigned_at <=> ?")
+		args = append(args, id, seen[i])
+	}
+	b.WriteString(" END) = 1")
+	return b.String(), args
+}
+
 // agentMayTakeWork is the condition on an agent (aliased a) that it may
 // take work now: active, present, below capacity. Its values are written
 // in, as agents_ready_idx's condition is: a prepared statement's cached

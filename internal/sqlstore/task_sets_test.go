@@ -502,3 +502,69 @@ func TestTasks_ALoneChangeMadeByItsSet(t *testing.T) {
 		}
 	})
 }
+
+// TestTasks_ASetPassesOverAgentsGivenWorkSinceRead: a set that finds one
+// of the agents it read given work by a change committed in between
+// passes it over, as no longer the longest idle; taken again, an agent
+// held two tasks while others held none, and their completions waited
+// for each other.
+func TestTasks_ASetPassesOverAgentsGivenWorkSinceRead(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Engine() == sqlstore.SQLite {
+			t.Skip("SQLite's one writer reads and takes the agents with no commit between")
+		}
+		f := newRoutingFixture(t, db)
+		q := f.MustQueue(t, switchboard.NewQueue{Name: "Idle first", TeamIDs: []string{f.team.ID}, OfferTimeout: time.Minute})
+		for i := range 3 {
+			f.MustAgent(t, fmt.Sprintf("Agent %d", i), 2, nil)
+		}
+		var busy string
+		var once sync.Once
+		db.SetAfterCandidates(func(ranked []string) {
+			once.Do(func() {
+				// The first ranked is given a task by another transaction,
+				// which commits.
+				busy = ranked[0]
+				if err := db.Exec(context.Background(), "UPDATE agents SET workload = workload + 1, last_assigned_at = ? WHERE id = ?",
+					time.Now().UTC(), busy); err != nil {
+					t.Error(err)
+				}
+			})
+		})
+		defer db.SetAfterCandidates(nil)
+		created := make([]*switchboard.Task, 2)
+		var calls []func()
+		for i := range created {
+			calls = append(calls, func() {
+				var err error
+				if created[i], _, err = f.tasks.CreateTask(f.admin, switchboard.NewTask{QueueID: q.ID, Title: fmt.Sprintf("Task %d", i)}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		if together(t, db, calls) == 0 {
+			t.Fatal("no creation was made in a set: the test did not test them")
+		}
+		if busy == "" {
+			t.Fatal("the set read no candidates")
+		}
+		for i, task := range created {
+			if task == nil || task.Status != switchboard.TaskOffered {
+				t.Fatalf("task %d: %+v, want offered", i, task)
+			}
+			if task.AgentID == busy {
+				t.Errorf("task %d offered to the agent given work after the set read it", i)
+			}
+		}
+		if created[0].AgentID == created[1].AgentID {
+			t.Errorf("both tasks offered to %s", created[0].AgentName)
+		}
+		var workload int
+		if err := db.QueryRow(context.Background(), "SELECT workload FROM agents WHERE id = ?", busy).Scan(&workload); err != nil {
+			t.Fatal(err)
+		}
+		if workload != 1 {
+			t.Errorf("the agent given work meanwhile holds %d units, want 1", workload)
+		}
+	})
+}
