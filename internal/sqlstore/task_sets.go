@@ -84,21 +84,6 @@ func (db *DB) inPairs(columns string, args []any, pairs [][2]string) (string, []
 	return b.String(), args
 }
 
-// byKeyOnly is cond, on PostgreSQL in a form that no index answers, for a
-// statement on rows it names by their IDs: they are to be found by those.
-// PostgreSQL's planner, without statistics for what just changed, guessed
-// that few rows had the status and read them through the status index,
-// whose entries for rows updated since the last vacuum stay until it
-// comes: a completion of 68 tasks stepped through 4,000 entries of
-// tasks_status_created_idx and 200 pages of tasks (2.8 ms, against 0.5 by
-// the primary key), an acceptance through 7,000 of offers_pending_idx.
-func (db *DB) byKeyOnly(cond string) string {
-	if db.engine != Postgres {
-		return cond
-	}
-	return "(" + cond + ") IS TRUE"
-}
-
 // anyOf is PostgreSQL's condition that column is one of ids, written as a
 // list of values of a length that a prepared statement keeps its plan for
 // (see valueList), or as an array beyond.
@@ -237,7 +222,7 @@ func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 	}
 	where, args := db.inPairs("id, agent_id", nil, pairs)
 	offerSet, offerArgs := "status = ?, responded_at = ?", []any{switchboard.OfferAccepted, now}
-	offerWhere, offerWhereArgs := where+" AND "+db.byKeyOnly("status = ? AND expires_at > ?"), append(args, switchboard.OfferPending, now)
+	offerWhere, offerWhereArgs := where+" AND "+byKeyOnly("status = ? AND expires_at > ?"), append(args, switchboard.OfferPending, now)
 	taskSet, taskArgs := "status = ?, assigned_at = ?, updated_at = ?, version = version + 1", []any{switchboard.TaskAssigned, now, now}
 	accepted := map[string]offerRow{}
 	tasks := map[string]*taskRow{}
@@ -257,7 +242,7 @@ func (db *DB) acceptSet(ctx context.Context, calls []*setCall) error {
 			taskRow
 		}
 		if err := tx.scanPrepared(ctx, &rows, "WITH o AS (UPDATE offers SET "+offerSet+" WHERE "+offerWhere+" RETURNING id, task_id, agent_id), "+
-			"t AS (UPDATE tasks SET "+taskSet+" FROM o WHERE tasks.id = o.task_id AND "+db.byKeyOnly("tasks.agent_id = o.agent_id AND tasks.status = ?")+
+			"t AS (UPDATE tasks SET "+taskSet+" FROM o WHERE tasks.id = o.task_id AND "+byKeyOnly("tasks.agent_id = o.agent_id AND tasks.status = ?")+
 			" RETURNING tasks.*) SELECT o.id AS accepted_offer_id, o.task_id AS accepted_task_id, t.* FROM o FULL JOIN t ON t.id = o.task_id",
 			slices.Concat(offerArgs, offerWhereArgs, taskArgs, []any{switchboard.TaskOffered})...); err != nil && !errors.Is(err, errNoRows) {
 			return err
@@ -340,7 +325,7 @@ func (db *DB) completeSet(ctx context.Context, calls []*setCall) error {
 	}
 	outcome, outcomeArgs := db.valueByID("tasks.id", ids, outcomes)
 	where, whereArgs := db.inPairs("id, agent_id", nil, pairs)
-	where, whereArgs = where+" AND "+db.byKeyOnly("status = ?"), append(whereArgs, switchboard.TaskAssigned)
+	where, whereArgs = where+" AND "+byKeyOnly("status = ?"), append(whereArgs, switchboard.TaskAssigned)
 	var completed map[string]*taskRow
 	var waiting bool
 	var err error
