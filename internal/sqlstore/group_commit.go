@@ -505,6 +505,10 @@ func (db *DB) writeBatch(batch []*change, from *fromCommitter) (txs []*Tx, refus
 			}
 			makes[k] = func(ctx context.Context) error { return batch[members[0]].set.make(ctx, calls[k]) }
 		}
+		if k := len(sets) - 1; k >= 0 && len(alone) == 0 && batch[sets[k][0]].set.endsWithNewRows {
+			makeLast := makes[k]
+			makes[k] = func(ctx context.Context) error { return makeLast(context.WithValue(ctx, lastSetKey{}, true)) }
+		}
 		if err := db.makeSets(ctx, makes); err != nil {
 			return err
 		}
@@ -568,7 +572,8 @@ func rollBackTo(ctx context.Context, idb bun.IDB, savepoint string) error {
 
 // setsOf sorts the changes of a batch into sets, as indexes of the batch
 // in the order of their arrival, and those made one by one. Sets that wait
-// for agents' rows come first (see setWork.waitsForAgents), the others in
+// for agents' rows come first (see setWork.waitsForAgents), those that end
+// with new rows last (see setWork.endsWithNewRows), the others between, in
 // the order of their first change's arrival.
 func setsOf(batch []*change) (sets [][]int, alone []int) {
 	byKey := map[string]int{}
@@ -586,14 +591,16 @@ func setsOf(batch []*change) (sets [][]int, alone []int) {
 		sets[k] = append(sets[k], i)
 	}
 	slices.SortStableFunc(sets, func(a, b []int) int {
-		waits := func(set []int) bool { return batch[set[0]].set.waitsForAgents }
-		switch {
-		case waits(a) && !waits(b):
-			return -1
-		case waits(b) && !waits(a):
+		place := func(set []int) int {
+			switch w := batch[set[0]].set; {
+			case w.waitsForAgents:
+				return 0
+			case w.endsWithNewRows:
+				return 2
+			}
 			return 1
 		}
-		return 0
+		return place(a) - place(b)
 	})
 	return sets, alone
 }
@@ -629,6 +636,31 @@ type setWork struct {
 	// evenAlone marks a kind whose set makes a change that comes alone
 	// in fewer statements than its fn (see aloneInItsSet).
 	evenAlone bool
+	// endsWithNewRows marks a kind whose last statement only inserts
+	// rows that no other transaction can know of before the commit (new
+	// tasks and their offers): no other batch waits for them, and they
+	// wait for no row another batch holds. Such sets come last in a
+	// batch, and the last of them passes the turn on before that
+	// statement when nothing follows it (see passTurnBeforeNewRows).
+	endsWithNewRows bool
+}
+
+// lastSetKey marks the context of the last set of a batch, when no change
+// is made one by one after it.
+type lastSetKey struct{}
+
+// passTurnBeforeNewRows passes the turn on (see groupCommit.turn) when the
+// set of ctx is the last of its batch: what is left to send, its new rows
+// then the events, holds nothing up for the other committer's batch, which
+// makes its changes meanwhile. The insert took 2.6 ms of the ~20 that a
+// full batch keeps the turn. Measured with the lifecycle load (1,000
+// agents, 384 requests in flight, PostgreSQL on 2 cores, alternating):
+// faster in 7 of 10 pairs, 1,159–1,611 tasks/s against 1,076–1,517; a
+// small gain, near the noise of a shared machine.
+func passTurnBeforeNewRows(ctx context.Context) {
+	if ctx.Value(lastSetKey{}) != nil {
+		startingLastStatements(ctx)
+	}
 }
 
 // setCall is one change of a set being made.

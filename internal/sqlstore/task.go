@@ -162,7 +162,7 @@ func (s *TaskService) CreateTask(ctx context.Context, nt switchboard.NewTask) (*
 	work := &createWork{nt: nt, idemActor: idemActor, hash: hash, created: &created}
 	var set *setWork
 	if sc.All {
-		set = &setWork{key: "create " + nt.QueueID + " " + mustJSON(nt.RequiredSkills), make: s.db.createSet, item: work}
+		set = &setWork{key: "create " + nt.QueueID + " " + mustJSON(nt.RequiredSkills), make: s.db.createSet, endsWithNewRows: true, item: work}
 	}
 	err = s.db.writeInSet(ctx, func(ctx context.Context, tx *Tx) error {
 		queue, err := s.db.taskQueue(ctx, tx, sc, nt.QueueID)

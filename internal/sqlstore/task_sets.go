@@ -566,6 +566,7 @@ func (db *DB) createSet(ctx context.Context, calls []*setCall) error {
 	}
 	// A duplicate key (an idempotency key, an external reference) fails
 	// the batch: each change then runs alone and answers for itself.
+	passTurnBeforeNewRows(ctx)
 	if err := db.insertTogether(ctx, tx, &inserts, &offers); err != nil {
 		return err
 	}
