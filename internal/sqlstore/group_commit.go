@@ -641,7 +641,8 @@ type setWork struct {
 	// tasks and their offers): no other batch waits for them, and they
 	// wait for no row another batch holds. Such sets come last in a
 	// batch, and the last of them passes the turn on before that
-	// statement when nothing follows it (see passTurnBeforeNewRows).
+	// statement when nothing follows it: no change of the batch made one
+	// by one, none the set leaves (see passTurnBeforeNewRows).
 	endsWithNewRows bool
 }
 

@@ -564,9 +564,12 @@ func (db *DB) createSet(ctx context.Context, calls []*setCall) error {
 	if len(inserts) == 0 {
 		return nil
 	}
+	if len(inserts) == len(calls) {
+		// None is left to be made alone after the set, within the turn.
+		passTurnBeforeNewRows(ctx)
+	}
 	// A duplicate key (an idempotency key, an external reference) fails
 	// the batch: each change then runs alone and answers for itself.
-	passTurnBeforeNewRows(ctx)
 	if err := db.insertTogether(ctx, tx, &inserts, &offers); err != nil {
 		return err
 	}
