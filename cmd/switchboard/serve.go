@@ -92,7 +92,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	stopTimeouts := runTimeouts(ctx, sqlstore.NewOfferService(db), sqlstore.NewTaskService(db),
 		checks.Worker("timeouts", offerTimeoutTick), logger)
 	defer stopTimeouts()
-	stopStats := runStatsRollUp(ctx, sqlstore.NewStatsService(db), checks.Worker("stats", statsTick), logger)
+	stats := sqlstore.NewStatsService(db)
+	stats.Pace = true // beside the requests whose events it counts
+	stopStats := runStatsRollUp(ctx, stats, checks.Worker("stats", statsTick), logger)
 	defer stopStats()
 
 	stopNotify, err := startNotify(ctx, cfg, db, logger)

@@ -50,6 +50,9 @@ var presentPresences = []switchboard.Presence{switchboard.PresenceAvailable, swi
 // StatsService implements switchboard.StatsService.
 type StatsService struct {
 	db *DB
+	// Pace makes RollUpStats pause between its transactions (see there),
+	// for a pass that runs beside the work it counts.
+	Pace bool
 }
 
 var _ switchboard.StatsService = (*StatsService)(nil)

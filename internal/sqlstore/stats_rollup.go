@@ -180,6 +180,15 @@ var errRollUpBusy = errors.New("another instance is rolling up the figures")
 // row, skipping it when another instance holds it, and moves its position
 // on in the same commit as the counts: an event is counted once whatever
 // the number of instances, and a pass that fails counts nothing.
+//
+// With Pace, it waits after each transaction but the last for as long as
+// that one took, so that a pass takes at most about one core half the
+// time. Unpaced, the pass over ten seconds of a busy instance's events
+// (60,000 at 1,500 tasks a second, PostgreSQL on 2 cores) took a core for
+// half a second in one go, and the requests queued behind it. Measured
+// with the lifecycle load in the open model at 1,500 tasks a second for
+// 30 s, three rounds: p95 create→assigned 58–78 ms paced against 60–123
+// unpaced (55–62 with no pass at all), p99 93–135 against 97–168.
 func (s *StatsService) RollUpStats(ctx context.Context) (int, error) {
 	db := s.db
 	last, err := db.LastEventPosition(ctx)
@@ -203,6 +212,7 @@ func (s *StatsService) RollUpStats(ctx context.Context) (int, error) {
 	for {
 		done := true
 		n := 0
+		began := time.Now()
 		err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			now := db.now()
 			var state struct {
@@ -259,6 +269,15 @@ func (s *StatsService) RollUpStats(ctx context.Context) (int, error) {
 		counted += n
 		if done {
 			return counted, nil
+		}
+		if s.Pace {
+			pause := time.NewTimer(time.Since(began))
+			select {
+			case <-ctx.Done():
+				pause.Stop()
+				return counted, ctx.Err()
+			case <-pause.C:
+			}
 		}
 	}
 }

@@ -155,6 +155,37 @@ func checkAdminStats(t *testing.T, f *statsFixture, st *switchboard.Stats) {
 	}
 }
 
+// A paced pass (as serve runs it) over more positions than one of its
+// transactions covers counts every event once, those after its pauses
+// too.
+func TestStats_PacedRollUpAcrossTransactions(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newStatsFixture(t, db)
+		f.stats.Pace = true
+		err := db.Write(systemCtx(), func(ctx context.Context, tx *sqlstore.Tx) error {
+			for range 5001 { // statsChunk and one, none counted
+				tx.Record(switchboard.Event{Type: switchboard.AuditTeamUpdated,
+					Subject: switchboard.EventSubject{Type: "team", ID: f.team.ID, Name: "Ops"}})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.MustTask(t, switchboard.NewTask{QueueID: f.field.ID, Title: "Gate"})
+		if n := f.MustRollUp(t); n != 15 {
+			t.Errorf("rolled up %d events, want the fixture's 14 and the task's creation", n)
+		}
+		if n := f.MustRollUp(t); n != 0 {
+			t.Errorf("a second pass counted %d events again", n)
+		}
+		if st := f.MustStats(t, f.admin, switchboard.StatsFilter{QueueID: f.field.ID}); st.Totals.CreatedToday != 2 {
+			t.Errorf("Field work created today = %d, want 2", st.Totals.CreatedToday)
+		}
+	})
+}
+
 func TestStats_MatchWhatHappened(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
