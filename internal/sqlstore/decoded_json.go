@@ -18,7 +18,18 @@ import (
 // a map whose keys are not strings, a string that is not UTF-8 (the
 // encoder replaces its bytes), a time the encoder refuses. The caller
 // then encodes and decodes, as it would have anyway.
-func decodedJSON(v any) (any, bool) {
+func decodedJSON(v any) (any, bool) { return decoded(v, 0) }
+
+// maxDecodedDepth is the deepest decodedJSON goes into nested values: a
+// value that holds itself would take it down for ever, where the encoder
+// refuses it.
+const maxDecodedDepth = 64
+
+// decoded is decodedJSON for a value depth levels down.
+func decoded(v any, depth int) (any, bool) {
+	if depth > maxDecodedDepth {
+		return nil, false
+	}
 	switch v := v.(type) {
 	case nil:
 		return nil, true
@@ -44,7 +55,7 @@ func decodedJSON(v any) (any, bool) {
 		}
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			d, ok := decodedJSON(e)
+			d, ok := decoded(e, depth+1)
 			if !ok || !utf8.ValidString(k) {
 				return nil, false
 			}
@@ -64,7 +75,7 @@ func decodedJSON(v any) (any, bool) {
 		}
 		return out, true
 	}
-	return decodedValue(reflect.ValueOf(v))
+	return decodedValue(reflect.ValueOf(v), depth)
 }
 
 var (
@@ -87,10 +98,10 @@ func encodesItself(t reflect.Type) bool {
 	return does
 }
 
-// decodedValue is decodedJSON for what its type switch leaves: pointers,
+// decodedValue is decoded for what its type switch leaves: pointers,
 // named types of the basic kinds, and slices and maps of other element
 // types.
-func decodedValue(rv reflect.Value) (any, bool) {
+func decodedValue(rv reflect.Value, depth int) (any, bool) {
 	t := rv.Type()
 	if t.Kind() == reflect.Pointer {
 		// nil is null, marshaler or not; else the value it points to,
@@ -98,7 +109,7 @@ func decodedValue(rv reflect.Value) (any, bool) {
 		if rv.IsNil() {
 			return nil, true
 		}
-		return decodedJSON(rv.Elem().Interface())
+		return decoded(rv.Elem().Interface(), depth+1)
 	}
 	if encodesItself(t) {
 		return nil, false // a time does, but the type switch took it
@@ -121,7 +132,7 @@ func decodedValue(rv reflect.Value) (any, bool) {
 		}
 		out := make([]any, rv.Len())
 		for i := range out {
-			d, ok := decodedJSON(rv.Index(i).Interface())
+			d, ok := decoded(rv.Index(i).Interface(), depth+1)
 			if !ok {
 				return nil, false
 			}
@@ -137,7 +148,7 @@ func decodedValue(rv reflect.Value) (any, bool) {
 		}
 		out := make(map[string]any, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
-			d, ok := decodedJSON(it.Value().Interface())
+			d, ok := decoded(it.Value().Interface(), depth+1)
 			if !ok || !utf8.ValidString(it.Key().String()) {
 				return nil, false
 			}

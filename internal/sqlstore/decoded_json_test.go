@@ -72,7 +72,10 @@ func TestDecodedJSON(t *testing.T) {
 		t.Errorf("all at once: %#v (%v)", got, ok)
 	}
 
+	itself := map[string]any{}
+	itself["again"] = itself
 	notTold := map[string]any{
+		"itself":           itself,
 		"float":            1.5,
 		"number":           json.Number("12"),
 		"bytes":            []byte("abc"),
