@@ -41,8 +41,6 @@ func decoded(v any, depth int) (any, bool) {
 		return nil, false // written as it is, if it is a number
 	case int:
 		return json.Number(strconv.Itoa(v)), true
-	case int64:
-		return json.Number(strconv.FormatInt(v, 10)), true
 	case time.Time:
 		b, err := v.MarshalJSON()
 		if err != nil {
@@ -60,18 +58,6 @@ func decoded(v any, depth int) (any, bool) {
 				return nil, false
 			}
 			out[k] = d
-		}
-		return out, true
-	case []string:
-		if v == nil {
-			return nil, true
-		}
-		out := make([]any, len(v))
-		for i, s := range v {
-			if !utf8.ValidString(s) {
-				return nil, false
-			}
-			out[i] = s
 		}
 		return out, true
 	}

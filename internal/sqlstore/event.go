@@ -32,9 +32,11 @@ type eventRow struct {
 	Data        string    `bun:"data"`
 	RequestID   string    `bun:"request_id"`
 
-	// event is the event the row was made of, when it was (see
-	// newEventRow): domain then reads its data without decoding Data.
-	event *switchboard.Event `bun:"-"`
+	// teams and data are what TeamIDs and Data were encoded from, when
+	// the row was made of an event (see newEventRow): domain then reads
+	// them without decoding the JSON.
+	teams []string       `bun:"-"`
+	data  map[string]any `bun:"-"`
 }
 
 // newEventRow stores an event. Its data column holds the event's Data with
@@ -44,13 +46,14 @@ func newEventRow(e *switchboard.Event) *eventRow {
 	if teams == nil {
 		teams = []string{}
 	}
+	data := eventData(e)
 	return &eventRow{
 		Position: e.Position, ID: e.ID, Type: e.Type, At: e.At,
 		ActorType: e.Actor.Type, ActorID: clip(e.Actor.ID, 64), ActorName: clip(e.Actor.Name, 254),
 		SubjectType: e.Subject.Type, SubjectID: clip(e.Subject.ID, 64), SubjectName: clip(e.Subject.Name, 254),
 		TeamIDs: mustJSON(teams), AgentID: nilIfEmpty(e.AgentID),
-		Data: mustJSON(eventData(e)), RequestID: clip(e.RequestID, 64),
-		event: e,
+		Data: mustJSON(data), RequestID: clip(e.RequestID, 64),
+		teams: teams, data: data,
 	}
 }
 
@@ -83,7 +86,7 @@ func (r *eventRow) domain() *switchboard.Event {
 		AgentID:   deref(r.AgentID),
 		RequestID: r.RequestID,
 	}
-	if r.event == nil || !r.readBack(e) {
+	if r.data == nil || !r.readBack(e) {
 		_ = json.Unmarshal([]byte(r.TeamIDs), &e.TeamIDs)
 		var data map[string]any
 		_ = unmarshalJSON(r.Data, &data)
@@ -92,21 +95,17 @@ func (r *eventRow) domain() *switchboard.Event {
 	return e
 }
 
-// readBack sets e's teams and data from the event the row was made of, as
+// readBack sets e's teams and data from what the row was made of, as
 // decoding the row's JSON would, and reports whether it could tell.
 func (r *eventRow) readBack(e *switchboard.Event) bool {
-	teams := r.event.TeamIDs
-	if teams == nil {
-		teams = []string{}
-	}
-	if slices.IndexFunc(teams, func(t string) bool { return !utf8.ValidString(t) }) >= 0 {
+	if slices.IndexFunc(r.teams, func(t string) bool { return !utf8.ValidString(t) }) >= 0 {
 		return false
 	}
-	data, ok := decodedJSON(eventData(r.event))
+	data, ok := decodedJSON(r.data)
 	if !ok {
 		return false
 	}
-	e.TeamIDs = slices.Clone(teams)
+	e.TeamIDs = slices.Clone(r.teams)
 	splitEventData(e, data.(map[string]any))
 	return true
 }
