@@ -106,11 +106,63 @@ func routed(e *switchboard.Event) bool {
 	return e.Type == switchboard.AuditTaskAssigned && strings.HasPrefix(reason, routedReason)
 }
 
+// agentsOwnDoing reports whether an event that tells an agent of its
+// task is that agent's own doing, not routing's (an offer it accepted
+// with its token): the one person it concerns is not told (see causedBy),
+// and need not be read. One a user made as the agent they work as is
+// found out once the user is read.
+func agentsOwnDoing(kind switchboard.NotificationKind, e *switchboard.Event) bool {
+	if kind != switchboard.NotifyTaskOffered && kind != switchboard.NotifyTaskAssigned {
+		return false
+	}
+	return !routed(e) && e.Actor.Type == "agent" && e.Actor.ID != "" && e.Actor.ID == e.AgentID
+}
+
 // recipientColumns are what a person is read with, in every branch of the
 // query: a is the agent (of the event, or the one the user works as), u
 // the user, qh their quiet hours.
 const recipientColumns = "a.id AS agent_id, a.name AS agent_name, a.email AS agent_email, a.phone, a.notify, " +
 	"u.id AS user_id, u.email, u.name, u.status, qh.starts, qh.ends, qh.time_zone"
+
+// agentRecipientJoins join an agent a to the user who works as it and
+// their quiet hours.
+const agentRecipientJoins = " LEFT JOIN users u ON u.id = a.user_id LEFT JOIN notification_quiet_hours qh ON qh.user_id = u.id"
+
+// recipientAgentColumns are what a statement that takes agents for work
+// returns of them, and takenRecipients reads them as the people of the
+// work's notifications, as findRecipients reads the agent of an event: a
+// batch of new tasks then reads its agents once, in the statement that
+// takes them, instead of again, a round trip of its own, before its
+// commit (see Tx.people).
+const (
+	recipientAgentColumns = "a.id, a.name, a.email, a.phone, a.notify, a.user_id"
+	takenRecipients       = "SELECT 'agent' AS via, '' AS team_id, " + recipientColumns + " FROM taken AS a" + agentRecipientJoins
+)
+
+// reservedPeople are the people the changes read as they took agents for
+// work (Tx.people), or nil when a change may have changed one of them
+// since: one that recorded an event other than of a task or offer (an
+// agent's or user's update, say), or none at all.
+func reservedPeople(changes []*Tx) map[string]*person {
+	var people map[string]*person
+	for _, tx := range changes {
+		if len(tx.events) == 0 {
+			return nil
+		}
+		for _, e := range tx.events {
+			if !strings.HasPrefix(e.Type, "task.") && !strings.HasPrefix(e.Type, "offer.") {
+				return nil
+			}
+		}
+		for id, p := range tx.people {
+			if people == nil {
+				people = map[string]*person{}
+			}
+			people[id] = p
+		}
+	}
+	return people
+}
 
 // planNotifications adds to each change the notifications its events
 // trigger.
@@ -120,17 +172,23 @@ func (db *DB) planNotifications(ctx context.Context, idb bun.IDB, changes []*Tx)
 	}
 	var triggers []trigger
 	var agentIDs, teamIDs []string
+	var known []*person // agents of triggers, read already
+	reserved := reservedPeople(changes)
 	admins := false
 	for _, tx := range changes {
 		for _, e := range tx.events {
 			kind := switchboard.NotificationKindOf(e)
-			if kind == "" {
+			if kind == "" || agentsOwnDoing(kind, e) {
 				continue
 			}
 			triggers = append(triggers, trigger{tx, e, kind})
 			switch kind {
 			case switchboard.NotifyTaskOffered, switchboard.NotifyTaskAssigned:
-				if e.AgentID != "" && !slices.Contains(agentIDs, e.AgentID) {
+				if p := reserved[e.AgentID]; p != nil {
+					if !slices.Contains(known, p) {
+						known = append(known, p)
+					}
+				} else if e.AgentID != "" && !slices.Contains(agentIDs, e.AgentID) {
 					agentIDs = append(agentIDs, e.AgentID)
 				}
 			case switchboard.NotifyTaskEscalated, switchboard.NotifySLABreached:
@@ -154,6 +212,7 @@ func (db *DB) planNotifications(ctx context.Context, idb bun.IDB, changes []*Tx)
 	if err != nil {
 		return fmt.Errorf("finding whom to notify: %w", err)
 	}
+	people = append(people, known...)
 	prefs, err := findPreferences(ctx, idb, people, triggers)
 	if err != nil {
 		return fmt.Errorf("reading notification preferences: %w", err)
@@ -186,8 +245,7 @@ func (db *DB) findRecipients(ctx context.Context, idb bun.IDB, agentIDs, teamIDs
 	}
 	if len(agentIDs) > 0 {
 		branches = append(branches, "SELECT 'agent' AS via, '' AS team_id, "+recipientColumns+
-			" FROM agents a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN notification_quiet_hours qh ON qh.user_id = u.id"+
-			" WHERE "+in("a.id", agentIDs))
+			" FROM agents a"+agentRecipientJoins+" WHERE "+in("a.id", agentIDs))
 	}
 	if len(teamIDs) > 0 {
 		branches = append(branches, "SELECT 'team' AS via, ts.team_id, "+recipientColumns+

@@ -486,6 +486,65 @@ func TestTriggers_QueryBudget(t *testing.T) {
 	})
 }
 
+// On PostgreSQL the statement that takes an agent for a new task reads
+// the person the task's notifications go to: the change reads nobody
+// again before its commit. The other engines read them as any trigger's.
+func TestTriggers_RoutedAgentReadWithTheReservation(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newTriggerFixture(t, db)
+		ann, _, _ := f.MustHuman(t, "ann@example.com", "+15550001111", switchboard.ChannelEmail, switchboard.ChannelSMS, switchboard.ChannelInApp)
+		reads := 0
+		for _, q := range db.RecordQueries(func() { f.MustTask(t, switchboard.NewTask{QueueID: f.queue.ID, Title: "Call Mrs Smith back"}) }) {
+			if strings.Contains(q, "FROM agents a LEFT JOIN users u") {
+				reads++
+			}
+		}
+		want := 1
+		if db.Engine() == sqlstore.Postgres {
+			want = 0
+		}
+		if reads != want {
+			t.Errorf("%d reads of the offer's recipient of their own, want %d", reads, want)
+		}
+		wantSent(t, "offer", f.notifications(t, switchboard.AuditTaskOffered), "email ann@example.com", "sms +15550001111", "inapp "+ann.ID)
+	})
+}
+
+// An agent accepting its offer with its own token tells nobody, and
+// nobody is read for it.
+func TestTriggers_AgentsOwnAcceptReadsNobody(t *testing.T) {
+	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		f := newTriggerFixture(t, db)
+		bot, _, err := f.agents.CreateAgent(f.routingFixture.admin, switchboard.NewAgent{Name: "Bot", Kind: switchboard.MachineAgent,
+			Phone: "+15550002222", Notify: switchboard.AgentChannels, Capacity: 1, TeamIDs: []string{f.team.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		botCtx := switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: bot})
+		if _, err := sqlstore.NewPresenceService(db).SetPresence(botCtx, switchboard.PresenceAvailable); err != nil {
+			t.Fatal(err)
+		}
+		f.MustTask(t, switchboard.NewTask{QueueID: f.queue.ID, Title: "Rotate the logs"})
+		wantSent(t, "offer", f.notifications(t, switchboard.AuditTaskOffered), "sms +15550002222")
+		offers, err := sqlstore.NewOfferService(db).FindMyOffers(botCtx)
+		if err != nil || len(offers) != 1 {
+			t.Fatalf("FindMyOffers = %d, %v; want 1", len(offers), err)
+		}
+		for _, q := range db.RecordQueries(func() {
+			if _, err := sqlstore.NewOfferService(db).AcceptOffer(botCtx, offers[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}) {
+			if strings.Contains(q, "AS via") {
+				t.Errorf("accepting read whom to notify: %.80s", q)
+			}
+		}
+		wantSent(t, "accepting", f.notifications(t, switchboard.AuditTaskAssigned))
+	})
+}
+
 // An offer or assignment that an agent set off, by becoming available
 // while a task waited, is still news to the agent: routing made it.
 func TestTriggers_OfferSetOffByTheAgent(t *testing.T) {

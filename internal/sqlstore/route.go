@@ -151,18 +151,21 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 	var ids []string
 	if db.engine == Postgres {
 		// One statement, prepared (see scanPrepared): the update takes
-		// the row the look-up locked.
+		// the row the look-up locked, and the agent comes back as the
+		// person its notifications go to (see Tx.people).
 		// The arguments in the order of their placeholders: the time,
 		// the IDs of the IN list, then the same IDs in the ORDER BY, then
 		// the time again for the memberships.
 		args := append(append(append([]any{tx.now}, orderArgs...), orderArgs...), tx.now)
-		query := assignedToMembers("UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = (" +
-			"SELECT a.id FROM agents AS a WHERE " + agentMayTakeWorkByID + " AND a.id IN (" + placeholders(len(ranked)) + ") " +
-			"ORDER BY " + order + " LIMIT 1 FOR UPDATE SKIP LOCKED) AND " + agentMayTakeWorkByID + " RETURNING a.id")
-		if err := tx.scanPrepared(ctx, &ids, query, args...); err != nil || len(ids) == 0 {
+		query := assignedToMembers("UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = ("+
+			"SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN ("+placeholders(len(ranked))+") "+
+			"ORDER BY "+order+" LIMIT 1 FOR UPDATE SKIP LOCKED) AND "+agentMayTakeWorkByID+" RETURNING "+recipientAgentColumns, takenRecipients)
+		var taken []*person
+		if err := tx.scanPrepared(ctx, &taken, query, args...); err != nil || len(taken) == 0 {
 			return "", err
 		}
-		return ids[0], nil
+		tx.knowPerson(taken[0])
+		return *taken[0].AgentID, nil
 	}
 	first := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
 		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWorkByID).
@@ -657,10 +660,11 @@ func noteAssigned(ctx context.Context, tx *Tx, agentIDs ...string) error {
 }
 
 // assignedToMembers wraps a PostgreSQL statement that moves agents' last
-// assignment and returns their IDs as id, so that it gives their
-// memberships the same (see noteAssigned), in the same round trip. Its
-// one argument, the time, follows the statement's.
-func assignedToMembers(update string) string {
+// assignment and returns their rows, with an id column, so that it gives
+// their memberships the same (see noteAssigned), in the same round trip,
+// and answers final, a query of those rows (taken) with no arguments.
+// Its one argument, the time, follows the statement's.
+func assignedToMembers(update, final string) string {
 	return "WITH taken AS (" + update + "), members AS (UPDATE team_members SET last_assigned_at = ? " +
-		"WHERE agent_id IN (SELECT id FROM taken)) SELECT id FROM taken"
+		"WHERE agent_id IN (SELECT id FROM taken)) " + final
 }

@@ -40,6 +40,19 @@ type Tx struct {
 	membershipsAdded int
 	// stored are the change's events as written, for OnEvents.
 	stored []*eventRow
+	// people are the agents the change gave work to, by ID, as
+	// findRecipients reads them, when the statement that took them read
+	// them too (see reservedPeople).
+	people map[string]*person
+}
+
+// knowPerson keeps the person an agent is to its notifications, read in
+// the change.
+func (tx *Tx) knowPerson(p *person) {
+	if tx.people == nil {
+		tx.people = map[string]*person{}
+	}
+	tx.people[*p.AgentID] = p
 }
 
 // write runs fn as one change: in a transaction, with the events fn
