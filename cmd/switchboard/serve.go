@@ -227,11 +227,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 // tuneGC trades memory the server (or the load generator beside it) has
 // for CPU it lacks, unless the operator chose with GOGC or GOMEMLIMIT.
 // Each request allocates a few kilobytes that die with it; at the default
-// GOGC of 100 a fleet's
-// heartbeats keep the collector busy for a fifth of the CPU. Collecting
-// at 400% growth instead takes heartbeats from about 19,000 to 23,000 a
-// second on two cores, and the soft limit keeps the heap within the memory
-// the server is meant to need, collecting harder near it.
+// GOGC of 100 a fleet's heartbeats keep the collector busy for a fifth of
+// the CPU. Collecting at 400% growth instead takes heartbeats from about
+// 19,000 to 23,000 a second on two cores, and the soft limit keeps the
+// heap within the memory the server is meant to need, collecting harder
+// near it.
 func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

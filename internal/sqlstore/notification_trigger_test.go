@@ -73,6 +73,23 @@ func (f *triggerFixture) MustHuman(t *testing.T, email, phone string, notify ...
 	return u, a, ctx
 }
 
+// MustBot creates an active machine agent "Bot" in the team, available,
+// reached by SMS at +15550002222, with room for one task; it returns the
+// agent and the context it acts in with its token.
+func (f *triggerFixture) MustBot(t *testing.T) (*switchboard.Agent, context.Context) {
+	t.Helper()
+	bot, _, err := f.agents.CreateAgent(f.routingFixture.admin, switchboard.NewAgent{Name: "Bot", Kind: switchboard.MachineAgent,
+		Phone: "+15550002222", Notify: switchboard.AgentChannels, Capacity: 1, TeamIDs: []string{f.team.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	botCtx := switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: bot})
+	if _, err := sqlstore.NewPresenceService(f.db).SetPresence(botCtx, switchboard.PresenceAvailable); err != nil {
+		t.Fatal(err)
+	}
+	return bot, botCtx
+}
+
 // notifications are the messages of the outbox about events of a type,
 // oldest first.
 func (f *triggerFixture) notifications(t *testing.T, eventType string) []*switchboard.Notification {
@@ -169,15 +186,7 @@ func TestTriggers_MachineAgentsAndAssignment(t *testing.T) {
 		t.Parallel()
 		f := newTriggerFixture(t, db)
 		// A machine agent is reached only where it can be: by SMS here.
-		bot, _, err := f.agents.CreateAgent(f.routingFixture.admin, switchboard.NewAgent{Name: "Bot", Kind: switchboard.MachineAgent,
-			Phone: "+15550002222", Notify: switchboard.AgentChannels, Capacity: 1, TeamIDs: []string{f.team.ID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		botCtx := switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: bot})
-		if _, err := sqlstore.NewPresenceService(db).SetPresence(botCtx, switchboard.PresenceAvailable); err != nil {
-			t.Fatal(err)
-		}
+		bot, _ := f.MustBot(t)
 		direct := f.MustQueue(t, switchboard.NewQueue{Name: "Direct", TeamIDs: []string{f.team.ID}})
 		task := f.MustTask(t, switchboard.NewTask{QueueID: direct.ID, Title: "Rotate the logs"})
 		if task.AgentID != bot.ID {
@@ -517,15 +526,7 @@ func TestTriggers_AgentsOwnAcceptReadsNobody(t *testing.T) {
 	sqlstoretest.ForEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		f := newTriggerFixture(t, db)
-		bot, _, err := f.agents.CreateAgent(f.routingFixture.admin, switchboard.NewAgent{Name: "Bot", Kind: switchboard.MachineAgent,
-			Phone: "+15550002222", Notify: switchboard.AgentChannels, Capacity: 1, TeamIDs: []string{f.team.ID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		botCtx := switchboard.NewContextWithActor(context.Background(), &switchboard.Actor{Agent: bot})
-		if _, err := sqlstore.NewPresenceService(db).SetPresence(botCtx, switchboard.PresenceAvailable); err != nil {
-			t.Fatal(err)
-		}
+		_, botCtx := f.MustBot(t)
 		f.MustTask(t, switchboard.NewTask{QueueID: f.queue.ID, Title: "Rotate the logs"})
 		wantSent(t, "offer", f.notifications(t, switchboard.AuditTaskOffered), "sms +15550002222")
 		offers, err := sqlstore.NewOfferService(db).FindMyOffers(botCtx)
