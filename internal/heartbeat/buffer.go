@@ -51,6 +51,9 @@ type Buffer struct {
 	// touchEvery is how often one agent's calls alone are written.
 	touchEvery time.Duration
 
+	// flushing is held by a flush from its start to its end (see Flush).
+	flushing sync.Mutex
+
 	mu      sync.Mutex
 	pending map[string]switchboard.Heartbeat
 	written map[string]time.Time // when each agent's sign of life was last written
@@ -131,7 +134,15 @@ func (b *Buffer) Pending() int {
 
 // Flush writes what is buffered. When the write fails the heartbeats stay
 // buffered (unless newer ones came meanwhile) for the next flush.
+//
+// Flushes run one at a time, so that when Flush returns every heartbeat
+// noted before it began is written, or kept after a failure: a flush that
+// overtook one under way (Run's, say) returned before the heartbeats that
+// one had taken were written, and wrote an agent's newer heartbeat before
+// its older one, whose last-seen time and metadata then stood.
 func (b *Buffer) Flush(ctx context.Context) error {
+	b.flushing.Lock()
+	defer b.flushing.Unlock()
 	b.mu.Lock()
 	if len(b.pending) == 0 {
 		b.mu.Unlock()

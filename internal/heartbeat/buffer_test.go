@@ -172,3 +172,55 @@ func TestBuffer_DeferredHeartbeatsWaitForTheNextFlush(t *testing.T) {
 		t.Fatalf("written %+v", got)
 	}
 }
+
+// gatedStore holds its first write until opened, as a slow database would.
+type gatedStore struct {
+	store
+	once    sync.Once
+	entered chan struct{}
+	open    chan struct{}
+}
+
+func (s *gatedStore) RecordHeartbeats(ctx context.Context, beats []switchboard.Heartbeat) ([]switchboard.Heartbeat, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.entered)
+		<-s.open
+	}
+	return s.store.RecordHeartbeats(ctx, beats)
+}
+
+// A flush called while another is writing waits for it: it returns only
+// once the heartbeats noted before it are written, and an agent's older
+// heartbeat is never written after its newer one.
+func TestBuffer_FlushWaitsForTheFlushUnderWay(t *testing.T) {
+	st := &gatedStore{entered: make(chan struct{}), open: make(chan struct{})}
+	b := New(st, Options{})
+	b.Beat("a", json.RawMessage(`{"n":1}`))
+	first := make(chan error, 1)
+	go func() { first <- b.Flush(context.Background()) }()
+	<-st.entered // the first flush holds a's heartbeat
+
+	b.Beat("a", json.RawMessage(`{"n":2}`))
+	second := make(chan error, 1)
+	go func() { second <- b.Flush(context.Background()) }()
+	select {
+	case err := <-second:
+		t.Fatalf("the second flush returned (%v) while the first was still writing", err)
+	case <-time.After(50 * time.Millisecond): // a chance to overtake
+	}
+	close(st.open)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if len(st.batches) != 2 || string(st.batches[0][0].Metadata) != `{"n":1}` || string(st.batches[1][0].Metadata) != `{"n":2}` {
+		t.Fatalf("batches %v, want a's first heartbeat, then its second", st.batches)
+	}
+	if got := string(st.last()["a"].Metadata); got != `{"n":2}` {
+		t.Errorf("a's metadata %s, want its newer", got)
+	}
+}
