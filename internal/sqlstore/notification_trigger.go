@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -144,7 +145,7 @@ const (
 // since: one that recorded an event other than of a task or offer (an
 // agent's or user's update, say), or none at all.
 func reservedPeople(changes []*Tx) map[string]*person {
-	var people map[string]*person
+	people := map[string]*person{}
 	for _, tx := range changes {
 		if len(tx.events) == 0 {
 			return nil
@@ -154,12 +155,7 @@ func reservedPeople(changes []*Tx) map[string]*person {
 				return nil
 			}
 		}
-		for id, p := range tx.people {
-			if people == nil {
-				people = map[string]*person{}
-			}
-			people[id] = p
-		}
+		maps.Copy(people, tx.people)
 	}
 	return people
 }

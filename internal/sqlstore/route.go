@@ -150,22 +150,18 @@ func (db *DB) reserveFirstFree(ctx context.Context, tx *Tx, ranked []string) (st
 	order, orderArgs := rankOrder(ranked)
 	var ids []string
 	if db.engine == Postgres {
-		// One statement, prepared (see scanPrepared): the update takes
-		// the row the look-up locked, and the agent comes back as the
-		// person its notifications go to (see Tx.people).
+		// One statement, prepared (see takeAgents): the update takes
+		// the row the look-up locked.
 		// The arguments in the order of their placeholders: the time,
-		// the IDs of the IN list, then the same IDs in the ORDER BY, then
-		// the time again for the memberships.
-		args := append(append(append([]any{tx.now}, orderArgs...), orderArgs...), tx.now)
-		query := assignedToMembers("UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = ("+
+		// the IDs of the IN list, then the same IDs in the ORDER BY.
+		args := append(append([]any{tx.now}, orderArgs...), orderArgs...)
+		taken, err := tx.takeAgents(ctx, "UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? WHERE a.id = ("+
 			"SELECT a.id FROM agents AS a WHERE "+agentMayTakeWorkByID+" AND a.id IN ("+placeholders(len(ranked))+") "+
-			"ORDER BY "+order+" LIMIT 1 FOR UPDATE SKIP LOCKED) AND "+agentMayTakeWorkByID+" RETURNING "+recipientAgentColumns, takenRecipients)
-		var taken []*person
-		if err := tx.scanPrepared(ctx, &taken, query, args...); err != nil || len(taken) == 0 {
+			"ORDER BY "+order+" LIMIT 1 FOR UPDATE SKIP LOCKED) AND "+agentMayTakeWorkByID, args...)
+		if err != nil || len(taken) == 0 {
 			return "", err
 		}
-		tx.knowPerson(taken[0])
-		return *taken[0].AgentID, nil
+		return taken[0], nil
 	}
 	first := db.forUpdateSkipLocked(tx.NewSelect().TableExpr("agents AS a").Column("a.id").
 		Where("a.id IN (?)", bun.List(ranked)).Where(agentMayTakeWorkByID).
@@ -649,7 +645,7 @@ func mergeIdleOrder(rows []candidateRow, limit int) []candidateRow {
 // noteAssigned gives agents' memberships the last assignment just given
 // the agents, which routing reads a team's agents in (see teamCandidates).
 // Every statement that moves an agent's last assignment is followed by it,
-// or does the same in a WITH clause (assignedToMembers).
+// or does the same in a WITH clause (takeAgents).
 func noteAssigned(ctx context.Context, tx *Tx, agentIDs ...string) error {
 	if len(agentIDs) == 0 {
 		return nil
@@ -659,12 +655,23 @@ func noteAssigned(ctx context.Context, tx *Tx, agentIDs ...string) error {
 	return err
 }
 
-// assignedToMembers wraps a PostgreSQL statement that moves agents' last
-// assignment and returns their rows, with an id column, so that it gives
-// their memberships the same (see noteAssigned), in the same round trip,
-// and answers final, a query of those rows (taken) with no arguments.
-// Its one argument, the time, follows the statement's.
-func assignedToMembers(update, final string) string {
-	return "WITH taken AS (" + update + "), members AS (UPDATE team_members SET last_assigned_at = ? " +
-		"WHERE agent_id IN (SELECT id FROM taken)) " + final
+// takeAgents runs update, a PostgreSQL statement that takes agents for
+// work (their workload and last assignment; without RETURNING), prepared
+// (see scanPrepared), with its arguments. In the same round trip it gives
+// their memberships the same last assignment (see noteAssigned), and
+// reads the agents taken as the people their notifications go to (see
+// Tx.people). It returns the IDs of the agents taken.
+func (tx *Tx) takeAgents(ctx context.Context, update string, args ...any) ([]string, error) {
+	query := "WITH taken AS (" + update + " RETURNING " + recipientAgentColumns + "), " +
+		"members AS (UPDATE team_members SET last_assigned_at = ? WHERE agent_id IN (SELECT id FROM taken)) " + takenRecipients
+	var taken []*person
+	if err := tx.scanPrepared(ctx, &taken, query, append(slices.Clip(args), tx.now)...); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(taken))
+	for i, p := range taken {
+		ids[i] = *p.AgentID
+		tx.knowPerson(p)
+	}
+	return ids, nil
 }

@@ -642,20 +642,15 @@ func (db *DB) reserveSet(ctx context.Context, tx *Tx, rt switchboard.RoutingRequ
 	switch db.engine {
 	case Postgres:
 		// The ranked agents as an array (see inPairs), their rank its
-		// order. The agents taken come back as the people their
-		// notifications go to (see Tx.people).
-		var taken []*person
-		if err := tx.scanPrepared(ctx, &taken, assignedToMembers("WITH free (free_id) AS (SELECT a.id FROM agents AS a "+
+		// order.
+		var err error
+		if ids, err = tx.takeAgents(ctx, "WITH free (free_id) AS (SELECT a.id FROM agents AS a "+
 			"JOIN unnest(?::text[], ?::timestamptz[]) WITH ORDINALITY AS r(id, seen, rank) ON a.id = r.id WHERE a.id = ANY(?::text[]) AND "+
 			agentMayTakeWorkByID+" AND a.last_assigned_at IS NOT DISTINCT FROM r.seen"+
 			" ORDER BY r.rank LIMIT ? FOR UPDATE OF a SKIP LOCKED) "+
 			"UPDATE agents AS a SET workload = a.workload + 1, last_assigned_at = ? FROM free WHERE a.id = free.free_id AND "+
-			agentMayTakeWorkByID+" RETURNING "+recipientAgentColumns, takenRecipients), ranked, seen, ranked, n, tx.now, tx.now); err != nil {
+			agentMayTakeWorkByID, ranked, seen, ranked, n, tx.now); err != nil {
 			return nil, false, err
-		}
-		for _, p := range taken {
-			ids = append(ids, *p.AgentID)
-			tx.knowPerson(p)
 		}
 	case MySQL:
 		// MySQL cannot update a table that a subquery of the update
